@@ -1,0 +1,5 @@
+"""`python -m postfach` runs the command line."""
+
+from postfach.cli.main import main
+
+raise SystemExit(main())

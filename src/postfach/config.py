@@ -1,0 +1,300 @@
+"""The configuration file: TOML into frozen dataclasses, every key defaulted.
+
+An unknown key or a bad value raises `ConfigError` with one line that names the
+key and the file; `postfach` prints it and stops.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "AuthConfig",
+    "Config",
+    "ConfigError",
+    "ListenerSpec",
+    "find_config_file",
+    "load_config",
+]
+
+LISTENER_NAMES = (
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+    "http",
+    "devices",
+)
+# Listeners spoken over TLS from the first byte.
+IMPLICIT_TLS = frozenset({"submissions", "imaps", "pop3s"})
+
+
+class ConfigError(Exception):
+    """A bad configuration: the message is the one line shown to the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    name: str
+    host: str
+    port: int
+
+    @property
+    def implicit_tls(self) -> bool:
+        return self.name in IMPLICIT_TLS
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    hostname: str = "mail.example.org"
+    data_dir: str = "data"
+    # The name and ports mail programs are told (autoconfig, settings) when
+    # postfach sits behind a proxy or NAT; empty: hostname and listener ports.
+    public_name: str = ""
+    workers: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    url: str = "sqlite:///data/postfach.db"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    cert: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenersConfig:
+    smtp: str = "0.0.0.0:25"
+    submission: str = "0.0.0.0:587"
+    submissions: str = "0.0.0.0:465"
+    imap: str = "0.0.0.0:143"
+    imaps: str = "0.0.0.0:993"
+    pop3: str = "0.0.0.0:110"
+    pop3s: str = "0.0.0.0:995"
+    http: str = "0.0.0.0:8080"
+    devices: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    allow_plaintext: bool = False
+    # Throttling of failed logins, per user and per IP address.
+    max_failures: int = 5
+    failure_window: float = 300.0
+    lockout: float = 300.0
+    cache_ttl: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    trash_days: float = 30
+    spam_days: float = 10
+    interval: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    max_message_size: int = 50 * 1024 * 1024
+    max_recipients: int = 100
+    max_connections_per_ip: int = 50
+    idle_timeout: float = 1800.0  # IMAP wants at least 30 minutes (RFC 9051 §5.4)
+    smtp_timeout: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    relay_host: str = ""  # "host:port": every outbound message goes there
+    max_age: float = 5 * 86400.0
+    retry_base: float = 60.0
+    connections_per_destination: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class MailingConfig:
+    forbid_port_25: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    listeners: ListenersConfig = field(default_factory=ListenersConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    mailing: MailingConfig = field(default_factory=MailingConfig)
+    # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
+    transport: dict[str, str] = field(default_factory=dict)
+    source: str = "built-in defaults"
+    dev: bool = False
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir)
+
+    @property
+    def public_name(self) -> str:
+        return self.server.public_name or self.server.hostname
+
+    def listeners_enabled(self) -> list[ListenerSpec]:
+        specs = []
+        for name in LISTENER_NAMES:
+            value = getattr(self.listeners, name)
+            if value:
+                host, port = parse_host_port(value, f"listeners.{name}", self.source)
+                specs.append(ListenerSpec(name, host, port))
+        return specs
+
+    def listener(self, name: str) -> ListenerSpec | None:
+        return next((s for s in self.listeners_enabled() if s.name == name), None)
+
+
+def parse_host_port(value: str, key: str, source: str) -> tuple[str, int]:
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"{source}: {key} = {value!r}: expected HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port_text)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerConfig,
+    "storage": StorageConfig,
+    "tls": TlsConfig,
+    "listeners": ListenersConfig,
+    "auth": AuthConfig,
+    "retention": RetentionConfig,
+    "limits": LimitsConfig,
+    "queue": QueueConfig,
+    "mailing": MailingConfig,
+}
+
+
+def _coerce(value: object, default: object, key: str, source: str) -> object:
+    """Checks a TOML value against the type of the field's default."""
+    bad = ConfigError(f"{source}: {key} = {value!r}: expected {type(default).__name__}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise bad
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise bad
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad
+        return value
+    raise bad
+
+
+def _section(cls: type[Any], data: object, name: str, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key {name}.{key}")
+        values[key] = _coerce(value, getattr(defaults, key), f"{name}.{key}", source)
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any], source: str) -> Config:
+    sections: dict[str, Any] = {}
+    transport: dict[str, str] = {}
+    for name, value in data.items():
+        if name == "transport":
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str) for v in value.values()
+            ):
+                raise ConfigError(f"{source}: [transport] maps domains to \"HOST:PORT\" strings")
+            for domain, target in value.items():
+                parse_host_port(target, f"transport.{domain}", source)
+                transport[domain.lower()] = target
+        elif name in _SECTIONS:
+            sections[name] = _section(_SECTIONS[name], value, name, source)
+        else:
+            raise ConfigError(f"{source}: unknown section [{name}]")
+    config = Config(**sections, transport=transport, source=source)
+    config.listeners_enabled()  # validates every HOST:PORT
+    return _resolve_paths(config, Path(source).parent if source.endswith(".toml") else None)
+
+
+def _resolve_paths(config: Config, base: Path | None) -> Config:
+    """Relative data_dir and sqlite paths are relative to the config file's folder."""
+    if base is None:
+        return config
+    data_dir = Path(config.server.data_dir)
+    if not data_dir.is_absolute():
+        data_dir = base / data_dir
+    url = config.storage.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
+        url = prefix + str((base / url[len(prefix) :]).resolve())
+    return replace(
+        config,
+        server=replace(config.server, data_dir=str(data_dir.resolve())),
+        storage=replace(config.storage, url=url),
+    )
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("POSTFACH_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("postfach.toml")
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path = find_config_file(explicit)
+    if path is None:
+        return config_from_dict({}, "built-in defaults")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return config_from_dict(data, str(path))
+
+
+def dev_config(base: Path) -> Config:
+    """`postfach serve --dev`: everything on high ports of loopback, data in ./dev-data."""
+    data_dir = (base / "dev-data").resolve()
+    return Config(
+        server=ServerConfig(hostname="localhost", data_dir=str(data_dir)),
+        storage=StorageConfig(url=f"sqlite:///{data_dir / 'postfach.db'}"),
+        listeners=ListenersConfig(
+            smtp="127.0.0.1:1025",
+            submission="127.0.0.1:1587",
+            submissions="127.0.0.1:1465",
+            imap="127.0.0.1:1143",
+            imaps="127.0.0.1:1993",
+            pop3="127.0.0.1:1110",
+            pop3s="127.0.0.1:1995",
+            http="127.0.0.1:8025",
+        ),
+        auth=AuthConfig(allow_plaintext=True),
+        source="--dev",
+        dev=True,
+    )

@@ -1,0 +1,30 @@
+"""What every listener gets: the shared services of one postfach process."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from postfach.config import Config
+
+if TYPE_CHECKING:
+    from postfach.auth import Authenticator
+    from postfach.delivery import Delivery
+    from postfach.store import Store
+
+__all__ = ["ServerContext"]
+
+
+@dataclass(slots=True)
+class ServerContext:
+    config: Config
+    store: Store
+    auth: Authenticator
+    delivery: Delivery
+    ssl_context: ssl.SSLContext
+    node_id: str  # unique per process: owner of cross-node locks
+
+    @property
+    def hostname(self) -> str:
+        return self.config.server.hostname

@@ -1,0 +1,114 @@
+"""Stream listeners shared by the line protocols: implicit TLS, per-IP limits, shutdown.
+
+`serve_streams` wraps `asyncio.start_server`: it counts connections per client
+address, refuses the excess with the protocol's own words, and on `stop()` closes
+the socket and every open connection so that `postfach serve` ends promptly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from postfach.config import ListenerSpec
+from postfach.context import ServerContext
+
+__all__ = ["Listener", "StreamHandler", "peer_ip", "serve_streams"]
+
+log = logging.getLogger(__name__)
+
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def peer_ip(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "unknown"
+
+
+@dataclass(slots=True)
+class Listener:
+    """A running listener; `port` is the bound port (useful when configured as 0)."""
+
+    spec: ListenerSpec
+    server: asyncio.AbstractServer
+    writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def port(self) -> int:
+        sockets = self.server.sockets or ()
+        for sock in sockets:
+            return int(sock.getsockname()[1])
+        return self.spec.port
+
+    async def stop(self) -> None:
+        self.server.close()
+        for writer in list(self.writers):
+            writer.transport.abort()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.server.wait_closed(), timeout=5)
+
+
+async def serve_streams(
+    ctx: ServerContext,
+    spec: ListenerSpec,
+    handler: StreamHandler,
+    too_many: bytes,
+    limit: int = 64 * 1024,
+) -> Listener:
+    """Starts `handler` for each connection; `too_many` is sent to an IP over its limit."""
+    per_ip: Counter[str] = Counter()
+    max_per_ip = ctx.config.limits.max_connections_per_ip
+    listener: Listener
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ip = peer_ip(writer)
+        task = asyncio.current_task()
+        if per_ip[ip] >= max_per_ip:
+            with contextlib.suppress(Exception):
+                writer.write(too_many)
+                await writer.drain()
+                writer.close()
+            return
+        per_ip[ip] += 1
+        listener.writers.add(writer)
+        if task is not None:
+            listener.tasks.add(task)  # type: ignore[arg-type]
+        try:
+            await handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: session from %s failed", spec.name, ip)
+        finally:
+            per_ip[ip] -= 1
+            if per_ip[ip] <= 0:
+                del per_ip[ip]
+            listener.writers.discard(writer)
+            if task is not None:
+                listener.tasks.discard(task)  # type: ignore[arg-type]
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    server = await asyncio.start_server(
+        on_connect,
+        spec.host,
+        spec.port,
+        ssl=ctx.ssl_context if spec.implicit_tls else None,
+        limit=limit,
+        reuse_address=True,
+    )
+    listener = Listener(spec, server)
+    return listener

@@ -1,0 +1,132 @@
+"""Engines, transactions and migrations: the part of the store that knows dialects.
+
+SQLite (the default) runs in WAL mode with `synchronous=FULL`, so a commit is on
+disk when it returns. It has one writer: all writes go through one connection
+behind an asyncio lock, begun IMMEDIATE so that other processes on the same file
+wait instead of failing; reads use a small pool of their own. PostgreSQL uses
+one pool for both and row locks for ordering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from postfach.store.events import Hub
+from postfach.store.schema import meta, metadata
+
+__all__ = ["SCHEMA_VERSION", "StoreBase", "async_url"]
+
+SCHEMA_VERSION = 1
+
+
+def async_url(url: str) -> str:
+    """Maps the config's URL onto the async driver SQLAlchemy should use."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class StoreBase:
+    """Holds the engines and the hub; the mixins add the API on top."""
+
+    def __init__(self, url: str, writer: AsyncEngine, reader: AsyncEngine, dialect: str) -> None:
+        self.url = url
+        self.dialect = dialect
+        self.hub = Hub()
+        self._writer = writer
+        self._reader = reader
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Any:
+        """Opens (and, by default, creates or migrates) the store at `url`."""
+        target = async_url(url)
+        parsed = make_url(target)
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            writer = create_async_engine(target)
+            reader = create_async_engine(target)
+            _sqlite_pragmas(writer, immediate=True)
+            _sqlite_pragmas(reader, immediate=False)
+            dialect = "sqlite"
+        elif parsed.get_backend_name() == "postgresql":
+            writer = create_async_engine(target, pool_size=10, max_overflow=20)
+            reader = writer
+            dialect = "postgresql"
+        else:
+            raise ValueError(f"unsupported storage URL {url!r}: use sqlite:/// or postgresql://")
+        store = cls(url, writer, reader, dialect)
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction; committed when the block ends without error."""
+        if self._write_lock is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reader.connect() as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        """Creates missing tables and steps the schema version forward."""
+        async with self.write() as conn:
+            if self.dialect == "postgresql":
+                # Several nodes may start at once: one migrates, the others wait.
+                await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
+            await conn.run_sync(metadata.create_all)
+            row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the database has schema version {version}, newer than this postfach "
+                    f"({SCHEMA_VERSION}): upgrade postfach"
+                )
+            if row is None:
+                await conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
+                await conn.execute(
+                    insert(meta).values(key="uidvalidity", value=str(int(time.time())))
+                )
+            # Later versions: apply steps version+1 .. SCHEMA_VERSION here, in order.

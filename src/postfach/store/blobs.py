@@ -1,0 +1,69 @@
+"""A message's bytes with what delivery parses out of them, ready to insert.
+
+Parsing happens here, once, before the write transaction: the transaction then
+only inserts. Content is keyed by SHA-256, so a message sent to many recipients
+is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from postfach.message import parse_message
+
+__all__ = ["PreparedBlob", "prepare_blob"]
+
+# Case-folded search text is capped per field; SEARCH beyond it is not promised.
+_SEARCH_CAP = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBlob:
+    sha256: str
+    data: bytes
+    parsed: str
+    s_from: str
+    s_to: str
+    s_cc: str
+    s_bcc: str
+    s_subject: str
+    s_body: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def row(self) -> dict[str, object]:
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "data": self.data,
+            "parsed": self.parsed,
+            "s_from": self.s_from,
+            "s_to": self.s_to,
+            "s_cc": self.s_cc,
+            "s_bcc": self.s_bcc,
+            "s_subject": self.s_subject,
+            "s_body": self.s_body,
+        }
+
+
+def _fold(text: str) -> str:
+    return text[:_SEARCH_CAP].casefold().replace("\x00", "")
+
+
+def prepare_blob(raw: bytes) -> PreparedBlob:
+    parsed = parse_message(raw)
+    search = parsed.search
+    return PreparedBlob(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        data=raw,
+        parsed=parsed.to_json(),
+        s_from=_fold(search.from_),
+        s_to=_fold(search.to),
+        s_cc=_fold(search.cc),
+        s_bcc=_fold(search.bcc),
+        s_subject=_fold(search.subject),
+        s_body=_fold(search.body),
+    )

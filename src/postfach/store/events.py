@@ -1,0 +1,94 @@
+"""Changes the store commits, fanned out to every session that watches an account.
+
+A mutation commits first, then publishes; sessions turn the values into untagged
+responses (IMAP) or refuse further commands (logout everywhere). Within one
+process the hub is a set of asyncio queues; across nodes on PostgreSQL the same
+values travel over LISTEN/NOTIFY (see store/postgres.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
+
+__all__ = [
+    "Change",
+    "ChangeAddUid",
+    "ChangeCredentials",
+    "ChangeExpunge",
+    "ChangeFlags",
+    "ChangeMailboxes",
+    "Hub",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAddUid:
+    mailbox_id: MailboxId
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeExpunge:
+    mailbox_id: MailboxId
+    uids: tuple[Uid, ...]
+    modseq: ModSeq
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFlags:
+    mailbox_id: MailboxId
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMailboxes:
+    """The folder list changed (create, delete, rename)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCredentials:
+    """Password change or "log out on all devices": sessions of an older generation end."""
+
+    generation: int
+    logout: bool  # True for logout-everywhere, False for a password change
+
+
+Change = ChangeAddUid | ChangeExpunge | ChangeFlags | ChangeMailboxes | ChangeCredentials
+
+
+class Hub:
+    """Fans committed changes out to the sessions watching an account."""
+
+    def __init__(self) -> None:
+        self._watchers: dict[AccountId, set[asyncio.Queue[Change]]] = defaultdict(set)
+
+    @contextmanager
+    def watch(self, account_id: AccountId) -> Iterator[asyncio.Queue[Change]]:
+        queue: asyncio.Queue[Change] = asyncio.Queue()
+        self._watchers[account_id].add(queue)
+        try:
+            yield queue
+        finally:
+            watchers = self._watchers.get(account_id)
+            if watchers is not None:
+                watchers.discard(queue)
+                if not watchers:
+                    del self._watchers[account_id]
+
+    def publish(self, account_id: AccountId, changes: list[Change]) -> None:
+        for queue in self._watchers.get(account_id, ()):
+            for change in changes:
+                queue.put_nowait(change)
+
+    def watching(self, account_id: AccountId) -> int:
+        return len(self._watchers.get(account_id, ()))

@@ -1,0 +1,161 @@
+"""Records the store hands out: frozen dataclasses, never rows.
+
+Everything outside `store/` sees accounts, mailboxes and messages only through
+these types. Distinct `NewType`s keep message sequence numbers and UIDs apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import NewType
+
+AccountId = NewType("AccountId", int)
+MailboxId = NewType("MailboxId", int)
+Uid = NewType("Uid", int)
+ModSeq = NewType("ModSeq", int)
+
+__all__ = [
+    "Account",
+    "AccountId",
+    "Alias",
+    "AppPassword",
+    "DeliveryStatus",
+    "Domain",
+    "Mailbox",
+    "MailboxId",
+    "MailboxStatus",
+    "MessageMeta",
+    "ModSeq",
+    "Pop3Delete",
+    "SpecialUse",
+    "StoredMessage",
+    "Uid",
+]
+
+
+class SpecialUse(enum.StrEnum):
+    """RFC 6154 special-use attributes of the standard folders."""
+
+    SENT = "\\Sent"
+    DRAFTS = "\\Drafts"
+    JUNK = "\\Junk"
+    TRASH = "\\Trash"
+    ARCHIVE = "\\Archive"
+
+
+# The folders every new account gets, with their special-use attributes (R10).
+DEFAULT_MAILBOXES: tuple[tuple[str, SpecialUse | None], ...] = (
+    ("INBOX", None),
+    ("Sent", SpecialUse.SENT),
+    ("Drafts", SpecialUse.DRAFTS),
+    ("Spam", SpecialUse.JUNK),
+    ("Trash", SpecialUse.TRASH),
+)
+
+
+class Pop3Delete(enum.StrEnum):
+    """What a POP3 DELE does at QUIT (R12)."""
+
+    KEEP = "keep"
+    TRASH = "trash"
+    EXPUNGE = "expunge"
+
+
+class DeliveryStatus(enum.StrEnum):
+    DELIVERED = "delivered"
+    UNKNOWN_USER = "unknown user"
+    OVER_QUOTA = "over quota"
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    id: int
+    name: str
+    dkim_selector: str
+    dkim_private_key: str  # PEM, empty when none
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: AccountId
+    address: str
+    password_hash: str
+    quota_bytes: int  # 0: unlimited
+    used_bytes: int
+    imap_enabled: bool
+    pop3_enabled: bool
+    pop3_folders: tuple[str, ...]
+    pop3_mark_read: bool
+    pop3_delete: Pop3Delete
+    save_sent: bool
+    credentials_gen: int
+
+    @property
+    def local_part(self) -> str:
+        return self.address.rsplit("@", 1)[0]
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    address: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppPassword:
+    id: int
+    account_id: AccountId
+    name: str
+    password_hash: str
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    id: MailboxId
+    account_id: AccountId
+    name: str  # hierarchy separated by "/", "INBOX" for the inbox
+    special_use: SpecialUse | None
+    uidvalidity: int
+    uidnext: Uid
+    highestmodseq: ModSeq
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatus:
+    mailbox: Mailbox
+    messages: int
+    unseen: int
+    size: int  # octets, RFC 8438 STATUS SIZE
+    deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """What IMAP needs of a message without its bytes: flags and numbers."""
+
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message with everything FETCH can ask for except the raw bytes."""
+
+    id: int
+    mailbox_id: MailboxId
+    uid: Uid
+    modseq: ModSeq
+    flags: frozenset[str]
+    internaldate: float  # Unix time
+    size: int  # octets of prefix + body blob
+    blob_sha256: str
+    prefix: bytes  # per-recipient trace headers (Return-Path, Delivered-To, Received)
+    parsed: str  # JSON of message.parse.ParsedMessage, for the blob alone
+    entered_at: float  # when it arrived in this mailbox (retention counts from here)
