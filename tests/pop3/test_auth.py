@@ -6,9 +6,10 @@ import base64
 import poplib
 
 import pytest
-from tests.pop3.helpers import PASSWORD, Wire, client_tls, connect, in_thread, login
 
 from postfach.pop3 import replies
+
+from .helpers import PASSWORD, Wire, client_tls, connect, in_thread, login
 
 LOGIN_FAILED = b"-ERR [AUTH] login failure or POP3 disabled"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import poplib
 
 import pytest
-from tests.pop3.helpers import PASSWORD, Wire, fill, in_thread, login, message, stored
 
 from postfach.pop3 import replies
+
+from .helpers import PASSWORD, Wire, fill, in_thread, login, message, stored
 
 
 @pytest.fixture

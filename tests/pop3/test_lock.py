@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.pop3.helpers import PASSWORD, Wire, fill, message
-
 from postfach.pop3 import replies
 from postfach.pop3.session import LOCK_TTL
+
+from .helpers import PASSWORD, Wire, fill, message
 
 
 async def test_second_session_is_in_use(server):

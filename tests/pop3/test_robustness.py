@@ -11,11 +11,12 @@ import socket
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.pop3.helpers import PASSWORD, Wire, fill, message
 
 from postfach.pop3 import replies
 from postfach.pop3.server import MAX_LINE
 from postfach.pop3.session import MAX_ERRORS
+
+from .helpers import PASSWORD, Wire, fill, message
 
 
 async def test_pipelined_commands(server):

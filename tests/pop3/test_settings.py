@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.pop3.helpers import PASSWORD, Wire, fill, in_thread, login, message, stored
 
 from postfach.store.records import Pop3Delete
+
+from .helpers import PASSWORD, Wire, fill, in_thread, login, message, stored
 
 
 async def download_and_delete(server, *, quit_: bool = True) -> list[bytes]:
