@@ -221,10 +221,8 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
     transport: dict[str, str] = {}
     for name, value in data.items():
         if name == "transport":
-            if not isinstance(value, dict) or not all(
-                isinstance(v, str) for v in value.values()
-            ):
-                raise ConfigError(f"{source}: [transport] maps domains to \"HOST:PORT\" strings")
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f'{source}: [transport] maps domains to "HOST:PORT" strings')
             for domain, target in value.items():
                 parse_host_port(target, f"transport.{domain}", source)
                 transport[domain.lower()] = target

@@ -36,7 +36,7 @@ class Listener:
     """A running listener; `port` is the bound port (useful when configured as 0)."""
 
     spec: ListenerSpec
-    server: asyncio.AbstractServer
+    server: asyncio.Server
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -83,7 +83,7 @@ async def serve_streams(
         per_ip[ip] += 1
         listener.writers.add(writer)
         if task is not None:
-            listener.tasks.add(task)  # type: ignore[arg-type]
+            listener.tasks.add(task)
         try:
             await handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -98,7 +98,7 @@ async def serve_streams(
                 del per_ip[ip]
             listener.writers.discard(writer)
             if task is not None:
-                listener.tasks.discard(task)  # type: ignore[arg-type]
+                listener.tasks.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
 

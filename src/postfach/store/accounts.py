@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store.api import AlreadyExists, NotFound
-from postfach.store.base import StoreBase
+from postfach.store.base import StoreBase, inserted_id
 from postfach.store.events import ChangeCredentials
 from postfach.store.records import (
     DEFAULT_MAILBOXES,
@@ -111,7 +111,9 @@ class AccountsMixin(StoreBase):
                 select(func.count()).where(accounts.c.address.like(f"%@{name}"))
             )
             if users:
-                raise AlreadyExists(f"domain {name} still has {users} account(s): remove them first")
+                raise AlreadyExists(
+                    f"domain {name} still has {users} account(s): remove them first"
+                )
             result = await tx.execute(delete(domains).where(domains.c.name == name))
             if not result.rowcount:
                 raise NotFound(f"no domain {name}")
@@ -138,7 +140,7 @@ class AccountsMixin(StoreBase):
                         created=now,
                     )
                 )
-                account_id = result.inserted_primary_key[0]
+                account_id = inserted_id(result)
                 for name, special_use in DEFAULT_MAILBOXES:
                     await self._insert_mailbox(tx, account_id, name, special_use)
         except IntegrityError:
@@ -149,9 +151,7 @@ class AccountsMixin(StoreBase):
 
     async def _next_uidvalidity(self, tx: Any) -> int:
         """UIDVALIDITY strictly increases, so a recreated folder never repeats one."""
-        row = (
-            await tx.execute(select(meta.c.value).where(meta.c.key == "uidvalidity"))
-        ).first()
+        row = (await tx.execute(select(meta.c.value).where(meta.c.key == "uidvalidity"))).first()
         value = max(int(row[0]) + 1 if row else 1, int(time.time()))
         value = value % 0xFFFFFFFF or 1
         await tx.execute(update(meta).where(meta.c.key == "uidvalidity").values(value=str(value)))
@@ -170,7 +170,7 @@ class AccountsMixin(StoreBase):
                 highestmodseq=1,
             )
         )
-        return int(result.inserted_primary_key[0])
+        return inserted_id(result)
 
     async def get_account(self, address: str) -> Account | None:
         async with self.read() as conn:
@@ -323,7 +323,9 @@ class AccountsMixin(StoreBase):
                     continue
                 async with self.read() as conn:
                     rows = (
-                        await conn.execute(select(aliases.c.target).where(aliases.c.address == name))
+                        await conn.execute(
+                            select(aliases.c.target).where(aliases.c.address == name)
+                        )
                     ).all()
                 next_round.extend(r[0] for r in rows)
             pending = next_round
@@ -345,7 +347,9 @@ class AccountsMixin(StoreBase):
                 )
         except IntegrityError:
             raise AlreadyExists(f"an app password named {name!r} exists already") from None
-        return AppPassword(int(result.inserted_primary_key[0]), account_id, name, password_hash, now)
+        return AppPassword(
+            inserted_id(result), account_id, name, password_hash, now
+        )
 
     async def list_app_passwords(self, account_id: AccountId) -> list[AppPassword]:
         async with self.read() as conn:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from postfach.store.events import Hub
 from postfach.store.schema import meta, metadata
 
-__all__ = ["SCHEMA_VERSION", "StoreBase", "async_url"]
+__all__ = ["SCHEMA_VERSION", "StoreBase", "async_url", "inserted_id"]
 
 SCHEMA_VERSION = 1
 
@@ -35,6 +35,13 @@ def async_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key an INSERT made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:

@@ -20,7 +20,9 @@ class LocksMixin(StoreBase):
             async with self.write() as tx:
                 row = (await tx.execute(select(locks).where(locks.c.name == name))).first()
                 if row is None:
-                    await tx.execute(insert(locks).values(name=name, owner=owner, expires=now + ttl))
+                    await tx.execute(
+                        insert(locks).values(name=name, owner=owner, expires=now + ttl)
+                    )
                     return True
                 if row.owner != owner and row.expires > now:
                     return False

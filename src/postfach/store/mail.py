@@ -152,7 +152,9 @@ class MailMixin(AccountsMixin):
 
     async def get_mailbox_by_id(self, mailbox_id: MailboxId) -> Mailbox | None:
         async with self.read() as conn:
-            row = (await conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id))).first()
+            row = (
+                await conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id))
+            ).first()
         return _mailbox(row) if row else None
 
     async def special_mailbox(self, account_id: AccountId, special_use: str) -> Mailbox | None:
@@ -267,7 +269,9 @@ class MailMixin(AccountsMixin):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    select(messages.c.flags, func.count(), func.coalesce(func.sum(messages.c.size), 0))
+                    select(
+                        messages.c.flags, func.count(), func.coalesce(func.sum(messages.c.size), 0)
+                    )
                     .where(messages.c.mailbox_id == mailbox_id)
                     .group_by(messages.c.flags)
                 )
@@ -302,7 +306,7 @@ class MailMixin(AccountsMixin):
     async def add_messages(self, batch: Sequence[NewMessage]) -> list[Uid | StoreError]:
         """Adds a batch in one transaction (one fsync); each item succeeds or fails alone."""
         results: list[Uid | StoreError] = []
-        published: list[tuple[AccountId, Change]] = []
+        published: list[tuple[AccountId, ChangeAddUid]] = []
         async with self.write() as tx:
             for item in batch:
                 try:
@@ -411,9 +415,7 @@ class MailMixin(AccountsMixin):
         wanted = set(uids)
         return messages.c.uid.between(min(wanted), max(wanted)), set(wanted)
 
-    async def get_messages(
-        self, mailbox_id: MailboxId, uids: Sequence[Uid]
-    ) -> list[StoredMessage]:
+    async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         if not uids:
             return []
         condition, wanted = self._uid_filter(uids)
@@ -478,12 +480,10 @@ class MailMixin(AccountsMixin):
                     [{"b_id": i, "b_flags": format_flags(f)} for i, _, f in updates],
                 )
                 changed = [MessageMeta(Uid(u), ModSeq(modseq), f) for _, u, f in updates]
-            account_id = await tx.scalar(
-                select(mailboxes.c.account_id).where(mailboxes.c.id == mailbox_id)
-            )
-        if changed and account_id is not None:
+            account_id = await self._owner(tx, mailbox_id)
+        if changed:
             self.hub.publish(
-                AccountId(account_id),
+                account_id,
                 [ChangeFlags(mailbox_id, m.uid, m.modseq, m.flags) for m in changed],
             )
         return changed, failed
@@ -520,9 +520,7 @@ class MailMixin(AccountsMixin):
             ]
             if not rows:
                 return []
-            account_id = AccountId(
-                await tx.scalar(select(mailboxes.c.account_id).where(mailboxes.c.id == dst))
-            )
+            account_id = await self._owner(tx, dst)
             if not remove:
                 await self._charge_quota(tx, dst, sum(r.size for r in rows))
             first_uid, modseq = await self._allocate(tx, dst, len(rows))
@@ -552,6 +550,14 @@ class MailMixin(AccountsMixin):
         self.hub.publish(account_id, changes)
         return pairs
 
+    async def _owner(self, tx: Any, mailbox_id: MailboxId) -> AccountId:
+        account_id = await tx.scalar(
+            select(mailboxes.c.account_id).where(mailboxes.c.id == mailbox_id)
+        )
+        if account_id is None:
+            raise NotFound(f"no mailbox #{mailbox_id}")
+        return AccountId(int(account_id))
+
     async def _expunge_rows(
         self, tx: Any, mailbox_id: MailboxId, rows: Sequence[Any], *, charge: bool = True
     ) -> ChangeExpunge:
@@ -559,7 +565,9 @@ class MailMixin(AccountsMixin):
         _, modseq = await self._allocate(tx, mailbox_id, 0)
         ids = [r.id for r in rows]
         for start in range(0, len(ids), _MAX_IN):
-            await tx.execute(delete(messages).where(messages.c.id.in_(ids[start : start + _MAX_IN])))
+            await tx.execute(
+                delete(messages).where(messages.c.id.in_(ids[start : start + _MAX_IN]))
+            )
         await tx.execute(
             insert(expunged),
             [{"mailbox_id": mailbox_id, "uid": r.uid, "modseq": modseq} for r in rows],
@@ -574,9 +582,11 @@ class MailMixin(AccountsMixin):
                     .where(mailboxes.c.id == mailbox_id)
                     .scalar_subquery()
                 )
-                .values(used_bytes=func.max(accounts.c.used_bytes - freed, 0)
-                        if self.dialect == "sqlite"
-                        else func.greatest(accounts.c.used_bytes - freed, 0))
+                .values(
+                    used_bytes=func.max(accounts.c.used_bytes - freed, 0)
+                    if self.dialect == "sqlite"
+                    else func.greatest(accounts.c.used_bytes - freed, 0)
+                )
             )
             await self._collect_blobs(tx, {r.blob_sha256 for r in rows})
         return ChangeExpunge(mailbox_id, tuple(Uid(r.uid) for r in rows), ModSeq(modseq))
@@ -629,10 +639,8 @@ class MailMixin(AccountsMixin):
             if not rows:
                 return []
             change = await self._expunge_rows(tx, mailbox_id, rows)
-            account_id = await tx.scalar(
-                select(mailboxes.c.account_id).where(mailboxes.c.id == mailbox_id)
-            )
-        self.hub.publish(AccountId(account_id), [change])
+            account_id = await self._owner(tx, mailbox_id)
+        self.hub.publish(account_id, [change])
         return list(change.uids)
 
     # -- search and retention ------------------------------------------------

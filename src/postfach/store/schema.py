@@ -91,9 +91,7 @@ app_passwords = Table(
     "app_passwords",
     metadata,
     Column("id", IdType, primary_key=True, autoincrement=True),
-    Column(
-        "account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created", Float, nullable=False),
@@ -104,9 +102,7 @@ mailboxes = Table(
     "mailboxes",
     metadata,
     Column("id", IdType, primary_key=True, autoincrement=True),
-    Column(
-        "account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(1000), nullable=False),
     Column("special_use", String(32), nullable=True),
     Column("uidvalidity", BigInteger, nullable=False),
@@ -148,9 +144,7 @@ messages = Table(
     "messages",
     metadata,
     Column("id", IdType, primary_key=True, autoincrement=True),
-    Column(
-        "mailbox_id", IdType, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("mailbox_id", IdType, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
     Column("uid", BigInteger, nullable=False),
     Column("modseq", BigInteger, nullable=False),
     Column("flags", Text, nullable=False, default=""),
@@ -169,9 +163,7 @@ messages = Table(
 expunged = Table(
     "expunged",
     metadata,
-    Column(
-        "mailbox_id", IdType, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("mailbox_id", IdType, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
     Column("uid", BigInteger, nullable=False),
     Column("modseq", BigInteger, nullable=False),
     Index("expunged_modseq", "mailbox_id", "modseq"),

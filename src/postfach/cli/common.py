@@ -1,0 +1,68 @@
+"""Helpers shared by the CLI commands: config, store, passwords."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import re
+import sys
+from collections.abc import AsyncIterator
+
+from postfach.config import Config, load_config
+from postfach.store import Store
+
+__all__ = ["open_store", "parse_size", "read_password", "switch"]
+
+
+@contextlib.asynccontextmanager
+async def open_store(args: argparse.Namespace) -> AsyncIterator[tuple[Config, Store]]:
+    config = load_config(getattr(args, "config", None))
+    store = await Store.connect(config.storage.url)
+    try:
+        yield config, store
+    finally:
+        await store.close()
+
+
+def read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
+    """From one line of stdin, or asked twice at the terminal; never echoed."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != password:
+            raise ValueError("the passwords differ")
+    if not password:
+        raise ValueError("an empty password is not allowed")
+    return password
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """`500M`, `2G`, `1048576`; 0 or `unlimited` for no quota."""
+    if text.strip().lower() in {"0", "unlimited", "none"}:
+        return 0
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (examples: 500M, 2G, unlimited)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def switch(text: str, key: str) -> bool:
+    value = text.strip().lower()
+    if value in {"on", "yes", "true", "1"}:
+        return True
+    if value in {"off", "no", "false", "0"}:
+        return False
+    raise ValueError(f"{key}={text}: expected on or off")
+
+
+def format_size(octets: int) -> str:
+    for unit, factor in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if octets >= factor:
+            return f"{octets / factor:.1f}{unit}"
+    return str(octets)

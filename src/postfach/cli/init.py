@@ -1,0 +1,119 @@
+"""`postfach init`: a commented config file, the database and a self-signed certificate."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from pathlib import Path
+from typing import Any
+
+from postfach.cli.admin import _dkim_key
+from postfach.config import load_config
+from postfach.store import Store
+from postfach.tls import cert_paths
+
+__all__ = ["register", "render_config"]
+
+TEMPLATE = """\
+# postfach configuration. Every key has a default; delete what you do not change.
+# Reference: README.md, "Configuration".
+
+[server]
+hostname = "{hostname}"          # the name in greetings, Received lines and certificates
+data_dir = "{data_dir}"          # database, certificate, DKIM keys (relative to this file)
+public_name = ""                 # name mail programs are told, if not hostname (proxy, NAT)
+
+[storage]
+url = "{storage_url}"
+# url = "postgresql://postfach@db.example.org/postfach"   # several nodes, one database
+
+[tls]
+cert = ""                        # PEM files of a real certificate; empty: self-signed in data_dir
+key = ""
+
+[listeners]                      # "" turns a listener off
+smtp = "0.0.0.0:25"              # MX; STARTTLS offered; no relay without AUTH
+submission = "0.0.0.0:587"       # STARTTLS, AUTH required
+submissions = "0.0.0.0:465"      # implicit TLS, AUTH required
+imap = "0.0.0.0:143"             # STARTTLS
+imaps = "0.0.0.0:993"
+pop3 = "0.0.0.0:110"             # STLS
+pop3s = "0.0.0.0:995"
+http = "0.0.0.0:8080"            # autoconfig, settings page, webmail, admin API
+devices = ""                     # plaintext AUTH for scanners; local recipients only
+
+[auth]
+allow_plaintext = false          # LOGIN/USER/AUTH before TLS on plain ports
+max_failures = 5                 # failed logins per user or IP within failure_window ...
+failure_window = 300.0           # ... seconds, then refused for lockout seconds
+lockout = 300.0
+cache_ttl = 60.0                 # seconds a successful login is remembered
+
+[retention]
+trash_days = 30                  # Trash keeps messages this long, counted from deletion
+spam_days = 10
+interval = 3600.0                # seconds between retention runs
+
+[limits]
+max_message_size = 52428800      # octets
+max_recipients = 100
+max_connections_per_ip = 50
+idle_timeout = 1800.0            # IMAP/POP3 seconds without a command
+smtp_timeout = 300.0
+
+[queue]
+relay_host = ""                  # "host:port": send all outbound mail there
+max_age = 432000.0               # seconds before a message bounces (5 days)
+retry_base = 60.0                # first retry after this many seconds, doubling
+connections_per_destination = 4
+
+[mailing]
+forbid_port_25 = true            # refuse external relays on port 25
+
+# [transport]                    # per-domain routes for outbound mail
+# "example.net" = "127.0.0.1:2526"
+"""
+
+
+def render_config(hostname: str, data_dir: str) -> str:
+    storage_url = f"sqlite:///{Path(data_dir) / 'postfach.db'}"
+    return TEMPLATE.format(hostname=hostname, data_dir=data_dir, storage_url=storage_url)
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="write postfach.toml, create the database and a self-signed certificate",
+    )
+    p.add_argument("--data-dir", default="data", help="where data lives (default: data)")
+    p.add_argument("--domain", help="first mail domain to add")
+    p.add_argument("--hostname", help="this server's name (default: mail.DOMAIN or the FQDN)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing config file")
+    p.set_defaults(handler=run_init)
+
+
+async def run_init(args: argparse.Namespace) -> int:
+    path = Path(args.config or "postfach.toml")
+    if path.exists() and not args.force:
+        raise ValueError(f"{path} exists already (use --force to overwrite)")
+    hostname = args.hostname or (f"mail.{args.domain}" if args.domain else socket.getfqdn())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(hostname, args.data_dir), encoding="utf-8")
+    config = load_config(str(path))
+    config.data_path.mkdir(parents=True, exist_ok=True)
+    cert, _key = cert_paths(config)
+    store = await Store.connect(config.storage.url)
+    try:
+        if args.domain and await store.get_domain(args.domain) is None:
+            selector, key = _dkim_key()
+            await store.add_domain(args.domain, selector, key)
+    finally:
+        await store.close()
+    print(f"wrote {path}")
+    print(f"database: {config.storage.url}")
+    print(f"certificate: {cert} (self-signed for {hostname})")
+    if args.domain:
+        print(f"domain: {args.domain}")
+        print(f"next: postfach user add someone@{args.domain} --config {path}")
+    return 0

@@ -1,0 +1,87 @@
+"""`postfach` entry point: argument parsing and one-line errors.
+
+Every command takes --config; without it POSTFACH_CONFIG, then ./postfach.toml,
+then the built-in defaults. Errors are one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from postfach import __version__
+from postfach.cli import admin, init, serve
+from postfach.config import ConfigError
+from postfach.store import StoreError
+
+__all__ = ["CliError", "main"]
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+class CliError(Exception):
+    """A one-line error for the operator."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postfach",
+        description="postfach: a complete self-hosted mail service (SMTP, IMAP4, POP3, web).",
+    )
+    parser.add_argument("--version", action="version", version=f"postfach {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $POSTFACH_CONFIG, then ./postfach.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    init.register(sub, common)
+    serve.register(sub, common)
+    admin.register(sub, common)
+    for name in ("postfach.cli.queue", "postfach.cli.mailing", "postfach.cli.helpers"):
+        _register_optional(name, sub, common)
+    return parser
+
+
+def _register_optional(module_name: str, sub: Any, common: argparse.ArgumentParser) -> None:
+    """Commands of packages that may be absent from a build (queue, mailing, doctor)."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    module.register(sub, common)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "command", "") == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Command = args.handler
+    try:
+        return _run(handler(args))
+    except (CliError, ConfigError, StoreError, ValueError) as exc:
+        print(f"postfach: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    result: int = uvloop.run(coro)
+    return result

@@ -1,0 +1,182 @@
+"""Local delivery: aliases resolved, trace headers added, durable on return.
+
+`deliver()` returns only when the message is committed to disk. Concurrent
+deliveries share one transaction and one fsync (group commit): a single writer
+task takes everything queued while the previous commit was running and commits
+it together, so throughput grows with concurrency instead of with fsync speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+from dataclasses import dataclass, field
+
+from postfach.store import NewMessage, OverQuota, Store, StoreError
+from postfach.store.blobs import PreparedBlob, prepare_blob
+from postfach.store.records import Account, AccountId, DeliveryStatus, MailboxId, Uid
+
+__all__ = ["Delivery", "trace_headers"]
+
+log = logging.getLogger(__name__)
+
+# Messages above this size are parsed and hashed in a worker thread.
+_THREAD_PARSE_SIZE = 256 * 1024
+_MAX_BATCH = 512
+
+
+def trace_headers(sender: str, recipient: str, received: str) -> bytes:
+    """Return-Path, Delivered-To and Received as an MTA puts them at final delivery."""
+    lines = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\nReceived: {received}\r\n"
+    return lines.encode("utf-8", "replace")
+
+
+@dataclass(slots=True)
+class _Job:
+    item: NewMessage
+    future: asyncio.Future[Uid | StoreError] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Delivery:
+    def __init__(self, store: Store, hostname: str) -> None:
+        self._store = store
+        self._hostname = hostname
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._inboxes: dict[AccountId, MailboxId] = {}
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            # Let what is queued commit before the writer goes.
+            while not self._queue.empty():
+                await asyncio.sleep(0.01)
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+
+    async def deliver(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: list[str],
+        *,
+        received: str | None = None,
+    ) -> dict[str, DeliveryStatus]:
+        """Delivers to each recipient's INBOX; returns a status per recipient."""
+        statuses: dict[str, DeliveryStatus] = {}
+        targets: dict[AccountId, tuple[Account, str]] = {}
+        reaches: dict[str, list[AccountId]] = {}
+        for recipient in recipients:
+            resolved = await self._store.resolve(recipient)
+            if not resolved:
+                statuses[recipient] = DeliveryStatus.UNKNOWN_USER
+                continue
+            reaches[recipient] = [account.id for account in resolved]
+            for account in resolved:
+                targets.setdefault(account.id, (account, recipient))
+        if not targets:
+            return statuses
+        blob = await self._prepare(raw)
+        received = received or self._received_line()
+        jobs: dict[AccountId, _Job] = {}
+        for account, _recipient in targets.values():
+            inbox = await self._inbox(account.id)
+            prefix = trace_headers(sender, account.address, received)
+            jobs[account.id] = self._submit(NewMessage(inbox, blob, prefix))
+        outcome = {account_id: _status(await job.future) for account_id, job in jobs.items()}
+        for recipient, account_ids in reaches.items():
+            # One copy per account, however many of the recipients lead to it; a
+            # recipient that fans out counts as delivered if any account got it.
+            results = {outcome[a] for a in account_ids}
+            delivered = DeliveryStatus.DELIVERED in results
+            statuses[recipient] = DeliveryStatus.DELIVERED if delivered else results.pop()
+        return statuses
+        blob = await self._prepare(raw)
+        received = received or self._received_line()
+        jobs: list[tuple[str, _Job]] = []
+        for account, recipient in targets.values():
+            inbox = await self._inbox(account.id)
+            prefix = trace_headers(sender, account.address, received)
+            jobs.append((recipient, self._submit(NewMessage(inbox, blob, prefix))))
+        for recipient, job in jobs:
+            result = await job.future
+            status = _status(result)
+            # A recipient that fans out to several accounts counts as delivered if any got it.
+            if statuses.get(recipient) != DeliveryStatus.DELIVERED:
+                statuses[recipient] = status
+        return statuses
+
+    async def save_copy(
+        self,
+        account: Account,
+        folder: str,
+        raw: bytes,
+        flags: frozenset[str] = frozenset({"\\Seen"}),
+    ) -> Uid:
+        """Saves `raw` into a folder named by special use ("\\Sent") or by name."""
+        if folder.startswith("\\"):
+            mailbox = await self._store.special_mailbox(account.id, folder)
+        else:
+            mailbox = await self._store.get_mailbox(account.id, folder)
+        if mailbox is None:
+            raise StoreError(f"{account.address} has no folder {folder}")
+        job = self._submit(NewMessage(mailbox.id, await self._prepare(raw), b"", flags))
+        result = await job.future
+        if isinstance(result, StoreError):
+            raise result
+        return result
+
+    async def _prepare(self, raw: bytes) -> PreparedBlob:
+        if len(raw) > _THREAD_PARSE_SIZE:
+            return await asyncio.to_thread(prepare_blob, raw)
+        return prepare_blob(raw)
+
+    def _received_line(self) -> str:
+        date = email.utils.formatdate(localtime=True)
+        return f"by {self._hostname} (postfach) with local; {date}"
+
+    async def _inbox(self, account_id: AccountId) -> MailboxId:
+        inbox = self._inboxes.get(account_id)
+        if inbox is None:
+            mailbox = await self._store.get_mailbox(account_id, "INBOX")
+            if mailbox is None:
+                raise StoreError(f"account #{account_id} has no INBOX")
+            inbox = self._inboxes[account_id] = mailbox.id
+        return inbox
+
+    def _submit(self, item: NewMessage) -> _Job:
+        job = _Job(item)
+        self._queue.put_nowait(job)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="delivery-writer")
+        return job
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < _MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self._store.add_messages([job.item for job in batch])
+            except Exception as exc:
+                log.exception("delivery batch of %d failed", len(batch))
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            for job, result in zip(batch, results, strict=True):
+                if not job.future.done():
+                    job.future.set_result(result)
+
+
+def _status(result: Uid | StoreError) -> DeliveryStatus:
+    if isinstance(result, OverQuota):
+        return DeliveryStatus.OVER_QUOTA
+    if isinstance(result, StoreError):
+        raise result
+    return DeliveryStatus.DELIVERED

@@ -1,0 +1,316 @@
+"""The outbound queue's tables and queries (R21): messages waiting to leave.
+
+One row per message (its bytes, envelope sender and DSN envelope parameters)
+and one per recipient (its state, attempts, next attempt and last reply). Queue
+workers claim due recipients with a lease, so several nodes share the work; on
+PostgreSQL the claim uses SKIP LOCKED. A message row goes when none of its
+recipients is still queued. `QueueMixin` is mixed into `postfach.store.Store`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from postfach.store.base import StoreBase
+from postfach.store.schema import IdType, metadata
+
+__all__ = [
+    "NewQueueRecipient",
+    "QueueEntry",
+    "QueueItem",
+    "QueueMessage",
+    "QueueMixin",
+    "queue_messages",
+    "queue_recipients",
+]
+
+QUEUED, SENT, FAILED = "queued", "sent", "failed"
+
+queue_messages = Table(
+    "queue_messages",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("sender", Text, nullable=False),
+    Column("envid", Text, nullable=True),
+    Column("ret", String(4), nullable=True),
+    Column("raw", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+queue_recipients = Table(
+    "queue_recipients",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        IdType,
+        ForeignKey("queue_messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("address", Text, nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("notify", String(64), nullable=False, default=""),  # "" = not given
+    Column("orcpt", Text, nullable=False, default=""),  # "addr-type;address" or ""
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("owner", String(128), nullable=False, default=""),
+    Column("lease_until", Float, nullable=False, default=0.0),
+    Index("ix_queue_recipients_due", "status", "next_attempt"),
+    Index("ix_queue_recipients_message", "message_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewQueueRecipient:
+    address: str
+    notify: frozenset[str] | None = None
+    orcpt: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One recipient of one queued message, as a worker sees it."""
+
+    id: int
+    message_id: int
+    address: str
+    domain: str
+    notify: frozenset[str] | None
+    orcpt: tuple[str, str] | None
+    status: str
+    attempts: int
+    next_attempt: float
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    id: int
+    sender: str
+    envid: str | None
+    ret: str | None
+    raw: bytes
+    size: int
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A message and its recipients, for `postfach queue list`."""
+
+    id: int
+    sender: str
+    size: int
+    created: float
+    recipients: tuple[QueueItem, ...]
+
+
+def _item(row: Any) -> QueueItem:
+    notify = frozenset(row.notify.split(",")) if row.notify else None
+    orcpt_type, _, orcpt_addr = row.orcpt.partition(";")
+    return QueueItem(
+        id=row.id,
+        message_id=row.message_id,
+        address=row.address,
+        domain=row.domain,
+        notify=notify,
+        orcpt=(orcpt_type, orcpt_addr) if row.orcpt else None,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt=row.next_attempt,
+        last_error=row.last_error,
+    )
+
+
+class QueueMixin(StoreBase):
+    async def queue_insert(
+        self,
+        sender: str,
+        recipients: Sequence[NewQueueRecipient],
+        raw: bytes,
+        *,
+        envid: str | None = None,
+        ret: str | None = None,
+    ) -> int:
+        """Queues one message; durable when it returns. Returns the queue ID."""
+        now = time.time()
+        async with self.write() as tx:
+            result = await tx.execute(
+                insert(queue_messages).values(
+                    sender=sender, envid=envid, ret=ret, raw=raw, size=len(raw), created=now
+                )
+            )
+            message_id = int(result.inserted_primary_key[0])
+            await tx.execute(
+                insert(queue_recipients),
+                [_recipient_row(message_id, r, now) for r in recipients],
+            )
+        return message_id
+
+    async def queue_claim(self, owner: str, lease: float, limit: int = 100) -> list[QueueItem]:
+        """Takes up to `limit` due recipients for `lease` seconds."""
+        now = time.time()
+        async with self.write() as tx:
+            due = (
+                select(queue_recipients.c.id)
+                .where(
+                    queue_recipients.c.status == QUEUED,
+                    queue_recipients.c.next_attempt <= now,
+                    queue_recipients.c.lease_until < now,
+                )
+                .order_by(queue_recipients.c.next_attempt)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            ids = list((await tx.execute(due)).scalars())
+            if not ids:
+                return []
+            await tx.execute(
+                update(queue_recipients)
+                .where(queue_recipients.c.id.in_(ids))
+                .values(owner=owner, lease_until=now + lease)
+            )
+            rows = await tx.execute(select(queue_recipients).where(queue_recipients.c.id.in_(ids)))
+            return [_item(row) for row in rows]
+
+    async def queue_message(self, message_id: int) -> QueueMessage | None:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(select(queue_messages).where(queue_messages.c.id == message_id))
+            ).first()
+        if row is None:
+            return None
+        return QueueMessage(
+            row.id, row.sender, row.envid, row.ret, bytes(row.raw), row.size, row.created
+        )
+
+    async def queue_finish(
+        self, recipient_ids: Sequence[int], status: str, error: str = "",
+        next_attempt: float | None = None,
+    ) -> None:
+        """Records an attempt: "sent", "failed", or "queued" again at `next_attempt`."""
+        if not recipient_ids:
+            return
+        values: dict[str, Any] = {
+            "status": status,
+            "attempts": queue_recipients.c.attempts + 1,
+            "last_error": error,
+            "owner": "",
+            "lease_until": 0.0,
+        }
+        if next_attempt is not None:
+            values["next_attempt"] = next_attempt
+        async with self.write() as tx:
+            await tx.execute(
+                update(queue_recipients)
+                .where(queue_recipients.c.id.in_(list(recipient_ids)))
+                .values(**values)
+            )
+
+    async def queue_cleanup(self, message_ids: Sequence[int]) -> list[int]:
+        """Deletes the messages none of whose recipients is still queued; returns their IDs."""
+        if not message_ids:
+            return []
+        async with self.write() as tx:
+            pending = select(queue_recipients.c.message_id).where(
+                queue_recipients.c.message_id.in_(list(message_ids)),
+                queue_recipients.c.status == QUEUED,
+            )
+            busy = set((await tx.execute(pending)).scalars())
+            done = [m for m in message_ids if m not in busy]
+            if done:
+                await tx.execute(delete(queue_recipients).where(
+                    queue_recipients.c.message_id.in_(done)))
+                await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
+        return done
+
+    async def queue_list(self) -> list[QueueEntry]:
+        async with self.read() as conn:
+            messages = (
+                await conn.execute(
+                    select(
+                        queue_messages.c.id,
+                        queue_messages.c.sender,
+                        queue_messages.c.size,
+                        queue_messages.c.created,
+                    ).order_by(queue_messages.c.id)
+                )
+            ).all()
+            rows = (
+                await conn.execute(select(queue_recipients).order_by(queue_recipients.c.id))
+            ).all()
+        by_message: dict[int, list[QueueItem]] = {}
+        for row in rows:
+            by_message.setdefault(row.message_id, []).append(_item(row))
+        return [
+            QueueEntry(m.id, m.sender, m.size, m.created, tuple(by_message.get(m.id, ())))
+            for m in messages
+        ]
+
+    async def queue_retry(self, message_id: int | None = None) -> int:
+        """Makes queued recipients due now (of one message, or all); returns how many."""
+        condition = [queue_recipients.c.status == QUEUED]
+        if message_id is not None:
+            condition.append(queue_recipients.c.message_id == message_id)
+        async with self.write() as tx:
+            result = await tx.execute(
+                update(queue_recipients).where(*condition).values(next_attempt=0.0, lease_until=0.0)
+            )
+        return int(result.rowcount or 0)
+
+    async def queue_delete(self, message_id: int) -> bool:
+        async with self.write() as tx:
+            await tx.execute(
+                delete(queue_recipients).where(queue_recipients.c.message_id == message_id)
+            )
+            result = await tx.execute(delete(queue_messages).where(queue_messages.c.id == message_id))
+        return bool(result.rowcount)
+
+    async def queue_size(self) -> int:
+        async with self.read() as conn:
+            count = await conn.scalar(
+                select(func.count()).select_from(queue_recipients).where(
+                    queue_recipients.c.status == QUEUED
+                )
+            )
+        return int(count or 0)
+
+
+def _recipient_row(message_id: int, recipient: NewQueueRecipient, now: float) -> dict[str, Any]:
+    orcpt = f"{recipient.orcpt[0]};{recipient.orcpt[1]}" if recipient.orcpt else ""
+    return {
+        "message_id": message_id,
+        "address": recipient.address,
+        "domain": recipient.address.rpartition("@")[2].lower(),
+        "notify": ",".join(sorted(recipient.notify)) if recipient.notify else "",
+        "orcpt": orcpt,
+        "status": QUEUED,
+        "attempts": 0,
+        "next_attempt": now,
+        "last_error": "",
+        "owner": "",
+        "lease_until": 0.0,
+    }

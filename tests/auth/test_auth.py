@@ -1,0 +1,122 @@
+"""Authentication: full address or local part, app passwords, switches, throttling, cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from postfach.auth import AuthFailure, Authenticator
+from postfach.auth.passwords import (
+    generate_app_password,
+    hash_password,
+    normalize_app_password,
+)
+from postfach.auth.sasl import SaslError, decode_plain
+from postfach.config import AuthConfig
+from postfach.store import Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def auth(store: Store) -> tuple[Authenticator, Store, Clock]:
+    await store.add_domain("example.org")
+    await store.add_account("bob@example.org", hash_password("right"))
+    clock = Clock()
+    return Authenticator(store, AuthConfig(cache_ttl=60), clock), store, clock
+
+
+async def test_password_and_local_part(auth: tuple[Authenticator, Store, Clock]) -> None:
+    authenticator, _store, _clock = auth
+    result = await authenticator.authenticate("bob@example.org", "right", "imap", "1.2.3.4")
+    assert result.ok and result.account and result.account.address == "bob@example.org"
+    # One domain on the server: the local part alone is enough (R1).
+    assert (await authenticator.authenticate("Bob", "right", "pop3", "1.2.3.4")).ok
+    wrong = await authenticator.authenticate("bob@example.org", "wrong", "imap", "1.2.3.4")
+    assert not wrong.ok and wrong.failure is AuthFailure.BAD_CREDENTIALS
+    unknown = await authenticator.authenticate("eve@example.org", "right", "imap", "1.2.3.4")
+    assert unknown.failure is AuthFailure.BAD_CREDENTIALS
+
+
+async def test_local_part_ambiguous_with_two_domains(
+    auth: tuple[Authenticator, Store, Clock],
+) -> None:
+    authenticator, store, _clock = auth
+    await store.add_domain("example.net")
+    assert not (await authenticator.authenticate("bob", "right", "imap", "1.2.3.4")).ok
+
+
+async def test_protocol_switches(auth: tuple[Authenticator, Store, Clock]) -> None:
+    authenticator, store, _clock = auth
+    account = await store.get_account("bob@example.org")
+    assert account is not None
+    await store.update_account(account.id, pop3_enabled=False, imap_enabled=False)
+    for protocol in ("imap", "pop3"):
+        result = await authenticator.authenticate("bob@example.org", "right", protocol, "ip")
+        assert result.failure is AuthFailure.DISABLED
+    # A wrong password never reveals the switch.
+    bad = await authenticator.authenticate("bob@example.org", "nope", "pop3", "ip")
+    assert bad.failure is AuthFailure.BAD_CREDENTIALS
+    assert (await authenticator.authenticate("bob@example.org", "right", "smtp", "ip")).ok
+
+
+async def test_app_passwords_and_revocation(auth: tuple[Authenticator, Store, Clock]) -> None:
+    authenticator, store, _clock = auth
+    account = await store.get_account("bob@example.org")
+    assert account is not None
+    secret = generate_app_password()
+    await store.add_app_password(account.id, "phone", hash_password(normalize_app_password(secret)))
+    for typed in (secret, secret.replace("-", " "), secret.replace("-", "").upper()):
+        result = await authenticator.authenticate("bob@example.org", typed, "imap", "ip")
+        assert result.ok and result.app_password == "phone"
+    # The web page wants the real password.
+    assert not (await authenticator.authenticate("bob@example.org", secret, "web", "ip")).ok
+    await store.revoke_app_password(account.id, "phone")
+    # Cached, but revoked: refused at once.
+    assert not (await authenticator.authenticate("bob@example.org", secret, "imap", "ip")).ok
+
+
+async def test_password_change_and_logout_invalidate_cache(
+    auth: tuple[Authenticator, Store, Clock],
+) -> None:
+    authenticator, store, _clock = auth
+    account = await store.get_account("bob@example.org")
+    assert account is not None
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "ip")).ok
+    await store.set_password_hash(account.id, hash_password("newer"))
+    assert not (await authenticator.authenticate("bob@example.org", "right", "imap", "ip")).ok
+    assert (await authenticator.authenticate("bob@example.org", "newer", "imap", "ip")).ok
+    await store.bump_credentials(account.id)
+    # A new generation: the cache entry is stale, the password still right.
+    assert (await authenticator.authenticate("bob@example.org", "newer", "imap", "ip")).ok
+
+
+async def test_throttling_per_user_and_ip(auth: tuple[Authenticator, Store, Clock]) -> None:
+    authenticator, store, clock = auth
+    for _ in range(5):
+        result = await authenticator.authenticate("bob@example.org", "bad", "imap", "10.0.0.1")
+        assert result.failure is AuthFailure.BAD_CREDENTIALS
+    # Now refused without checking the secret, even the right one, from anywhere.
+    throttled = await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.2")
+    assert throttled.failure is AuthFailure.THROTTLED
+    await store.add_account("carol@example.org", hash_password("pw"))
+    from_ip = await authenticator.authenticate("carol@example.org", "pw", "imap", "10.0.0.1")
+    assert from_ip.failure is AuthFailure.THROTTLED
+    assert (await authenticator.authenticate("carol@example.org", "pw", "imap", "10.0.0.9")).ok
+    clock.now += 301
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
+
+
+def test_sasl_plain() -> None:
+    import base64
+
+    assert decode_plain(base64.b64encode(b"\x00bob\x00pw")) == ("", "bob", "pw")
+    assert decode_plain(base64.b64encode(b"admin\x00bob\x00p\xc3\xa4")) == ("admin", "bob", "pä")
+    for bad in (b"!!!", base64.b64encode(b"bob\x00pw"), base64.b64encode(b"\x00\x00pw")):
+        with pytest.raises(SaslError):
+            decode_plain(bad)

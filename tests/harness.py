@@ -1,0 +1,122 @@
+"""Test harness: a store on each backend, and a whole running server on loopback.
+
+`store` runs every store test on SQLite and, when POSTFACH_TEST_PG holds a URL,
+on PostgreSQL too (CI always sets it). `server` starts the real App with every
+listener on an ephemeral port of 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postfach.app import App
+from postfach.auth.passwords import hash_password_async
+from postfach.config import config_from_dict
+from postfach.context import ServerContext
+from postfach.store.records import Account
+
+PG_URL = os.environ.get("POSTFACH_TEST_PG", "")
+DOMAIN = "example.org"
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set"),
+    ),
+]
+
+
+async def reset_postgres(url: str) -> None:
+    """Empties the test database: every test starts from a fresh schema."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+async def storage_url(backend: str, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        await reset_postgres(PG_URL)
+        return PG_URL
+    return f"sqlite:///{tmp_path / 'postfach.db'}"
+
+
+@dataclass
+class TestServer:
+    app: App
+    host: str = "127.0.0.1"
+
+    @property
+    def ctx(self) -> ServerContext:
+        return self.app.ctx
+
+    def port(self, name: str) -> int:
+        return self.app.port(name)
+
+    async def add_user(self, address: str, password: str, **settings: Any) -> Account:
+        store = self.ctx.store
+        domain = address.rpartition("@")[2]
+        if await store.get_domain(domain) is None:
+            await store.add_domain(domain)
+        account = await store.add_account(address, await hash_password_async(password))
+        if settings:
+            account = await store.update_account(account.id, **settings)
+        return account
+
+
+def server_config_dict(tmp_path: Path, url: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    listeners = {
+        name: "127.0.0.1:0"
+        for name in (
+            "smtp",
+            "submission",
+            "submissions",
+            "imap",
+            "imaps",
+            "pop3",
+            "pop3s",
+            "http",
+            "devices",
+        )
+    }
+    data: dict[str, Any] = {
+        "server": {"hostname": "mail.example.org", "data_dir": str(tmp_path / "data")},
+        "storage": {"url": url},
+        "listeners": listeners,
+        "auth": {"allow_plaintext": True},
+        "retention": {"interval": 3600.0},
+    }
+    for section, values in sections.items():
+        if section == "transport":
+            data["transport"] = dict(values)
+        else:
+            data.setdefault(section, {}).update(values)
+    return data
+
+
+@contextlib.asynccontextmanager
+async def make_server(
+    tmp_path: Path, backend: str = "sqlite", **sections: dict[str, Any]
+) -> AsyncIterator[TestServer]:
+    """A running App; keyword arguments override config sections, e.g. auth={...}."""
+    url = await storage_url(backend, tmp_path)
+    config = config_from_dict(server_config_dict(tmp_path, url, **sections), "test")
+    app = App(config)
+    await app.start()
+    try:
+        if await app.ctx.store.get_domain(DOMAIN) is None:
+            await app.ctx.store.add_domain(DOMAIN)
+        yield TestServer(app)
+    finally:
+        await app.stop()
