@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postfach.auth import AuthFailure, Authenticator
+from postfach.auth import Authenticator, AuthFailure
 from postfach.auth.passwords import (
     generate_app_password,
     hash_password,

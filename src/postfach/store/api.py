@@ -124,7 +124,8 @@ class StoreApi(Protocol):
     ) -> Mailbox: ...
     async def delete_mailbox(self, account_id: AccountId, name: str) -> None: ...
     async def rename_mailbox(self, account_id: AccountId, old: str, new: str) -> None:
-        """Renames children too. Renaming INBOX moves its messages to `new` and leaves INBOX empty."""
+        """Renames children too. Renaming INBOX moves its messages to `new`;
+        INBOX stays, empty."""
         ...
 
     async def subscriptions(self, account_id: AccountId) -> set[str]: ...
@@ -187,8 +188,8 @@ class StoreApi(Protocol):
         ...
 
     async def search_text(self, mailbox_id: MailboxId, needle: str, where: str) -> set[Uid]:
-        """UIDs whose `where` ("text", "body", "from", "subject", "to", "cc", "bcc") contains needle,
-        case-insensitively, in the text extracted at delivery."""
+        """UIDs whose `where` ("text", "body", "from", "subject", "to", "cc", "bcc")
+        contains needle, case-insensitively, in the text extracted at delivery."""
         ...
 
     async def search_account(
