@@ -51,7 +51,7 @@ def generate_key() -> tuple[str, str, str]:
 
 
 def public_txt_value(private_pem: str) -> str:
-    """"v=DKIM1; k=rsa; p=..." for the key (RFC 6376 §3.6.1)."""
+    """ "v=DKIM1; k=rsa; p=..." for the key (RFC 6376 §3.6.1)."""
     key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
     der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -98,8 +98,12 @@ def dns_records(
         _txt(zone, "v=spf1 mx -all"),
     ]
     if dkim_selector and dkim_private_key:
-        records.append(_txt(f"{dkim_selector}._domainkey.{zone}", public_txt_value(dkim_private_key)))
-    records.append(_txt(f"_dmarc.{zone}", f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"))
+        records.append(
+            _txt(f"{dkim_selector}._domainkey.{zone}", public_txt_value(dkim_private_key))
+        )
+    records.append(
+        _txt(f"_dmarc.{zone}", f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}")
+    )
     for service, port in (ports or DEFAULT_PORTS).items():
         if port:
             records.append(f"_{service}._tcp.{zone} IN SRV 0 1 {port} {host}")

@@ -163,7 +163,9 @@ class QueueMixin(StoreBase):
                     sender=sender, envid=envid, ret=ret, raw=raw, size=len(raw), created=now
                 )
             )
-            message_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            message_id = int(key[0])
             await tx.execute(
                 insert(queue_recipients),
                 [_recipient_row(message_id, r, now) for r in recipients],
@@ -208,7 +210,10 @@ class QueueMixin(StoreBase):
         )
 
     async def queue_finish(
-        self, recipient_ids: Sequence[int], status: str, error: str = "",
+        self,
+        recipient_ids: Sequence[int],
+        status: str,
+        error: str = "",
         next_attempt: float | None = None,
     ) -> None:
         """Records an attempt: "sent", "failed", or "queued" again at `next_attempt`."""
@@ -242,8 +247,9 @@ class QueueMixin(StoreBase):
             busy = set((await tx.execute(pending)).scalars())
             done = [m for m in message_ids if m not in busy]
             if done:
-                await tx.execute(delete(queue_recipients).where(
-                    queue_recipients.c.message_id.in_(done)))
+                await tx.execute(
+                    delete(queue_recipients).where(queue_recipients.c.message_id.in_(done))
+                )
                 await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
         return done
 
@@ -286,15 +292,17 @@ class QueueMixin(StoreBase):
             await tx.execute(
                 delete(queue_recipients).where(queue_recipients.c.message_id == message_id)
             )
-            result = await tx.execute(delete(queue_messages).where(queue_messages.c.id == message_id))
+            result = await tx.execute(
+                delete(queue_messages).where(queue_messages.c.id == message_id)
+            )
         return bool(result.rowcount)
 
     async def queue_size(self) -> int:
         async with self.read() as conn:
             count = await conn.scalar(
-                select(func.count()).select_from(queue_recipients).where(
-                    queue_recipients.c.status == QUEUED
-                )
+                select(func.count())
+                .select_from(queue_recipients)
+                .where(queue_recipients.c.status == QUEUED)
             )
         return int(count or 0)
 

@@ -1,0 +1,53 @@
+"""What `postfach queue list | retry [ID] | delete ID` does, apart from argument parsing."""
+
+from __future__ import annotations
+
+import time
+
+from postfach.queue.outbound import wake
+from postfach.store.queue import QueueEntry, QueueMixin
+
+__all__ = ["delete", "format_entries", "list_entries", "retry"]
+
+
+async def list_entries(store: QueueMixin) -> list[QueueEntry]:
+    return await store.queue_list()
+
+
+async def retry(store: QueueMixin, message_id: int | None = None) -> int:
+    """Makes queued recipients due now; returns how many."""
+    count = await store.queue_retry(message_id)
+    wake()
+    return count
+
+
+async def delete(store: QueueMixin, message_id: int) -> bool:
+    return await store.queue_delete(message_id)
+
+
+def format_entries(entries: list[QueueEntry], now: float | None = None) -> str:
+    """A table like Postfix's mailq: ID, size, age, sender, then each recipient's state."""
+    if not entries:
+        return "Mail queue is empty"
+    now = time.time() if now is None else now
+    lines = []
+    for entry in entries:
+        age = _age(now - entry.created)
+        lines.append(f"{entry.id:>8}  {entry.size:>9}  {age:>6}  <{entry.sender}>")
+        for item in entry.recipients:
+            wait = max(0.0, item.next_attempt - now)
+            state = item.status if item.status != "queued" else f"queued, next try in {_age(wait)}"
+            lines.append(f"{'':>8}  {item.address}  ({state}, {item.attempts} attempt(s))")
+            if item.last_error:
+                lines.append(f"{'':>10}{item.last_error}")
+    return "\n".join(lines)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"

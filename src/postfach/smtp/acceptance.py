@@ -1,0 +1,136 @@
+"""Taking responsibility for a message: local delivery and the outbound queue.
+
+`Acceptance.accept` returns 250 only after every part is durable: local
+recipients through `ctx.delivery.deliver` (group-committed), remote ones
+through the outbound queue. Mail from the internet gets Authentication-Results
+first; mail a user submits gets a Received line and, when the account asks for
+it, a copy in Sent (R10). Local recipients that cannot take the message after
+all (over quota) get the sender an RFC 3464 report, unless nobody could take it,
+in which case the reply itself says so (552 5.2.2). NOTIFY=SUCCESS on a local
+recipient gets a "delivered" report (RFC 3461 §4.1).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from postfach.context import ServerContext
+from postfach.queue.dsn import ReportRecipient
+from postfach.queue.outbound import enqueue, send_report
+from postfach.smtp import replies
+from postfach.smtp.authres import authentication_results
+from postfach.smtp.errors import SmtpError
+from postfach.smtp.policy import ListenerRules
+from postfach.store.queue import NewQueueRecipient
+from postfach.store.records import DeliveryStatus
+
+if TYPE_CHECKING:
+    from postfach.smtp.session import Recipient, Session, Transaction
+
+__all__ = ["Acceptance"]
+
+log = logging.getLogger(__name__)
+
+
+class Acceptance:
+    def __init__(self, ctx: ServerContext, rules: ListenerRules) -> None:
+        self.ctx = ctx
+        self.rules = rules
+
+    async def accept(self, session: Session, tx: Transaction, raw: bytes) -> replies.Reply:
+        local = [r for r in tx.recipients if r.local]
+        remote = [r for r in tx.recipients if not r.local]
+        received = self._received(session, tx)
+        try:
+            if session.account is None and self.rules.mx:
+                raw = await self._with_authres(session, tx, raw)
+            failed = await self._deliver_local(tx, local, raw, received) if local else []
+            if remote:
+                await self._enqueue(tx, remote, b"Received: " + received.encode() + b"\r\n" + raw)
+        except SmtpError:
+            raise
+        except Exception:
+            log.exception("%s: accepting a message from %s failed", self.rules.name, session.ip)
+            raise SmtpError(replies.TEMP_FAILURE) from None
+        if failed and len(failed) == len(local) and not remote:
+            raise SmtpError(replies.MAILBOX_FULL)
+        await self._after(session, tx, raw, local, failed)
+        return replies.QUEUED
+
+    def _received(self, session: Session, tx: Transaction) -> str:
+        """RFC 5321 §4.4 trace line; "with" per RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA)."""
+        protocol = "ESMTP" if session.extended else "SMTP"
+        if session.wire.tls:
+            protocol += "S"
+        if session.account is not None:
+            protocol += "A"
+        date = email.utils.formatdate(localtime=True)
+        return (
+            f"from {session.helo or 'unknown'} ([{session.ip}])\r\n\tby {self.ctx.hostname} "
+            f"(postfach) with {protocol}; {date}"
+        )
+
+    async def _with_authres(self, session: Session, tx: Transaction, raw: bytes) -> bytes:
+        header = await authentication_results(
+            self.ctx.hostname, session.ip, session.helo, tx.sender, raw
+        )
+        return header + raw
+
+    async def _deliver_local(
+        self, tx: Transaction, local: list[Recipient], raw: bytes, received: str
+    ) -> list[Recipient]:
+        """Delivers; returns the recipients that could not take the message."""
+        statuses = await self.ctx.delivery.deliver(
+            raw, tx.sender, [r.address for r in local], received=received
+        )
+        return [r for r in local if statuses.get(r.address) is not DeliveryStatus.DELIVERED]
+
+    async def _enqueue(self, tx: Transaction, remote: list[Recipient], raw: bytes) -> None:
+        recipients = [NewQueueRecipient(r.address, r.params.notify, r.params.orcpt) for r in remote]
+        await enqueue(
+            self.ctx, tx.sender, recipients, raw, envid=tx.params.envid, ret=tx.params.ret
+        )
+
+    async def _after(
+        self,
+        session: Session,
+        tx: Transaction,
+        raw: bytes,
+        local: list[Recipient],
+        failed: list[Recipient],
+    ) -> None:
+        """What follows acceptance and may not fail it: Sent copy and DSNs."""
+        try:
+            if session.account is not None:
+                account = await self.ctx.store.get_account_by_id(session.account.id)
+                if account is not None and account.save_sent:
+                    await self.ctx.delivery.save_copy(account, "\\Sent", raw)
+            reports = [_report(r, r in failed) for r in local]
+            wanted = [rep for rep in reports if rep is not None]
+            if wanted:
+                await send_report(
+                    self.ctx,
+                    tx.sender,
+                    raw,
+                    wanted,
+                    envid=tx.params.envid,
+                    ret=tx.params.ret,
+                    arrival=time.time(),
+                )
+        except Exception:
+            log.exception("%s: post-acceptance step failed", self.rules.name)
+
+
+def _report(recipient: Recipient, failed: bool) -> ReportRecipient | None:
+    notify = recipient.params.notify
+    orcpt = recipient.params.orcpt
+    if failed and (notify is None or "FAILURE" in notify):
+        return ReportRecipient(
+            recipient.address, "failed", "5.2.2", "552 5.2.2 Mailbox full", orcpt=orcpt
+        )
+    if not failed and notify and "SUCCESS" in notify:
+        return ReportRecipient(recipient.address, "delivered", "2.0.0", "", orcpt=orcpt)
+    return None

@@ -1,0 +1,415 @@
+"""One SMTP session: state, the command table, and the one place errors are caught.
+
+States (RFC 5321 §4.1.4): START until EHLO/HELO, READY between transactions,
+MAIL after a sender, RCPT once a recipient was accepted. `COMMANDS` says which
+handler runs a command and in which states it is allowed; everything else gets
+the matching 503. Handlers return a `Reply` or raise `SmtpError`; `run()` turns
+any other exception into `421 4.3.0` without echoing internals.
+
+Invariants: a message is acknowledged with 250 only after the delivery layer or
+the outbound queue has it durably (acceptance.py); AUTH secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from postfach.auth import AuthFailure
+from postfach.auth.sasl import SaslError, decode_plain
+from postfach.smtp import policy, replies
+from postfach.smtp.commands import (
+    Auth,
+    Bdat,
+    Command,
+    Data,
+    Helo,
+    Help,
+    Mail,
+    MailParams,
+    Noop,
+    Quit,
+    Rcpt,
+    RcptParams,
+    Rset,
+    StartTls,
+    Vrfy,
+)
+from postfach.smtp.data import finish_content, normalize_newlines
+from postfach.smtp.errors import CloseSession, SmtpError
+from postfach.smtp.parser import parse_command
+from postfach.smtp.wire import Wire
+from postfach.store.events import ChangeCredentials
+from postfach.store.records import Account
+
+if TYPE_CHECKING:
+    from postfach.smtp.server import SmtpService
+
+__all__ = ["COMMANDS", "Recipient", "Session", "State", "Transaction"]
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    START = "start"
+    READY = "ready"
+    MAIL = "mail"
+    RCPT = "rcpt"
+
+
+ANY = frozenset(State)
+GREETED = frozenset({State.READY, State.MAIL, State.RCPT})
+OUTSIDE = frozenset({State.START, State.READY})
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    address: str
+    params: RcptParams
+    local: bool
+
+
+@dataclass(slots=True)
+class Transaction:
+    sender: str
+    params: MailParams
+    recipients: list[Recipient] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)  # BDAT content so far
+    chunk_size: int = 0
+
+
+class Session:
+    def __init__(self, service: SmtpService, wire: Wire, ip: str) -> None:
+        self.service = service
+        self.wire = wire
+        self.ip = ip
+        self.helo = ""
+        self.extended = False
+        self.state = State.START
+        self.tx: Transaction | None = None
+        self.account: Account | None = None
+        self.owned: frozenset[str] | None = None  # addresses the account may send as
+        self.errors = 0
+        self.junk = 0
+        self._watcher: asyncio.Task[None] | None = None
+
+    @property
+    def rules(self) -> policy.ListenerRules:
+        return self.service.rules
+
+    # -- the loop ------------------------------------------------------------------
+    async def run(self) -> None:
+        self.wire.send(replies.Reply(220, "", f"{self.service.hostname} ESMTP postfach"))
+        try:
+            while True:
+                reply = await self.step()
+                if reply is not _NO_REPLY:
+                    self.wire.send(reply)
+                if reply.closes:
+                    break
+        except CloseSession as exc:
+            self.wire.send(exc.reply)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        except Exception:
+            log.exception("%s: SMTP session from %s failed", self.rules.name, self.ip)
+            self.wire.send(replies.INTERNAL_ERROR)
+        finally:
+            if self._watcher is not None:
+                self._watcher.cancel()
+            with contextlib.suppress(Exception):
+                await self.wire.flush()
+
+    async def step(self) -> replies.Reply:
+        """Reads, parses and runs one command; command errors become replies here."""
+        command: Command | None = None
+        try:
+            line = await self.wire.readline()
+            command = parse_command(line)
+            return await self.dispatch(command)
+        except CloseSession:
+            raise
+        except SmtpError as exc:
+            if isinstance(command, Bdat) and exc.reply is not replies.TOO_BIG:
+                self.reset()  # RFC 3030 §2: a failed chunk fails the transaction
+            self.errors += 1
+            if self.errors >= policy.MAX_ERRORS:
+                raise CloseSession(replies.TOO_MANY_ERRORS) from None
+            return exc.reply
+
+    async def dispatch(self, command: Command) -> replies.Reply:
+        handler, states = COMMANDS[type(command)]
+        if self.state not in states:
+            if isinstance(command, Bdat):
+                await self.wire.read_exact(command.size, keep=False)
+            raise SmtpError(state_error(self.state, command))
+        if isinstance(command, _JUNK):
+            self.junk += 1
+            if self.junk > policy.MAX_JUNK_COMMANDS:
+                raise CloseSession(replies.TOO_MANY_COMMANDS)
+        return await handler(self, command)
+
+    def reset(self) -> None:
+        self.tx = None
+        if self.state is not State.START:
+            self.state = State.READY
+
+    # -- simple commands -----------------------------------------------------------
+    async def do_helo(self, command: Helo) -> replies.Reply:
+        self.helo, self.extended = command.domain, command.extended
+        self.reset()
+        self.state = State.READY
+        if not command.extended:
+            return replies.Reply(250, "", f"{self.service.hostname}")
+        return replies.Reply(250, "", "\n".join(self.ehlo_keywords()))
+
+    def ehlo_keywords(self) -> list[str]:
+        """RFC 5321 §4.1.1.1; each extension's RFC is named beside its keyword."""
+        lines = [f"{self.service.hostname} Hello {self.helo}"]
+        lines += [
+            "PIPELINING",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+        ]  # 2920 6152 6531 2034
+        lines += [
+            f"SIZE {self.service.max_size}",
+            "DSN",
+            "CHUNKING",
+            "BINARYMIME",
+        ]  # 1870 3461 3030
+        if self.rules.starttls and not self.wire.tls:
+            lines.append("STARTTLS")  # RFC 3207
+        if self.account is None and policy.auth_refusal(self.rules, self.wire.tls) is None:
+            lines.append("AUTH PLAIN LOGIN")  # RFC 4954
+        return lines
+
+    async def do_noop(self, command: Noop) -> replies.Reply:
+        return replies.OK
+
+    async def do_rset(self, command: Rset) -> replies.Reply:
+        self.reset()
+        return replies.RESET_OK
+
+    async def do_quit(self, command: Quit) -> replies.Reply:
+        return replies.BYE
+
+    async def do_vrfy(self, command: Vrfy) -> replies.Reply:
+        return replies.CANNOT_VRFY  # RFC 5321 §3.5.3: no address harvesting
+
+    async def do_help(self, command: Help) -> replies.Reply:
+        return replies.HELP
+
+    async def do_starttls(self, command: StartTls) -> replies.Reply:
+        if self.wire.tls:
+            raise SmtpError(replies.TLS_ACTIVE)
+        if not self.rules.starttls:
+            raise SmtpError(replies.TLS_NOT_AVAILABLE)
+        self.wire.send(replies.READY_TLS)
+        try:
+            await self.wire.start_tls(self.service.ctx.ssl_context)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionResetError("TLS handshake failed") from exc
+        # RFC 3207 §4.2: forget everything learned before TLS.
+        self.helo, self.state, self.tx = "", State.START, None
+        return _NO_REPLY
+
+    # -- AUTH (RFC 4954) -------------------------------------------------------------
+    async def do_auth(self, command: Auth) -> replies.Reply:
+        if self.account is not None:
+            raise SmtpError(replies.ALREADY_AUTHENTICATED)
+        refusal = policy.auth_refusal(self.rules, self.wire.tls)
+        if refusal is not None:
+            raise SmtpError(refusal)
+        if command.mechanism == "PLAIN":
+            user, secret = await self._auth_plain(command.initial)
+        elif command.mechanism == "LOGIN":
+            user, secret = await self._auth_login(command.initial)
+        else:
+            raise SmtpError(replies.UNKNOWN_MECHANISM)
+        return await self._authenticate(user, secret)
+
+    async def _challenge(self, prompt: bytes) -> bytes:
+        """Sends a 334 challenge; returns the client's base64 answer ("*" cancels)."""
+        self.wire.send_raw(b"334 " + base64.b64encode(prompt) + b"\r\n")
+        line = (await self.wire.readline()).strip()
+        if line == b"*":
+            raise SmtpError(replies.AUTH_CANCELLED)
+        return line
+
+    async def _auth_plain(self, initial: str | None) -> tuple[str, str]:
+        if initial is None:
+            data = await self._challenge(b"")
+        else:
+            data = b"" if initial == "=" else initial.encode("ascii", "replace")
+        try:
+            authzid, user, secret = decode_plain(data)
+        except SaslError:
+            raise SmtpError(replies.AUTH_MALFORMED) from None
+        if authzid and authzid.lower() != user.lower():
+            raise SmtpError(replies.BAD_CREDENTIALS)  # no acting for others
+        return user, secret
+
+    async def _auth_login(self, initial: str | None) -> tuple[str, str]:
+        if initial is None:
+            user = _b64(await self._challenge(b"Username:"))
+        else:
+            user = _b64(initial.encode("ascii", "replace"))
+        secret = _b64(await self._challenge(b"Password:"))
+        try:
+            return user.decode("utf-8"), secret.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SmtpError(replies.AUTH_MALFORMED) from None
+
+    async def _authenticate(self, user: str, secret: str) -> replies.Reply:
+        ctx = self.service.ctx
+        result = await ctx.auth.authenticate(user, secret, "smtp", self.ip)
+        if not result.ok or result.account is None:
+            if result.failure is AuthFailure.THROTTLED:
+                raise SmtpError(replies.AUTH_THROTTLED)
+            raise SmtpError(replies.BAD_CREDENTIALS)
+        account = result.account
+        aliases = await ctx.store.aliases_for(account.id)
+        self.account = account
+        self.owned = frozenset(a.lower() for a in [account.address, *aliases])
+        self._watcher = asyncio.get_running_loop().create_task(self._watch_credentials(account))
+        return replies.AUTH_OK
+
+    async def _watch_credentials(self, account: Account) -> None:
+        """R4: "log out on all devices" ends this session with a 421."""
+        with self.service.ctx.store.hub.watch(account.id) as changes:
+            while True:
+                change = await changes.get()
+                if isinstance(change, ChangeCredentials) and change.logout:
+                    break
+        self.wire.send(replies.LOGGED_OUT)
+        with contextlib.suppress(Exception):
+            await self.wire.flush()
+        self.wire.writer.transport.abort()
+
+    # -- the transaction -------------------------------------------------------------
+    async def do_mail(self, command: Mail) -> replies.Reply:
+        _refuse(policy.mail_refusal(self.rules, self.account is not None))
+        _refuse(policy.check_size(command.params.size, self.service.max_size))
+        if not command.address.isascii() and not command.params.smtputf8:
+            raise SmtpError(replies.NEED_SMTPUTF8)
+        _refuse(policy.check_sender(command.address, self.owned))
+        self.tx = Transaction(command.address, command.params)
+        self.state = State.MAIL
+        return replies.SENDER_OK
+
+    async def do_rcpt(self, command: Rcpt) -> replies.Reply:
+        assert self.tx is not None
+        tx = self.tx
+        _refuse(policy.check_recipient_count(len(tx.recipients), self.service.max_recipients))
+        if not command.address.isascii() and not tx.params.smtputf8:
+            raise SmtpError(replies.NEED_SMTPUTF8)
+        address = await self.service.canonical_recipient(command.address)
+        local = await self.service.is_local_domain(address.rpartition("@")[2])
+        _refuse(policy.check_route(self.rules, self.account is not None, local))
+        if local:
+            accounts = await self.service.ctx.store.resolve(address)
+            if not accounts:
+                raise SmtpError(replies.UNKNOWN_USER)
+            _refuse(policy.check_quota(accounts, tx.params.size))
+        tx.recipients.append(Recipient(address, command.params, local))
+        self.state = State.RCPT
+        return replies.RECIPIENT_OK
+
+    async def do_data(self, command: Data) -> replies.Reply:
+        assert self.tx is not None
+        if self.tx.chunks or self.tx.chunk_size:
+            raise SmtpError(replies.BDAT_THEN_DATA)
+        if self.tx.params.body == "BINARYMIME":
+            raise SmtpError(replies.BINARY_NEEDS_BDAT)
+        self.wire.send(replies.START_DATA)
+        collected = await self.wire.read_data(self.service.max_size)
+        try:
+            if collected.too_big:
+                raise SmtpError(replies.TOO_BIG)
+            return await self._accept(finish_content(collected.content()))
+        finally:
+            self.reset()
+
+    async def do_bdat(self, command: Bdat) -> replies.Reply:
+        tx = self.tx
+        assert tx is not None
+        tx.chunk_size += command.size
+        too_big = tx.chunk_size > self.service.max_size
+        chunk = await self.wire.read_exact(command.size, keep=not too_big)
+        if too_big:
+            self.reset()
+            raise SmtpError(replies.TOO_BIG)
+        tx.chunks.append(chunk)
+        if not command.last:
+            return replies.BDAT_OK
+        raw = b"".join(tx.chunks)
+        try:
+            if tx.params.body != "BINARYMIME":
+                raw = normalize_newlines(raw)
+            return await self._accept(raw)
+        finally:
+            self.reset()
+
+    async def _accept(self, raw: bytes) -> replies.Reply:
+        assert self.tx is not None
+        if policy.is_spam(raw):
+            raise SmtpError(replies.SPAM)
+        _refuse(policy.check_header_from(raw, self.owned))
+        return await self.service.acceptance.accept(self, self.tx, raw)
+
+
+_NO_REPLY = replies.Reply(0, "", "")
+# Commands that move no mail: counted against policy.MAX_JUNK_COMMANDS.
+_JUNK = (Helo, Noop, Rset, Vrfy, Help, StartTls, Auth)
+
+
+def _refuse(reply: replies.Reply | None) -> None:
+    if reply is not None:
+        raise SmtpError(reply)
+
+
+def _b64(data: bytes) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise SmtpError(replies.AUTH_MALFORMED) from None
+
+
+def state_error(state: State, command: Command) -> replies.Reply:
+    """The 503 (or 554) for a command sent in the wrong state (RFC 5321 §4.1.4)."""
+    if state is State.START:
+        return replies.NEED_HELO
+    if isinstance(command, Mail):
+        return replies.NESTED_MAIL
+    if isinstance(command, Rcpt):
+        return replies.NEED_MAIL
+    if isinstance(command, Data | Bdat):
+        return replies.NO_VALID_RECIPIENTS if state is State.MAIL else replies.NEED_MAIL
+    return replies.IN_TRANSACTION
+
+
+Handler = Callable[[Session, Any], Awaitable[replies.Reply]]
+
+# The command table: handler and the states that allow it, declared once.
+COMMANDS: dict[type[Any], tuple[Handler, frozenset[State]]] = {
+    Helo: (Session.do_helo, ANY),
+    Noop: (Session.do_noop, ANY),
+    Rset: (Session.do_rset, ANY),
+    Quit: (Session.do_quit, ANY),
+    Vrfy: (Session.do_vrfy, ANY),
+    Help: (Session.do_help, ANY),
+    StartTls: (Session.do_starttls, OUTSIDE),
+    Auth: (Session.do_auth, frozenset({State.READY})),
+    Mail: (Session.do_mail, frozenset({State.READY})),
+    Rcpt: (Session.do_rcpt, frozenset({State.MAIL, State.RCPT})),
+    Data: (Session.do_data, frozenset({State.RCPT})),
+    Bdat: (Session.do_bdat, frozenset({State.RCPT})),
+}
