@@ -1,0 +1,174 @@
+"""RFC 5322 §3.4 address lists, read leniently into IMAP ENVELOPE addresses.
+
+RFC 3501 §7.4.2 / RFC 9051 §7.5.2: an address is (name, adl, mailbox, host)
+with raw, undecoded strings; encoded words stay as they are (clients decode).
+A group is announced by (NIL, NIL, group-name, NIL) and closed by
+(NIL, NIL, NIL, NIL). Source routes (obs-route, RFC 5322 §4.4) are dropped, so
+adl is always NIL.
+
+The parser never fails: a display name is the phrase before ``<``, or, for a
+bare addr-spec, its last comment (``a@b (Name)``). A missing local part or
+domain becomes ``MISSING_MAILBOX`` / ``MISSING_DOMAIN`` as Dovecot writes them,
+never NIL, which would mean a group.
+"""
+
+from __future__ import annotations
+
+import re
+
+from postfach.message.model import Address
+
+__all__ = ["MISSING_DOMAIN", "MISSING_MAILBOX", "parse_address_list"]
+
+MISSING_MAILBOX = b"MISSING_MAILBOX"
+MISSING_DOMAIN = b"MISSING_DOMAIN"
+
+_ATOM, _QUOTED, _COMMENT, _LITERAL, _SPECIAL = range(5)
+_TOKEN = re.compile(
+    rb'(?P<w>[ \t\r\n]+)|"(?P<q>(?:[^"\\]|\\.)*)"?|(?P<l>\[(?:[^\]\\]|\\.)*\]?)'
+    rb'|(?P<s>[<>@,;:])|(?P<a>[^ \t\r\n()<>@,;:"\[\\]+|.)',
+    re.S,
+)
+_KINDS = {"q": _QUOTED, "l": _LITERAL, "s": _SPECIAL, "a": _ATOM}
+_QUOTED_PAIR = re.compile(rb"\\(.)", re.S)
+_END_GROUP = Address(None, None, None, None)
+
+Token = tuple[int, bytes]
+
+
+def _comment(raw: bytes, pos: int) -> tuple[int, bytes]:
+    """Reads a nested comment starting at raw[pos] == "("; returns (end, text)."""
+    depth = 0
+    i = pos
+    n = len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 0x5C:  # backslash: quoted-pair
+            i += 2
+            continue
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                return i + 1, raw[pos + 1 : i]
+        i += 1
+    return n, raw[pos + 1 :]
+
+
+def tokenize(raw: bytes) -> list[Token]:
+    """RFC 5322 §3.2 lexical tokens; whitespace dropped, "." kept inside atoms."""
+    out: list[Token] = []
+    pos = 0
+    n = len(raw)
+    while pos < n:
+        if raw[pos] == 0x28:
+            pos, text = _comment(raw, pos)
+            out.append((_COMMENT, text))
+            continue
+        m = _TOKEN.match(raw, pos)
+        if m is None:  # pragma: no cover - the last alternative matches any byte
+            break
+        pos = m.end()
+        group = m.lastgroup
+        if group is not None and group != "w":
+            out.append((_KINDS[group], m.group(group)))
+    return out
+
+
+def _phrase(words: list[Token]) -> bytes | None:
+    """Display name: words joined by one space, quoted strings unquoted."""
+    parts = [_QUOTED_PAIR.sub(rb"\1", v) if k == _QUOTED else v for k, v in words]
+    text = b" ".join(p for p in parts if p)
+    return text or None
+
+
+def _addr_spec(tokens: list[Token]) -> tuple[bytes, bytes]:
+    """(mailbox, host) of an addr-spec, split at its last "@"."""
+    at = max((i for i, (k, v) in enumerate(tokens) if k == _SPECIAL and v == b"@"), default=-1)
+    local = tokens if at < 0 else tokens[:at]
+    domain = [] if at < 0 else tokens[at + 1 :]
+    mailbox = b"".join(b'"' + v + b'"' if k == _QUOTED else v for k, v in local)
+    host = b"".join(v for _, v in domain)
+    return mailbox or MISSING_MAILBOX, host or MISSING_DOMAIN
+
+
+def _strip_route(tokens: list[Token]) -> list[Token]:
+    """Drops an obs-route ``@a,@b:`` at the start of an angle-addr."""
+    if tokens and tokens[0] == (_SPECIAL, b"@"):
+        for i, tok in enumerate(tokens):
+            if tok == (_SPECIAL, b":"):
+                return tokens[i + 1 :]
+    return tokens
+
+
+class _Reader:
+    """State of one pass over the tokens of an address list."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.out: list[Address] = []
+        self.words: list[Token] = []
+        self.comments: list[bytes] = []
+        self.angle: list[Token] | None = None
+        self.in_group = False
+
+    def flush(self) -> None:
+        if self.angle is not None:
+            mailbox, host = _addr_spec(_strip_route(self.angle))
+            self.out.append(Address(_phrase(self.words), None, mailbox, host))
+        elif self.words:
+            mailbox, host = _addr_spec(self.words)
+            name = self.comments[-1].strip() if self.comments else None
+            self.out.append(Address(name or None, None, mailbox, host))
+        self.words, self.comments, self.angle = [], [], None
+
+    def read_angle(self, i: int) -> int:
+        j = i
+        while j < len(self.tokens) and self.tokens[j] != (_SPECIAL, b">"):
+            j += 1
+        inner = [t for t in self.tokens[i:j] if t[0] != _COMMENT]
+        if self.angle is None:
+            self.angle = inner
+        return j + 1
+
+    def special(self, value: bytes, i: int) -> int:
+        if value == b"<":
+            return self.read_angle(i + 1)
+        if value == b",":
+            self.flush()
+        elif value == b";":
+            self.flush()
+            if self.in_group:
+                self.out.append(_END_GROUP)
+                self.in_group = False
+        elif value == b":" and not self.in_group and self.angle is None:
+            self.out.append(Address(None, None, _phrase(self.words) or b"", None))
+            self.words, self.comments, self.in_group = [], [], True
+        elif value in (b"@", b":"):
+            self.words.append((_SPECIAL, value))
+        return i + 1
+
+    def run(self) -> list[Address]:
+        i = 0
+        while i < len(self.tokens):
+            kind, value = self.tokens[i]
+            if kind == _SPECIAL:
+                i = self.special(value, i)
+                continue
+            if kind == _COMMENT:
+                self.comments.append(value)
+            else:
+                self.words.append((kind, value))
+            i += 1
+        self.flush()
+        if self.in_group:
+            self.out.append(_END_GROUP)
+        return self.out
+
+
+def parse_address_list(value: bytes | None) -> tuple[Address, ...] | None:
+    """ENVELOPE addresses of a raw header value; None (NIL) when there are none."""
+    if value is None:
+        return None
+    return tuple(_Reader(tokenize(value)).run()) or None

@@ -1,0 +1,1 @@
+"""Tests of postfach.message: parsing, sections, JSON form."""
