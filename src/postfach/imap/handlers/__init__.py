@@ -1,0 +1,50 @@
+"""The command table: every command type, its handler and the states that allow it.
+
+Declared once (STYLE §7.3); `Session.dispatch` looks commands up here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from postfach.imap import commands as c
+from postfach.imap.handlers import append, auth, fetch, mailboxes, search, select, store, threads
+from postfach.imap.session import ANY, AUTHED, Handler, State
+
+__all__ = ["COMMANDS"]
+
+SEL = State.SELECTED
+
+COMMANDS: dict[type[Any], tuple[Handler, State]] = {
+    c.Capability: (auth.capability, ANY),
+    c.Noop: (auth.noop, ANY),
+    c.Logout: (auth.logout, ANY),
+    c.Id: (auth.id_, ANY),
+    c.StartTls: (auth.starttls, State.NOT_AUTH),
+    c.Login: (auth.login, State.NOT_AUTH),
+    c.Authenticate: (auth.authenticate, State.NOT_AUTH),
+    c.Enable: (auth.enable, AUTHED),
+    c.Namespace: (mailboxes.namespace, AUTHED),
+    c.Select: (select.select, AUTHED),
+    c.Create: (mailboxes.create, AUTHED),
+    c.Delete: (mailboxes.delete, AUTHED),
+    c.Rename: (mailboxes.rename, AUTHED),
+    c.Subscribe: (mailboxes.subscribe, AUTHED),
+    c.ListMailboxes: (mailboxes.list_mailboxes, AUTHED),
+    c.Status: (mailboxes.status, AUTHED),
+    c.Append: (append.append, AUTHED),
+    c.Idle: (select.idle, AUTHED),
+    c.GetQuota: (mailboxes.getquota, AUTHED),
+    c.GetQuotaRoot: (mailboxes.getquotaroot, AUTHED),
+    c.SetQuota: (mailboxes.setquota, AUTHED),
+    c.Check: (select.check, SEL),
+    c.Close: (select.close, SEL),
+    c.Unselect: (select.unselect, SEL),
+    c.Expunge: (store.expunge, SEL),
+    c.Search: (search.search, SEL),
+    c.Fetch: (fetch.fetch, SEL),
+    c.Store: (store.store, SEL),
+    c.Copy: (store.copy, SEL),
+    c.Sort: (threads.sort, SEL),
+    c.Thread: (threads.thread, SEL),
+}

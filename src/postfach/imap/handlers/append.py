@@ -1,0 +1,45 @@
+"""APPEND with MULTIAPPEND (RFC 9051 §6.3.12, RFC 3502) and APPENDUID (RFC 4315)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from postfach.imap import commands as c
+from postfach.imap.errors import No
+from postfach.imap.grammar import compact_uids
+from postfach.imap.handlers.mailboxes import mailbox_or_fail
+from postfach.store.api import OverQuota
+from postfach.store.records import Uid
+
+if TYPE_CHECKING:
+    from postfach.imap.session import Session
+
+__all__ = ["append"]
+
+
+async def append(s: Session, cmd: c.Append) -> str:
+    """Stores every message or none: a failure removes those already stored."""
+    mailbox = await mailbox_or_fail(s, cmd.mailbox, trycreate=True)
+    limit = s.ctx.config.limits.max_message_size
+    for message in cmd.messages:
+        if len(message.data) > limit:
+            raise No("Message too big", "TOOBIG")
+        if not message.data:
+            raise No("Empty message", "CANNOT")
+    store = s.ctx.store
+    uids: list[Uid] = []
+    uidvalidity = mailbox.uidvalidity
+    try:
+        for message in cmd.messages:
+            flags = frozenset(f for f in message.flags if f != "\\Recent")
+            uid, uidvalidity = await store.append(mailbox.id, message.data, flags, message.date)
+            uids.append(uid)
+    except OverQuota:
+        if uids:
+            await store.delete_messages(mailbox.id, uids)
+        raise No("Quota exceeded", "OVERQUOTA") from None
+    except BaseException:
+        if uids:
+            await store.delete_messages(mailbox.id, uids)
+        raise
+    return f"[APPENDUID {uidvalidity} {compact_uids(int(u) for u in uids)}] APPEND completed"

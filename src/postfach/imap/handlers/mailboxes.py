@@ -1,0 +1,294 @@
+"""Mailbox commands of the authenticated state: NAMESPACE, CREATE, DELETE, RENAME,
+(UN)SUBSCRIBE, LIST/LSUB (RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS,
+RFC 6154 SPECIAL-USE), STATUS (RFC 8438 SIZE) and QUOTA (RFC 9208).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from postfach.imap import commands as c
+from postfach.imap import responses as r
+from postfach.imap.errors import Bad, No
+from postfach.imap.grammar import astring, encode_mutf7
+from postfach.store.records import Account, Mailbox, MailboxStatus
+
+if TYPE_CHECKING:
+    from postfach.imap.session import Session
+
+__all__ = [
+    "create", "delete", "getquota", "getquotaroot", "list_mailboxes", "namespace", "rename",
+    "setquota", "status", "subscribe",
+]
+
+SEP = "/"
+SPECIAL_USES = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
+QUOTA_ROOT = ""
+
+
+def wire_name(s: Session, name: str) -> bytes:
+    """A mailbox name as the client expects it: modified UTF-7 unless UTF-8 is enabled."""
+    return astring(name if s.utf8 else encode_mutf7(name), s.utf8)
+
+
+def check_name(name: str) -> str:
+    """Validates a mailbox name for CREATE/RENAME; strips one trailing separator."""
+    if name.endswith(SEP):
+        name = name[:-1]
+    parts = name.split(SEP)
+    if not name or any(not p for p in parts) or any(ord(ch) < 0x20 or ch in "%*" for ch in name):
+        raise No("Invalid mailbox name", "CANNOT")
+    if len(name) > 500:
+        raise No("Mailbox name too long", "CANNOT")
+    return name
+
+
+async def mailbox_or_fail(s: Session, name: str, trycreate: bool = False) -> Mailbox:
+    mailbox = await s.ctx.store.get_mailbox(s.require_account().id, name)
+    if mailbox is None:
+        if trycreate:
+            raise No(r.TRY_CREATE, "TRYCREATE")
+        raise No(r.NO_SUCH_MAILBOX, "NONEXISTENT")
+    return mailbox
+
+
+async def namespace(s: Session, cmd: c.Namespace) -> str:
+    """RFC 2342: one personal namespace, no prefix, "/" as separator."""
+    s.conn.write(r.untagged('NAMESPACE (("" "/")) NIL NIL'))
+    return "NAMESPACE completed"
+
+
+async def create(s: Session, cmd: c.Create) -> str:
+    """RFC 9051 §6.3.4; missing parents are created too; CREATE-SPECIAL-USE (RFC 6154 §3)."""
+    account = s.require_account()
+    name = check_name(cmd.mailbox)
+    if name.upper() == "INBOX":
+        raise No("INBOX exists already", "ALREADYEXISTS")
+    use = None
+    for flag in cmd.special_use:
+        if flag not in SPECIAL_USES:
+            raise No(f"Unsupported special-use attribute {flag}", "USEATTR")
+        use = flag
+    if len(cmd.special_use) > 1:
+        raise No("One special-use attribute per mailbox", "USEATTR")
+    store = s.ctx.store
+    existing = {m.name for m in await store.list_mailboxes(account.id)}
+    if name in existing:
+        raise No("Mailbox already exists", "ALREADYEXISTS")
+    parts = name.split(SEP)
+    for depth in range(1, len(parts)):
+        parent = SEP.join(parts[:depth])
+        if parent not in existing and parent.upper() != "INBOX":
+            await store.create_mailbox(account.id, parent)
+    await store.create_mailbox(account.id, name, use)
+    return "CREATE completed"
+
+
+async def delete(s: Session, cmd: c.Delete) -> str:
+    """RFC 9051 §6.3.5: INBOX cannot go; a folder with children must stay (\\Noselect is not kept)."""
+    account = s.require_account()
+    if cmd.mailbox == "INBOX":
+        raise No("INBOX cannot be deleted", "CANNOT")
+    names = {m.name for m in await s.ctx.store.list_mailboxes(account.id)}
+    if cmd.mailbox not in names:
+        raise No(r.NO_SUCH_MAILBOX, "NONEXISTENT")
+    if any(n.startswith(cmd.mailbox + SEP) for n in names):
+        raise No("Mailbox has children; delete them first", "INUSE")
+    view = s.view
+    await s.ctx.store.delete_mailbox(account.id, cmd.mailbox)
+    if view is not None and view.name == cmd.mailbox:
+        s.view = None
+        from postfach.imap.session import State
+
+        s.state = State.AUTH
+    return "DELETE completed"
+
+
+async def rename(s: Session, cmd: c.Rename) -> str:
+    """RFC 9051 §6.3.6, including renaming INBOX (its messages move; INBOX stays)."""
+    account = s.require_account()
+    new = check_name(cmd.new)
+    names = {m.name for m in await s.ctx.store.list_mailboxes(account.id)}
+    if cmd.old not in names:
+        raise No(r.NO_SUCH_MAILBOX, "NONEXISTENT")
+    if new in names or new.upper() == "INBOX":
+        raise No("Mailbox already exists", "ALREADYEXISTS")
+    if cmd.old != "INBOX" and (new + SEP).startswith(cmd.old + SEP):
+        raise No("Cannot move a mailbox into itself", "CANNOT")
+    parts = new.split(SEP)
+    for depth in range(1, len(parts)):
+        parent = SEP.join(parts[:depth])
+        if parent not in names and parent.upper() != "INBOX":
+            await s.ctx.store.create_mailbox(account.id, parent)
+    await s.ctx.store.rename_mailbox(account.id, cmd.old, new)
+    return "RENAME completed"
+
+
+async def subscribe(s: Session, cmd: c.Subscribe) -> str:
+    """RFC 9051 §6.3.7-8; subscribing to a missing mailbox is refused, unsubscribing is not."""
+    account = s.require_account()
+    if cmd.subscribe:
+        await mailbox_or_fail(s, cmd.mailbox)
+    await s.ctx.store.set_subscribed(account.id, cmd.mailbox, cmd.subscribe)
+    return ("SUBSCRIBE" if cmd.subscribe else "UNSUBSCRIBE") + " completed"
+
+
+# -- LIST ------------------------------------------------------------------------------
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """`*` matches anything, `%` anything but the separator; INBOX is case-insensitive."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append("[^/]*")
+        else:
+            out.append(re.escape(ch))
+    body = "".join(out)
+    if pattern[:5].upper() == "INBOX":
+        body = "(?i:INBOX)" + "".join(out[5:])
+    return re.compile(body, re.S)
+
+
+def _join(reference: str, pattern: str) -> str:
+    if not reference or pattern.startswith(SEP):
+        return pattern if not reference else reference.rstrip(SEP) + pattern
+    return reference + pattern if reference.endswith(SEP) else reference + SEP + pattern if pattern else reference
+
+
+async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
+    """RFC 9051 §6.3.9, LSUB (RFC 3501 §6.3.9) and the LIST-EXTENDED options."""
+    account = s.require_account()
+    verb = "LSUB" if cmd.lsub else "LIST"
+    if cmd.patterns == ("",) and not cmd.extended:
+        s.conn.write(r.untagged(f'{verb} (\\Noselect) "/" ""'))
+        return f"{verb} completed"
+    mailboxes = {m.name: m for m in await s.ctx.store.list_mailboxes(account.id)}
+    subscribed = await s.ctx.store.subscriptions(account.id)
+    regexes = [pattern_regex(_join(cmd.reference, p)) for p in cmd.patterns]
+    by_subscription = cmd.lsub or "SUBSCRIBED" in cmd.select_opts
+    base = subscribed if by_subscription else set(mailboxes)
+    parents = _parents(base)
+    if cmd.lsub and any("*" in p for p in cmd.patterns):
+        parents = set()
+    if by_subscription and not cmd.lsub and "RECURSIVEMATCH" not in cmd.select_opts:
+        parents = set()
+    for name in sorted(base | parents, key=_list_order):
+        if not any(rx.fullmatch(name) for rx in regexes):
+            continue
+        attrs = _attributes(s, cmd, name, mailboxes, subscribed)
+        if attrs is None:
+            continue
+        line = f"{verb} ({' '.join(attrs)}) \"/\" ".encode() + wire_name(s, name)
+        if by_subscription and not cmd.lsub and name not in subscribed:
+            line += b' ("CHILDINFO" ("SUBSCRIBED"))'
+        s.conn.write(r.untagged(line))
+        mailbox = mailboxes.get(name)
+        if "STATUS" in cmd.return_opts and mailbox is not None:
+            await _write_status(s, mailbox, cmd.status_items)
+    return f"{verb} completed"
+
+
+def _parents(names: set[str]) -> set[str]:
+    return {SEP.join(n.split(SEP)[:i]) for n in names for i in range(1, n.count(SEP) + 1)}
+
+
+def _list_order(name: str) -> tuple[int, str]:
+    return (0 if name == "INBOX" else 1, name)
+
+
+def _attributes(
+    s: Session, cmd: c.ListMailboxes, name: str, mailboxes: dict[str, Mailbox], subscribed: set[str]
+) -> list[str] | None:
+    """The attributes of one listed name, or None when the selection options exclude it."""
+    mailbox = mailboxes.get(name)
+    if cmd.lsub:
+        return [] if name in subscribed else ["\\Noselect"]
+    if "SPECIAL-USE" in cmd.select_opts and (mailbox is None or mailbox.special_use is None):
+        return None
+    attrs: list[str] = []
+    if mailbox is None:
+        has_children = any(n.startswith(name + SEP) for n in mailboxes)
+        if name in subscribed or not has_children:
+            attrs.append("\\NonExistent")
+        else:
+            attrs.append("\\NonExistent" if s.rev2 or cmd.extended else "\\Noselect")
+    if mailbox is not None or attrs == ["\\Noselect"] or not s.rev2:
+        has_children = any(n.startswith(name + SEP) for n in mailboxes)
+        if "\\NonExistent" not in attrs or has_children:
+            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
+    if mailbox is not None and mailbox.special_use:
+        attrs.append(str(mailbox.special_use))
+    if name in subscribed and ("SUBSCRIBED" in cmd.select_opts or "SUBSCRIBED" in cmd.return_opts):
+        attrs.append("\\Subscribed")
+    return attrs
+
+
+# -- STATUS -------------------------------------------------------------------------
+
+
+async def status(s: Session, cmd: c.Status) -> str:
+    """RFC 9051 §6.3.11, with SIZE (RFC 8438) and HIGHESTMODSEQ (RFC 7162)."""
+    mailbox = await mailbox_or_fail(s, cmd.mailbox)
+    await _write_status(s, mailbox, cmd.items)
+    return "STATUS completed"
+
+
+async def _write_status(s: Session, mailbox: Mailbox, items: tuple[str, ...]) -> None:
+    if s.view is not None and s.view.mailbox_id == mailbox.id and s.queue is not None:
+        s.sync(allow_expunge=False)
+    st = await s.ctx.store.mailbox_status(mailbox.id)
+    values = [f"{item} {_status_value(st, item)}" for item in items]
+    line = b"STATUS " + wire_name(s, mailbox.name) + (" (" + " ".join(values) + ")").encode()
+    s.conn.write(r.untagged(line))
+
+
+def _status_value(st: MailboxStatus, item: str) -> int:
+    mailbox = st.mailbox
+    return {
+        "MESSAGES": st.messages,
+        "RECENT": 0,
+        "UIDNEXT": int(mailbox.uidnext),
+        "UIDVALIDITY": mailbox.uidvalidity,
+        "UNSEEN": st.unseen,
+        "DELETED": st.deleted,
+        "SIZE": st.size,
+        "HIGHESTMODSEQ": int(mailbox.highestmodseq),
+    }[item]
+
+
+# -- QUOTA (RFC 9208) -----------------------------------------------------------------
+
+
+async def _quota_line(s: Session) -> bytes:
+    account: Account | None = await s.ctx.store.get_account_by_id(s.require_account().id)
+    if account is None:
+        raise No("Account gone", "UNAVAILABLE")
+    if not account.quota_bytes:
+        return b'QUOTA "" ()'
+    used, limit = account.used_bytes // 1024, account.quota_bytes // 1024
+    return f'QUOTA "" (STORAGE {used} {limit})'.encode()
+
+
+async def getquota(s: Session, cmd: c.GetQuota) -> str:
+    if cmd.root != QUOTA_ROOT:
+        raise No("No such quota root", "NONEXISTENT")
+    s.conn.write(r.untagged(await _quota_line(s)))
+    return "GETQUOTA completed"
+
+
+async def getquotaroot(s: Session, cmd: c.GetQuotaRoot) -> str:
+    mailbox = await mailbox_or_fail(s, cmd.mailbox)
+    s.conn.write(r.untagged(b"QUOTAROOT " + wire_name(s, mailbox.name) + b' ""'))
+    s.conn.write(r.untagged(await _quota_line(s)))
+    return "GETQUOTAROOT completed"
+
+
+async def setquota(s: Session, cmd: c.SetQuota) -> str:
+    """Quotas are the operator's: `postfach user add --quota`."""
+    if cmd.root != QUOTA_ROOT:
+        raise Bad("No such quota root")
+    raise No("Quotas are set by the administrator", "NOPERM")

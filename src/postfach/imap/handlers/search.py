@@ -1,0 +1,224 @@
+"""SEARCH and UID SEARCH (RFC 9051 §6.4.4), ESEARCH (RFC 4731), SEARCHRES (RFC 5182)
+and the CONDSTORE MODSEQ key (RFC 7162 §3.1.5).
+
+Keys evaluate to sets of view indexes. Flags, numbers and modseqs come from
+the view; text keys (FROM, SUBJECT, BODY, TEXT, ...) use the text the store
+extracted at delivery (`search_text`); HEADER, dates and sizes read message
+metadata, and headers only when a key needs them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+from typing import TYPE_CHECKING
+
+from postfach.imap import commands as c
+from postfach.imap import responses as r
+from postfach.imap.errors import No
+from postfach.imap.grammar import compact_uids
+from postfach.imap.mime import decode_header_text, header_fields, split_header
+from postfach.imap.selected import SelectedView
+from postfach.store.records import StoredMessage, Uid
+
+if TYPE_CHECKING:
+    from postfach.imap.session import Session
+
+__all__ = ["Searcher", "search"]
+
+CHARSETS = frozenset({"UTF-8", "US-ASCII"})
+BATCH = 500
+
+
+class Searcher:
+    """Evaluates one search program against the selected view, caching what it reads."""
+
+    def __init__(self, s: Session, view: SelectedView) -> None:
+        self.s = s
+        self.view = view
+        self.everything = set(range(len(view)))
+        self._messages: dict[int, StoredMessage] | None = None
+        self._headers: dict[int, list[tuple[str, bytes]]] = {}
+        self.max_modseq_key = False
+
+    async def messages(self) -> dict[int, StoredMessage]:
+        if self._messages is None:
+            found: dict[int, StoredMessage] = {}
+            uids = self.view.uids
+            for start in range(0, len(uids), BATCH):
+                batch = [Uid(u) for u in uids[start : start + BATCH]]
+                for m in await self.s.ctx.store.get_messages(self.view.mailbox_id, batch):
+                    found[int(m.uid)] = m
+            self._messages = found
+        return self._messages
+
+    async def headers(self, i: int) -> list[tuple[str, bytes]]:
+        cached = self._headers.get(i)
+        if cached is None:
+            message = (await self.messages()).get(self.view.uids[i])
+            if message is None:
+                cached = []
+            else:
+                raw = await self.s.ctx.store.read_raw(message)
+                cached = header_fields(split_header(raw)[0])
+            self._headers[i] = cached
+        return cached
+
+    async def evaluate(self, key: c.SearchKey, within: set[int] | None = None) -> set[int]:
+        """Indexes matching `key`; `within` narrows the candidates for costly keys."""
+        pool = self.everything if within is None else within
+        view = self.view
+        if isinstance(key, c.KeyAll):
+            return set(pool)
+        if isinstance(key, c.KeyFlag):
+            if key.flag == "\\Recent":
+                return set() if key.present else set(pool)
+            return {i for i in pool if (key.flag in view.flags[i]) == key.present}
+        if isinstance(key, c.KeySeq):
+            return pool & set(self._seq(key))
+        if isinstance(key, c.KeyModSeq):
+            self.max_modseq_key = True
+            self.s.enabled.add("CONDSTORE")
+            return {i for i in pool if view.modseqs[i] >= key.modseq}
+        if isinstance(key, c.KeyAnd):
+            result = set(pool)
+            for sub in sorted(key.keys, key=_cost):
+                result = await self.evaluate(sub, result)
+                if not result:
+                    break
+            return result
+        if isinstance(key, c.KeyOr):
+            left = await self.evaluate(key.left, pool)
+            return left | await self.evaluate(key.right, pool - left)
+        if isinstance(key, c.KeyNot):
+            return pool - await self.evaluate(key.key, pool)
+        return await self._message_key(key, pool)
+
+    def _seq(self, key: c.KeySeq) -> list[int]:
+        view = self.view
+        if key.seqset.saved:
+            return [i for i in (view.index_of(u) for u in self.s.saved_uids) if i is not None]
+        if key.uid:
+            return key.seqset.uid_indexes(view.uids)
+        return key.seqset.seq_indexes(len(view))
+
+    async def _message_key(self, key: c.SearchKey, pool: set[int]) -> set[int]:
+        if isinstance(key, c.KeyText):
+            if not key.value:
+                return set(pool)
+            uids = await self.s.ctx.store.search_text(self.view.mailbox_id, key.value, key.where)
+            return {i for i in pool if self.view.uids[i] in uids}
+        if isinstance(key, c.KeyHeader):
+            return {i for i in pool if await self._header_matches(i, key)}
+        messages = await self.messages()
+        out: set[int] = set()
+        for i in pool:
+            message = messages.get(self.view.uids[i])
+            if message is not None and await self._meta_matches(i, message, key):
+                out.add(i)
+        return out
+
+    async def _header_matches(self, i: int, key: c.KeyHeader) -> bool:
+        name = key.name.lower()
+        needle = key.value.casefold()
+        for field, value in await self.headers(i):
+            if field == name and needle in decode_header_text(value).casefold():
+                return True
+        return False
+
+    async def _meta_matches(self, i: int, message: StoredMessage, key: c.SearchKey) -> bool:
+        if isinstance(key, c.KeySize):
+            return message.size > key.size if key.larger else message.size < key.size
+        if isinstance(key, c.KeyDate):
+            day = await self._sent_date(i) if key.sent else _utc_date(message.internaldate)
+            if day is None:
+                return False
+            want = datetime.date(*key.date)
+            return day < want if key.op == "before" else day == want if key.op == "on" else day >= want
+        return False
+
+    async def _sent_date(self, i: int) -> datetime.date | None:
+        for field, value in await self.headers(i):
+            if field == "date":
+                parsed = email.utils.parsedate_tz(value.decode("ascii", "replace"))
+                if parsed is None:
+                    return None
+                try:
+                    return datetime.date(parsed[0], parsed[1], parsed[2])
+                except ValueError:
+                    return None
+        return None
+
+
+def _utc_date(stamp: float) -> datetime.date:
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).date()
+
+
+def _cost(key: c.SearchKey) -> int:
+    if isinstance(key, c.KeyFlag | c.KeySeq | c.KeyModSeq | c.KeyAll):
+        return 0
+    if isinstance(key, c.KeyText):
+        return 1
+    if isinstance(key, c.KeyHeader | c.KeyDate):
+        return 3
+    return 2
+
+
+def check_charset(charset: str | None) -> None:
+    if charset is not None and charset.upper() not in CHARSETS:
+        raise No("Unsupported charset", "BADCHARSET (US-ASCII UTF-8)")
+
+
+async def search(s: Session, cmd: c.Search) -> str:
+    view = s.selected()
+    check_charset(cmd.charset)
+    searcher = Searcher(s, view)
+    found = sorted(await searcher.evaluate(cmd.key))
+    numbers = [view.uids[i] if cmd.uid else i + 1 for i in found]
+    modseq = max((view.modseqs[i] for i in found), default=0) if searcher.max_modseq_key else None
+    opts = cmd.return_opts
+    if opts is None and s.rev2:
+        opts = ()
+    if opts is None:
+        line = "SEARCH" + "".join(f" {n}" for n in numbers)
+        if modseq:
+            line += f" (MODSEQ {modseq})"
+        s.conn.write(r.untagged(line))
+        return "SEARCH completed"
+    if "SAVE" in opts:
+        s.saved_uids = _saved(view, found, opts)
+        if opts == ("SAVE",):
+            return "SEARCH completed"
+    s.conn.write(r.untagged(esearch(cmd.tag, cmd.uid, numbers, opts, modseq)))
+    return "SEARCH completed"
+
+
+def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[int]:
+    """RFC 5182 §2.4: with MIN and/or MAX (and no ALL/COUNT) only those are saved."""
+    if found and set(opts) - {"SAVE"} and set(opts) <= {"SAVE", "MIN", "MAX"}:
+        picked = set()
+        if "MIN" in opts:
+            picked.add(found[0])
+        if "MAX" in opts:
+            picked.add(found[-1])
+        return [view.uids[i] for i in sorted(picked)]
+    return [view.uids[i] for i in found]
+
+
+def esearch(tag: str, uid: bool, numbers: list[int], opts: tuple[str, ...], modseq: int | None) -> str:
+    """RFC 4731 §3.1: `* ESEARCH (TAG "a") UID MIN 1 MAX 9 COUNT 4 ALL 1:3,9`."""
+    wanted = set(opts) - {"SAVE"} or {"ALL"}
+    out = [f'ESEARCH (TAG "{tag}")']
+    if uid:
+        out.append("UID")
+    if numbers and "MIN" in wanted:
+        out.append(f"MIN {numbers[0]}")
+    if numbers and "MAX" in wanted:
+        out.append(f"MAX {numbers[-1]}")
+    if "COUNT" in wanted:
+        out.append(f"COUNT {len(numbers)}")
+    if numbers and "ALL" in wanted:
+        out.append(f"ALL {compact_uids(numbers)}")
+    if modseq and numbers:
+        out.append(f"MODSEQ {modseq}")
+    return " ".join(out)

@@ -1,0 +1,149 @@
+"""SELECT/EXAMINE (with CONDSTORE and QRESYNC, RFC 7162 §3.2.5), CLOSE, UNSELECT,
+CHECK and IDLE (RFC 2177).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from postfach.imap import commands as c
+from postfach.imap import responses as r
+from postfach.imap.errors import Bad, Bye
+from postfach.imap.grammar import compact_uids
+from postfach.imap.handlers.mailboxes import mailbox_or_fail, wire_name
+from postfach.imap.selected import SelectedView, format_flags
+from postfach.store.records import ModSeq
+
+if TYPE_CHECKING:
+    from postfach.imap.session import Session
+
+__all__ = ["check", "close", "idle", "select", "unselect"]
+
+SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
+
+
+async def select(s: Session, cmd: c.Select) -> str:
+    """RFC 9051 §6.3.2-3. A failed SELECT leaves no mailbox selected."""
+    from postfach.imap.session import State
+
+    if cmd.qresync is not None and not s.qresync:
+        raise Bad("QRESYNC is not enabled")
+    if s.view is not None:
+        s.view = None
+        s.state = State.AUTH
+        s.conn.write(r.untagged("OK [CLOSED] Previous mailbox closed"))
+    if cmd.condstore:
+        s.enabled.add("CONDSTORE")
+    mailbox = await mailbox_or_fail(s, cmd.mailbox)
+    s.take_changes()  # committed before the index is read: already in it
+    index = await s.ctx.store.message_index(mailbox.id)
+    view = SelectedView.load(mailbox, index, cmd.readonly)
+    _write_select_data(s, view)
+    if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
+        await _qresync(s, view, cmd.qresync)
+    s.view = view
+    s.state = State.SELECTED
+    mode = "READ-ONLY" if cmd.readonly else "READ-WRITE"
+    return f"[{mode}] {'EXAMINE' if cmd.readonly else 'SELECT'} completed"
+
+
+def _write_select_data(s: Session, view: SelectedView) -> None:
+    write = s.conn.write
+    flags = format_flags(SYSTEM_FLAGS | view.keywords())
+    write(r.untagged(b"FLAGS " + flags))
+    permanent = b"()" if view.readonly else format_flags(SYSTEM_FLAGS | view.keywords() | {"\\*"})
+    write(r.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted"))
+    write(r.untagged(f"{len(view)} EXISTS"))
+    if not s.rev2:
+        write(r.untagged("0 RECENT"))
+        unseen = next((i for i, f in enumerate(view.flags) if "\\Seen" not in f), None)
+        if unseen is not None:
+            write(r.untagged(f"OK [UNSEEN {unseen + 1}] First unseen"))
+    write(r.untagged(f"OK [UIDVALIDITY {view.uidvalidity}] UIDs valid"))
+    write(r.untagged(f"OK [UIDNEXT {view.uidnext}] Predicted next UID"))
+    write(r.untagged(f"OK [HIGHESTMODSEQ {view.highestmodseq}] Highest"))
+    if s.rev2:
+        write(r.untagged(b'LIST () "/" ' + wire_name(s, view.name)))
+
+
+async def _qresync(s: Session, view: SelectedView, params: c.QresyncParams) -> None:
+    """RFC 7162 §3.2.5.1: VANISHED (EARLIER) for expunged UIDs, then FETCH for changed flags."""
+    store = s.ctx.store
+    gone = await store.expunged_since(view.mailbox_id, ModSeq(params.modseq))
+    if params.known_uids is not None and gone:
+        known = params.known_uids
+        top = max(gone)
+        gone = [u for u in gone if known.contains_uid(int(u), top)]
+    if gone:
+        s.conn.write(r.untagged(b"VANISHED (EARLIER) " + compact_uids(int(u) for u in gone).encode()))
+    for meta in await store.changed_since(view.mailbox_id, ModSeq(params.modseq)):
+        i = view.index_of(int(meta.uid))
+        if i is None:
+            continue
+        line = b"%d FETCH (UID %d FLAGS %s MODSEQ (%d))" % (
+            i + 1, view.uids[i], format_flags(view.flags[i]), view.modseqs[i])
+        s.conn.write(r.untagged(line))
+
+
+async def close(s: Session, cmd: c.Close) -> str:
+    """RFC 9051 §6.4.1: expunge silently (read-write only), then leave the selected state."""
+    from postfach.imap.session import State
+
+    view = s.selected()
+    if not view.readonly:
+        await s.ctx.store.expunge(view.mailbox_id)
+    s.view = None
+    s.state = State.AUTH
+    s.take_changes()
+    return "CLOSE completed"
+
+
+async def unselect(s: Session, cmd: c.Unselect) -> str:
+    """RFC 3691 / RFC 9051 §6.4.2."""
+    from postfach.imap.session import State
+
+    s.selected()
+    s.view = None
+    s.state = State.AUTH
+    return "UNSELECT completed"
+
+
+async def check(s: Session, cmd: c.Check) -> str:
+    s.selected()
+    return "CHECK completed"
+
+
+async def idle(s: Session, cmd: c.Idle) -> str:
+    """RFC 2177: `+ idling`, then changes as they happen, until the client sends DONE."""
+    s.conn.write(b"+ idling\r\n")
+    s.sync(allow_expunge=True)
+    await s.conn.flush()
+    reader = asyncio.ensure_future(s.conn.read_line())
+    try:
+        while True:
+            if s.queue is None:
+                await reader
+                break
+            getter = asyncio.ensure_future(s.queue.get())
+            finished, _ = await asyncio.wait(
+                {reader, getter}, timeout=s.ctx.config.limits.idle_timeout,
+                return_when=asyncio.FIRST_COMPLETED)
+            if getter in finished:
+                s.pending.append(getter.result())
+                s.sync(allow_expunge=True)
+                await s.conn.flush()
+            else:
+                getter.cancel()
+            if reader in finished:
+                break
+            if not finished:
+                raise Bye(r.AUTOLOGOUT)
+        line = reader.result().strip()
+    finally:
+        if not reader.done():
+            reader.cancel()
+    if line.upper() != b"DONE":
+        raise Bad("Expected DONE")
+    return "IDLE terminated"
+

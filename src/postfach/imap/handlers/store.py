@@ -1,0 +1,115 @@
+"""STORE (RFC 9051 §6.4.6, RFC 7162 UNCHANGEDSINCE), COPY/MOVE (RFC 6851, RFC 4315
+COPYUID) and EXPUNGE / UID EXPUNGE (RFC 4315).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from postfach.imap import commands as c
+from postfach.imap import responses as r
+from postfach.imap.errors import No
+from postfach.imap.grammar import compact_uids
+from postfach.imap.handlers.common import resolve
+from postfach.imap.handlers.mailboxes import mailbox_or_fail
+from postfach.imap.selected import SelectedView, format_flags
+from postfach.store.records import ModSeq, Uid
+
+if TYPE_CHECKING:
+    from postfach.imap.session import Session
+
+__all__ = ["copy", "expunge", "store"]
+
+READ_ONLY = "Mailbox is read-only"
+
+
+async def store(s: Session, cmd: c.Store) -> str:
+    view = s.selected()
+    if view.readonly:
+        raise No(READ_ONLY, "READ-ONLY")
+    indexes = resolve(s, view, cmd.seqset, cmd.uid)
+    if cmd.unchangedsince is not None:
+        s.enabled.add("CONDSTORE")
+    mode: Literal["add", "remove", "replace"] = (
+        "add" if cmd.mode == "add" else "remove" if cmd.mode == "remove" else "replace")
+    uids = [Uid(view.uids[i]) for i in indexes]
+    unchanged = ModSeq(cmd.unchangedsince) if cmd.unchangedsince is not None else None
+    changed, failed = await s.ctx.store.store_flags(view.mailbox_id, uids, mode, cmd.flags, unchanged)
+    view.own_flags(changed)
+    changed_uids = {int(m.uid) for m in changed}
+    failed_uids = {int(u) for u in failed}
+    for i in indexes:
+        uid = view.uids[i]
+        if uid in failed_uids:
+            continue
+        if cmd.silent and not (s.condstore and uid in changed_uids):
+            continue
+        _write_flags(s, view, i, cmd.uid, silent=cmd.silent)
+    if failed_uids:
+        numbers = failed_uids if cmd.uid else {i + 1 for i in indexes if view.uids[i] in failed_uids}
+        return f"[MODIFIED {compact_uids(numbers)}] Conditional STORE failed"
+    return "STORE completed"
+
+
+def _write_flags(s: Session, view: SelectedView, i: int, uid: bool, silent: bool) -> None:
+    parts = []
+    if uid or s.qresync:
+        parts.append(b"UID %d" % view.uids[i])
+    if not silent:
+        parts.append(b"FLAGS " + format_flags(view.flags[i]))
+    if s.condstore:
+        parts.append(b"MODSEQ (%d)" % view.modseqs[i])
+    s.conn.write(b"* %d FETCH (%s)\r\n" % (i + 1, b" ".join(parts)))
+
+
+async def copy(s: Session, cmd: c.Copy) -> str:
+    """COPY and MOVE: `[COPYUID v src dst]`; MOVE then announces the expunges itself."""
+    view = s.selected()
+    verb = "MOVE" if cmd.move else "COPY"
+    if cmd.move and view.readonly:
+        raise No(READ_ONLY, "READ-ONLY")
+    indexes = resolve(s, view, cmd.seqset, cmd.uid)
+    target = await mailbox_or_fail(s, cmd.mailbox, trycreate=True)
+    uids = [Uid(view.uids[i]) for i in indexes]
+    if not uids:
+        return f"{verb} completed"
+    store = s.ctx.store
+    if cmd.move:
+        pairs = await store.move_messages(view.mailbox_id, uids, target.id)
+    else:
+        pairs = await store.copy_messages(view.mailbox_id, uids, target.id)
+    pairs.sort()
+    code = ""
+    if pairs:
+        src = compact_uids(int(a) for a, _ in pairs)
+        dst = compact_uids(int(b) for _, b in pairs)
+        code = f"[COPYUID {target.uidvalidity} {src} {dst}] "
+    if not cmd.move:
+        return f"{code}{verb} completed"
+    if code:
+        s.conn.write(r.untagged(f"OK {code}Moved"))
+    announce_expunged(s, view, [int(a) for a, _ in pairs])
+    return f"{verb} completed"
+
+
+def announce_expunged(s: Session, view: SelectedView, uids: list[int]) -> None:
+    """EXPUNGE (or VANISHED) for messages this command removed, leaving others' pending."""
+    others = view.pending_expunge - set(uids)
+    view.pending_expunge = set(uids)
+    for line in view.flush(True, s.qresync, s.condstore):
+        s.conn.write(line)
+    view.pending_expunge = {u for u in others if view.index_of(u) is not None}
+
+
+async def expunge(s: Session, cmd: c.Expunge) -> str:
+    """RFC 9051 §6.4.3 and UID EXPUNGE (RFC 4315 §2.1)."""
+    view = s.selected()
+    if view.readonly:
+        raise No(READ_ONLY, "READ-ONLY")
+    if cmd.uids is not None:
+        targets = [Uid(view.uids[i]) for i in resolve(s, view, cmd.uids, True)]
+        gone = await s.ctx.store.expunge(view.mailbox_id, targets) if targets else []
+    else:
+        gone = await s.ctx.store.expunge(view.mailbox_id)
+    announce_expunged(s, view, [int(u) for u in gone])
+    return "EXPUNGE completed"

@@ -1,0 +1,270 @@
+"""SORT and THREAD (RFC 5256): ORDEREDSUBJECT and REFERENCES, base subjects, sent dates."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from postfach.imap import commands as c
+from postfach.imap import responses as r
+from postfach.imap.handlers.search import Searcher, check_charset
+from postfach.imap.mime import decode_header_text
+
+if TYPE_CHECKING:
+    from postfach.imap.session import Session
+
+__all__ = ["base_subject", "sort", "thread"]
+
+_SUBJ_LEADER = re.compile(r"^(?:\[[^\[\]]*\]\s*)*(?:re|fwd?)\s*(?:\[[^\[\]]*\])?\s*:\s*", re.I)
+_SUBJ_BLOB = re.compile(r"^\[[^\[\]]*\]\s*")
+_SUBJ_TRAILER = re.compile(r"\s*\(fwd\)\s*$", re.I)
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def base_subject(subject: str) -> str:
+    """RFC 5256 §2.1: strip Re:/Fwd:, [blob] leaders and (fwd) trailers; compare case-blind."""
+    text = " ".join(subject.split())
+    while True:
+        before = text
+        text = _SUBJ_TRAILER.sub("", text)
+        while True:
+            inner = _SUBJ_LEADER.sub("", text, count=1)
+            if inner == text:
+                stripped = _SUBJ_BLOB.sub("", text, count=1)
+                inner = stripped if stripped else text
+            if inner == text:
+                break
+            text = inner
+        if text[:5].lower() == "[fwd:" and text.endswith("]"):
+            text = text[5:-1].strip()
+        if text == before:
+            return text.casefold()
+
+
+@dataclass(slots=True)
+class Info:
+    index: int
+    headers: dict[str, str]
+    arrival: float
+    size: int
+
+    @property
+    def sent(self) -> float:
+        parsed = email.utils.parsedate_tz(self.headers.get("date", ""))
+        if parsed is None:
+            return self.arrival
+        try:
+            return float(email.utils.mktime_tz(parsed))
+        except (OverflowError, ValueError):
+            return self.arrival
+
+    def address(self, name: str, display: bool = False) -> str:
+        pairs = email.utils.getaddresses([self.headers.get(name, "")])
+        if not pairs:
+            return ""
+        real, addr = pairs[0]
+        if display and real:
+            return real.casefold()
+        return addr.partition("@")[0].casefold() if not display else addr.casefold()
+
+
+async def _infos(s: Session, searcher: Searcher, found: list[int]) -> list[Info]:
+    messages = await searcher.messages()
+    out = []
+    for i in found:
+        message = messages.get(searcher.view.uids[i])
+        if message is None:
+            continue
+        fields: dict[str, str] = {}
+        for name, value in await searcher.headers(i):
+            fields.setdefault(name, decode_header_text(value))
+        out.append(Info(i, fields, message.internaldate, message.size))
+    return out
+
+
+def _sorter(key: str) -> Callable[[Info], Any]:
+    return lambda info: _sort_key(info, key)
+
+
+def _sort_key(info: Info, key: str) -> Any:
+    if key == "ARRIVAL":
+        return info.arrival
+    if key == "DATE":
+        return info.sent
+    if key == "SIZE":
+        return info.size
+    if key == "SUBJECT":
+        return base_subject(info.headers.get("subject", ""))
+    if key in ("FROM", "TO", "CC"):
+        return info.address(key.lower())
+    return info.address("from" if key == "DISPLAYFROM" else "to", display=True)
+
+
+async def sort(s: Session, cmd: c.Sort) -> str:
+    view = s.selected()
+    check_charset(cmd.charset)
+    searcher = Searcher(s, view)
+    found = sorted(await searcher.evaluate(cmd.key))
+    infos = await _infos(s, searcher, found)
+    infos.sort(key=lambda info: info.index)
+    for key, reverse in reversed(cmd.criteria):
+        infos.sort(key=_sorter(key), reverse=reverse)
+    numbers = [view.uids[i.index] if cmd.uid else i.index + 1 for i in infos]
+    s.conn.write(r.untagged("SORT" + "".join(f" {n}" for n in numbers)))
+    return "SORT completed"
+
+
+# -- THREAD --------------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    info: Info | None = None
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+
+    def date(self) -> tuple[float, int]:
+        if self.info is not None:
+            return (self.info.sent, self.info.index)
+        return min((ch.date() for ch in self.children), default=(0.0, 0))
+
+    def has_descendant(self, other: Node) -> bool:
+        return any(ch is other or ch.has_descendant(other) for ch in self.children)
+
+
+async def thread(s: Session, cmd: c.Thread) -> str:
+    view = s.selected()
+    check_charset(cmd.charset)
+    searcher = Searcher(s, view)
+    infos = await _infos(s, searcher, sorted(await searcher.evaluate(cmd.key)))
+    roots = _ordered_subject(infos) if cmd.algorithm == "ORDEREDSUBJECT" else _references(infos)
+
+    def number(info: Info) -> int:
+        return view.uids[info.index] if cmd.uid else info.index + 1
+
+    s.conn.write(r.untagged("THREAD " + "".join(f"({_format(n, number)})" for n in roots)))
+    return "THREAD completed"
+
+
+def _format(node: Node, number: object) -> str:
+    parts: list[str] = []
+    while True:
+        if node.info is not None:
+            parts.append(str(number(node.info)))  # type: ignore[operator]
+        if len(node.children) == 1:
+            node = node.children[0]
+            continue
+        if node.children:
+            parts.append("".join(f"({_format(ch, number)})" for ch in node.children))
+        return " ".join(parts)
+
+
+def _ordered_subject(infos: list[Info]) -> list[Node]:
+    """RFC 5256 §3: group by base subject, sort by sent date; later messages are children."""
+    groups: dict[str, list[Info]] = {}
+    for info in sorted(infos, key=lambda i: (i.sent, i.index)):
+        groups.setdefault(base_subject(info.headers.get("subject", "")), []).append(info)
+    roots = []
+    for members in groups.values():
+        root = Node(members[0])
+        root.children = [Node(m, root) for m in members[1:]]
+        roots.append(root)
+    roots.sort(key=Node.date)
+    return roots
+
+
+def _references(infos: list[Info]) -> list[Node]:
+    """RFC 5256 §4 (after JWZ): link by References/In-Reply-To, prune, merge by subject, sort."""
+    table: dict[str, Node] = {}
+    for info in infos:
+        node = _link_message(table, info)
+        node.info = info
+    roots = [n for n in table.values() if n.parent is None]
+    roots = _prune(roots, top=True)
+    roots = _merge_subjects(roots)
+    _sort_tree(roots)
+    return roots
+
+
+def _link_message(table: dict[str, Node], info: Info) -> Node:
+    msgid = next(iter(_MSGID.findall(info.headers.get("message-id", ""))), "")
+    if not msgid or (msgid in table and table[msgid].info is not None):
+        msgid = f"<postfach-{info.index}@dummy>"
+    node = table.setdefault(msgid, Node())
+    refs = _MSGID.findall(info.headers.get("references", ""))
+    if not refs:
+        refs = _MSGID.findall(info.headers.get("in-reply-to", ""))[:1]
+    prev: Node | None = None
+    for ref in refs:
+        cur = table.setdefault(ref, Node())
+        if prev is not None and cur.parent is None and cur is not prev and not cur.has_descendant(prev):
+            _set_parent(cur, prev)
+        prev = cur
+    if node.parent is not None:
+        node.parent.children.remove(node)
+        node.parent = None
+    if prev is not None and prev is not node and not node.has_descendant(prev):
+        _set_parent(node, prev)
+    return node
+
+
+def _set_parent(child: Node, parent: Node) -> None:
+    if child.parent is not None:
+        child.parent.children.remove(child)
+    child.parent = parent
+    parent.children.append(child)
+
+
+def _prune(nodes: list[Node], top: bool) -> list[Node]:
+    out: list[Node] = []
+    for node in nodes:
+        node.children = _prune(node.children, top=False)
+        for ch in node.children:
+            ch.parent = node
+        if node.info is None:
+            if not node.children:
+                continue
+            if not top or len(node.children) == 1:
+                for ch in node.children:
+                    ch.parent = node.parent
+                out.extend(node.children)
+                continue
+        out.append(node)
+    return out
+
+
+def _subject_of(node: Node) -> str:
+    info = node.info or (node.children[0].info if node.children else None)
+    return base_subject(info.headers.get("subject", "")) if info else ""
+
+
+def _merge_subjects(roots: list[Node]) -> list[Node]:
+    """RFC 5256 §4 step 5, simplified: roots with the same base subject become siblings."""
+    by_subject: dict[str, Node] = {}
+    out: list[Node] = []
+    for root in roots:
+        subject = _subject_of(root)
+        first = by_subject.get(subject)
+        if not subject or first is None:
+            if subject:
+                by_subject[subject] = root
+            out.append(root)
+            continue
+        if first.info is None:
+            _set_parent(root, first)
+        else:
+            dummy = Node()
+            out[out.index(first)] = dummy
+            _set_parent(first, dummy)
+            _set_parent(root, dummy)
+            by_subject[subject] = dummy
+    return out
+
+
+def _sort_tree(nodes: list[Node]) -> None:
+    for node in nodes:
+        _sort_tree(node.children)
+    nodes.sort(key=Node.date)

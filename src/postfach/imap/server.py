@@ -1,0 +1,225 @@
+"""The IMAP listeners (`imap`: 143 with STARTTLS, `imaps`: 993) and the per-connection I/O loop.
+
+The loop reads one command at a time: a line, and for each literal it
+announces (`parser.literal_suffix`) the `+` continuation (synchronizing
+literals only), the octets and the next line. Size limits apply before any
+literal is read. While waiting for a command it also watches the account's
+change queue, so "log out everywhere" ends an idle connection at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from postfach.config import ListenerSpec
+from postfach.context import ServerContext
+from postfach.imap import responses as r
+from postfach.imap.parser import command_name, literal_suffix
+from postfach.imap.session import Session, State
+from postfach.net import Listener, peer_ip, serve_streams
+from postfach.store.events import ChangeCredentials
+
+__all__ = ["ImapConnection", "start_listener"]
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024
+MAX_COMMAND_LITERAL = 1024 * 1024  # literals of commands other than APPEND
+WRITE_CHUNK = 256 * 1024
+MAX_BAD_COMMANDS = 20
+
+
+class TooBig(Exception):
+    """A line or literal over the limits; the command is answered with BAD/NO."""
+
+    def __init__(self, tag: str | None, text: str, code: str | None = None) -> None:
+        super().__init__(text)
+        self.tag = tag
+        self.text = text
+        self.code = code
+
+
+class ImapConnection:
+    """The socket side of a session: buffered writes, bounded reads, STARTTLS."""
+
+    def __init__(self, ctx: ServerContext, spec: ListenerSpec,
+                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.ctx = ctx
+        self.reader = reader
+        self.writer = writer
+        self.ip = peer_ip(writer)
+        self.tls = spec.implicit_tls
+        self.plaintext_port = not spec.implicit_tls
+        self._out: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        self._out.append(data)
+        self._size += len(data)
+        if self._size >= WRITE_CHUNK:
+            self._push()
+
+    def _push(self) -> None:
+        if self._out:
+            self.writer.write(b"".join(self._out))
+            self._out.clear()
+            self._size = 0
+
+    async def flush(self) -> None:
+        self._push()
+        await self.writer.drain()
+
+    async def start_tls(self) -> None:
+        """RFC 9051 §6.2.1; input pipelined after STARTTLS is discarded (CVE-2011-0411)."""
+        buffer = getattr(self.reader, "_buffer", None)
+        if isinstance(buffer, bytearray):
+            buffer.clear()
+        await self.writer.start_tls(self.ctx.ssl_context)
+        self.tls = True
+
+    async def read_line(self) -> bytes:
+        """One line up to MAX_LINE octets; a longer one is skipped and raises TooBig."""
+        try:
+            line = await self.reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as exc:
+            head = bytes(self.reader._buffer[:200]) if hasattr(self.reader, "_buffer") else b""
+            await self._skip_line(exc.consumed)
+            raise TooBig(command_name(head)[0], r.LINE_TOO_LONG) from None
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                return exc.partial
+            raise ConnectionResetError("client closed") from None
+        if len(line) > MAX_LINE:
+            raise TooBig(command_name(line)[0], r.LINE_TOO_LONG)
+        return line
+
+    async def _skip_line(self, consumed: int) -> None:
+        while True:
+            await self.reader.readexactly(max(consumed, 1))
+            try:
+                await self.reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as exc:
+                consumed = exc.consumed
+
+    async def read_command(self) -> bytes:
+        """A complete command with its literals inline."""
+        line = await self.read_line()
+        tag, name = command_name(line)
+        limit = self.ctx.config.limits.max_message_size if name == "APPEND" else MAX_COMMAND_LITERAL
+        parts = [line]
+        total = len(line)
+        while (literal := literal_suffix(line)) is not None:
+            size, sync = literal
+            total += size
+            if size > limit or total > 4 * max(limit, MAX_COMMAND_LITERAL):
+                if not sync:
+                    await self._discard(size)
+                raise TooBig(tag, r.LITERAL_TOO_BIG, "TOOBIG")
+            if sync:
+                self.write(b"+ Ready for literal data\r\n")
+                await self.flush()
+            parts.append(await self.reader.readexactly(size))
+            line = await self.read_line()
+            parts.append(line)
+        return b"".join(parts)
+
+    async def _discard(self, size: int) -> None:
+        """Reads and drops a too-big non-synchronizing literal and the rest of its command."""
+        while size > 0:
+            chunk = await self.reader.read(min(size, 1 << 16))
+            if not chunk:
+                raise ConnectionResetError("client closed")
+            size -= len(chunk)
+        line = await self.read_line()
+        while (literal := literal_suffix(line)) is not None:
+            await self._discard_bytes(literal[0])
+            line = await self.read_line()
+
+    async def _discard_bytes(self, size: int) -> None:
+        while size > 0:
+            chunk = await self.reader.read(min(size, 1 << 16))
+            if not chunk:
+                raise ConnectionResetError("client closed")
+            size -= len(chunk)
+
+
+async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
+    """Waits for a command; meanwhile ends the session on "log out everywhere". None: timeout."""
+    reader = asyncio.ensure_future(conn.read_command())
+    timeout = conn.ctx.config.limits.idle_timeout
+    try:
+        while True:
+            queue = session.queue
+            if queue is None:
+                return await asyncio.wait_for(reader, timeout)
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({reader, getter}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                change = getter.result()
+                session.pending.append(change)
+                if isinstance(change, ChangeCredentials):
+                    session.check_logout([change])
+            else:
+                getter.cancel()
+            if reader in done:
+                return reader.result()
+            if not done:
+                return None
+    finally:
+        if not reader.done():
+            reader.cancel()
+
+
+async def serve_connection(ctx: ServerContext, spec: ListenerSpec,
+                           reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    conn = ImapConnection(ctx, spec, reader, writer)
+    session = Session(ctx, conn)
+    try:
+        session.greet()
+        await conn.flush()
+        await _loop(session, conn)
+        await conn.flush()
+    finally:
+        session.close()
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+async def _loop(session: Session, conn: ImapConnection) -> None:
+    from postfach.imap.errors import Bye
+
+    bad = 0
+    while session.state is not State.LOGOUT:
+        try:
+            raw = await next_command(session, conn)
+        except TooBig as exc:
+            code = f"[{exc.code}] " if exc.code else ""
+            conn.write(r.tagged(exc.tag or "*", "BAD" if not exc.code else "NO", code + exc.text))
+            await conn.flush()
+            continue
+        except Bye as exc:
+            conn.write(r.untagged(exc.line("BYE")))
+            return
+        if raw is None:
+            conn.write(r.untagged("BYE " + r.AUTOLOGOUT))
+            return
+        await session.execute(raw)
+        bad = bad + 1 if session.last_bad else 0
+        if bad >= MAX_BAD_COMMANDS:
+            conn.write(r.untagged("BYE Too many invalid commands"))
+            return
+        await conn.flush()
+
+
+async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
+    """Starts `imap` or `imaps` as `postfach.app.App` expects."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(ctx, spec, reader, writer)
+
+    return await serve_streams(ctx, spec, handler, too_many=b"* BYE Too many connections from your address\r\n",
+                               limit=MAX_LINE)

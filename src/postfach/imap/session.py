@@ -1,0 +1,258 @@
+"""One IMAP session: state machine, the command table, and the one error catch.
+
+Invariants (after mox's imapserver):
+- The store commits before it publishes a change; a session learns of other
+  sessions' changes only from its hub queue, and folds them into its
+  `SelectedView` at the end of a command (or at once in IDLE).
+- No client I/O is awaited while a store transaction is open: handlers call the
+  store, then write.
+- After every await the selected mailbox may have changed under us; handlers
+  work from UIDs and skip messages the store no longer has.
+- EXPUNGE is never announced during a non-UID FETCH, STORE, SEARCH, COPY, SORT
+  or THREAD (RFC 9051 §7.5.1), and never when no command is in progress.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, Protocol
+
+from postfach.imap import commands as c
+from postfach.imap import responses as r
+from postfach.imap.errors import Bad, Bye, No
+from postfach.imap.lexer import BadSyntax
+from postfach.imap.parser import parse_command
+from postfach.imap.selected import SelectedView
+from postfach.store.api import AlreadyExists, NotFound, OverQuota, StoreError
+from postfach.store.events import Change, ChangeCredentials
+from postfach.store.records import Account
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from postfach.context import ServerContext
+
+__all__ = ["Conn", "Session", "State"]
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Flag):
+    NOT_AUTH = enum.auto()
+    AUTH = enum.auto()
+    SELECTED = enum.auto()
+    LOGOUT = enum.auto()
+
+
+ANY = State.NOT_AUTH | State.AUTH | State.SELECTED
+AUTHED = State.AUTH | State.SELECTED
+
+BASE_CAPABILITIES = (
+    "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS CHILDREN "
+    "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS MOVE CONDSTORE QRESYNC "
+    "ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT QUOTA "
+    "QUOTA=RES-STORAGE STATUS=SIZE MULTIAPPEND BINARY"
+)
+ENABLEABLE = frozenset({"IMAP4REV2", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
+
+
+class Conn(Protocol):
+    """What a session needs of its connection (server.py implements it)."""
+
+    ip: str
+    tls: bool
+    plaintext_port: bool
+
+    def write(self, data: bytes) -> None: ...
+    async def flush(self) -> None: ...
+    async def read_line(self) -> bytes: ...
+    async def start_tls(self) -> None: ...
+
+
+Handler = Callable[["Session", Any], Awaitable[str | None]]
+
+
+class Session:
+    """Holds the state of one connection and applies commands to the store."""
+
+    def __init__(self, ctx: ServerContext, conn: Conn) -> None:
+        self.ctx = ctx
+        self.conn = conn
+        self.state = State.NOT_AUTH
+        self.account: Account | None = None
+        self.queue: asyncio.Queue[Change] | None = None
+        self.view: SelectedView | None = None
+        self.enabled: set[str] = set()
+        self.saved_uids: list[int] = []  # SEARCHRES `$` (RFC 5182), as UIDs
+        self.pending: list[Change] = []
+        self.last_bad = False
+        self._exit = ExitStack()
+
+    # -- properties ------------------------------------------------------------
+
+    @property
+    def utf8(self) -> bool:
+        return bool(self.enabled & {"UTF8=ACCEPT", "IMAP4REV2"})
+
+    @property
+    def condstore(self) -> bool:
+        return bool(self.enabled & {"CONDSTORE", "QRESYNC"})
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
+
+    @property
+    def login_allowed(self) -> bool:
+        return self.conn.tls or self.ctx.config.auth.allow_plaintext
+
+    def capabilities(self) -> str:
+        caps = BASE_CAPABILITIES
+        if self.state is State.NOT_AUTH:
+            if self.conn.plaintext_port and not self.conn.tls:
+                caps += " STARTTLS"
+            if self.login_allowed:
+                caps += " AUTH=PLAIN AUTH=LOGIN SASL-IR"
+            else:
+                caps += " LOGINDISABLED"
+        else:
+            caps += f" APPENDLIMIT={self.ctx.config.limits.max_message_size}"
+        return caps
+
+    def selected(self) -> SelectedView:
+        if self.view is None:
+            raise No(r.WRONG_STATE)
+        return self.view
+
+    def require_account(self) -> Account:
+        if self.account is None:
+            raise No(r.WRONG_STATE)
+        return self.account
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def greet(self) -> None:
+        text = f"OK [CAPABILITY {self.capabilities()}] {r.GREETING}"
+        self.conn.write(r.untagged(text))
+
+    def logged_in(self, account: Account) -> None:
+        self.account = account
+        self.state = State.AUTH
+        self.queue = self._exit.enter_context(self.ctx.store.hub.watch(account.id))
+
+    def close(self) -> None:
+        self._exit.close()
+        self.queue = None
+        self.state = State.LOGOUT
+
+    # -- changes from other sessions -------------------------------------------------
+
+    def take_changes(self) -> list[Change]:
+        changes = self.pending
+        self.pending = []
+        queue = self.queue
+        if queue is not None:
+            while not queue.empty():
+                changes.append(queue.get_nowait())
+        return changes
+
+    def check_logout(self, changes: list[Change]) -> None:
+        account = self.account
+        for change in changes:
+            if (
+                isinstance(change, ChangeCredentials)
+                and change.logout
+                and account is not None
+                and change.generation > account.credentials_gen
+            ):
+                raise Bye(r.LOGGED_OUT_EVERYWHERE)
+
+    def sync(self, allow_expunge: bool) -> None:
+        """Folds queued changes into the view and writes what the client may now learn."""
+        changes = self.take_changes()
+        self.check_logout(changes)
+        view = self.view
+        if view is None:
+            return
+        for change in changes:
+            view.apply(change)
+        for line in view.flush(allow_expunge, self.qresync, self.condstore):
+            self.conn.write(line)
+
+    # -- executing one command -------------------------------------------------------
+
+    async def execute(self, raw: bytes) -> None:
+        """Parses and runs one complete command; writes every response line for it."""
+        tag: str | None = None
+        self.last_bad = False
+        try:
+            try:
+                cmd = parse_command(raw, self.utf8)
+            except BadSyntax as exc:
+                tag = exc.tag
+                raise Bad(exc.reason) from None
+            tag = cmd.tag
+            text = await self.dispatch(cmd)
+            if text is not None:
+                self.conn.write(r.tagged(tag, "OK", text))
+        except Bad as exc:
+            self.last_bad = True
+            self._after_error(allow_expunge=False)
+            self.conn.write(r.tagged(tag or "*", "BAD", exc.line("").lstrip()))
+        except No as exc:
+            self._after_error(allow_expunge=False)
+            self.conn.write(r.tagged(tag or "*", "NO", exc.line("").lstrip()))
+        except StoreError as exc:
+            self._after_error(allow_expunge=False)
+            self.conn.write(r.tagged(tag or "*", "NO", _store_error(exc)))
+        except Bye as exc:
+            self.conn.write(r.untagged(exc.line("BYE")))
+            self.close()
+        except Exception:
+            log.exception("imap session from %s: command failed", self.conn.ip)
+            self.conn.write(r.untagged("BYE [SERVERBUG] " + r.SERVER_BUG))
+            self.close()
+
+    def _after_error(self, allow_expunge: bool) -> None:
+        if self.state is State.SELECTED:
+            self.sync(allow_expunge)
+
+    async def dispatch(self, cmd: c.Command) -> str | None:
+        from postfach.imap.handlers import COMMANDS
+
+        handler, states = COMMANDS[type(cmd)]
+        if not self.state & states:
+            if self.state is State.NOT_AUTH:
+                raise No("Log in first")
+            raise No(r.WRONG_STATE)
+        text = await handler(self, cmd)
+        if self.state is State.SELECTED:
+            self.sync(allow_expunge=not _holds_expunge(cmd))
+        elif self.state is State.AUTH:
+            self.check_logout(self.take_changes())
+        return text
+
+
+
+def _holds_expunge(cmd: c.Command) -> bool:
+    """RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (and other sequence-number commands)."""
+    if isinstance(cmd, c.Fetch | c.Store | c.Search | c.Sort | c.Thread | c.Copy):
+        return not cmd.uid
+    return False
+
+
+def _store_error(exc: StoreError) -> str:
+    if isinstance(exc, NotFound):
+        return "[NONEXISTENT] " + r.NO_SUCH_MAILBOX
+    if isinstance(exc, AlreadyExists):
+        return "[ALREADYEXISTS] Mailbox already exists"
+    if isinstance(exc, OverQuota):
+        return "[OVERQUOTA] Quota exceeded"
+    return "[SERVERBUG] The operation failed"
