@@ -33,7 +33,10 @@ _DATE_KEYS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
-SORT_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
+_ARG_KEYS = _TEXT_KEYS | set(_DATE_KEYS) | {
+    "KEYWORD", "UNKEYWORD", "LARGER", "SMALLER", "HEADER", "UID", "NOT", "OR", "MODSEQ"}
+SORT_KEYS = frozenset(
+    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
 
 
 def search_program(cur: Cursor) -> tuple[str | None, c.SearchKey]:
@@ -89,6 +92,8 @@ def _named_key(cur: Cursor, name: str, depth: int) -> c.SearchKey:
         return c.KeyFlag(flag, present)
     if name == "NEW":
         return c.KeyAnd((c.KeyFlag("\\Recent"), c.KeyFlag("\\Seen", False)))
+    if name not in _ARG_KEYS:
+        raise cur.fail(f"unknown search key {name[:40]}")
     cur.sp()
     if name in _TEXT_KEYS:
         return c.KeyText(name.lower(), _text(cur))
