@@ -17,6 +17,9 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from postfach.config import Config
+from postfach.store.records import Domain
+
 __all__ = ["DEFAULT_PORTS", "dns_records", "generate_key", "public_txt_value", "sign"]
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,11 @@ def sign(raw: bytes, domain: str, selector: str, private_pem: str) -> bytes:
     return bytes(header) + raw
 
 
+def _config_ports(config: Config) -> dict[str, int]:
+    enabled = {spec.name: spec.port for spec in config.listeners_enabled()}
+    return {name: enabled[name] for name in DEFAULT_PORTS if enabled.get(name)}
+
+
 def _txt(name: str, value: str) -> str:
     # A TXT record's strings hold at most 255 octets each (RFC 1035 §3.3.14).
     chunks = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
@@ -83,14 +91,25 @@ def _txt(name: str, value: str) -> str:
 
 
 def dns_records(
-    domain: str,
-    hostname: str,
+    domain: str | Domain,
+    hostname: str | Config,
     *,
     dkim_selector: str = "",
     dkim_private_key: str = "",
     ports: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Zone-file lines for `domain` served by `hostname`."""
+    """Zone-file lines for `domain` served by `hostname`.
+
+    Also takes a `Domain` record (its DKIM key is used) and a `Config` (its public
+    name, and the ports of its enabled listeners for the SRV records).
+    """
+    if isinstance(domain, Domain):
+        dkim_selector = dkim_selector or domain.dkim_selector
+        dkim_private_key = dkim_private_key or domain.dkim_private_key
+        domain = domain.name
+    if isinstance(hostname, Config):
+        ports = ports or _config_ports(hostname)
+        hostname = hostname.public_name
     host = hostname.rstrip(".") + "."
     zone = domain.rstrip(".") + "."
     records = [

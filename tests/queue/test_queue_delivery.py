@@ -12,13 +12,13 @@ from pathlib import Path
 import dkim as dkimpy
 from aiosmtpd.smtp import SMTP as SinkSMTP
 from aiosmtpd.smtp import Envelope
-from harness import TestServer, make_server
-from smtp.smtpmailbox import messages_in
-from smtp.smtpwire import Wire
 
+from harness import TestServer, make_server
 from postfach import dkim
 from postfach.queue import admin
 from postfach.store.queue import QueueMixin
+from smtp.smtpmailbox import messages_in
+from smtp.smtpwire import Wire
 
 MESSAGE = b"From: a@example.org\r\nTo: x@example.net\r\nSubject: out\r\n\r\nHello out there.\r\n"
 
@@ -61,11 +61,14 @@ async def sink_server(sink: Sink) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def outbound(tmp_path: Path, sink: Sink, **queue: float) -> AsyncIterator[TestServer]:
-    async with sink_server(sink) as port, make_server(
-        tmp_path,
-        transport={"example.net": f"127.0.0.1:{port}"},
-        queue={"retry_base": 0.2, **queue},
-    ) as server:
+    async with (
+        sink_server(sink) as port,
+        make_server(
+            tmp_path,
+            transport={"example.net": f"127.0.0.1:{port}"},
+            queue={"retry_base": 0.2, **queue},
+        ) as server,
+    ):
         await server.add_user("a@example.org", "pw")
         yield server
 
@@ -204,9 +207,12 @@ async def test_queue_admin_list_retry_delete(tmp_path: Path) -> None:
 async def test_outbound_mail_is_dkim_signed(tmp_path: Path) -> None:
     sink = Sink()
     selector, private_pem, txt = dkim.generate_key()
-    async with sink_server(sink) as port, make_server(
-        tmp_path, transport={"example.net": f"127.0.0.1:{port}"}, queue={"retry_base": 0.2}
-    ) as server:
+    async with (
+        sink_server(sink) as port,
+        make_server(
+            tmp_path, transport={"example.net": f"127.0.0.1:{port}"}, queue={"retry_base": 0.2}
+        ) as server,
+    ):
         await server.ctx.store.add_domain("signed.test", selector, private_pem)
         await server.add_user("s@signed.test", "pw")
         wire = await Wire.open(server.host, server.port("submission"))

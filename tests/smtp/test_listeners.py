@@ -9,11 +9,12 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+
 from harness import TestServer, make_server
+from postfach.smtp import replies
+
 from .smtpmailbox import messages_in
 from .smtpwire import Wire, insecure_context, reply_of
-
-from postfach.smtp import replies
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello.\r\n"
 
@@ -37,8 +38,16 @@ async def send_data(wire: Wire, body: bytes = MESSAGE) -> tuple[int, str]:
 async def test_ehlo_lists_the_extensions(server: TestServer) -> None:
     wire = await session(server)
     text = await wire.expect("EHLO client.example", 250)
-    for keyword in ("PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN",
-                    "CHUNKING", "STARTTLS", "AUTH PLAIN LOGIN"):
+    for keyword in (
+        "PIPELINING",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+        "DSN",
+        "CHUNKING",
+        "STARTTLS",
+        "AUTH PLAIN LOGIN",
+    ):
         assert keyword in text.split("\n"), keyword
     assert f"SIZE {server.ctx.config.limits.max_message_size}" in text
     await wire.expect("QUIT", 221)
@@ -207,7 +216,9 @@ async def test_size_limits(tmp_path: Path) -> None:
         assert await wire.cmd("MAIL FROM:<x@y.test> SIZE=1001") == reply_of(replies.TOO_BIG)
         await wire.expect("MAIL FROM:<x@y.test> SIZE=900", 250)
         await wire.expect("RCPT TO:<b@example.org>", 250)
-        assert await send_data(wire, MESSAGE + (b"x" * 98 + b"\r\n") * 10) == reply_of(replies.TOO_BIG)
+        assert await send_data(wire, MESSAGE + (b"x" * 98 + b"\r\n") * 10) == reply_of(
+            replies.TOO_BIG
+        )
         # the session goes on
         await wire.expect("MAIL FROM:<x@y.test>", 250)
         await wire.expect("RCPT TO:<b@example.org>", 250)
@@ -306,9 +317,7 @@ async def test_smuggling_is_one_message(server: TestServer) -> None:
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     await wire.expect("RCPT TO:<b@example.org>", 250)
     await wire.expect("DATA", 354)
-    smuggled = (
-        MESSAGE + b"\n.\nMAIL FROM:<evil@y.test>\nRCPT TO:<b@example.org>\nDATA\nSmuggled\n"
-    )
+    smuggled = MESSAGE + b"\n.\nMAIL FROM:<evil@y.test>\nRCPT TO:<b@example.org>\nDATA\nSmuggled\n"
     await wire.send(smuggled + b"\r\n.\r\n")
     assert (await wire.reply())[0] == 250
     await wire.expect("NOOP", 250)

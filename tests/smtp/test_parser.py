@@ -48,7 +48,9 @@ def test_mail_and_parameters() -> None:
 
 
 def test_rcpt_dsn_parameters() -> None:
-    cmd = parse_command(b"RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+40example.org")
+    cmd = parse_command(
+        b"RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+40example.org"
+    )
     assert isinstance(cmd, Rcpt)
     assert cmd.params.notify == frozenset({"SUCCESS", "FAILURE"})
     assert cmd.params.orcpt == ("rfc822", "b@example.org")

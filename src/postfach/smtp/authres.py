@@ -189,7 +189,7 @@ async def _a_or_mx(
 ) -> bool:
     hosts = [target] if kind == "a" else (await _query(target, "MX"))[:10]
     rdtype = "A" if ip.version == 4 else "AAAA"
-    prefix = int(cidr) if cidr.isdigit() else (32 if ip.version == 4 else 128)
+    prefix = int(cidr) if cidr.isascii() and cidr.isdigit() else (32 if ip.version == 4 else 128)
     for host in hosts:
         for value in await _query(host, rdtype):
             try:

@@ -46,6 +46,7 @@ _VALUE = re.compile(r"[^\s=\x00-\x1f\x7f]+")
 _VERB = re.compile(rb"[A-Za-z]{1,16}")
 _XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
 _ADDR_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _DSN_NOTIFY = frozenset({"SUCCESS", "FAILURE", "DELAY"})
 
 MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
@@ -121,7 +122,7 @@ def _rcpt(arg: str) -> Command:
 def _bdat(arg: str) -> Command:
     # RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]
     parts = arg.split()
-    if not 1 <= len(parts) <= 2 or not parts[0].isdigit() or len(parts[0]) > 18:
+    if not 1 <= len(parts) <= 2 or not _DIGITS.fullmatch(parts[0]):
         raise SmtpError(replies.BAD_ARGUMENTS)
     if len(parts) == 2 and parts[1].upper() != "LAST":
         raise SmtpError(replies.BAD_ARGUMENTS)
@@ -252,7 +253,7 @@ def _pop_size(params: dict[str, str | None]) -> int | None:
     if "SIZE" not in params:
         return None
     value = params.pop("SIZE")
-    if value is None or not value.isdigit() or len(value) > 20:
+    if value is None or not _DIGITS.fullmatch(value):
         raise SmtpError(replies.BAD_PARAMETER)
     return int(value)
 
