@@ -75,7 +75,7 @@ async def test_sections(wire):
         '* 2 FETCH (BODY[2.MIME] {148}\r\nContent-Type: application/octet-stream; name="data.bin"\r\n'
         'Content-Disposition: attachment; filename="data.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n)']
     assert await c.ok("FETCH 2 BODY.PEEK[3.HEADER]") == [
-        "* 2 FETCH (BODY[3.HEADER] {42}\r\nFrom: inner@example.net\r\nSubject: inner\r\n\r\n)"]
+        "* 2 FETCH (BODY[3.HEADER] {43}\r\nFrom: inner@example.net\r\nSubject: inner\r\n\r\n)"]
     assert await c.ok("FETCH 2 BODY.PEEK[3.TEXT]") == ["* 2 FETCH (BODY[3.TEXT] {10}\r\ninner body)"]
     assert await c.ok("FETCH 2 BODY.PEEK[3.1]") == ["* 2 FETCH (BODY[3.1] {10}\r\ninner body)"]
     assert await c.ok("FETCH 2 BODY.PEEK[9]") == ["* 2 FETCH (BODY[9] {0}\r\n)"]
