@@ -1,0 +1,211 @@
+"""What the web listener keeps: browser sessions, admin API tokens, message pages.
+
+Web sessions are server-side: the browser holds a random id, the table holds its
+SHA-256, the account, the credentials generation the session was made in and
+the session's CSRF token. A session whose generation is older than the
+account's (after "log out on all devices", R4) no longer works, and
+`bump_credentials` deletes it too (`_drop_web_sessions`).
+
+Admin tokens are random bearer tokens for the JSON API; only their SHA-256 is
+stored (they carry 256 bits of randomness, so a slow hash adds nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from postfach.store.api import AlreadyExists, NotFound
+from postfach.store.base import StoreBase, inserted_id
+from postfach.store.mail import _STORED_COLUMNS, _stored
+from postfach.store.records import AccountId, MailboxId, StoredMessage
+from postfach.store.schema import IdType, accounts, blobs, messages, metadata
+
+__all__ = ["AdminToken", "WebMixin", "WebSession", "token_digest"]
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Index("web_sessions_account", "account_id"),
+)
+
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+    Column("last_used", Float, nullable=True),
+)
+
+
+def token_digest(token: str) -> str:
+    """What is stored for a session id or an admin token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    account_id: AccountId
+    generation: int
+    csrf: str
+    created: float
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class AdminToken:
+    id: int
+    name: str
+    created: float
+    last_used: float | None
+
+
+class WebMixin(StoreBase):
+    # -- browser sessions ----------------------------------------------------
+    async def create_web_session(
+        self,
+        session_id: str,
+        account_id: AccountId,
+        generation: int,
+        csrf: str,
+        lifetime: float,
+        ip: str = "",
+    ) -> None:
+        now = time.time()
+        async with self.write() as tx:
+            await tx.execute(delete(web_sessions).where(web_sessions.c.expires < now))
+            await tx.execute(
+                insert(web_sessions).values(
+                    id_sha256=token_digest(session_id),
+                    account_id=account_id,
+                    generation=generation,
+                    csrf=csrf,
+                    created=now,
+                    expires=now + lifetime,
+                    ip=ip[:64],
+                )
+            )
+
+    async def get_web_session(self, session_id: str) -> WebSession | None:
+        """The session, if it exists, has not expired and is of the account's
+        current credentials generation."""
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    select(web_sessions)
+                    .join(accounts, accounts.c.id == web_sessions.c.account_id)
+                    .where(
+                        web_sessions.c.id_sha256 == token_digest(session_id),
+                        web_sessions.c.expires > time.time(),
+                        web_sessions.c.generation == accounts.c.credentials_gen,
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return WebSession(AccountId(row.account_id), row.generation, row.csrf, row.created, row.expires)
+
+    async def delete_web_session(self, session_id: str) -> None:
+        async with self.write() as tx:
+            await tx.execute(
+                delete(web_sessions).where(web_sessions.c.id_sha256 == token_digest(session_id))
+            )
+
+    async def count_web_sessions(self, account_id: AccountId) -> int:
+        async with self.read() as conn:
+            count = await conn.scalar(
+                select(func.count()).where(web_sessions.c.account_id == account_id)
+            )
+        return int(count or 0)
+
+    async def _drop_web_sessions(self, tx: Any, account_id: AccountId) -> None:
+        await tx.execute(delete(web_sessions).where(web_sessions.c.account_id == account_id))
+
+    # -- admin API tokens ----------------------------------------------------
+    async def add_admin_token(self, name: str, token: str) -> AdminToken:
+        now = time.time()
+        try:
+            async with self.write() as tx:
+                result = await tx.execute(
+                    insert(admin_tokens).values(
+                        name=name, token_sha256=token_digest(token), created=now
+                    )
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"an admin token named {name!r} exists already") from None
+        return AdminToken(inserted_id(result), name, now, None)
+
+    async def list_admin_tokens(self) -> list[AdminToken]:
+        async with self.read() as conn:
+            rows = (await conn.execute(select(admin_tokens).order_by(admin_tokens.c.name))).all()
+        return [AdminToken(r.id, r.name, r.created, r.last_used) for r in rows]
+
+    async def revoke_admin_token(self, name: str) -> None:
+        async with self.write() as tx:
+            result = await tx.execute(delete(admin_tokens).where(admin_tokens.c.name == name))
+            if not result.rowcount:
+                raise NotFound(f"no admin token named {name!r}")
+
+    async def check_admin_token(self, token: str) -> AdminToken | None:
+        """The token's record when it is valid; notes when it was last used
+        (at most once a minute, so API calls are not all writes)."""
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    select(admin_tokens).where(admin_tokens.c.token_sha256 == token_digest(token))
+                )
+            ).first()
+        if row is None:
+            return None
+        now = time.time()
+        if row.last_used is None or now - row.last_used > 60:
+            async with self.write() as tx:
+                await tx.execute(
+                    update(admin_tokens).where(admin_tokens.c.id == row.id).values(last_used=now)
+                )
+        return AdminToken(row.id, row.name, row.created, now)
+
+    # -- webmail -------------------------------------------------------------
+    async def message_page(
+        self, mailbox_id: MailboxId, offset: int, limit: int
+    ) -> list[StoredMessage]:
+        """One page of a folder, newest first (by internal date, then UID)."""
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(*_STORED_COLUMNS)
+                    .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+                    .where(messages.c.mailbox_id == mailbox_id)
+                    .order_by(messages.c.internaldate.desc(), messages.c.uid.desc())
+                    .offset(max(offset, 0))
+                    .limit(max(limit, 0))
+                )
+            ).all()
+        return [_stored(r) for r in rows]
