@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import time
 from dataclasses import dataclass, field
 
 from postfach.store import NewMessage, OverQuota, Store, StoreError
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 # Messages above this size are parsed and hashed in a worker thread.
 _THREAD_PARSE_SIZE = 256 * 1024
 _MAX_BATCH = 512
+_RESOLVE_TTL = 2.0
 
 
 def trace_headers(sender: str, recipient: str, received: str) -> bytes:
@@ -48,6 +50,7 @@ class Delivery:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._inboxes: dict[AccountId, MailboxId] = {}
+        self._resolved: dict[str, tuple[float, list[Account]]] = {}
 
     async def stop(self) -> None:
         if self._writer is not None:
@@ -72,7 +75,7 @@ class Delivery:
         targets: dict[AccountId, tuple[Account, str]] = {}
         reaches: dict[str, list[AccountId]] = {}
         for recipient in recipients:
-            resolved = await self._store.resolve(recipient)
+            resolved = await self._resolve(recipient)
             if not resolved:
                 statuses[recipient] = DeliveryStatus.UNKNOWN_USER
                 continue
@@ -130,6 +133,22 @@ class Delivery:
         if isinstance(result, StoreError):
             raise result
         return result
+
+    async def _resolve(self, recipient: str) -> list[Account]:
+        """Recent positive look-ups are reused for a moment: a busy MX resolves the
+        same few recipients over and over. Unknown users are always asked afresh,
+        so a new account receives mail at once."""
+        key = recipient.lower()
+        now = time.monotonic()
+        hit = self._resolved.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        accounts = await self._store.resolve(recipient)
+        if accounts:
+            if len(self._resolved) > 10_000:
+                self._resolved.clear()
+            self._resolved[key] = (now + _RESOLVE_TTL, accounts)
+        return accounts
 
     async def _prepare(self, raw: bytes) -> PreparedBlob:
         if len(raw) > _THREAD_PARSE_SIZE:

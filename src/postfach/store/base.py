@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from postfach.store.events import Hub
 from postfach.store.schema import meta, metadata
+from postfach.store.sqlite_writer import SqliteBatchWriter
 
 __all__ = ["SCHEMA_VERSION", "StoreBase", "async_url", "inserted_id"]
 
@@ -71,6 +72,11 @@ class StoreBase:
         self._writer = writer
         self._reader = reader
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+        self._batch_writer: SqliteBatchWriter | None = None
+        if dialect == "sqlite":
+            database = make_url(writer.url).database
+            if database and database != ":memory:":
+                self._batch_writer = SqliteBatchWriter(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Any:
@@ -98,6 +104,9 @@ class StoreBase:
         return store
 
     async def close(self) -> None:
+        if self._batch_writer is not None:
+            await asyncio.to_thread(self._batch_writer.close)
+            self._batch_writer = None
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()

@@ -6,6 +6,7 @@ so that a session never hears of a change that could still roll back.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from postfach.store.schema import (
     messages,
     subscriptions,
 )
+from postfach.store.sqlite_writer import SqliteBatchWriter
 
 __all__ = ["MailMixin", "NewMessage", "format_flags", "parse_flags"]
 
@@ -304,25 +306,121 @@ class MailMixin(AccountsMixin):
         return result, mailbox.uidvalidity
 
     async def add_messages(self, batch: Sequence[NewMessage]) -> list[Uid | StoreError]:
-        """Adds a batch in one transaction (one fsync); each item succeeds or fails alone."""
+        """Adds a batch in one transaction (one fsync); each item succeeds or fails alone.
+
+        The hot path of delivery: a handful of statements per batch, not per
+        message (quota rows, one UID range per mailbox, executemany inserts).
+        """
+        if self._batch_writer is not None and self._write_lock is not None:
+            return await self._add_messages_sqlite(batch, self._batch_writer, self._write_lock)
         results: list[Uid | StoreError] = []
-        published: list[tuple[AccountId, ChangeAddUid]] = []
+        changes: list[tuple[AccountId, ChangeAddUid]] = []
         async with self.write() as tx:
+            owners = await self._quota_rows(tx, {item.mailbox_id for item in batch})
+            accepted: list[NewMessage] = []
+            charged: dict[AccountId, int] = {}
             for item in batch:
-                try:
-                    account_id, change = await self._add_one(tx, item)
-                except StoreError as exc:
-                    results.append(exc)
+                owner = owners.get(item.mailbox_id)
+                size = len(item.prefix) + item.blob.size
+                if owner is None:
+                    results.append(NotFound(f"no mailbox #{item.mailbox_id}"))
                     continue
-                results.append(change.uid)
-                published.append((account_id, change))
-        for account_id, change in published:
+                account_id, quota, used = owner
+                if quota and used + charged.get(account_id, 0) + size > quota:
+                    results.append(OverQuota("mailbox full"))
+                    continue
+                charged[account_id] = charged.get(account_id, 0) + size
+                accepted.append(item)
+                results.append(Uid(0))  # filled in below
+            if accepted:
+                changes = await self._insert_accepted(tx, accepted, owners, charged)
+        uids = iter(change.uid for _, change in changes)
+        results = [next(uids) if isinstance(r, int) else r for r in results]
+        for account_id, change in changes:
             self.hub.publish(account_id, [change])
         return results
 
-    async def _insert_blob(self, tx: Any, blob: PreparedBlob) -> None:
+    async def _add_messages_sqlite(
+        self, batch: Sequence[NewMessage], writer: SqliteBatchWriter, lock: asyncio.Lock
+    ) -> list[Uid | StoreError]:
+        rows = [
+            (m.mailbox_id, m.blob, m.prefix, format_flags(m.flags), m.internaldate) for m in batch
+        ]
+        async with lock:
+            outcome = await writer.add(rows)
+        results: list[Uid | StoreError] = []
+        for item, placed in zip(batch, outcome, strict=True):
+            if placed == "quota":
+                results.append(OverQuota("mailbox full"))
+            elif isinstance(placed, str):
+                results.append(NotFound(f"no mailbox #{item.mailbox_id}"))
+            else:
+                account_id, uid, modseq = placed
+                results.append(Uid(uid))
+                change = ChangeAddUid(item.mailbox_id, Uid(uid), ModSeq(modseq), item.flags)
+                self.hub.publish(account_id, [change])
+        return results
+
+    async def _quota_rows(
+        self, tx: Any, mailbox_ids: set[MailboxId]
+    ) -> dict[MailboxId, tuple[AccountId, int, int]]:
+        rows = await tx.execute(
+            select(mailboxes.c.id, accounts.c.id, accounts.c.quota_bytes, accounts.c.used_bytes)
+            .join(accounts, accounts.c.id == mailboxes.c.account_id)
+            .where(mailboxes.c.id.in_(sorted(mailbox_ids)))
+        )
+        return {MailboxId(m): (AccountId(a), q, u) for m, a, q, u in rows}
+
+    async def _insert_accepted(
+        self,
+        tx: Any,
+        accepted: list[NewMessage],
+        owners: dict[MailboxId, tuple[AccountId, int, int]],
+        charged: dict[AccountId, int],
+    ) -> list[tuple[AccountId, ChangeAddUid]]:
+        counts: dict[MailboxId, int] = {}
+        for item in accepted:
+            counts[item.mailbox_id] = counts.get(item.mailbox_id, 0) + 1
+        next_uid: dict[MailboxId, int] = {}
+        modseqs: dict[MailboxId, int] = {}
+        for mailbox_id, count in sorted(counts.items()):
+            next_uid[mailbox_id], modseqs[mailbox_id] = await self._allocate(tx, mailbox_id, count)
+        unique_blobs = {item.blob.sha256: item.blob for item in accepted}
         dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        await tx.execute(dialect_insert(blobs).values(**blob.row()).on_conflict_do_nothing())
+        await tx.execute(
+            dialect_insert(blobs).on_conflict_do_nothing(),
+            [blob.row() for blob in unique_blobs.values()],
+        )
+        now = time.time()
+        rows: list[dict[str, object]] = []
+        changes: list[tuple[AccountId, ChangeAddUid]] = []
+        for item in accepted:
+            uid = next_uid[item.mailbox_id]
+            next_uid[item.mailbox_id] = uid + 1
+            modseq = modseqs[item.mailbox_id]
+            rows.append(
+                {
+                    "mailbox_id": item.mailbox_id,
+                    "uid": uid,
+                    "modseq": modseq,
+                    "flags": format_flags(item.flags),
+                    "internaldate": now if item.internaldate is None else item.internaldate,
+                    "size": len(item.prefix) + item.blob.size,
+                    "blob_sha256": item.blob.sha256,
+                    "prefix": item.prefix,
+                    "entered_at": now,
+                }
+            )
+            change = ChangeAddUid(item.mailbox_id, Uid(uid), ModSeq(modseq), item.flags)
+            changes.append((owners[item.mailbox_id][0], change))
+        await tx.execute(insert(messages), rows)
+        await tx.execute(
+            update(accounts)
+            .where(accounts.c.id == bindparam("b_id"))
+            .values(used_bytes=accounts.c.used_bytes + bindparam("b_size")),
+            [{"b_id": a, "b_size": size} for a, size in charged.items()],
+        )
+        return changes
 
     async def _charge_quota(self, tx: Any, mailbox_id: int, size: int) -> AccountId:
         row = (
@@ -359,27 +457,6 @@ class MailMixin(AccountsMixin):
         if row is None:
             raise NotFound(f"no mailbox #{mailbox_id}")
         return int(row.uidnext) - count, int(row.highestmodseq)
-
-    async def _add_one(self, tx: Any, item: NewMessage) -> tuple[AccountId, ChangeAddUid]:
-        size = len(item.prefix) + item.blob.size
-        account_id = await self._charge_quota(tx, item.mailbox_id, size)
-        await self._insert_blob(tx, item.blob)
-        uid, modseq = await self._allocate(tx, item.mailbox_id, 1)
-        now = time.time()
-        await tx.execute(
-            insert(messages).values(
-                mailbox_id=item.mailbox_id,
-                uid=uid,
-                modseq=modseq,
-                flags=format_flags(item.flags),
-                internaldate=item.internaldate if item.internaldate is not None else now,
-                size=size,
-                blob_sha256=item.blob.sha256,
-                prefix=item.prefix,
-                entered_at=now,
-            )
-        )
-        return account_id, ChangeAddUid(item.mailbox_id, Uid(uid), ModSeq(modseq), item.flags)
 
     # -- reading -------------------------------------------------------------
     async def message_index(self, mailbox_id: MailboxId) -> list[MessageMeta]:
