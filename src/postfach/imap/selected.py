@@ -23,7 +23,7 @@ __all__ = ["SelectedView", "format_flags"]
 
 def format_flags(flags: frozenset[str]) -> bytes:
     """`(\\Seen $Junk)`: system flags first, in a stable order."""
-    ordered = sorted(flags, key=lambda f: (not f.startswith("\\"), f.lower()))
+    ordered = sorted(flags, key=lambda f: (f == "\\*", not f.startswith("\\"), f.lower()))
     return ("(" + " ".join(ordered) + ")").encode("utf-8", "replace")
 
 
