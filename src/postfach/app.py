@@ -62,6 +62,7 @@ class App:
     async def start(self) -> None:
         config = self.config
         store = await Store.connect(config.storage.url)
+        await store.start_change_feed()
         self._ctx = ServerContext(
             config=config,
             store=store,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from postfach.store.events import Hub
-from postfach.store.schema import meta, metadata
+from postfach.store.notify import PgNotifier, poll_credentials
+from postfach.store.records import AccountId
+from postfach.store.schema import accounts, meta, metadata
 from postfach.store.sqlite_writer import SqliteBatchWriter
 
 __all__ = ["SCHEMA_VERSION", "StoreBase", "async_url", "inserted_id"]
@@ -36,6 +39,10 @@ def async_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]
 
 
 def inserted_id(result: Any) -> int:
@@ -73,6 +80,12 @@ class StoreBase:
         self._reader = reader
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
         self._batch_writer: SqliteBatchWriter | None = None
+        self.node = uuid.uuid4().hex
+        self._notifier: PgNotifier | None = None
+        self._feed: asyncio.Task[None] | None = None
+        if dialect == "postgresql":
+            self._notifier = PgNotifier(_asyncpg_dsn(url), self.node, self.hub)
+            self.hub.forward = self._notifier.send
         if dialect == "sqlite":
             database = make_url(writer.url).database
             if database and database != ":memory:":
@@ -103,7 +116,30 @@ class StoreBase:
             await store.migrate()
         return store
 
+    async def start_change_feed(self) -> None:
+        """Hears changes made by other nodes (PostgreSQL) or other processes (SQLite)."""
+        if self._notifier is not None:
+            await self._notifier.listen()
+        elif self._feed is None:
+            self._feed = asyncio.create_task(
+                poll_credentials(self._credentials, self.hub), name="credentials-poll"
+            )
+
+    async def _credentials(self) -> dict[AccountId, tuple[int, str]]:
+        async with self.read() as conn:
+            rows = await conn.execute(
+                select(accounts.c.id, accounts.c.credentials_gen, accounts.c.password_hash)
+            )
+            return {AccountId(i): (g, h) for i, g, h in rows}
+
     async def close(self) -> None:
+        if self._feed is not None:
+            self._feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feed
+            self._feed = None
+        if self._notifier is not None:
+            await self._notifier.close()
         if self._batch_writer is not None:
             await asyncio.to_thread(self._batch_writer.close)
             self._batch_writer = None

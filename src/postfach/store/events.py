@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -71,6 +71,8 @@ class Hub:
 
     def __init__(self) -> None:
         self._watchers: dict[AccountId, set[asyncio.Queue[Change]]] = defaultdict(set)
+        # Set by the store on PostgreSQL: carries changes to the other nodes.
+        self.forward: Callable[[AccountId, list[Change]], None] | None = None
 
     @contextmanager
     def watch(self, account_id: AccountId) -> Iterator[asyncio.Queue[Change]]:
@@ -86,6 +88,12 @@ class Hub:
                     del self._watchers[account_id]
 
     def publish(self, account_id: AccountId, changes: list[Change]) -> None:
+        """Called after commit: this process's sessions, then the other nodes."""
+        self.deliver_local(account_id, changes)
+        if self.forward is not None and changes:
+            self.forward(account_id, changes)
+
+    def deliver_local(self, account_id: AccountId, changes: list[Change]) -> None:
         for queue in self._watchers.get(account_id, ()):
             for change in changes:
                 queue.put_nowait(change)

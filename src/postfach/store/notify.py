@@ -1,0 +1,180 @@
+"""Changes between processes and nodes.
+
+PostgreSQL: every change published on one node is sent with NOTIFY after its
+commit and published on the hubs of the other nodes, so IMAP IDLE on node B
+hears of a delivery on node A, and "log out everywhere" from the CLI ends
+sessions on every node. SQLite: postfach runs as one server process, but the
+CLI is another process: the server polls the accounts' credentials so that a
+password change or logout-everywhere made there ends sessions here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from postfach.store.events import (
+    Change,
+    ChangeAddUid,
+    ChangeCredentials,
+    ChangeExpunge,
+    ChangeFlags,
+    ChangeMailboxes,
+    Hub,
+)
+from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
+
+__all__ = ["CHANNEL", "PgNotifier", "decode_changes", "encode_changes"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "postfach_changes"
+# NOTIFY payloads must stay under 8000 bytes.
+_MAX_PAYLOAD = 7000
+
+
+def _encode(change: Change) -> list[Any]:
+    match change:
+        case ChangeAddUid(mailbox_id, uid, modseq, flags):
+            return ["a", mailbox_id, uid, modseq, sorted(flags)]
+        case ChangeFlags(mailbox_id, uid, modseq, flags):
+            return ["f", mailbox_id, uid, modseq, sorted(flags)]
+        case ChangeExpunge(mailbox_id, uids, modseq):
+            return ["x", mailbox_id, list(uids), modseq]
+        case ChangeMailboxes():
+            return ["m"]
+        case ChangeCredentials(generation, logout):
+            return ["c", generation, logout]
+    raise TypeError(f"unknown change {change!r}")
+
+
+def _decode(item: list[Any]) -> Change:
+    kind = item[0]
+    if kind == "a":
+        return ChangeAddUid(MailboxId(item[1]), Uid(item[2]), ModSeq(item[3]), frozenset(item[4]))
+    if kind == "f":
+        return ChangeFlags(MailboxId(item[1]), Uid(item[2]), ModSeq(item[3]), frozenset(item[4]))
+    if kind == "x":
+        return ChangeExpunge(MailboxId(item[1]), tuple(Uid(u) for u in item[2]), ModSeq(item[3]))
+    if kind == "m":
+        return ChangeMailboxes()
+    if kind == "c":
+        return ChangeCredentials(int(item[1]), bool(item[2]))
+    raise ValueError(f"unknown change kind {kind!r}")
+
+
+def encode_changes(node: str, account_id: AccountId, changes: list[Change]) -> list[str]:
+    """One or more payloads, each small enough for NOTIFY."""
+    payloads: list[str] = []
+    batch: list[list[Any]] = []
+    size = 0
+    for change in changes:
+        item = _encode(change)
+        item_size = len(json.dumps(item))
+        if batch and size + item_size > _MAX_PAYLOAD:
+            payloads.append(json.dumps([node, account_id, batch]))
+            batch, size = [], 0
+        if item_size > _MAX_PAYLOAD and isinstance(change, ChangeExpunge):
+            # A huge expunge is split by UID.
+            half = len(change.uids) // 2
+            for part in (change.uids[:half], change.uids[half:]):
+                piece = ChangeExpunge(change.mailbox_id, part, change.modseq)
+                payloads.extend(encode_changes(node, account_id, [piece]))
+            continue
+        batch.append(item)
+        size += item_size
+    if batch:
+        payloads.append(json.dumps([node, account_id, batch]))
+    return payloads
+
+
+def decode_changes(payload: str) -> tuple[str, AccountId, list[Change]]:
+    node, account_id, items = json.loads(payload)
+    return node, AccountId(int(account_id)), [_decode(i) for i in items]
+
+
+class PgNotifier:
+    """Sends this node's changes with NOTIFY and publishes the other nodes' locally."""
+
+    def __init__(self, dsn: str, node: str, hub: Hub) -> None:
+        self._dsn = dsn
+        self._node = node
+        self._hub = hub
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
+        self._listener: Any = None
+
+    def send(self, account_id: AccountId, changes: list[Change]) -> None:
+        for payload in encode_changes(self._node, account_id, changes):
+            self._outbox.put_nowait(payload)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_loop(), name="pg-notify")
+
+    async def _send_loop(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            while not self._outbox.empty():
+                payload = self._outbox.get_nowait()
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+        finally:
+            await conn.close()
+
+    async def flush(self) -> None:
+        if self._sender is not None:
+            with contextlib.suppress(Exception):
+                await self._sender
+
+    async def listen(self) -> None:
+        import asyncpg
+
+        self._listener = await asyncpg.connect(self._dsn)
+        await self._listener.add_listener(CHANNEL, self._on_notify)
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            node, account_id, changes = decode_changes(payload)
+        except (ValueError, TypeError, KeyError, IndexError):
+            log.warning("ignoring a malformed change notification")
+            return
+        if node != self._node:
+            self._hub.deliver_local(account_id, changes)
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+
+CredentialsReader = Callable[[], Awaitable[dict[AccountId, tuple[int, str]]]]
+
+
+async def poll_credentials(read: CredentialsReader, hub: Hub, interval: float = 0.5) -> None:
+    """Publishes ChangeCredentials when another process changed an account's
+    password or logged it out everywhere (SQLite: the CLI is another process)."""
+    known = await read()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            current = await read()
+        except Exception:
+            log.exception("reading credentials failed")
+            continue
+        for account_id, (generation, password_hash) in current.items():
+            before = known.get(account_id)
+            if before is None:
+                continue
+            if generation != before[0]:
+                hub.deliver_local(account_id, [ChangeCredentials(generation, logout=True)])
+            elif password_hash != before[1]:
+                hub.deliver_local(account_id, [ChangeCredentials(generation, logout=False)])
+        for account_id in known.keys() - current.keys():
+            hub.deliver_local(account_id, [ChangeCredentials(0, logout=True)])
+        known = current

@@ -1,0 +1,91 @@
+"""Changes reach other processes and nodes: PG NOTIFY, and the SQLite credentials poll."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from harness import PG_URL, reset_postgres
+
+from postfach.store import Store
+from postfach.store.events import (
+    ChangeAddUid,
+    ChangeCredentials,
+    ChangeExpunge,
+    ChangeFlags,
+    ChangeMailboxes,
+)
+from postfach.store.notify import decode_changes, encode_changes
+from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
+
+
+def test_encode_round_trip_and_split() -> None:
+    changes = [
+        ChangeAddUid(MailboxId(1), Uid(2), ModSeq(3), frozenset({"\\Seen", "$x"})),
+        ChangeFlags(MailboxId(1), Uid(2), ModSeq(4), frozenset()),
+        ChangeExpunge(MailboxId(1), (Uid(2), Uid(5)), ModSeq(6)),
+        ChangeMailboxes(),
+        ChangeCredentials(7, True),
+    ]
+    [payload] = encode_changes("node", AccountId(9), changes)
+    assert decode_changes(payload) == ("node", 9, changes)
+    huge = ChangeExpunge(MailboxId(1), tuple(Uid(u) for u in range(1, 5000)), ModSeq(2))
+    payloads = encode_changes("node", AccountId(9), [huge])
+    assert len(payloads) > 1 and all(len(p) < 8000 for p in payloads)
+    uids = [u for p in payloads for c in decode_changes(p)[2] for u in c.uids]  # type: ignore[union-attr]
+    assert uids == list(range(1, 5000))
+
+
+async def _next(queue: asyncio.Queue, kind: type, timeout: float = 5.0):  # type: ignore[type-arg]
+    async def wait():  # type: ignore[no-untyped-def]
+        while True:
+            change = await queue.get()
+            if isinstance(change, kind):
+                return change
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+@pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
+async def test_postgres_nodes_hear_each_other() -> None:
+    await reset_postgres(PG_URL)
+    node_a = await Store.connect(PG_URL)
+    node_b = await Store.connect(PG_URL)
+    try:
+        await node_b.start_change_feed()
+        await node_a.add_domain("example.org")
+        account = await node_a.add_account("bob@example.org", "h")
+        inbox = await node_a.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        with node_b.hub.watch(account.id) as queue:
+            await node_a.append(inbox.id, b"Subject: x\r\n\r\nx\r\n")
+            added = await _next(queue, ChangeAddUid)
+            assert added.mailbox_id == inbox.id and added.uid == 1
+            await node_a.bump_credentials(account.id)
+            credentials = await _next(queue, ChangeCredentials)
+            assert credentials.logout
+    finally:
+        await node_a.close()
+        await node_b.close()
+
+
+async def test_sqlite_server_hears_cli_logout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    server = await Store.connect(url)
+    cli = await Store.connect(url)
+    try:
+        await cli.add_domain("example.org")
+        account = await cli.add_account("bob@example.org", "h")
+        await server.start_change_feed()
+        with server.hub.watch(account.id) as queue:
+            await asyncio.sleep(0.1)
+            await cli.set_password_hash(account.id, "other")
+            change = await _next(queue, ChangeCredentials)
+            assert not change.logout
+            await cli.bump_credentials(account.id)
+            change = await _next(queue, ChangeCredentials)
+            assert change.logout
+    finally:
+        await server.close()
+        await cli.close()
