@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck pytest bench clean
+.PHONY: serve test test-deps lint typecheck pytest bench clean
+
+# Real mail programs the tests drive (Debian packages). Installed when missing
+# and we are root; without them the tests that need one are skipped.
+TEST_DEBS := isync fetchmail getmail6 swaks chromium
+TEST_BINS := mbsync fetchmail getmail swaks chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +29,14 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test-deps:
+	@missing=""; for bin in $(TEST_BINS); do command -v $$bin >/dev/null 2>&1 || missing=yes; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing test programs: $(TEST_DEBS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+	fi
+
+test: test-deps lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/deliver.py

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from harness import PG_URL, reset_postgres
 
+from harness import PG_URL, reset_postgres
 from postfach.store import Store
 from postfach.store.events import (
     ChangeAddUid,
