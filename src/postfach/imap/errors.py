@@ -7,7 +7,7 @@ the connection ends. Anything else is logged and ends the session with
 
 from __future__ import annotations
 
-__all__ = ["Bad", "Bye", "ImapError", "No"]
+__all__ = ["Bad", "Bye", "ImapError", "No", "TooBig"]
 
 
 class ImapError(Exception):
@@ -30,3 +30,11 @@ class No(ImapError):
 
 class Bye(ImapError):
     """The server ends the connection after this untagged BYE."""
+
+
+class TooBig(Bad):
+    """A line or literal over the limits, found while reading (tag read leniently)."""
+
+    def __init__(self, tag: str | None, text: str, code: str | None = None) -> None:
+        super().__init__(text, code)
+        self.tag = tag

@@ -16,6 +16,7 @@ import logging
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.imap import responses as r
+from postfach.imap.errors import Bye, TooBig
 from postfach.imap.parser import command_name, literal_suffix
 from postfach.imap.session import Session, State
 from postfach.net import Listener, peer_ip, serve_streams
@@ -29,16 +30,6 @@ MAX_LINE = 64 * 1024
 MAX_COMMAND_LITERAL = 1024 * 1024  # literals of commands other than APPEND
 WRITE_CHUNK = 256 * 1024
 MAX_BAD_COMMANDS = 20
-
-
-class TooBig(Exception):
-    """A line or literal over the limits; the command is answered with BAD/NO."""
-
-    def __init__(self, tag: str | None, text: str, code: str | None = None) -> None:
-        super().__init__(text)
-        self.tag = tag
-        self.text = text
-        self.code = code
 
 
 class ImapConnection:
@@ -190,8 +181,6 @@ async def serve_connection(ctx: ServerContext, spec: ListenerSpec,
 
 
 async def _loop(session: Session, conn: ImapConnection) -> None:
-    from postfach.imap.errors import Bye
-
     bad = 0
     while session.state is not State.LOGOUT:
         try:

@@ -14,6 +14,7 @@ Invariants (after mox's imapserver):
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -31,8 +32,6 @@ from postfach.store.events import Change, ChangeCredentials
 from postfach.store.records import Account
 
 if TYPE_CHECKING:
-    import asyncio
-
     from postfach.context import ServerContext
 
 __all__ = ["Conn", "Session", "State"]
@@ -215,6 +214,8 @@ class Session:
         except Bye as exc:
             self.conn.write(r.untagged(exc.line("BYE")))
             self.close()
+        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            raise
         except Exception:
             log.exception("imap session from %s: command failed", self.conn.ip)
             self.conn.write(r.untagged("BYE [SERVERBUG] " + r.SERVER_BUG))

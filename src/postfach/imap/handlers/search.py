@@ -36,7 +36,9 @@ class Searcher:
     def __init__(self, s: Session, view: SelectedView) -> None:
         self.s = s
         self.view = view
-        self.everything = set(range(len(view)))
+        pending = view.pending_expunge
+        self.everything = {i for i, u in enumerate(view.uids) if u not in pending} if pending else set(
+            range(len(view)))
         self._messages: dict[int, StoredMessage] | None = None
         self._headers: dict[int, list[tuple[str, bytes]]] = {}
         self.max_modseq_key = False
