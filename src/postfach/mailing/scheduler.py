@@ -1,0 +1,277 @@
+"""Spreading a campaign over the relays within their limits (R24, R26).
+
+The loop, in words: take the enabled relays in their order; use the first one
+whose rolling hour *and* rolling day still have room; send through it, on
+`relay.concurrency` connections with up to `relay.per_connection` messages
+each, until it has no room left (the store grants only what fits, see
+store/mailing.py) or the queue is empty; then at once the next relay. When no
+relay has room, wait (on the injectable clock) until the earliest window opens,
+or until a deferred recipient is due, and go on.
+
+A relay that refuses the login, or cannot be reached, is set aside for the rest
+of the run and the next takes over; its reservations are given back. A 4xx
+reply (or a connection lost mid-message) queues the recipient again with
+back-off, up to `max_attempts`; a 5xx reply is final. Every outcome is stored
+with the relay's own reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from postfach.mailing.clock import Clock, SystemClock
+from postfach.mailing.compose import CampaignTemplates, ComposeError
+from postfach.mailing.sender import choose_sender
+from postfach.mailing.tokens import return_path
+from postfach.mailing.transport import (
+    ConnectionLost,
+    RelayConnection,
+    RelayUnavailable,
+    SendResult,
+)
+from postfach.store.mailing import (
+    FAILED,
+    QUEUED,
+    SENT,
+    Campaign,
+    Claimed,
+    MailingStore,
+    Outcome,
+    Relay,
+)
+
+__all__ = ["Connector", "RunReport", "Scheduler", "SchedulerSettings"]
+
+log = logging.getLogger(__name__)
+
+Connector = Callable[[Relay], Awaitable[RelayConnection]]
+Progress = Callable[[Relay, Sequence[Outcome]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    owner: str = "postfach"
+    unsubscribe_base: str = "https://localhost"
+    retry_base: float = 300.0
+    max_backoff: float = 4 * 3600.0
+    max_attempts: int = 6
+    lease: float = 900.0
+    poll: float = 5.0  # when other nodes hold the due work
+
+
+@dataclass(slots=True)
+class RunReport:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    set_aside: dict[str, str] = field(default_factory=dict)
+    waits: list[tuple[float, float]] = field(default_factory=list)
+    finished: bool = False
+    stopped: str = ""
+
+
+@dataclass(slots=True)
+class _Run:
+    campaign: Campaign
+    templates: CampaignTemplates
+    report: RunReport
+    aside: dict[int, str] = field(default_factory=dict)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        mailing: MailingStore,
+        connect: Connector,
+        settings: SchedulerSettings,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.mailing = mailing
+        self.connect = connect
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.progress = progress
+
+    async def run(self, campaign: Campaign) -> RunReport:
+        """Sends what is queued for `campaign` until nothing is left or no relay can."""
+        attachments = await self.mailing.attachments(campaign.id)
+        templates = CampaignTemplates(campaign, attachments, self.settings.unsubscribe_base)
+        run = _Run(campaign, templates, RunReport())
+        while not await self._step(run):
+            pass
+        return run.report
+
+    async def _step(self, run: _Run) -> bool:
+        """One decision of the loop; True when the run is over."""
+        now = self.clock.now()
+        due = await self.mailing.next_due(run.campaign.id, now)
+        if due is None:
+            await self.mailing.set_campaign_state(run.campaign.id, "done")
+            run.report.finished = True
+            return True
+        relays = [
+            r for r in await self.mailing.list_relays() if r.enabled and r.id not in run.aside
+        ]
+        if not relays:
+            run.report.stopped = "no relay can send" + "".join(
+                f"; {reason}" for reason in run.report.set_aside.values()
+            )
+            return True
+        chosen, opens = await self._first_with_room(relays, now)
+        wake = max(due, now if chosen is not None else min(opens, default=now + 60.0))
+        if wake > now:
+            await self._wait(run, wake)
+            return False
+        assert chosen is not None
+        if not await self._drive(run, chosen):
+            await self._wait(run, now + self.settings.poll)
+        return False
+
+    async def _first_with_room(
+        self, relays: list[Relay], now: float
+    ) -> tuple[Relay | None, list[float]]:
+        opens: list[float] = []
+        for relay in relays:
+            quota = await self.mailing.quota(relay, now)
+            if quota.room is None or quota.room > 0:
+                return relay, opens
+            if quota.next_window is not None:
+                opens.append(quota.next_window)
+        return None, opens
+
+    async def _wait(self, run: _Run, until: float) -> None:
+        run.report.waits.append((self.clock.now(), until))
+        await self.clock.sleep_until(until)
+
+    async def _drive(self, run: _Run, relay: Relay) -> bool:
+        """Sends through `relay` on its connections until it is out of room or work."""
+        counts = await asyncio.gather(
+            *(self._worker(run, relay) for _ in range(max(1, relay.concurrency)))
+        )
+        return sum(counts) > 0 or relay.id in run.aside
+
+    async def _worker(self, run: _Run, relay: Relay) -> int:
+        """One connection's worth of sending; returns how many recipients it handled."""
+        handled = 0
+        connection: RelayConnection | None = None
+        on_connection = 0
+        try:
+            while relay.id not in run.aside:
+                now = self.clock.now()
+                used = on_connection if connection is not None else 0
+                want = min(relay.per_connection - used, 50)
+                claimed = await self.mailing.claim(
+                    run.campaign.id, relay, self.settings.owner, want, now, self.settings.lease
+                )
+                if not claimed:
+                    break
+                if connection is None:
+                    connection = await self._open(run, relay, claimed, now)
+                    if connection is None:
+                        break
+                    on_connection = 0
+                done, lost = await self._send_batch(run, relay, connection, claimed, now)
+                handled += done
+                on_connection += done
+                if lost or on_connection >= relay.per_connection:
+                    await connection.close()
+                    connection = None
+        finally:
+            if connection is not None:
+                await connection.close()
+        return handled
+
+    async def _open(
+        self, run: _Run, relay: Relay, claimed: list[Claimed], since: float
+    ) -> RelayConnection | None:
+        try:
+            return await self.connect(relay)
+        except RelayUnavailable as exc:
+            reason = str(exc)
+            if relay.id not in run.aside:
+                log.warning("relay %s set aside for this run: %s", relay.name, reason)
+            run.aside[relay.id] = reason
+            run.report.set_aside[relay.name] = reason
+            await self._give_back(relay, claimed, since)
+            return None
+
+    async def _give_back(self, relay: Relay, claimed: Sequence[Claimed], since: float) -> None:
+        ids = [c.id for c in claimed]
+        await self.mailing.release(relay, ids, since)
+        await self.mailing.unclaim(ids)
+
+    async def _send_batch(
+        self,
+        run: _Run,
+        relay: Relay,
+        connection: RelayConnection,
+        claimed: list[Claimed],
+        since: float,
+    ) -> tuple[int, bool]:
+        """Sends each claimed recipient; (how many were handled, connection lost)."""
+        sender = choose_sender(run.campaign, relay)
+        outcomes: list[Outcome] = []
+        unsent: list[Claimed] = []
+        lost = False
+        for index, item in enumerate(claimed):
+            envelope_from = return_path(relay.sender_address, run.campaign.id, item.token)
+            try:
+                message = run.templates.render(
+                    sender, envelope_from, item.email, item.token, item.fields
+                )
+            except ComposeError as exc:
+                outcomes.append(Outcome(item.id, FAILED, str(exc)))
+                unsent.append(item)
+                continue
+            try:
+                result = await connection.send(envelope_from, item.email, message.data)
+            except ConnectionLost as exc:
+                outcomes.append(self._deferred(item, str(exc)))
+                unsent.extend(claimed[index + 1 :])
+                lost = True
+                break
+            outcomes.append(self._outcome(item, result))
+        await self._finish(run, relay, outcomes, unsent, since)
+        return len(outcomes), lost
+
+    async def _finish(
+        self,
+        run: _Run,
+        relay: Relay,
+        outcomes: list[Outcome],
+        unsent: list[Claimed],
+        since: float,
+    ) -> None:
+        # Not-attempted recipients give their reservation back and wait for the next claim.
+        await self.mailing.release(relay, [c.id for c in unsent], since)
+        await self.mailing.record(relay.name, outcomes, self.clock.now())
+        leftover = {c.id for c in unsent} - {o.recipient_id for o in outcomes}
+        await self.mailing.unclaim(sorted(leftover))
+        report = run.report
+        for outcome in outcomes:
+            if outcome.state == SENT:
+                report.sent += 1
+            elif outcome.state == FAILED:
+                report.failed += 1
+            else:
+                report.deferred += 1
+        if self.progress is not None:
+            self.progress(relay, outcomes)
+
+    def _outcome(self, item: Claimed, result: SendResult) -> Outcome:
+        if result.kind == "sent":
+            return Outcome(item.id, SENT, result.reply)
+        if result.kind == "failed":
+            return Outcome(item.id, FAILED, result.reply)
+        return self._deferred(item, result.reply)
+
+    def _deferred(self, item: Claimed, reply: str) -> Outcome:
+        attempts = item.attempts + 1
+        if attempts >= self.settings.max_attempts:
+            return Outcome(item.id, FAILED, f"{reply} (gave up after {attempts} attempts)")
+        delay = min(self.settings.max_backoff, self.settings.retry_base * 2 ** (attempts - 1))
+        return Outcome(item.id, QUEUED, reply, self.clock.now() + delay)

@@ -1,0 +1,25 @@
+"""One-click unsubscribe (RFC 8058): what `POST /unsubscribe/{token}` calls.
+
+Every campaign message carries `List-Unsubscribe: <https://host/unsubscribe/T>`
+and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. The web listener
+answers the POST by calling `unsubscribe(store, token)`; the contact is marked
+and gets no further campaigns from that list. The token is the recipient's
+random token (mailing/tokens.py), so no key is needed to check it.
+"""
+
+from __future__ import annotations
+
+from postfach.mailing.tokens import TOKEN_RE
+from postfach.store.base import StoreBase
+from postfach.store.mailing import MailingStore
+
+__all__ = ["unsubscribe"]
+
+
+async def unsubscribe(store: StoreBase, token: str) -> bool:
+    """Marks the contact behind `token` unsubscribed; False if the token is unknown."""
+    token = token.strip().lower()
+    if not TOKEN_RE.fullmatch(token):
+        return False
+    mailing = await MailingStore.attach(store)
+    return await mailing.unsubscribe(token)

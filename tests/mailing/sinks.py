@@ -1,0 +1,88 @@
+"""SMTP sinks on loopback for the mailing tests: real aiosmtpd servers.
+
+A `Sink` records every accepted message with the time of the shared clock, can
+require AUTH (and refuse every login), and answers chosen recipients with a
+given reply (550, 451, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from postfach.mailing.clock import ManualClock
+
+
+@dataclass
+class Received:
+    at: float
+    mail_from: str
+    rcpt: str
+    data: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class Sink:
+    clock: ManualClock
+    login: str = ""
+    password: str = ""
+    refuse_login: bool = False
+    replies: dict[str, str] = field(default_factory=dict)  # rcpt -> reply
+    received: list[Received] = field(default_factory=list)
+    connections: int = 0
+    logins: list[str] = field(default_factory=list)
+    server: asyncio.Server | None = None
+    port: int = 0
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        reply = self.replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for rcpt in envelope.rcpt_tos:
+            self.received.append(Received(self.clock.now(), envelope.mail_from, rcpt, envelope.content))
+        return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = data.login.decode()
+        self.logins.append(user)
+        ok = not self.refuse_login and user == self.login and data.password.decode() == self.password
+        return AuthResult(success=ok, handled=False)
+
+    def _factory(self) -> SMTP:
+        self.connections += 1
+        kwargs: dict[str, Any] = {"hostname": "sink.test", "decode_data": False}
+        if self.login or self.refuse_login:
+            kwargs.update(
+                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
+            )
+        return SMTP(self, **kwargs)
+
+    async def start(self) -> Sink:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(self._factory, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def times(self) -> list[float]:
+        return [r.at for r in self.received]
