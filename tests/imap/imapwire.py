@@ -21,6 +21,7 @@ class Wire:
         self.reader = reader
         self.writer = writer
         self.greeting = ""
+        self.last_tag = ""
         self._tags = (f"t{n}" for n in itertools.count(1))
 
     @classmethod
@@ -63,6 +64,7 @@ class Wire:
 
     async def cmd(self, command: str | bytes, tag: str | None = None) -> tuple[list[str], str]:
         tag = tag or self.next_tag()
+        self.last_tag = tag
         raw = command.encode() if isinstance(command, str) else command
         await self.send(tag.encode() + b" " + raw + b"\r\n")
         return await self.until_tagged(tag)
