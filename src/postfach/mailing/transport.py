@@ -130,6 +130,12 @@ async def connect_external(relay: Relay, password: str, local_hostname: str) -> 
     except (ssl.SSLError, aiosmtplib.SMTPException, OSError) as exc:
         client.close()
         raise RelayUnavailable(f"could not connect to {where} securely: {_why(exc)}") from None
+    try:
+        if not client.esmtp_extensions:
+            await client.ehlo()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        client.close()
+        raise RelayUnavailable(f"{where} did not answer EHLO: {_why(exc)}") from None
     if relay.login:
         await _login(client, relay, password, where)
     return ExternalConnection(client, relay)
@@ -139,8 +145,15 @@ async def _login(client: aiosmtplib.SMTP, relay: Relay, password: str, where: st
     if not client.supports_extension("auth"):
         client.close()
         raise LoginRefused(f"{where} offers no login (no AUTH after EHLO)")
+    # One attempt with one mechanism: providers lock accounts after repeated failures.
+    methods = client.server_auth_methods
     try:
-        await client.login(relay.login, password)
+        if "plain" in methods:
+            await client.auth_plain(relay.login, password)
+        elif "login" in methods:
+            await client.auth_login(relay.login, password)
+        else:
+            await client.login(relay.login, password)
     except aiosmtplib.SMTPResponseException as exc:
         client.close()
         raise LoginRefused(

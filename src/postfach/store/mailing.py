@@ -621,9 +621,9 @@ class MailingStore:
                     "updated": now,
                     "owner": "",
                     "lease_until": 0.0,
+                    "attempts": recipients.c.attempts + 1,
                 }
                 if o.state == QUEUED:
-                    values["attempts"] = recipients.c.attempts + 1
                     values["next_attempt"] = o.next_attempt
                 await tx.execute(
                     update(recipients).where(recipients.c.id == o.recipient_id).values(**values)
