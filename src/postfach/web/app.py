@@ -1,0 +1,104 @@
+"""The Starlette application of the `http` listener: routes and security headers.
+
+Every response gets nosniff, no-referrer, frame and content-security headers
+(no scripts anywhere: the pages are plain HTML forms). Pages with account data
+are not cached. Errors under /api/ are RFC 9457 problem details; elsewhere a
+short page.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from postfach.context import ServerContext
+from postfach.web import account, admin_api, autoconfig, webmail
+from postfach.web.policy import PAGE_POLICY
+from postfach.web.problems import Problem, problem_response
+
+__all__ = ["SecurityHeaders", "build_app"]
+
+log = logging.getLogger(__name__)
+
+_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", PAGE_POLICY.encode()),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Adds the headers above unless the response set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = list(_HEADERS)
+                if not static:
+                    extra.append((b"cache-control", b"no-store"))
+                headers += [(n, v) for n, v in extra if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return problem_response(Problem(exc.status_code, "", exc.detail or ""), request.url.path)
+    return PlainTextResponse(f"{exc.status_code} {exc.detail}\n", status_code=exc.status_code)
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request.url.path)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("web: %s %s failed", request.method, request.url.path, exc_info=exc)
+    if request.url.path.startswith("/api/"):
+        return problem_response(Problem(500, "server-error"), request.url.path)
+    return PlainTextResponse("500 Something went wrong on the server.\n", status_code=500)
+
+
+def build_app(ctx: ServerContext) -> Starlette:
+    static = StaticFiles(directory=Path(__file__).parent / "static")
+    app = Starlette(
+        routes=[
+            *autoconfig.routes(),
+            *admin_api.routes(),
+            *account.routes(),
+            *webmail.routes(),
+            Mount("/static", app=static, name="static"),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            Problem: _problem,
+            Exception: _server_error,
+        },
+        middleware=[Middleware(SecurityHeaders)],
+    )
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,91 @@
+"""The `http` listener: uvicorn's server run inside postfach's event loop.
+
+`start_listener` is what `postfach.app.App` calls; it returns an object with
+the two members App uses of `postfach.net.Listener`: `port` (the bound port,
+also when the configuration says 0) and `stop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import uvicorn
+
+from postfach.config import ListenerSpec
+from postfach.context import ServerContext
+from postfach.web.app import build_app
+
+__all__ = ["WebListener", "start_listener"]
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 3.0
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn's server without its signal handlers: `postfach serve` owns those."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class WebListener:
+    """A running HTTP listener."""
+
+    def __init__(
+        self, spec: ListenerSpec, server: _EmbeddedServer, task: asyncio.Task[None]
+    ) -> None:
+        self.spec = spec
+        self._server = server
+        self._task = task
+
+    @property
+    def port(self) -> int:
+        for server in getattr(self._server, "servers", ()):
+            for sock in server.sockets or ():
+                return int(sock.getsockname()[1])
+        return self.spec.port
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), SHUTDOWN_GRACE + 2)
+        except (TimeoutError, asyncio.CancelledError, Exception):
+            self._server.force_exit = True
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception, SystemExit):
+                await self._task
+
+
+async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
+    """Starts the `http` listener on `spec.host:spec.port`."""
+    config = uvicorn.Config(
+        build_app(ctx),
+        host=spec.host,
+        port=spec.port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
+        limit_concurrency=max(ctx.config.limits.max_connections_per_ip * 4, 100),
+    )
+    server = _EmbeddedServer(config)
+    task = asyncio.create_task(_serve(server), name=f"http {spec.host}:{spec.port}")
+    while not server.started:
+        if task.done():
+            raise OSError(f"http listener: cannot listen on {spec.host}:{spec.port}")
+        await asyncio.sleep(0.01)
+    return WebListener(spec, server, task)
+
+
+async def _serve(server: _EmbeddedServer) -> None:
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        log.error("http listener failed to start")

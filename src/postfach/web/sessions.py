@@ -1,0 +1,175 @@
+"""Signing in on the web: server-side sessions, cookies and CSRF protection.
+
+- The cookie holds only a random session id; the store keeps its hash, the
+  account, the credentials generation and the session's CSRF token
+  (store/web.py). "Log out on all devices" (R4) bumps the generation, which
+  ends every web session at its next request.
+- Cookies are Secure, HttpOnly and SameSite=Lax. Browsers accept Secure
+  cookies from http://localhost and 127.0.0.1; anywhere else, put postfach
+  behind HTTPS (a proxy) as the pages carry passwords.
+- CSRF: every state-changing form carries the session's token (synchronizer
+  token); the sign-in form uses a double-submit cookie, since there is no
+  session yet. A request whose Origin names another site is refused as well.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import quote, urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from postfach.store.records import Account
+from postfach.store.web import WebSession
+from postfach.web.common import client_ip, context
+
+__all__ = [
+    "LOGIN_COOKIE",
+    "SESSION_COOKIE",
+    "SESSION_LIFETIME",
+    "User",
+    "action",
+    "begin_session",
+    "current_user",
+    "end_session",
+    "login_token",
+    "page",
+    "read_form",
+    "same_origin",
+    "set_login_cookie",
+    "tokens_match",
+]
+
+SESSION_COOKIE = "postfach_session"
+LOGIN_COOKIE = "postfach_login"
+SESSION_LIFETIME = 7 * 86400.0
+MAX_FORM_FIELDS = 2000
+MAX_FORM_PART = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The signed-in account of a request, with its session."""
+
+    account: Account
+    session: WebSession
+    session_id: str
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+
+def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="lax"
+    )
+
+
+async def current_user(request: Request) -> User | None:
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if not session_id or len(session_id) > 100:
+        return None
+    store = context(request).store
+    session = await store.get_web_session(session_id)
+    if session is None:
+        return None
+    account = await store.get_account_by_id(session.account_id)
+    if account is None or account.credentials_gen != session.generation:
+        return None
+    return User(account, session, session_id)
+
+
+async def begin_session(request: Request, account: Account, response: Response) -> None:
+    """A fresh session id at every sign-in (no fixation)."""
+    session_id = secrets.token_urlsafe(32)
+    await context(request).store.create_web_session(
+        session_id,
+        account.id,
+        account.credentials_gen,
+        secrets.token_urlsafe(32),
+        SESSION_LIFETIME,
+        client_ip(request),
+    )
+    _cookie(response, SESSION_COOKIE, session_id, int(SESSION_LIFETIME))
+    response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+
+
+async def end_session(request: Request, response: Response) -> None:
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if session_id:
+        await context(request).store.delete_web_session(session_id)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+
+
+def login_token(request: Request) -> str:
+    """The double-submit token of the sign-in form: the cookie's, or a new one."""
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if not token or len(token) > 100:
+        token = secrets.token_urlsafe(32)
+    return token
+
+
+def set_login_cookie(response: Response, token: str) -> None:
+    _cookie(response, LOGIN_COOKIE, token, 3600)
+
+
+def tokens_match(expected: str, given: object) -> bool:
+    return bool(expected) and isinstance(given, str) and hmac.compare_digest(expected, given)
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def read_form(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_PART)
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+PageHandler = Callable[[Request, User], Awaitable[Response]]
+ActionHandler = Callable[[Request, User, FormData], Awaitable[Response]]
+
+
+def page(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A GET page for signed-in users; others are sent to the sign-in page."""
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        user = await current_user(request)
+        if user is None:
+            return _to_login(request)
+        return await handler(request, user)
+
+    return endpoint
+
+
+def action(handler: ActionHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A POST for signed-in users, with the session's CSRF token checked."""
+
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        user = await current_user(request)
+        if user is None:
+            return _to_login(request)
+        form = await read_form(request)
+        if not same_origin(request) or not tokens_match(user.csrf, form.get("csrf")):
+            return PlainTextResponse("The form had expired; go back and try again.", 403)
+        return await handler(request, user, form)
+
+    return endpoint
