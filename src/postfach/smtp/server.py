@@ -20,11 +20,15 @@ from postfach.smtp import policy, replies
 from postfach.smtp.acceptance import Acceptance
 from postfach.smtp.session import Session
 from postfach.smtp.wire import Wire
+from postfach.store.records import Account
 
 __all__ = ["SMTP_LISTENERS", "SmtpService", "start_listener"]
 
 SMTP_LISTENERS = frozenset({"smtp", "submission", "submissions", "devices"})
 _DOMAIN_CACHE_TTL = 5.0
+# RCPT checks reuse a lookup this long; delivery itself resolves again, exactly.
+_RESOLVE_CACHE_TTL = 2.0
+_RESOLVE_CACHE_SIZE = 10_000
 
 
 class SmtpService:
@@ -42,6 +46,7 @@ class SmtpService:
         self.acceptance = Acceptance(ctx, self.rules)
         self._domains: frozenset[str] = frozenset()
         self._domains_at = -_DOMAIN_CACHE_TTL
+        self._resolved: dict[str, tuple[float, list[Account]]] = {}
 
     async def local_domains(self) -> frozenset[str]:
         now = time.monotonic()
@@ -50,6 +55,20 @@ class SmtpService:
             self._domains = frozenset(d.name.lower() for d in domains)
             self._domains_at = now
         return self._domains
+
+    async def resolve(self, address: str) -> list[Account]:
+        """The accounts behind a local address, cached briefly for the RCPT check."""
+        now = time.monotonic()
+        hit = self._resolved.get(address)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        accounts = await self.ctx.store.resolve(address)
+        if any(a.quota_bytes for a in accounts):
+            return accounts  # quota checks want the current usage
+        if len(self._resolved) >= _RESOLVE_CACHE_SIZE:
+            self._resolved.clear()
+        self._resolved[address] = (now + _RESOLVE_CACHE_TTL, accounts)
+        return accounts
 
     async def is_local_domain(self, domain: str) -> bool:
         return domain.lower() in await self.local_domains()

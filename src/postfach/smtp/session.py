@@ -315,7 +315,7 @@ class Session:
         local = await self.service.is_local_domain(address.rpartition("@")[2])
         _refuse(policy.check_route(self.rules, self.account is not None, local))
         if local:
-            accounts = await self.service.ctx.store.resolve(address)
+            accounts = await self.service.resolve(address)
             if not accounts:
                 raise SmtpError(replies.UNKNOWN_USER)
             _refuse(policy.check_quota(accounts, tx.params.size))
