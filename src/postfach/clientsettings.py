@@ -1,6 +1,7 @@
 """The settings a mail program needs for an address on this server (R27).
 
-Used by `serve` at start, by `postfach settings` and by the web pages.
+Used by `serve` at start, by `postfach settings` (postfach.helpers.settings,
+which adds presets and discovery for other domains) and by the web pages.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from postfach.config import Config
+from postfach.store.records import Account
 
-__all__ = ["ServerSetting", "own_settings", "settings_table"]
+__all__ = ["ServerSetting", "own_notes", "own_settings", "settings_table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,19 @@ class ServerSetting:
     username: str
     note: str = ""
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "protocol": self.protocol,
+            "server": self.host,
+            "port": self.port,
+            "security": self.security,
+            "username": self.username,
+            "note": self.note,
+        }
 
+
+# Implicit TLS first: RFC 8314 §3 recommends it over STARTTLS.
 _LISTENER_ROWS = (
     ("imaps", "incoming", "IMAP", "SSL/TLS"),
     ("imap", "incoming", "IMAP", "STARTTLS"),
@@ -30,21 +44,54 @@ _LISTENER_ROWS = (
     ("pop3", "incoming", "POP3", "STARTTLS"),
     ("submissions", "outgoing", "SMTP", "SSL/TLS"),
     ("submission", "outgoing", "SMTP", "STARTTLS"),
+    ("devices", "outgoing", "SMTP", "none"),
 )
 
 
-def own_settings(config: Config, address: str) -> list[ServerSetting]:
+def _row_note(protocol: str, name: str, account: Account | None) -> str:
+    if name == "devices":
+        return "for scanners without TLS; only to this server's own addresses"
+    if protocol == "SMTP":
+        return "authentication required"
+    if protocol == "IMAP" and account is not None and not account.imap_enabled:
+        return "IMAP is switched off for this account"
+    if protocol == "POP3":
+        if account is not None and account.pop3_enabled:
+            return ""
+        if account is not None:
+            return "POP3 is switched off for this account"
+        return "POP3 must be switched on for the account"
+    return ""
+
+
+def own_settings(
+    config: Config, address: str, account: Account | None = None
+) -> list[ServerSetting]:
+    """One row per enabled client listener, as the server is reached from outside."""
     host = config.public_name
     rows = []
     for name, role, protocol, security in _LISTENER_ROWS:
         spec = config.listener(name)
         if spec is None:
             continue
-        note = "authentication required" if role == "outgoing" else ""
-        if protocol == "POP3":
-            note = "POP3 must be switched on for the account"
+        note = _row_note(protocol, name, account)
         rows.append(ServerSetting(role, protocol, host, spec.port, security, address, note))
     return rows
+
+
+def own_notes(config: Config, address: str, account: Account | None = None) -> list[str]:
+    """What a user must know beyond the table: password, switches, certificate."""
+    notes = ["password: the account's password, or an app password made for the program"]
+    if account is not None and not account.imap_enabled:
+        notes.append(f"IMAP is switched off: postfach user set {address} imap=on")
+    if account is not None and not account.pop3_enabled:
+        notes.append(f"POP3 is switched off: postfach user set {address} pop3=on")
+    if not (config.tls.cert and config.tls.key):
+        notes.append(
+            "the server uses a self-signed certificate: the mail program asks once to"
+            " accept it (install a real certificate to avoid that)"
+        )
+    return notes
 
 
 def settings_table(config: Config, address: str) -> str:
