@@ -11,15 +11,16 @@ import mimetypes
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from postfach.config import Config
+from postfach.mailing.bouncebox import BoxResult, MailboxError, check_box
 from postfach.mailing.clock import Clock, SystemClock
 from postfach.mailing.compose import check_templates
 from postfach.mailing.contacts import CsvContacts, parse_csv
-from postfach.mailing.relays import RelayConfigError, RelaySettings
+from postfach.mailing.relays import RelayConfigError, RelaySettings, parse_security
 from postfach.mailing.scheduler import Progress, RunReport, Scheduler, SchedulerSettings
 from postfach.mailing.transport import (
     InternalConnection,
@@ -29,12 +30,26 @@ from postfach.mailing.transport import (
 )
 from postfach.mailing.vault import Vault
 from postfach.store.base import StoreBase
-from postfach.store.mailing import Campaign, MailingStore, Quota, RecipientRow, Relay
+from postfach.store.mailing import (
+    BounceBox,
+    Campaign,
+    MailingStore,
+    Quota,
+    RecipientRow,
+    Relay,
+)
 
 if TYPE_CHECKING:
     from postfach.context import ServerContext
 
-__all__ = ["CampaignView", "ImportReport", "Mailing", "MailingError", "RelayStatus"]
+__all__ = [
+    "BounceBoxSettings",
+    "CampaignView",
+    "ImportReport",
+    "Mailing",
+    "MailingError",
+    "RelayStatus",
+]
 
 
 class MailingError(ValueError):
@@ -64,11 +79,74 @@ class CampaignView:
     recipients: list[RecipientRow]
 
 
+@dataclass(frozen=True, slots=True)
+class BounceBoxSettings:
+    name: str
+    host: str
+    port: int
+    login: str
+    password: str = field(repr=False)
+    security: str = "tls"
+    tls_verify: bool = True
+    folder: str = "INBOX"
+    done_folder: str = "Processed"
+    relay_name: str = ""  # "" = for every relay
+
+
+class BounceMixin:
+    """Bounce mailboxes (R25): one global, or one per relay."""
+
+    store: MailingStore
+    vault: Vault
+    clock: Clock
+
+    async def add_bounce_box(self, settings: BounceBoxSettings) -> None:
+        security = parse_security(settings.security)
+        if not settings.host or not 0 < settings.port < 65536:
+            raise MailingError("a bounce mailbox needs a host and a port")
+        names = {b.name for b in await self.store.list_bounce_boxes()}
+        if settings.name in names:
+            raise MailingError(f"bounce mailbox {settings.name} exists already")
+        if settings.relay_name and await self.store.get_relay(settings.relay_name) is None:
+            raise MailingError(f"no relay named {settings.relay_name}")
+        await self.store.add_bounce_box(
+            settings.name, relay_name=settings.relay_name, host=settings.host,
+            port=settings.port, security=security, tls_verify=settings.tls_verify,
+            login=settings.login, password_enc=self.vault.encrypt(settings.password),
+            folder=settings.folder, done_folder=settings.done_folder,
+        )  # fmt: skip
+
+    async def list_bounce_boxes(self) -> list[BounceBox]:
+        return await self.store.list_bounce_boxes()
+
+    async def remove_bounce_box(self, name: str) -> None:
+        if not await self.store.remove_bounce_box(name):
+            raise MailingError(f"no bounce mailbox named {name}")
+
+    async def check_bounces(self, name: str | None = None) -> dict[str, BoxResult | str]:
+        """Reads each (or the named) bounce mailbox once; a result or an error per box."""
+        boxes = [b for b in await self.store.list_bounce_boxes() if name in (None, b.name)]
+        if name is not None and not boxes:
+            raise MailingError(f"no bounce mailbox named {name}")
+        results: dict[str, BoxResult | str] = {}
+        for box in boxes:
+            now = self.clock.now()
+            try:
+                password = self.vault.decrypt(box.password_enc)
+                result: BoxResult | str = await check_box(self.store, box, password, now)
+            except (MailboxError, OSError) as exc:
+                result = str(exc)
+            summary = result.summary() if isinstance(result, BoxResult) else f"error: {result}"
+            await self.store.bounce_box_checked(box.name, now, summary)
+            results[box.name] = result
+        return results
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Mailing:
+class Mailing(BounceMixin):
     def __init__(
         self,
         store: MailingStore,
