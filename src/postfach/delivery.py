@@ -72,7 +72,7 @@ class Delivery:
     ) -> dict[str, DeliveryStatus]:
         """Delivers to each recipient's INBOX; returns a status per recipient."""
         statuses: dict[str, DeliveryStatus] = {}
-        targets: dict[AccountId, tuple[Account, str]] = {}
+        targets: dict[AccountId, Account] = {}
         reaches: dict[str, list[AccountId]] = {}
         for recipient in recipients:
             resolved = await self._resolve(recipient)
@@ -81,13 +81,13 @@ class Delivery:
                 continue
             reaches[recipient] = [account.id for account in resolved]
             for account in resolved:
-                targets.setdefault(account.id, (account, recipient))
+                targets.setdefault(account.id, account)
         if not targets:
             return statuses
         blob = await self._prepare(raw)
         received = received or self._received_line()
         jobs: dict[AccountId, _Job] = {}
-        for account, _recipient in targets.values():
+        for account in targets.values():
             inbox = await self._inbox(account.id)
             prefix = trace_headers(sender, account.address, received)
             jobs[account.id] = self._submit(NewMessage(inbox, blob, prefix))
@@ -98,20 +98,6 @@ class Delivery:
             results = {outcome[a] for a in account_ids}
             delivered = DeliveryStatus.DELIVERED in results
             statuses[recipient] = DeliveryStatus.DELIVERED if delivered else results.pop()
-        return statuses
-        blob = await self._prepare(raw)
-        received = received or self._received_line()
-        jobs: list[tuple[str, _Job]] = []
-        for account, recipient in targets.values():
-            inbox = await self._inbox(account.id)
-            prefix = trace_headers(sender, account.address, received)
-            jobs.append((recipient, self._submit(NewMessage(inbox, blob, prefix))))
-        for recipient, job in jobs:
-            result = await job.future
-            status = _status(result)
-            # A recipient that fans out to several accounts counts as delivered if any got it.
-            if statuses.get(recipient) != DeliveryStatus.DELIVERED:
-                statuses[recipient] = status
         return statuses
 
     async def save_copy(

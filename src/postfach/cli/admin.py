@@ -124,11 +124,9 @@ async def domain_add(args: argparse.Namespace) -> int:
 
 
 def _dkim_key() -> tuple[str, str]:
-    try:
-        from postfach import dkim
-    except ImportError:
-        return "", ""
-    selector, private_pem, _public = dkim.generate_key()
+    from postfach.dkim import generate_key
+
+    selector, private_pem, _public = generate_key()
     return selector, private_pem
 
 
@@ -157,9 +155,9 @@ async def domain_dns(args: argparse.Namespace) -> int:
         domain = await store.get_domain(args.domain)
         if domain is None:
             raise NotFound(f"no domain {args.domain}")
-        from postfach import dkim
+        from postfach.dkim import dns_records
 
-        for record in dkim.dns_records(domain, config):
+        for record in dns_records(domain, config):
             print(record)
     return 0
 

@@ -27,21 +27,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def queue_list(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        entries = await admin.list_entries(store)  # type: ignore[arg-type]
+        entries = await admin.list_entries(store)
     print(admin.format_entries(entries))
     return 0
 
 
 async def queue_retry(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        count = await admin.retry(store, args.id)  # type: ignore[arg-type]
+        count = await admin.retry(store, args.id)
     print(f"{count} recipient(s) will be tried again now")
     return 0
 
 
 async def queue_delete(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        if not await admin.delete(store, args.id):  # type: ignore[arg-type]
+        if not await admin.delete(store, args.id):
             raise NotFound(f"no queued message {args.id}")
     print(f"deleted queued message {args.id}")
     return 0

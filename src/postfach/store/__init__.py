@@ -6,6 +6,7 @@ from postfach.store.api import AlreadyExists, NotFound, OverQuota, StoreApi, Sto
 from postfach.store.events import Hub
 from postfach.store.locks import LocksMixin
 from postfach.store.mail import MailMixin, NewMessage
+from postfach.store.queue import QueueMixin
 from postfach.store.web import WebMixin
 
 __all__ = [
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 
-class Store(WebMixin, MailMixin, LocksMixin):
+class Store(WebMixin, MailMixin, LocksMixin, QueueMixin):
     """SQLite or PostgreSQL behind the narrow API of `StoreApi`."""
 
     @classmethod
