@@ -1,0 +1,66 @@
+"""Arbitrary lines sent to a live session in each state: always a response, never a crash."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.imap.messages import SIMPLE, literal
+
+WORDS = st.sampled_from([
+    "FETCH", "UID", "STORE", "SEARCH", "SELECT", "LIST", "STATUS", "COPY", "MOVE", "EXPUNGE",
+    "SORT", "THREAD", "APPEND", "CREATE", "RENAME", "ENABLE", "ID", "1", "1:*", "*", "$", "(",
+    ")", "[", "]", "BODY[1.MIME]", "BODY.PEEK[]<0.1>", "FLAGS", "+FLAGS", "\\Seen", '"a b"',
+    "INBOX", "&AMQ-", "NOT", "OR", "ALL", "RETURN", "(SAVE)", "CHARSET", "UTF-8", "{0+}", "%",
+])
+LINES = st.lists(WORDS | st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=6),
+                 min_size=1, max_size=8).map(lambda ws: " ".join(ws))
+
+
+@pytest.mark.parametrize("state", ["not-authenticated", "authenticated", "selected"])
+async def test_live_session_survives_arbitrary_lines(wire, state):
+    c = await wire(login=state != "not-authenticated")
+    if state == "selected":
+        await c.ok(b"APPEND INBOX " + literal(SIMPLE))
+        await c.ok("SELECT INBOX")
+    sent = []
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(LINES)
+    def collect(line: str) -> None:
+        if "\r" not in line and "\n" not in line and not re.search(r"\{\d+\+?\}$", line):
+            sent.append(line)
+
+    collect()
+    for n, line in enumerate(sent):
+        if n % 10 == 9:
+            await c.cmd("NOOP")  # the 20th BAD in a row would end the session
+        tag = c.next_tag()
+        await c.send(f"{tag} {line}\r\n".encode())
+        try:
+            _, status = await c.until_tagged(tag)
+        except (TimeoutError, ConnectionError, EOFError) as exc:
+            raise AssertionError(f"no answer to {line!r}") from exc
+        assert status.split(" ", 1)[0] in ("OK", "NO", "BAD"), (line, status)
+        if status.startswith("OK") and line.upper().startswith(("LOGOUT",)):
+            return
+    await c.ok("NOOP")
+
+
+async def test_overlong_line_gets_bad(wire):
+    c = await wire()
+    await c.send(b"a1 NOOP " + b"x" * 100_000 + b"\r\n")
+    assert await c.line() == "a1 BAD Line too long"
+    await c.ok("NOOP")
+
+
+async def test_too_many_bad_commands_end_session(wire):
+    c = await wire(login=False)
+    for _ in range(20):
+        await c.send(b"x FROB\r\n")
+    lines = [await c.line() for _ in range(21)]
+    assert lines[-1] == "* BYE Too many invalid commands"
