@@ -1,0 +1,116 @@
+"""One account can reach nothing of another's through any page or API call."""
+
+from __future__ import annotations
+
+from postfach.auth.passwords import hash_password_async
+
+from .webhelpers import csrf_of, make_message, put, sign_in
+
+SECRET = "zanzibar-secret"
+PAGES = (
+    "/mail", "/mail?box=INBOX", "/mail?box=Secret", "/mail?box=Trash", "/settings",
+    "/app-passwords", "/password", f"/mail/search?q={SECRET}", "/mail/search?q=alice",
+    "/settings/apple.mobileconfig",
+)  # fmt: skip
+
+
+async def alice_has_mail(web) -> list[int]:
+    await web.ctx.store.create_mailbox(web.alice.id, "Secret")
+    uids = [
+        await put(web.ctx, web.alice, "INBOX", make_message(f"{SECRET} {n}", SECRET,
+                  attachment=("secret.txt", SECRET.encode(), "text/plain")))
+        for n in range(3)
+    ]  # fmt: skip
+    await put(web.ctx, web.alice, "Secret", make_message(SECRET, SECRET))
+    await put(web.ctx, web.alice, "Trash", make_message(SECRET, SECRET))
+    await web.ctx.store.add_app_password(web.alice.id, "alices-phone", await hash_password_async("x"))
+    return uids
+
+
+async def alice_state(web) -> dict:
+    store = web.ctx.store
+    boxes = await store.list_mailboxes(web.alice.id)
+    return {
+        "account": await store.get_account("alice@example.org"),
+        "apps": [p.name for p in await store.list_app_passwords(web.alice.id)],
+        "mail": {b.name: await store.message_index(b.id) for b in boxes},
+    }
+
+
+async def test_no_page_shows_another_accounts_mail(web):
+    uids = await alice_has_mail(web)
+    before = await alice_state(web)
+    await sign_in(web.client, "bob@example.org")
+    for path in PAGES:
+        response = await web.client.get(path)
+        # The search page repeats the query itself; nothing else may match.
+        text = response.text.replace(f'value="{SECRET}"', "").replace(f"“{SECRET}”", "")
+        assert SECRET not in text, path
+        assert "alices-phone" not in response.text, path
+        assert "alice@example.org" not in response.text, path
+    assert "Nothing found." in (await web.client.get(f"/mail/search?q={SECRET}")).text
+    for uid in [*uids, 4, 5]:
+        for path in (f"/mail/message?box=INBOX&uid={uid}",
+                     f"/mail/part?box=INBOX&uid={uid}&part=2",
+                     f"/mail/message?box=Secret&uid=1", f"/mail/message?box=Trash&uid={uid}"):  # fmt: skip
+            response = await web.client.get(path)
+            assert response.status_code == 404, path
+            assert SECRET not in response.text
+    assert await alice_state(web) == before
+
+
+async def test_no_action_changes_another_accounts_data(web):
+    uids = await alice_has_mail(web)
+    before = await alice_state(web)
+    await sign_in(web.client, "bob@example.org")
+    token = csrf_of((await web.client.get("/mail")).text)
+    posts = [
+        ("/mail/move", {"box": "INBOX", "target": "Trash", "uid": uids}),
+        ("/mail/move", {"box": "Secret", "target": "INBOX", "uid": [1]}),
+        ("/mail/move", {"box": "INBOX", "target": "Secret", "uid": uids}),
+        ("/mail/delete", {"box": "INBOX", "uid": uids}),
+        ("/mail/delete", {"box": "Trash", "uid": [1, 2, 3]}),
+        ("/app-passwords/revoke", {"name": "alices-phone"}),
+        ("/settings", {"imap_enabled": "", "pop3_folders": ["Secret"]}),
+        ("/password", {"current": "x", "new": "y" * 10, "repeat": "y" * 10}),
+    ]
+    for path, data in posts:
+        response = await web.client.post(path, data={"csrf": token, **data})
+        assert response.status_code in (200, 303, 404, 422), (path, response.status_code)
+        assert SECRET not in response.text
+    assert await alice_state(web) == before
+
+
+async def test_one_sessions_csrf_token_is_no_good_for_another(web):
+    alice_client = web.new_client()
+    async with alice_client:
+        await sign_in(alice_client, "alice@example.org")
+        alice_token = csrf_of((await alice_client.get("/settings")).text)
+        await sign_in(web.client, "bob@example.org")
+        response = await web.client.post("/settings", data={"csrf": alice_token})
+        assert response.status_code == 403
+        response = await alice_client.post("/logout-everywhere", data={"csrf": "wrong"})
+        assert response.status_code == 403
+
+
+async def test_bob_logging_out_everywhere_leaves_alice_signed_in(web):
+    alice_client = web.new_client()
+    async with alice_client:
+        await sign_in(alice_client, "alice@example.org")
+        await sign_in(web.client, "bob@example.org")
+        token = csrf_of((await web.client.get("/password")).text)
+        await web.client.post("/logout-everywhere", data={"csrf": token})
+        assert (await alice_client.get("/mail")).status_code == 200
+        assert (await web.client.get("/mail")).status_code == 303
+
+
+async def test_user_sessions_cannot_use_the_admin_api(web):
+    await sign_in(web.client, "bob@example.org")
+    for method, path in (("GET", "/api/v1/accounts"),
+                         ("GET", "/api/v1/accounts/alice@example.org"),
+                         ("GET", "/api/v1/accounts/alice@example.org/app-passwords"),
+                         ("POST", "/api/v1/accounts/alice@example.org/logout"),
+                         ("DELETE", "/api/v1/accounts/alice@example.org")):  # fmt: skip
+        response = await web.client.request(method, path)
+        assert response.status_code == 401, path
+    assert await web.ctx.store.get_account("alice@example.org") is not None
