@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from postfach.store import NewMessage
+from postfach.store.blobs import prepare_blob
 from tests.imap.conftest import PASSWORD, USER
 from tests.imap.messages import SIMPLE
 
@@ -68,8 +70,9 @@ async def test_mbsync_round_trip(imap, tmp_path):
     store = imap.ctx.store
     account = await store.get_account(USER)
     inbox = await store.get_mailbox(account.id, "INBOX")
-    for n in range(COUNT):
-        await store.append(inbox.id, SIMPLE.replace(b"Hello there", b"Message %d" % n))
+    batch = [NewMessage(inbox.id, prepare_blob(SIMPLE.replace(b"Hello there", b"Message %d" % n)))
+             for n in range(COUNT)]
+    await store.add_messages(batch)
     rc = config(tmp_path, imap.port("imap"))
     await mbsync(rc)
     files = local_messages(tmp_path / "mail" / "INBOX")
