@@ -44,7 +44,9 @@ class Sink:
     port: int = 0
 
     # aiosmtpd handler hooks
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         reply = self.replies.get(address)
         if reply is not None:
             return reply
@@ -53,15 +55,21 @@ class Sink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         for rcpt in envelope.rcpt_tos:
-            self.received.append(Received(self.clock.now(), envelope.mail_from, rcpt, envelope.content))
+            self.received.append(
+                Received(self.clock.now(), envelope.mail_from, rcpt, envelope.content)
+            )
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
 
-    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         user = data.login.decode()
         self.logins.append(user)
-        ok = not self.refuse_login and user == self.login and data.password.decode() == self.password
+        ok = (
+            not self.refuse_login and user == self.login and data.password.decode() == self.password
+        )
         return AuthResult(success=ok, handled=False)
 
     def _factory(self) -> SMTP:

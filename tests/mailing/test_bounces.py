@@ -113,7 +113,9 @@ async def test_bounce_mailbox_over_imap_marks_the_right_contacts(tmp_path: Path)
             await sink.stop()
         campaign = await mailing.campaign("spring")
         rows = await mailing.store.recipients(campaign.id)
-        reports = [render(n, rows[i].email, campaign.id, rows[i].token) for n, (i, _) in CASES.items()]
+        reports = [
+            render(n, rows[i].email, campaign.id, rows[i].token) for n, (i, _) in CASES.items()
+        ]
         unsubscribe = (
             f"From: {rows[7].email}\r\nTo: {return_path(SENDER, campaign.id, rows[7].token)}\r\n"
             "Subject: unsubscribe\r\n\r\n\r\n"
@@ -161,7 +163,11 @@ async def test_bounce_mailbox_wrong_password_is_reported(tmp_path: Path):
         mailing = await Mailing.open(srv.ctx.store, srv.ctx.config)
         await mailing.add_bounce_box(
             BounceBoxSettings(
-                "main", "127.0.0.1", srv.port("imap"), "bounces@example.org", "nope",
+                "main",
+                "127.0.0.1",
+                srv.port("imap"),
+                "bounces@example.org",
+                "nope",
                 security="none",
             )  # fmt: skip
         )

@@ -120,7 +120,10 @@ async def test_per_recipient_replies(mailing: Mailing, sinks, clock: ManualClock
     # 451 is retried with back-off until the attempts run out, then final.
     greylisted = rows["user2@dest.example"]
     assert greylisted.state == "failed" and greylisted.attempts == 6
-    assert greylisted.reply.startswith("451 4.7.1 Greylisted") and "gave up after 6" in greylisted.reply
+    assert (
+        greylisted.reply.startswith("451 4.7.1 Greylisted")
+        and "gave up after 6" in greylisted.reply
+    )
     assert report.deferred == 5 and len(report.waits) == 5
 
 

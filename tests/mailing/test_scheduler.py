@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from postfach.mailing.api import Mailing
 from postfach.mailing.clock import ManualClock
-from postfach.store.mailing import HOUR, DAY
+from postfach.store.mailing import DAY, HOUR
 
 from .conftest import make_campaign, relay_for
 
@@ -76,7 +76,9 @@ async def test_limits_survive_a_restart(mailing: Mailing, sinks, clock: ManualCl
     await mailing.queue("spring")
     # A first run sends 4 then gives up waiting (we stop it by a fresh scheduler later).
     campaign = await mailing.campaign("spring")
-    claimed = await mailing.store.claim(campaign.id, (await mailing.list_relays())[0], "x", 10, clock.now(), 60)
+    claimed = await mailing.store.claim(
+        campaign.id, (await mailing.list_relays())[0], "x", 10, clock.now(), 60
+    )
     assert len(claimed) == 4  # the store grants only the hour's room
     await mailing.store.unclaim([c.id for c in claimed])
     status = (await mailing.status())[0]

@@ -31,7 +31,7 @@ from postfach.store.mailing import Campaign
 __all__ = ["CampaignTemplates", "ComposeError", "Rendered", "check_templates"]
 
 
-class ComposeError(Exception):
+class ComposeError(ValueError):
     """A template that does not compile or render; the message says where."""
 
 

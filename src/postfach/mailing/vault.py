@@ -18,7 +18,7 @@ __all__ = ["KEY_FILE", "Vault", "VaultError"]
 KEY_FILE = "mailing.key"
 
 
-class VaultError(Exception):
+class VaultError(ValueError):
     """The key is missing, unreadable, or not the one the secret was sealed with."""
 
 
