@@ -14,13 +14,13 @@ SIMPLE = (
 
 MULTIPART = (
     b"From: Bob <bob@example.com>\r\n"
-    b"To: a@example.org, \"Carol C\" <carol@example.org>\r\n"
+    b'To: a@example.org, "Carol C" <carol@example.org>\r\n'
     b"Cc: undisclosed-recipients:;\r\n"
     b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= and a file\r\n"
     b"Date: Wed, 03 Jan 2024 12:30:00 +0100\r\n"
     b"Message-ID: <multi@example.com>\r\n"
     b"MIME-Version: 1.0\r\n"
-    b"Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n"
+    b'Content-Type: multipart/mixed; boundary="XYZ"\r\n'
     b"\r\n"
     b"preamble\r\n"
     b"--XYZ\r\n"
@@ -29,8 +29,8 @@ MULTIPART = (
     b"\r\n"
     b"Gr=C3=BC=C3=9Fe aus Berlin\r\n"
     b"--XYZ\r\n"
-    b"Content-Type: application/octet-stream; name=\"data.bin\"\r\n"
-    b"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+    b'Content-Type: application/octet-stream; name="data.bin"\r\n'
+    b'Content-Disposition: attachment; filename="data.bin"\r\n'
     b"Content-Transfer-Encoding: base64\r\n"
     b"\r\n"
     b"AAECAwQ=\r\n"

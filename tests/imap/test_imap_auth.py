@@ -8,10 +8,10 @@ import imaplib
 import ssl
 
 import pytest
-
-from harness import make_server
 from tests.imap.conftest import PASSWORD, USER
 from tests.imap.imapwire import Wire
+
+from harness import make_server
 
 
 def b64(text: str) -> str:
@@ -23,8 +23,21 @@ async def test_greeting_and_capability(wire):
     assert c.greeting.startswith("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 ")
     untagged, status = await c.cmd("CAPABILITY")
     caps = untagged[0].split()
-    for cap in ("IMAP4rev1", "IMAP4rev2", "STARTTLS", "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR",
-                "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "LITERAL+", "SPECIAL-USE"):
+    for cap in (
+        "IMAP4rev1",
+        "IMAP4rev2",
+        "STARTTLS",
+        "AUTH=PLAIN",
+        "AUTH=LOGIN",
+        "SASL-IR",
+        "IDLE",
+        "UIDPLUS",
+        "MOVE",
+        "CONDSTORE",
+        "QRESYNC",
+        "LITERAL+",
+        "SPECIAL-USE",
+    ):
         assert cap in caps
     assert "LOGINDISABLED" not in caps
     assert status == "OK CAPABILITY completed"

@@ -6,7 +6,6 @@ import asyncio
 import imaplib
 
 from imapclient import IMAPClient
-
 from tests.imap.conftest import PASSWORD, USER
 from tests.imap.messages import MULTIPART, SIMPLE
 

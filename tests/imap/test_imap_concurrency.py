@@ -106,5 +106,7 @@ async def test_many_sessions_consistent_numbers(wire):
     for lines in results:
         fetched = [line for line in lines if "FETCH (UID" in line and "EXPUNGE" not in line]
         assert fetched[-3:] == [
-            "* 1 FETCH (UID 3 FLAGS (\\Seen))", "* 2 FETCH (UID 4 FLAGS (\\Seen))",
-            "* 3 FETCH (UID 5 FLAGS (\\Seen))"]
+            "* 1 FETCH (UID 3 FLAGS (\\Seen))",
+            "* 2 FETCH (UID 4 FLAGS (\\Seen))",
+            "* 3 FETCH (UID 5 FLAGS (\\Seen))",
+        ]

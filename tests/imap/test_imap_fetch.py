@@ -7,7 +7,7 @@ from tests.imap.messages import MULTIPART, SIMPLE, literal
 
 async def setup(wire):
     c = await wire()
-    await c.ok(b"APPEND INBOX (\\Seen) \"02-Jan-2024 10:00:00 +0000\" " + literal(SIMPLE))
+    await c.ok(b'APPEND INBOX (\\Seen) "02-Jan-2024 10:00:00 +0000" ' + literal(SIMPLE))
     await c.ok(b"APPEND INBOX " + literal(MULTIPART))
     await c.ok("SELECT INBOX")
     return c
@@ -20,7 +20,8 @@ async def test_flags_uid_size_date(wire):
         f"* 2 FETCH (UID 2 FLAGS () RFC822.SIZE {len(MULTIPART)})",
     ]
     assert await c.ok("UID FETCH 1 INTERNALDATE") == [
-        '* 1 FETCH (UID 1 INTERNALDATE "02-Jan-2024 10:00:00 +0000")']
+        '* 1 FETCH (UID 1 INTERNALDATE "02-Jan-2024 10:00:00 +0000")'
+    ]
     assert await c.ok("FETCH 2 UID") == ["* 2 FETCH (UID 2)"]
 
 
@@ -29,14 +30,14 @@ async def test_envelope(wire):
     lines = await c.ok("FETCH 1:2 ENVELOPE")
     assert lines[0] == (
         '* 1 FETCH (ENVELOPE ("Tue, 02 Jan 2024 10:00:00 +0000" "Hello there" '
-        '(("Alice Example" NIL "alice" "example.net")) (("Alice Example" NIL "alice" "example.net")) '
+        '(("Alice Example" NIL "alice" "example.net")) (("Alice Example" NIL "alice" "example.net")) '  # noqa: E501
         '(("Alice Example" NIL "alice" "example.net")) ((NIL NIL "a" "example.org")) NIL NIL NIL '
         '"<simple@example.net>"))'
     )
     assert lines[1] == (
-        '* 2 FETCH (ENVELOPE ("Wed, 03 Jan 2024 12:30:00 +0100" "=?utf-8?q?Gr=C3=BC=C3=9Fe?= and a file" '
+        '* 2 FETCH (ENVELOPE ("Wed, 03 Jan 2024 12:30:00 +0100" "=?utf-8?q?Gr=C3=BC=C3=9Fe?= and a file" '  # noqa: E501
         '(("Bob" NIL "bob" "example.com")) (("Bob" NIL "bob" "example.com")) '
-        '(("Bob" NIL "bob" "example.com")) ((NIL NIL "a" "example.org")("Carol C" NIL "carol" "example.org")) '
+        '(("Bob" NIL "bob" "example.com")) ((NIL NIL "a" "example.org")("Carol C" NIL "carol" "example.org")) '  # noqa: E501
         '((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)) NIL NIL "<multi@example.com>"))'
     )
 
@@ -45,7 +46,8 @@ async def test_bodystructure(wire):
     c = await setup(wire)
     assert await c.ok("FETCH 1 BODYSTRUCTURE") == [
         '* 1 FETCH (BODYSTRUCTURE ("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 22 1 '
-        'NIL NIL NIL NIL))']
+        "NIL NIL NIL NIL))"
+    ]
     [line] = await c.ok("FETCH 2 BODY")
     assert line == (
         '* 2 FETCH (BODY (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 26 1)'
@@ -64,19 +66,31 @@ async def test_sections(wire):
     header_len = SIMPLE.index(b"\r\n\r\n") + 4
     assert await c.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT from)]") == [
         "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {65}\r\n"
-        "From: Alice Example <alice@example.net>\r\nSubject: Hello there\r\n\r\n)"]
-    assert await c.ok("FETCH 1 BODY.PEEK[TEXT]") == ["* 1 FETCH (BODY[TEXT] {22}\r\nJust a line of text.\r\n)"]
+        "From: Alice Example <alice@example.net>\r\nSubject: Hello there\r\n\r\n)"
+    ]
+    assert await c.ok("FETCH 1 BODY.PEEK[TEXT]") == [
+        "* 1 FETCH (BODY[TEXT] {22}\r\nJust a line of text.\r\n)"
+    ]
     assert await c.ok("FETCH 1 BODY.PEEK[HEADER]") == [
-        f"* 1 FETCH (BODY[HEADER] {{{header_len}}}\r\n{SIMPLE[:header_len].decode()})"]
+        f"* 1 FETCH (BODY[HEADER] {{{header_len}}}\r\n{SIMPLE[:header_len].decode()})"
+    ]
     assert await c.ok("FETCH 1 BODY.PEEK[]<0.4>") == ["* 1 FETCH (BODY[]<0> {4}\r\nFrom)"]
-    assert await c.ok("FETCH 1 BODY.PEEK[1]") == ["* 1 FETCH (BODY[1] {22}\r\nJust a line of text.\r\n)"]
-    assert await c.ok("FETCH 2 BODY.PEEK[1]") == ["* 2 FETCH (BODY[1] {26}\r\nGr=C3=BC=C3=9Fe aus Berlin)"]
+    assert await c.ok("FETCH 1 BODY.PEEK[1]") == [
+        "* 1 FETCH (BODY[1] {22}\r\nJust a line of text.\r\n)"
+    ]
+    assert await c.ok("FETCH 2 BODY.PEEK[1]") == [
+        "* 2 FETCH (BODY[1] {26}\r\nGr=C3=BC=C3=9Fe aus Berlin)"
+    ]
     assert await c.ok("FETCH 2 BODY.PEEK[2.MIME]") == [
-        '* 2 FETCH (BODY[2.MIME] {148}\r\nContent-Type: application/octet-stream; name="data.bin"\r\n'
-        'Content-Disposition: attachment; filename="data.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n)']
+        '* 2 FETCH (BODY[2.MIME] {148}\r\nContent-Type: application/octet-stream; name="data.bin"\r\n'  # noqa: E501
+        'Content-Disposition: attachment; filename="data.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n)'  # noqa: E501
+    ]
     assert await c.ok("FETCH 2 BODY.PEEK[3.HEADER]") == [
-        "* 2 FETCH (BODY[3.HEADER] {43}\r\nFrom: inner@example.net\r\nSubject: inner\r\n\r\n)"]
-    assert await c.ok("FETCH 2 BODY.PEEK[3.TEXT]") == ["* 2 FETCH (BODY[3.TEXT] {10}\r\ninner body)"]
+        "* 2 FETCH (BODY[3.HEADER] {43}\r\nFrom: inner@example.net\r\nSubject: inner\r\n\r\n)"
+    ]
+    assert await c.ok("FETCH 2 BODY.PEEK[3.TEXT]") == [
+        "* 2 FETCH (BODY[3.TEXT] {10}\r\ninner body)"
+    ]
     assert await c.ok("FETCH 2 BODY.PEEK[3.1]") == ["* 2 FETCH (BODY[3.1] {10}\r\ninner body)"]
     assert await c.ok("FETCH 2 BODY.PEEK[9]") == ["* 2 FETCH (BODY[9] {0}\r\n)"]
 
@@ -85,7 +99,9 @@ async def test_binary(wire):
     c = await setup(wire)
     assert await c.ok("FETCH 2 (BINARY.PEEK[1] BINARY.SIZE[2])") == [
         "* 2 FETCH (BINARY[1] {18}\r\nGrüße aus Berlin BINARY.SIZE[2] 5)".replace(
-            "Grüße", "Grüße".encode().decode("latin-1"))]
+            "Grüße", "Grüße".encode().decode("latin-1")
+        )
+    ]
     [line] = await c.ok("FETCH 2 BINARY.PEEK[2]")
     assert line == "* 2 FETCH (BINARY[2] ~{5}\r\n\x00\x01\x02\x03\x04)"
 
@@ -110,7 +126,10 @@ async def test_rfc822_items(wire):
 async def test_macros_and_modseq(wire):
     c = await setup(wire)
     [line, _] = await c.ok("FETCH 1:2 FAST")
-    assert line == f'* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "02-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})'
+    assert (
+        line
+        == f'* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "02-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})'  # noqa: E501
+    )
     [line] = await c.ok("FETCH 1 (MODSEQ)")
     assert line.startswith("* 1 FETCH (MODSEQ (") and line.endswith("))")
 
@@ -119,7 +138,9 @@ async def test_uid_fetch_adds_uid_and_ignores_missing(wire):
     c = await setup(wire)
     assert await c.ok("UID FETCH 2:99 FLAGS") == ["* 2 FETCH (UID 2 FLAGS ())"]
     assert await c.ok("UID FETCH 50:60 FLAGS") == []
-    assert await c.ok("UID FETCH 50:* FLAGS") == ["* 2 FETCH (UID 2 FLAGS ())"]  # n:* names the last
+    assert await c.ok("UID FETCH 50:* FLAGS") == [
+        "* 2 FETCH (UID 2 FLAGS ())"
+    ]  # n:* names the last
     assert await c.ok("UID FETCH 1 FLAGS") == ["* 1 FETCH (UID 1 FLAGS (\\Seen))"]
 
 

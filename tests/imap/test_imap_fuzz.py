@@ -7,17 +7,59 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.imap.messages import SIMPLE, literal
 
-WORDS = st.sampled_from([
-    "FETCH", "UID", "STORE", "SEARCH", "SELECT", "LIST", "STATUS", "COPY", "MOVE", "EXPUNGE",
-    "SORT", "THREAD", "APPEND", "CREATE", "RENAME", "ENABLE", "ID", "1", "1:*", "*", "$", "(",
-    ")", "[", "]", "BODY[1.MIME]", "BODY.PEEK[]<0.1>", "FLAGS", "+FLAGS", "\\Seen", '"a b"',
-    "INBOX", "&AMQ-", "NOT", "OR", "ALL", "RETURN", "(SAVE)", "CHARSET", "UTF-8", "{0+}", "%",
-])
-LINES = st.lists(WORDS | st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=6),
-                 min_size=1, max_size=8).map(lambda ws: " ".join(ws))
+WORDS = st.sampled_from(
+    [
+        "FETCH",
+        "UID",
+        "STORE",
+        "SEARCH",
+        "SELECT",
+        "LIST",
+        "STATUS",
+        "COPY",
+        "MOVE",
+        "EXPUNGE",
+        "SORT",
+        "THREAD",
+        "APPEND",
+        "CREATE",
+        "RENAME",
+        "ENABLE",
+        "ID",
+        "1",
+        "1:*",
+        "*",
+        "$",
+        "(",
+        ")",
+        "[",
+        "]",
+        "BODY[1.MIME]",
+        "BODY.PEEK[]<0.1>",
+        "FLAGS",
+        "+FLAGS",
+        "\\Seen",
+        '"a b"',
+        "INBOX",
+        "&AMQ-",
+        "NOT",
+        "OR",
+        "ALL",
+        "RETURN",
+        "(SAVE)",
+        "CHARSET",
+        "UTF-8",
+        "{0+}",
+        "%",
+    ]
+)
+LINES = st.lists(
+    WORDS | st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=6),
+    min_size=1,
+    max_size=8,
+).map(lambda ws: " ".join(ws))
 
 
 @pytest.mark.parametrize("state", ["not-authenticated", "authenticated", "selected"])
@@ -28,8 +70,9 @@ async def test_live_session_survives_arbitrary_lines(wire, state):
         await c.ok("SELECT INBOX")
     sent = []
 
-    @settings(max_examples=60, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(LINES)
     def collect(line: str) -> None:
         if "\r" not in line and "\n" not in line and not re.search(r"\{\d+\+?\}$", line):

@@ -41,7 +41,10 @@ async def test_create_special_use(wire):
     c = await wire()
     await c.ok("CREATE Archive (USE (\\Archive))")
     assert await c.ok('LIST "" Archive') == ['* LIST (\\HasNoChildren \\Archive) "/" Archive']
-    assert await c.no("CREATE X (USE (\\Bogus))") == "NO [USEATTR] Unsupported special-use attribute \\Bogus"
+    assert (
+        await c.no("CREATE X (USE (\\Bogus))")
+        == "NO [USEATTR] Unsupported special-use attribute \\Bogus"
+    )
 
 
 async def test_international_names(wire):
@@ -72,7 +75,7 @@ async def test_rename_and_inbox_rename(wire):
     assert "New" in names and "New/Child" in names and "Old" not in names
     assert await c.no("RENAME Nope X") == "NO [NONEXISTENT] No such mailbox"
     assert await c.no("RENAME New Sent") == "NO [ALREADYEXISTS] Mailbox already exists"
-    await c.ok('APPEND INBOX {5+}\r\nhello')
+    await c.ok("APPEND INBOX {5+}\r\nhello")
     await c.ok("RENAME INBOX Saved")
     assert await c.ok("STATUS INBOX (MESSAGES)") == ["* STATUS INBOX (MESSAGES 0)"]
     assert await c.ok("STATUS Saved (MESSAGES)") == ["* STATUS Saved (MESSAGES 1)"]
@@ -96,16 +99,19 @@ async def test_subscribe_lsub_and_list_subscribed(wire):
     ]
     await c.ok("DELETE Work/Reports")
     assert '* LIST (\\NonExistent \\Subscribed) "/" Work/Reports' in await c.ok(
-        'LIST (SUBSCRIBED) "" *')
+        'LIST (SUBSCRIBED) "" *'
+    )
     await c.ok("UNSUBSCRIBE Work/Reports")
     assert await c.ok('LSUB "" *') == ['* LSUB () "/" INBOX']
 
 
 async def test_status_and_list_status(wire):
     c = await wire()
-    await c.ok('APPEND INBOX (\\Seen) {5+}\r\nhello')
-    await c.ok('APPEND INBOX {6+}\r\nhello2')
-    [line] = await c.ok("STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY RECENT SIZE DELETED HIGHESTMODSEQ)")
+    await c.ok("APPEND INBOX (\\Seen) {5+}\r\nhello")
+    await c.ok("APPEND INBOX {6+}\r\nhello2")
+    [line] = await c.ok(
+        "STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY RECENT SIZE DELETED HIGHESTMODSEQ)"
+    )
     assert line.startswith("* STATUS INBOX (MESSAGES 2 UNSEEN 1 UIDNEXT 3 UIDVALIDITY ")
     assert "RECENT 0 SIZE 11 DELETED 0 HIGHESTMODSEQ " in line
     assert await c.no("STATUS Nope (MESSAGES)") == "NO [NONEXISTENT] No such mailbox"
@@ -118,14 +124,19 @@ async def test_quota(imap, wire):
     account = await imap.ctx.store.get_account("a@example.org")
     await imap.ctx.store.update_account(account.id, quota_bytes=1024 * 1024)
     c = await wire()
-    await c.ok('APPEND INBOX {2048+}\r\n' + "x" * 2048)
-    assert await c.ok("GETQUOTAROOT INBOX") == ['* QUOTAROOT INBOX ""', '* QUOTA "" (STORAGE 2 1024)']
+    await c.ok("APPEND INBOX {2048+}\r\n" + "x" * 2048)
+    assert await c.ok("GETQUOTAROOT INBOX") == [
+        '* QUOTAROOT INBOX ""',
+        '* QUOTA "" (STORAGE 2 1024)',
+    ]
     assert await c.ok('GETQUOTA ""') == ['* QUOTA "" (STORAGE 2 1024)']
-    assert await c.no('SETQUOTA "" (STORAGE 5)') == "NO [NOPERM] Quotas are set by the administrator"
+    assert (
+        await c.no('SETQUOTA "" (STORAGE 5)') == "NO [NOPERM] Quotas are set by the administrator"
+    )
 
 
 async def test_over_quota_append(imap, wire):
     account = await imap.ctx.store.get_account("a@example.org")
     await imap.ctx.store.update_account(account.id, quota_bytes=100)
     c = await wire()
-    assert await c.no('APPEND INBOX {200+}\r\n' + "x" * 200) == "NO [OVERQUOTA] Quota exceeded"
+    assert await c.no("APPEND INBOX {200+}\r\n" + "x" * 200) == "NO [OVERQUOTA] Quota exceeded"

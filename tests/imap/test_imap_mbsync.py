@@ -11,13 +11,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from postfach.store import NewMessage
-from postfach.store.blobs import prepare_blob
 from tests.imap.conftest import PASSWORD, USER
 from tests.imap.messages import SIMPLE
 
-pytestmark = pytest.mark.skipif(shutil.which("mbsync") is None, reason="mbsync (isync) not installed")
+from postfach.store import NewMessage
+from postfach.store.blobs import prepare_blob
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("mbsync") is None, reason="mbsync (isync) not installed"
+)
 
 COUNT = 1000
 
@@ -57,7 +59,13 @@ Sync All
 
 async def mbsync(rc: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        "mbsync", "-c", str(rc), "-a", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "mbsync",
+        "-c",
+        str(rc),
+        "-a",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, out.decode(errors="replace")
 
@@ -70,8 +78,10 @@ async def test_mbsync_round_trip(imap, tmp_path):
     store = imap.ctx.store
     account = await store.get_account(USER)
     inbox = await store.get_mailbox(account.id, "INBOX")
-    batch = [NewMessage(inbox.id, prepare_blob(SIMPLE.replace(b"Hello there", b"Message %d" % n)))
-             for n in range(COUNT)]
+    batch = [
+        NewMessage(inbox.id, prepare_blob(SIMPLE.replace(b"Hello there", b"Message %d" % n)))
+        for n in range(COUNT)
+    ]
     await store.add_messages(batch)
     rc = config(tmp_path, imap.port("imap"))
     await mbsync(rc)
@@ -103,4 +113,7 @@ async def test_mbsync_round_trip(imap, tmp_path):
     # server-side change comes back: flag on the server, then sync
     await store.store_flags(inbox.id, [index[-1].uid], "add", frozenset({"\\Answered"}))
     await mbsync(rc)
-    assert sum(1 for p in local_messages(tmp_path / "mail" / "INBOX") if "R" in p.name.split(":2,")[1]) == 1
+    assert (
+        sum(1 for p in local_messages(tmp_path / "mail" / "INBOX") if "R" in p.name.split(":2,")[1])
+        == 1
+    )

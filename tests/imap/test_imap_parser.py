@@ -1,4 +1,4 @@
-"""The sans-IO parser and grammar: typed commands out, BadSyntax with a reason, never anything else."""
+"""The sans-IO parser and grammar: typed commands out, or BadSyntax with a reason."""
 
 from __future__ import annotations
 
@@ -85,45 +85,69 @@ def test_mailbox_names_mutf7_and_utf8():
 
 
 def test_list_extended():
-    cmd = parse('a LIST (SUBSCRIBED RECURSIVEMATCH) "" ("%" "Sent/*") RETURN (CHILDREN STATUS (MESSAGES))')
+    cmd = parse(
+        'a LIST (SUBSCRIBED RECURSIVEMATCH) "" ("%" "Sent/*") RETURN (CHILDREN STATUS (MESSAGES))'
+    )
     assert cmd == c.ListMailboxes(
-        "a", "", ("%", "Sent/*"), frozenset({"SUBSCRIBED", "RECURSIVEMATCH"}),
-        frozenset({"CHILDREN", "STATUS"}), ("MESSAGES",), False, True,
+        "a",
+        "",
+        ("%", "Sent/*"),
+        frozenset({"SUBSCRIBED", "RECURSIVEMATCH"}),
+        frozenset({"CHILDREN", "STATUS"}),
+        ("MESSAGES",),
+        False,
+        True,
     )
     assert parse('a LIST "" *') == c.ListMailboxes("a", "", ("*",))
     assert parse('a LSUB "" %') == c.ListMailboxes("a", "", ("%",), lsub=True)
-    assert bad('a LIST (RECURSIVEMATCH) "" *').reason == "RECURSIVEMATCH needs another selection option"
+    assert (
+        bad('a LIST (RECURSIVEMATCH) "" *').reason
+        == "RECURSIVEMATCH needs another selection option"
+    )
 
 
 def test_append_multi():
-    cmd = parse(b'a APPEND Sent (\\seen) "17-Jul-1996 02:44:25 -0700" {5+}\r\nhello (\\Draft) {3+}\r\nabc')
+    cmd = parse(
+        b'a APPEND Sent (\\seen) "17-Jul-1996 02:44:25 -0700" {5+}\r\nhello (\\Draft) {3+}\r\nabc'
+    )
     assert isinstance(cmd, c.Append)
     assert [m.data for m in cmd.messages] == [b"hello", b"abc"]
     assert cmd.messages[0].flags == {"\\Seen"}
     assert cmd.messages[0].date == 837596665.0
     assert bad(b"a APPEND Sent").reason == "missing message"
-    assert bad(b'a APPEND Sent "32-Jul-1996 02:44:25 -0700" {1+}\r\nx').reason == "invalid date-time"
+    assert (
+        bad(b'a APPEND Sent "32-Jul-1996 02:44:25 -0700" {1+}\r\nx').reason == "invalid date-time"
+    )
 
 
 def test_store_forms():
     assert parse("a STORE 1:3 +FLAGS.SILENT (\\Seen $Junk)") == c.Store(
-        "a", False, SeqSet(((1, 3),)), "add", True, frozenset({"\\Seen", "$Junk"}))
+        "a", False, SeqSet(((1, 3),)), "add", True, frozenset({"\\Seen", "$Junk"})
+    )
     assert parse("a UID STORE 5 (UNCHANGEDSINCE 9) -FLAGS \\Deleted \\Flagged") == c.Store(
-        "a", True, SeqSet(((5, 5),)), "remove", False, frozenset({"\\Deleted", "\\Flagged"}), 9)
+        "a", True, SeqSet(((5, 5),)), "remove", False, frozenset({"\\Deleted", "\\Flagged"}), 9
+    )
     assert bad("a STORE 1 FLAGS (\\Recent)").reason == "\\Recent and \\* cannot be stored"
     assert bad("a STORE 0 FLAGS ()").reason == "invalid sequence set"
 
 
 def test_fetch_items():
-    cmd = parse("a UID FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (From to)]<0.100> BINARY.SIZE[1])")
+    cmd = parse(
+        "a UID FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (From to)]<0.100> BINARY.SIZE[1])"
+    )
     assert isinstance(cmd, c.Fetch)
     assert cmd.items == (
-        c.FetchAtt("UID"), c.FetchAtt("FLAGS"),
+        c.FetchAtt("UID"),
+        c.FetchAtt("FLAGS"),
         c.FetchAtt("BODY", c.Section((1, 2), "HEADER.FIELDS", ("FROM", "TO")), (0, 100), peek=True),
         c.FetchAtt("BINARY.SIZE", c.Section((1,))),
     )
     assert [i.name for i in parse("a FETCH 1 ALL").items] == [  # type: ignore[union-attr]
-        "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"]
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+    ]
     cmd = parse("a UID FETCH 1:* FLAGS (CHANGEDSINCE 12 VANISHED)")
     assert isinstance(cmd, c.Fetch) and cmd.changedsince == 12 and cmd.vanished
     assert bad("a FETCH 1 (BODY[TEXT)").reason == "expected ']'"
@@ -134,32 +158,49 @@ def test_fetch_items():
 
 
 def test_search_program():
-    cmd = parse('a UID SEARCH CHARSET UTF-8 OR FROM "joe" (SINCE 1-Feb-2020 NOT SEEN) 1:3 UID 7:* $')
+    cmd = parse(
+        'a UID SEARCH CHARSET UTF-8 OR FROM "joe" (SINCE 1-Feb-2020 NOT SEEN) 1:3 UID 7:* $'
+    )
     assert isinstance(cmd, c.Search) and cmd.uid and cmd.charset == "UTF-8"
-    assert cmd.key == c.KeyAnd((
-        c.KeyOr(c.KeyText("from", "joe"),
-                c.KeyAnd((c.KeyDate("since", (2020, 2, 1)), c.KeyNot(c.KeyFlag("\\Seen"))))),
-        c.KeySeq(SeqSet(((1, 3),))),
-        c.KeySeq(SeqSet(((7, None),)), uid=True),
-        c.KeySeq(SeqSet(saved=True)),
-    ))
+    assert cmd.key == c.KeyAnd(
+        (
+            c.KeyOr(
+                c.KeyText("from", "joe"),
+                c.KeyAnd((c.KeyDate("since", (2020, 2, 1)), c.KeyNot(c.KeyFlag("\\Seen")))),
+            ),
+            c.KeySeq(SeqSet(((1, 3),))),
+            c.KeySeq(SeqSet(((7, None),)), uid=True),
+            c.KeySeq(SeqSet(saved=True)),
+        )
+    )
     assert parse("a SEARCH RETURN (MIN COUNT) MODSEQ 5").return_opts == ("MIN", "COUNT")  # type: ignore[union-attr]
-    assert parse('a SEARCH HEADER X-Foo "" LARGER 10 SENTON "3-Mar-2021"').key == c.KeyAnd((  # type: ignore[union-attr]
-        c.KeyHeader("X-Foo", ""), c.KeySize(True, 10), c.KeyDate("on", (2021, 3, 3), True)))
+    assert parse('a SEARCH HEADER X-Foo "" LARGER 10 SENTON "3-Mar-2021"').key == c.KeyAnd(
+        (  # type: ignore[union-attr]
+            c.KeyHeader("X-Foo", ""),
+            c.KeySize(True, 10),
+            c.KeyDate("on", (2021, 3, 3), True),
+        )
+    )
     assert bad("a SEARCH FROB").reason == "unknown search key FROB"
-    assert bad("a SEARCH " + "(" * 80 + "ALL" + ")" * 80).reason == "search criteria nested too deeply"
+    assert (
+        bad("a SEARCH " + "(" * 80 + "ALL" + ")" * 80).reason == "search criteria nested too deeply"
+    )
 
 
 def test_sort_thread_id_enable_quota_auth():
     assert parse("a SORT (REVERSE DATE SUBJECT) UTF-8 ALL") == c.Sort(
-        "a", False, (("DATE", True), ("SUBJECT", False)), "UTF-8", c.KeyAll())
+        "a", False, (("DATE", True), ("SUBJECT", False)), "UTF-8", c.KeyAll()
+    )
     assert parse("a UID THREAD REFERENCES US-ASCII SEEN") == c.Thread(
-        "a", True, "REFERENCES", "US-ASCII", c.KeyFlag("\\Seen"))
+        "a", True, "REFERENCES", "US-ASCII", c.KeyFlag("\\Seen")
+    )
     assert parse('a ID ("name" "x" "os" NIL)') == c.Id("a", (("name", "x"), ("os", None)))
     assert parse("a ID NIL") == c.Id("a", None)
     assert parse("a ENABLE condstore UTF8=ACCEPT") == c.Enable("a", ("CONDSTORE", "UTF8=ACCEPT"))
-    assert parse("a SETQUOTA \"\" (STORAGE 512)") == c.SetQuota("a", "", (("STORAGE", 512),))
-    assert parse("a AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=") == c.Authenticate("a", "PLAIN", b"AGpvZQBzZWNyZXQ=")
+    assert parse('a SETQUOTA "" (STORAGE 512)') == c.SetQuota("a", "", (("STORAGE", 512),))
+    assert parse("a AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=") == c.Authenticate(
+        "a", "PLAIN", b"AGpvZQBzZWNyZXQ="
+    )
     assert parse("a AUTHENTICATE plain =") == c.Authenticate("a", "PLAIN", b"")
     assert parse("a UID EXPUNGE 3:4") == c.Expunge("a", SeqSet(((3, 4),)))
     assert parse("a MOVE 1:2 Trash") == c.Copy("a", False, SeqSet(((1, 2),)), "Trash", move=True)
@@ -215,10 +256,46 @@ def test_arbitrary_bytes_never_raise_anything_else(data):
 
 
 COMMAND_WORDS = [
-    "LOGIN", "SELECT", "FETCH", "UID", "SEARCH", "STORE", "APPEND", "LIST", "STATUS", "COPY",
-    "SORT", "THREAD", "ID", "ENABLE", "AUTHENTICATE", "CREATE", "RENAME", "BODY[", "(", ")",
-    "{3}\r\n", "{2+}\r\n", '"', "\\", "*", "1:*", "$", "NOT", "OR", "FLAGS", "+FLAGS", "RETURN",
-    "(CHANGEDSINCE", "<0.5>", "HEADER.FIELDS", "INBOX", " ", "~{1}\r\n", "CHARSET", "]",
+    "LOGIN",
+    "SELECT",
+    "FETCH",
+    "UID",
+    "SEARCH",
+    "STORE",
+    "APPEND",
+    "LIST",
+    "STATUS",
+    "COPY",
+    "SORT",
+    "THREAD",
+    "ID",
+    "ENABLE",
+    "AUTHENTICATE",
+    "CREATE",
+    "RENAME",
+    "BODY[",
+    "(",
+    ")",
+    "{3}\r\n",
+    "{2+}\r\n",
+    '"',
+    "\\",
+    "*",
+    "1:*",
+    "$",
+    "NOT",
+    "OR",
+    "FLAGS",
+    "+FLAGS",
+    "RETURN",
+    "(CHANGEDSINCE",
+    "<0.5>",
+    "HEADER.FIELDS",
+    "INBOX",
+    " ",
+    "~{1}\r\n",
+    "CHARSET",
+    "]",
 ]
 
 

@@ -9,7 +9,10 @@ async def mailbox(wire):
     c = await wire()
     await c.ok(b'APPEND INBOX (\\Seen) "02-Jan-2024 10:00:00 +0000" ' + literal(SIMPLE))
     await c.ok(b'APPEND INBOX (\\Flagged) "05-Jan-2024 10:00:00 +0000" ' + literal(MULTIPART))
-    await c.ok(b'APPEND INBOX "07-Jan-2024 10:00:00 +0000" ' + literal(reply(3, "Re: Hello there", "<simple@example.net>", 9)))
+    await c.ok(
+        b'APPEND INBOX "07-Jan-2024 10:00:00 +0000" '
+        + literal(reply(3, "Re: Hello there", "<simple@example.net>", 9))
+    )
     await c.ok("SELECT INBOX")
     return c
 
@@ -48,7 +51,10 @@ async def test_text_header_size_date_keys(wire):
 
 async def test_charset_and_errors(wire):
     c = await mailbox(wire)
-    assert await c.no("SEARCH CHARSET KOI8-R ALL") == "NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
+    assert (
+        await c.no("SEARCH CHARSET KOI8-R ALL")
+        == "NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset"
+    )
     assert await c.bad("SEARCH FROB") == "BAD unknown search key FROB"
     assert await c.bad("SEARCH SINCE yesterday") == "BAD invalid date"
 
@@ -85,9 +91,13 @@ async def test_sort(wire):
 
 async def test_thread(wire):
     c = await wire()
-    for msg in (reply(1, "topic", None, 1), reply(2, "Re: topic", "<m1@x>", 2),
-                reply(3, "other", None, 3), reply(4, "Re: topic", "<m2@x>", 4),
-                reply(5, "Re: topic", "<m1@x>", 5)):
+    for msg in (
+        reply(1, "topic", None, 1),
+        reply(2, "Re: topic", "<m1@x>", 2),
+        reply(3, "other", None, 3),
+        reply(4, "Re: topic", "<m2@x>", 4),
+        reply(5, "Re: topic", "<m1@x>", 5),
+    ):
         await c.ok(b"APPEND INBOX " + literal(msg))
     await c.ok("SELECT INBOX")
     assert await c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL") == ["* THREAD (1 (2)(4)(5))(3)"]

@@ -11,7 +11,10 @@ async def test_select_empty_inbox(wire):
     c = await wire()
     untagged, status = await c.cmd("SELECT INBOX")
     assert untagged[0] == "* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen)"
-    assert untagged[1] == "* OK [PERMANENTFLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen \\*)] Flags permitted"
+    assert (
+        untagged[1]
+        == "* OK [PERMANENTFLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen \\*)] Flags permitted"  # noqa: E501
+    )
     assert untagged[2:4] == ["* 0 EXISTS", "* 0 RECENT"]
     assert re.fullmatch(r"\* OK \[UIDVALIDITY \d+\] UIDs valid", untagged[4])
     assert untagged[5] == "* OK [UIDNEXT 1] Predicted next UID"
@@ -80,13 +83,18 @@ async def test_condstore_select_and_changedsince(wire):
     for _ in range(3):
         await c.ok(b"APPEND INBOX " + literal(SIMPLE))
     untagged = await c.ok("SELECT INBOX (CONDSTORE)")
-    highest = int(next(re.search(r"HIGHESTMODSEQ (\d+)", x).group(1) for x in untagged if "HIGHESTMODSEQ" in x))
+    highest = int(
+        next(
+            re.search(r"HIGHESTMODSEQ (\d+)", x).group(1) for x in untagged if "HIGHESTMODSEQ" in x
+        )
+    )
     [line] = await c.ok("STORE 2 +FLAGS (\\Flagged)")
     modseq = int(re.search(r"MODSEQ \((\d+)\)", line).group(1))
     assert line == f"* 2 FETCH (FLAGS (\\Flagged) MODSEQ ({modseq}))"
     assert modseq > highest
     assert await c.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})") == [
-        f"* 2 FETCH (FLAGS (\\Flagged) MODSEQ ({modseq}))"]
+        f"* 2 FETCH (FLAGS (\\Flagged) MODSEQ ({modseq}))"
+    ]
     _, status = await c.cmd(f"STORE 1:2 (UNCHANGEDSINCE {highest}) +FLAGS.SILENT (\\Seen)")
     assert status == "OK [MODIFIED 2] Conditional STORE failed"
     assert await c.ok(f"SEARCH MODSEQ {modseq}") == [f"* SEARCH 1 2 (MODSEQ {modseq + 1})"]
@@ -98,8 +106,12 @@ async def test_qresync(wire):
         await c.ok(b"APPEND INBOX " + literal(SIMPLE))
     await c.ok("ENABLE QRESYNC")
     untagged = await c.ok("SELECT INBOX")
-    validity = next(re.search(r"UIDVALIDITY (\d+)", x).group(1) for x in untagged if "UIDVALIDITY" in x)
-    highest = next(re.search(r"HIGHESTMODSEQ (\d+)", x).group(1) for x in untagged if "HIGHESTMODSEQ" in x)
+    validity = next(
+        re.search(r"UIDVALIDITY (\d+)", x).group(1) for x in untagged if "UIDVALIDITY" in x
+    )
+    highest = next(
+        re.search(r"HIGHESTMODSEQ (\d+)", x).group(1) for x in untagged if "HIGHESTMODSEQ" in x
+    )
     await c.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
     untagged = await c.ok("UID STORE 2 +FLAGS.SILENT (\\Deleted)")
     assert untagged and "MODSEQ" in untagged[0]
@@ -107,7 +119,9 @@ async def test_qresync(wire):
     await c.ok("UNSELECT")
     untagged = await c.ok(f"SELECT INBOX (QRESYNC ({validity} {highest} 1:4))")
     assert "* VANISHED (EARLIER) 2" in untagged
-    assert any(re.fullmatch(r"\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)", x) for x in untagged)
+    assert any(
+        re.fullmatch(r"\* 1 FETCH \(UID 1 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)", x) for x in untagged
+    )
     assert untagged.index("* VANISHED (EARLIER) 2") > untagged.index("* 3 EXISTS")
     assert await c.ok(f"UID FETCH 1:* FLAGS (CHANGEDSINCE {highest} VANISHED)") == [
         "* VANISHED (EARLIER) 2",

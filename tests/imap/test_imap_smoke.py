@@ -12,7 +12,9 @@ async def test_imaplib_basic(imap):
         c.login("a@example.org", "secret-pass")
         typ, data = c.select("INBOX")
         assert typ == "OK", data
-        typ, data = c.append("INBOX", r"(\Seen)", None, b"From: x@y.org\r\nSubject: hi\r\n\r\nbody\r\n")
+        typ, data = c.append(
+            "INBOX", r"(\Seen)", None, b"From: x@y.org\r\nSubject: hi\r\n\r\nbody\r\n"
+        )
         assert typ == "OK", data
         typ, data = c.fetch("1", "(FLAGS BODY[] ENVELOPE BODYSTRUCTURE)")
         assert typ == "OK", data

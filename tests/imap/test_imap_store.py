@@ -20,12 +20,16 @@ async def test_store_modes(wire):
     assert await c.ok("STORE 1 +FLAGS (\\Seen $Label1)") == ["* 1 FETCH (FLAGS (\\Seen $Label1))"]
     assert await c.ok("STORE 1 -FLAGS $Label1") == ["* 1 FETCH (FLAGS (\\Seen))"]
     assert await c.ok("STORE 1:2 FLAGS (\\Flagged)") == [
-        "* 1 FETCH (FLAGS (\\Flagged))", "* 2 FETCH (FLAGS (\\Flagged))"]
+        "* 1 FETCH (FLAGS (\\Flagged))",
+        "* 2 FETCH (FLAGS (\\Flagged))",
+    ]
     assert await c.ok("STORE 2 +FLAGS.SILENT (\\Answered)") == []
     assert await c.ok("UID STORE 3 +FLAGS (\\Draft)") == ["* 3 FETCH (UID 3 FLAGS (\\Draft))"]
     assert await c.ok("FETCH 1:3 FLAGS") == [
-        "* 1 FETCH (FLAGS (\\Flagged))", "* 2 FETCH (FLAGS (\\Answered \\Flagged))",
-        "* 3 FETCH (FLAGS (\\Draft))"]
+        "* 1 FETCH (FLAGS (\\Flagged))",
+        "* 2 FETCH (FLAGS (\\Answered \\Flagged))",
+        "* 3 FETCH (FLAGS (\\Draft))",
+    ]
     assert await c.bad("STORE 1 +FLAGS (\\Recent)") == "BAD \\Recent and \\* cannot be stored"
     assert await c.bad("STORE 9 +FLAGS (\\Seen)") == "BAD Invalid message sequence number"
 
@@ -35,7 +39,11 @@ async def test_expunge_and_uid_expunge(wire):
     await c.ok("STORE 2,4 +FLAGS.SILENT (\\Deleted)")
     assert await c.ok("UID EXPUNGE 4:5") == ["* 4 EXPUNGE"]
     assert await c.ok("EXPUNGE") == ["* 2 EXPUNGE"]
-    assert await c.ok("FETCH 1:* UID") == ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)", "* 3 FETCH (UID 5)"]
+    assert await c.ok("FETCH 1:* UID") == [
+        "* 1 FETCH (UID 1)",
+        "* 2 FETCH (UID 3)",
+        "* 3 FETCH (UID 5)",
+    ]
     await c.ok("STORE 1:3 +FLAGS.SILENT (\\Deleted)")
     assert await c.ok("EXPUNGE") == ["* 1 EXPUNGE", "* 1 EXPUNGE", "* 1 EXPUNGE"]
 

@@ -84,8 +84,17 @@ class KeyAnd:
 
 
 SearchKey = (
-    KeyAll | KeyFlag | KeyText | KeyHeader | KeyDate | KeySize | KeySeq | KeyModSeq
-    | KeyNot | KeyOr | KeyAnd
+    KeyAll
+    | KeyFlag
+    | KeyText
+    | KeyHeader
+    | KeyDate
+    | KeySize
+    | KeySeq
+    | KeyModSeq
+    | KeyNot
+    | KeyOr
+    | KeyAnd
 )
 
 
@@ -359,8 +368,35 @@ class Thread:
 
 
 Command = (
-    Capability | Noop | Logout | StartTls | Authenticate | Login | Select | Create | Delete
-    | Rename | Subscribe | ListMailboxes | Namespace | Status | Append | Check | Close
-    | Unselect | Expunge | Search | Fetch | Store | Copy | Idle | Id | Enable | GetQuota
-    | GetQuotaRoot | SetQuota | Sort | Thread
+    Capability
+    | Noop
+    | Logout
+    | StartTls
+    | Authenticate
+    | Login
+    | Select
+    | Create
+    | Delete
+    | Rename
+    | Subscribe
+    | ListMailboxes
+    | Namespace
+    | Status
+    | Append
+    | Check
+    | Close
+    | Unselect
+    | Expunge
+    | Search
+    | Fetch
+    | Store
+    | Copy
+    | Idle
+    | Id
+    | Enable
+    | GetQuota
+    | GetQuotaRoot
+    | SetQuota
+    | Sort
+    | Thread
 )

@@ -13,8 +13,21 @@ _MACROS = {
     "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
 }
 _SIMPLE = frozenset(
-    {"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "RFC822",
-     "RFC822.HEADER", "RFC822.TEXT", "MODSEQ", "SAVEDATE", "EMAILID", "THREADID"}
+    {
+        "FLAGS",
+        "UID",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+        "BODYSTRUCTURE",
+        "RFC822",
+        "RFC822.HEADER",
+        "RFC822.TEXT",
+        "MODSEQ",
+        "SAVEDATE",
+        "EMAILID",
+        "THREADID",
+    }
 )
 _SECTION_TEXTS = ("HEADER.FIELDS.NOT", "HEADER.FIELDS", "HEADER", "TEXT", "MIME")
 
@@ -101,7 +114,7 @@ def _section(cur: Cursor, binary: bool) -> c.Section:
 
 
 def _partial(cur: Cursor) -> tuple[int, int] | None:
-    """"<" number "." nz-number ">"."""
+    """ "<" number "." nz-number ">"."""
     if not cur.take(b"<"):
         return None
     start = cur.digits()

@@ -266,4 +266,5 @@ def parse_date(text: str) -> tuple[int, int, int]:
 def format_datetime(stamp: float) -> str:
     """Unix time → `"17-Jul-1996 09:44:25 +0000"` contents (UTC)."""
     t = time.gmtime(stamp)
-    return f"{t.tm_mday:02d}-{MONTHS[t.tm_mon - 1]}-{t.tm_year:04d} {time.strftime('%H:%M:%S', t)} +0000"
+    clock = time.strftime("%H:%M:%S", t)
+    return f"{t.tm_mday:02d}-{MONTHS[t.tm_mon - 1]}-{t.tm_year:04d} {clock} +0000"

@@ -221,10 +221,10 @@ class Cursor:
         return frozenset(self.paren_list(self.flag))
 
 
-_SYSTEM_FLAGS = {f.lower(): f for f in ("Seen", "Answered", "Flagged", "Deleted", "Draft", "Recent")}
+_SYSTEM_FLAGS = {
+    f.lower(): f for f in ("Seen", "Answered", "Flagged", "Deleted", "Draft", "Recent")
+}
 
 
 def _canonical_flag(name: str) -> str:
     return _SYSTEM_FLAGS.get(name.lower(), name)
-
-

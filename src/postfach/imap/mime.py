@@ -79,9 +79,7 @@ def decode_header_text(value: bytes) -> str:
         return text
 
 
-_TOKEN_PARAM = re.compile(
-    r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', re.S
-)
+_TOKEN_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)', re.S)
 
 
 def parse_content_type(value: str) -> tuple[str, str, list[tuple[str, str]]]:
@@ -114,11 +112,15 @@ class MimePart:
     message: MimePart | None = None  # the embedded message of message/rfc822
 
     @classmethod
-    def parse(cls, raw: bytes, default: tuple[str, str] = ("text", "plain"), depth: int = 0) -> MimePart:
+    def parse(
+        cls, raw: bytes, default: tuple[str, str] = ("text", "plain"), depth: int = 0
+    ) -> MimePart:
         header, body = split_header(raw)
         fields = header_fields(header)
         ctype = _get(fields, "content-type")
-        kind, sub, params = parse_content_type(ctype.decode("utf-8", "replace")) if ctype else ("", "", [])
+        kind, sub, params = (
+            parse_content_type(ctype.decode("utf-8", "replace")) if ctype else ("", "", [])
+        )
         if not kind:
             kind, sub = default
             if (kind, sub) == ("text", "plain") and not params:
@@ -146,7 +148,9 @@ class MimePart:
         if self.is_multipart:
             boundary = self.param("boundary")
             if boundary:
-                default = ("message", "rfc822") if self.subtype.lower() == "digest" else ("text", "plain")
+                default = (
+                    ("message", "rfc822") if self.subtype.lower() == "digest" else ("text", "plain")
+                )
                 self.children = [
                     MimePart.parse(chunk, default, depth + 1)
                     for chunk in split_multipart(self.body, boundary.encode("utf-8", "replace"))
@@ -194,6 +198,7 @@ class MimePart:
 
     def envelope(self, utf8: bool = True) -> bytes:
         """RFC 9051 §7.5.2 ENVELOPE: raw header values, addresses as (name adl mailbox host)."""
+
         def text(name: str) -> bytes:
             return nstring(self.field(name), utf8)
 
@@ -201,10 +206,16 @@ class MimePart:
         sender = self.field("sender") or frm
         reply_to = self.field("reply-to") or frm
         items = [
-            text("date"), text("subject"), _addresses(frm, utf8), _addresses(sender, utf8),
-            _addresses(reply_to, utf8), _addresses(self.field("to"), utf8),
-            _addresses(self.field("cc"), utf8), _addresses(self.field("bcc"), utf8),
-            text("in-reply-to"), text("message-id"),
+            text("date"),
+            text("subject"),
+            _addresses(frm, utf8),
+            _addresses(sender, utf8),
+            _addresses(reply_to, utf8),
+            _addresses(self.field("to"), utf8),
+            _addresses(self.field("cc"), utf8),
+            _addresses(self.field("bcc"), utf8),
+            text("in-reply-to"),
+            text("message-id"),
         ]
         return b"(" + b" ".join(items) + b")"
 
@@ -213,27 +224,40 @@ class MimePart:
             inner = b"".join(ch.bodystructure(extensible, utf8) for ch in self.children)
             out = [inner, quoted(self.subtype, utf8)]
             if extensible:
-                out += [_param_list(self.params, utf8), self._disposition(utf8),
-                        nstring(self.field("content-language"), utf8),
-                        nstring(self.field("content-location"), utf8)]
+                out += [
+                    _param_list(self.params, utf8),
+                    self._disposition(utf8),
+                    nstring(self.field("content-language"), utf8),
+                    nstring(self.field("content-location"), utf8),
+                ]
             return b"(" + b" ".join(out) + b")"
         kind = self.kind if not self.is_multipart else "text"
         sub = self.subtype if not self.is_multipart else "plain"
         cte = (self.field("content-transfer-encoding") or b"7BIT").strip()
         out = [
-            quoted(kind, utf8), quoted(sub, utf8), _param_list(self.params, utf8),
-            nstring(self.field("content-id"), utf8), nstring(self.field("content-description"), utf8),
-            quoted(cte, utf8), b"%d" % len(self.body),
+            quoted(kind, utf8),
+            quoted(sub, utf8),
+            _param_list(self.params, utf8),
+            nstring(self.field("content-id"), utf8),
+            nstring(self.field("content-description"), utf8),
+            quoted(cte, utf8),
+            b"%d" % len(self.body),
         ]
         if self.is_message and self.message is not None:
-            out += [self.message.envelope(utf8), self.message.bodystructure(extensible, utf8),
-                    b"%d" % _lines(self.body)]
+            out += [
+                self.message.envelope(utf8),
+                self.message.bodystructure(extensible, utf8),
+                b"%d" % _lines(self.body),
+            ]
         elif kind.lower() == "text":
             out.append(b"%d" % _lines(self.body))
         if extensible:
-            out += [nstring(self.field("content-md5"), utf8), self._disposition(utf8),
-                    nstring(self.field("content-language"), utf8),
-                    nstring(self.field("content-location"), utf8)]
+            out += [
+                nstring(self.field("content-md5"), utf8),
+                self._disposition(utf8),
+                nstring(self.field("content-language"), utf8),
+                nstring(self.field("content-location"), utf8),
+            ]
         return b"(" + b" ".join(out) + b")"
 
     def _disposition(self, utf8: bool) -> bytes:
@@ -248,8 +272,9 @@ class MimePart:
         return b"(" + quoted(kind, utf8) + b" " + _param_list(params, utf8) + b")"
 
 
-def section_bytes(root: MimePart, raw: bytes, parts: tuple[int, ...], text: str,
-                  fields: tuple[str, ...]) -> bytes | None:
+def section_bytes(
+    root: MimePart, raw: bytes, parts: tuple[int, ...], text: str, fields: tuple[str, ...]
+) -> bytes | None:
     """BODY[section] contents (RFC 9051 §6.4.5); None for a part that does not exist."""
     if not parts and not text:
         return raw
@@ -286,7 +311,10 @@ def _param_list(params: list[tuple[str, str]], utf8: bool) -> bytes:
 
 
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
-    """Body parts between `--boundary` lines (RFC 2046 §5.1.1); the CRLF before a delimiter belongs to it."""
+    """Body parts between `--boundary` lines (RFC 2046 §5.1.1).
+
+    The CRLF before a delimiter belongs to the delimiter.
+    """
     delim = b"--" + boundary
     parts: list[bytes] = []
     start: int | None = None
@@ -304,7 +332,7 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
             end = idx - 1
             if end > 0 and body[end - 1 : end] == b"\r":
                 end -= 1
-            parts.append(body[start:max(end, start)])
+            parts.append(body[start : max(end, start)])
         if after == b"--":
             return parts
         eol = body.find(b"\n", idx)
@@ -330,10 +358,18 @@ def _addresses(value: bytes | None, utf8: bool) -> bytes:
             if not addr and not name:
                 continue
             mailbox, _, host = addr.rpartition("@") if "@" in addr else (addr, "", "")
-            out.append(b"(" + b" ".join([
-                nstring(name or None, utf8), b"NIL", nstring(mailbox or None, utf8),
-                nstring(host or None, utf8),
-            ]) + b")")
+            out.append(
+                b"("
+                + b" ".join(
+                    [
+                        nstring(name or None, utf8),
+                        b"NIL",
+                        nstring(mailbox or None, utf8),
+                        nstring(host or None, utf8),
+                    ]
+                )
+                + b")"
+            )
         if group is not None:
             out.append(b"(NIL NIL NIL NIL)")
     return b"(" + b"".join(out) + b")" if out else b"NIL"

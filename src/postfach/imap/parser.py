@@ -39,7 +39,9 @@ _TAG = re.compile(rb"[^\x00-\x20\x7f(){%*\"\\+\x80-\xff]+")
 def command_name(line: bytes) -> tuple[str | None, str]:
     """(tag, upper-case command name) read leniently from a first line, for limits."""
     parts = line.split(b" ", 3)
-    tag = parts[0].decode("ascii", "replace").strip() if parts and _TAG.fullmatch(parts[0]) else None
+    tag = (
+        parts[0].decode("ascii", "replace").strip() if parts and _TAG.fullmatch(parts[0]) else None
+    )
     name = parts[1].upper() if len(parts) > 1 else b""
     if name == b"UID" and len(parts) > 2:
         name = parts[2].upper()
@@ -74,8 +76,19 @@ def parse_command(data: bytes, utf8: bool = False) -> c.Command:
     return command
 
 
-def _simple(cls: type[c.Capability | c.Noop | c.Logout | c.StartTls | c.Check | c.Close
-                     | c.Unselect | c.Idle | c.Namespace]) -> Callable[[Cursor, bool], c.Command]:
+def _simple(
+    cls: type[
+        c.Capability
+        | c.Noop
+        | c.Logout
+        | c.StartTls
+        | c.Check
+        | c.Close
+        | c.Unselect
+        | c.Idle
+        | c.Namespace
+    ],
+) -> Callable[[Cursor, bool], c.Command]:
     def parse(cur: Cursor, uid: bool) -> c.Command:
         assert cur.tag is not None
         return cls(cur.tag)
@@ -232,8 +245,14 @@ def p_list(cur: Cursor, uid: bool) -> c.Command:
     if "RECURSIVEMATCH" in select_opts and len(select_opts) == 1:
         raise cur.fail("RECURSIVEMATCH needs another selection option")
     return c.ListMailboxes(
-        _tag(cur), reference, tuple(patterns), frozenset(select_opts),
-        frozenset(return_opts), status_items, False, extended,
+        _tag(cur),
+        reference,
+        tuple(patterns),
+        frozenset(select_opts),
+        frozenset(return_opts),
+        status_items,
+        False,
+        extended,
     )
 
 

@@ -33,10 +33,14 @@ _DATE_KEYS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
-_ARG_KEYS = _TEXT_KEYS | set(_DATE_KEYS) | {
-    "KEYWORD", "UNKEYWORD", "LARGER", "SMALLER", "HEADER", "UID", "NOT", "OR", "MODSEQ"}
+_ARG_KEYS = (
+    _TEXT_KEYS
+    | set(_DATE_KEYS)
+    | {"KEYWORD", "UNKEYWORD", "LARGER", "SMALLER", "HEADER", "UID", "NOT", "OR", "MODSEQ"}
+)
 SORT_KEYS = frozenset(
-    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"})
+    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
+)
 
 
 def search_program(cur: Cursor) -> tuple[str | None, c.SearchKey]:

@@ -46,8 +46,14 @@ class SelectedView:
 
     @classmethod
     def load(cls, mailbox: Mailbox, index: list[MessageMeta], readonly: bool) -> SelectedView:
-        view = cls(mailbox.id, mailbox.name, readonly, mailbox.uidvalidity,
-                   int(mailbox.uidnext), int(mailbox.highestmodseq))
+        view = cls(
+            mailbox.id,
+            mailbox.name,
+            readonly,
+            mailbox.uidvalidity,
+            int(mailbox.uidnext),
+            int(mailbox.highestmodseq),
+        )
         intern = view._interned.setdefault
         view.uids = [int(m.uid) for m in index]
         view.flags = [intern(m.flags, m.flags) for m in index]

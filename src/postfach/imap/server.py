@@ -35,8 +35,13 @@ MAX_BAD_COMMANDS = 20
 class ImapConnection:
     """The socket side of a session: buffered writes, bounded reads, STARTTLS."""
 
-    def __init__(self, ctx: ServerContext, spec: ListenerSpec,
-                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        spec: ListenerSpec,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
@@ -147,8 +152,9 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
             if queue is None:
                 return await asyncio.wait_for(reader, timeout)
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({reader, getter}, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {reader, getter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter in done:
                 change = getter.result()
                 session.pending.append(change)
@@ -165,8 +171,12 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
             reader.cancel()
 
 
-async def serve_connection(ctx: ServerContext, spec: ListenerSpec,
-                           reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def serve_connection(
+    ctx: ServerContext,
+    spec: ListenerSpec,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
     conn = ImapConnection(ctx, spec, reader, writer)
     session = Session(ctx, conn)
     try:
@@ -210,5 +220,10 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_connection(ctx, spec, reader, writer)
 
-    return await serve_streams(ctx, spec, handler, too_many=b"* BYE Too many connections from your address\r\n",
-                               limit=MAX_LINE)
+    return await serve_streams(
+        ctx,
+        spec,
+        handler,
+        too_many=b"* BYE Too many connections from your address\r\n",
+        limit=MAX_LINE,
+    )

@@ -241,9 +241,8 @@ class Session:
         return text
 
 
-
 def _holds_expunge(cmd: c.Command) -> bool:
-    """RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (and other sequence-number commands)."""
+    """RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE, SEARCH (or other commands on numbers)."""
     if isinstance(cmd, c.Fetch | c.Store | c.Search | c.Sort | c.Thread | c.Copy):
         return not cmd.uid
     return False

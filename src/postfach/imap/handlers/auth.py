@@ -103,8 +103,11 @@ async def authenticate(s: Session, cmd: c.Authenticate) -> str:
             if authzid and authzid != user:
                 raise No("Proxy authorization is not supported", "AUTHORIZATIONFAILED")
         elif cmd.mechanism == "LOGIN":
-            user = b64decode_text(cmd.initial) if cmd.initial else b64decode_text(
-                await _challenge(s, LOGIN_USER_PROMPT))
+            user = (
+                b64decode_text(cmd.initial)
+                if cmd.initial
+                else b64decode_text(await _challenge(s, LOGIN_USER_PROMPT))
+            )
             password = b64decode_text(await _challenge(s, LOGIN_PASSWORD_PROMPT))
         else:
             raise No("Unsupported authentication mechanism", "CANNOT")

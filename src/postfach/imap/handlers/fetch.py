@@ -26,8 +26,18 @@ __all__ = ["fetch"]
 
 BATCH = 200
 VIEW_ONLY = frozenset({"FLAGS", "UID", "MODSEQ"})
-NEEDS_RAW = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE", "RFC822",
-                       "RFC822.HEADER", "RFC822.TEXT"})
+NEEDS_RAW = frozenset(
+    {
+        "ENVELOPE",
+        "BODYSTRUCTURE",
+        "BODY",
+        "BINARY",
+        "BINARY.SIZE",
+        "RFC822",
+        "RFC822.HEADER",
+        "RFC822.TEXT",
+    }
+)
 SETS_SEEN = frozenset({"BODY", "BINARY", "RFC822", "RFC822.TEXT"})
 
 
@@ -60,12 +70,16 @@ def _sets_seen(item: c.FetchAtt) -> bool:
     return item.name != "BODY" or item.section is not None
 
 
-async def _mark_seen(s: Session, view: SelectedView, indexes: list[int], items: list[c.FetchAtt]) -> None:
+async def _mark_seen(
+    s: Session, view: SelectedView, indexes: list[int], items: list[c.FetchAtt]
+) -> None:
     """RFC 9051 §6.4.5: BODY[...] sets \\Seen; the response then carries FLAGS."""
     unseen = [Uid(view.uids[i]) for i in indexes if "\\Seen" not in view.flags[i]]
     if not unseen:
         return
-    changed, _ = await s.ctx.store.store_flags(view.mailbox_id, unseen, "add", frozenset({"\\Seen"}))
+    changed, _ = await s.ctx.store.store_flags(
+        view.mailbox_id, unseen, "add", frozenset({"\\Seen"})
+    )
     view.own_flags(changed)
     if not any(i.name == "FLAGS" for i in items):
         items.append(c.FetchAtt("FLAGS"))
@@ -78,10 +92,14 @@ async def _vanished(s: Session, view: SelectedView, cmd: c.Fetch) -> None:
     largest = view.uids[-1] if view.uids else 0
     gone = [u for u in gone if cmd.seqset.contains_uid(int(u), max(largest, int(u)))]
     if gone:
-        s.conn.write(r.untagged(b"VANISHED (EARLIER) " + compact_uids(int(u) for u in gone).encode()))
+        s.conn.write(
+            r.untagged(b"VANISHED (EARLIER) " + compact_uids(int(u) for u in gone).encode())
+        )
 
 
-def _write_view_only(s: Session, view: SelectedView, indexes: list[int], items: list[c.FetchAtt]) -> None:
+def _write_view_only(
+    s: Session, view: SelectedView, indexes: list[int], items: list[c.FetchAtt]
+) -> None:
     names = [i.name for i in items]
     chunk: list[bytes] = []
     uids, flags, modseqs = view.uids, view.flags, view.modseqs
@@ -106,33 +124,64 @@ def _write_view_only(s: Session, view: SelectedView, indexes: list[int], items: 
     s.conn.write(b"".join(chunk))
 
 
-async def _fetch_batch(s: Session, view: SelectedView, batch: list[int], items: list[c.FetchAtt]) -> None:
+async def _fetch_batch(
+    s: Session, view: SelectedView, batch: list[int], items: list[c.FetchAtt]
+) -> None:
     store = s.ctx.store
-    messages = {m.uid: m for m in await store.get_messages(view.mailbox_id, [Uid(view.uids[i]) for i in batch])}
+    messages = {
+        m.uid: m
+        for m in await store.get_messages(view.mailbox_id, [Uid(view.uids[i]) for i in batch])
+    }
     needs_raw = any(i.name in NEEDS_RAW for i in items)
     for i in batch:
         message = messages.get(Uid(view.uids[i]))
         if message is None:
             continue  # expunged by another session, not yet announced
         raw = await store.read_raw(message) if needs_raw else b""
-        s.conn.write(b"* %d FETCH (" % (i + 1) + _render(s, view, i, message, raw, items) + b")\r\n")
+        s.conn.write(
+            b"* %d FETCH (" % (i + 1) + _render(s, view, i, message, raw, items) + b")\r\n"
+        )
 
 
-def _render(s: Session, view: SelectedView, i: int, message: StoredMessage, raw: bytes,
-            items: list[c.FetchAtt]) -> bytes:
+def _render(
+    s: Session,
+    view: SelectedView,
+    i: int,
+    message: StoredMessage,
+    raw: bytes,
+    items: list[c.FetchAtt],
+) -> bytes:
     parts: list[bytes] = []
     mime: MimePart | None = None
     for item in items:
         name = item.name
-        if name in ("ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE",
-                    "RFC822.HEADER", "RFC822.TEXT") and mime is None:
+        if (
+            name
+            in (
+                "ENVELOPE",
+                "BODYSTRUCTURE",
+                "BODY",
+                "BINARY",
+                "BINARY.SIZE",
+                "RFC822.HEADER",
+                "RFC822.TEXT",
+            )
+            and mime is None
+        ):
             mime = MimePart.parse(raw)
         parts.append(_item(s, view, i, message, raw, mime, item))
     return b" ".join(parts)
 
 
-def _item(s: Session, view: SelectedView, i: int, message: StoredMessage, raw: bytes,
-          mime: MimePart | None, item: c.FetchAtt) -> bytes:
+def _item(
+    s: Session,
+    view: SelectedView,
+    i: int,
+    message: StoredMessage,
+    raw: bytes,
+    mime: MimePart | None,
+    item: c.FetchAtt,
+) -> bytes:
     name = item.name
     if name == "FLAGS":
         return b"FLAGS " + format_flags(view.flags[i])

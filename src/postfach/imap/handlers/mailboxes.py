@@ -18,12 +18,22 @@ if TYPE_CHECKING:
     from postfach.imap.session import Session
 
 __all__ = [
-    "create", "delete", "getquota", "getquotaroot", "list_mailboxes", "namespace", "rename",
-    "setquota", "status", "subscribe",
+    "create",
+    "delete",
+    "getquota",
+    "getquotaroot",
+    "list_mailboxes",
+    "namespace",
+    "rename",
+    "setquota",
+    "status",
+    "subscribe",
 ]
 
 SEP = "/"
-SPECIAL_USES = frozenset({"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
+SPECIAL_USES = frozenset(
+    {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
+)
 QUOTA_ROOT = ""
 
 
@@ -86,7 +96,7 @@ async def create(s: Session, cmd: c.Create) -> str:
 
 
 async def delete(s: Session, cmd: c.Delete) -> str:
-    """RFC 9051 §6.3.5: INBOX cannot go; a folder with children must stay (\\Noselect is not kept)."""
+    """RFC 9051 §6.3.5: INBOX cannot go; a folder with children stays (no \\Noselect remnants)."""
     account = s.require_account()
     if cmd.mailbox == "INBOX":
         raise No("INBOX cannot be deleted", "CANNOT")
@@ -156,7 +166,13 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
 def _join(reference: str, pattern: str) -> str:
     if not reference or pattern.startswith(SEP):
         return pattern if not reference else reference.rstrip(SEP) + pattern
-    return reference + pattern if reference.endswith(SEP) else reference + SEP + pattern if pattern else reference
+    return (
+        reference + pattern
+        if reference.endswith(SEP)
+        else reference + SEP + pattern
+        if pattern
+        else reference
+    )
 
 
 async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
@@ -182,7 +198,7 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
         attrs = _attributes(s, cmd, name, mailboxes, subscribed)
         if attrs is None:
             continue
-        line = f"{verb} ({' '.join(attrs)}) \"/\" ".encode() + wire_name(s, name)
+        line = f'{verb} ({" ".join(attrs)}) "/" '.encode() + wire_name(s, name)
         if by_subscription and not cmd.lsub and name not in subscribed:
             line += b' ("CHILDINFO" ("SUBSCRIBED"))'
         s.conn.write(r.untagged(line))

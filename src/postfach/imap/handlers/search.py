@@ -37,8 +37,11 @@ class Searcher:
         self.s = s
         self.view = view
         pending = view.pending_expunge
-        self.everything = {i for i, u in enumerate(view.uids) if u not in pending} if pending else set(
-            range(len(view)))
+        self.everything = (
+            {i for i, u in enumerate(view.uids) if u not in pending}
+            if pending
+            else set(range(len(view)))
+        )
         self._messages: dict[int, StoredMessage] | None = None
         self._headers: dict[int, list[tuple[str, bytes]]] = {}
         self.max_modseq_key = False
@@ -136,7 +139,9 @@ class Searcher:
             if day is None:
                 return False
             want = datetime.date(*key.date)
-            return day < want if key.op == "before" else day == want if key.op == "on" else day >= want
+            return (
+                day < want if key.op == "before" else day == want if key.op == "on" else day >= want
+            )
         return False
 
     async def _sent_date(self, i: int) -> datetime.date | None:
@@ -207,7 +212,9 @@ def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[
     return [view.uids[i] for i in found]
 
 
-def esearch(tag: str, uid: bool, numbers: list[int], opts: tuple[str, ...], modseq: int | None) -> str:
+def esearch(
+    tag: str, uid: bool, numbers: list[int], opts: tuple[str, ...], modseq: int | None
+) -> str:
     """RFC 4731 §3.1: `* ESEARCH (TAG "a") UID MIN 1 MAX 9 COUNT 4 ALL 1:3,9`."""
     wanted = set(opts) - {"SAVE"} or {"ALL"}
     out = [f'ESEARCH (TAG "{tag}")']

@@ -76,13 +76,19 @@ async def _qresync(s: Session, view: SelectedView, params: c.QresyncParams) -> N
         top = max(gone)
         gone = [u for u in gone if known.contains_uid(int(u), top)]
     if gone:
-        s.conn.write(r.untagged(b"VANISHED (EARLIER) " + compact_uids(int(u) for u in gone).encode()))
+        s.conn.write(
+            r.untagged(b"VANISHED (EARLIER) " + compact_uids(int(u) for u in gone).encode())
+        )
     for meta in await store.changed_since(view.mailbox_id, ModSeq(params.modseq)):
         i = view.index_of(int(meta.uid))
         if i is None:
             continue
         line = b"%d FETCH (UID %d FLAGS %s MODSEQ (%d))" % (
-            i + 1, view.uids[i], format_flags(view.flags[i]), view.modseqs[i])
+            i + 1,
+            view.uids[i],
+            format_flags(view.flags[i]),
+            view.modseqs[i],
+        )
         s.conn.write(r.untagged(line))
 
 
@@ -127,8 +133,10 @@ async def idle(s: Session, cmd: c.Idle) -> str:
                 break
             getter = asyncio.ensure_future(s.queue.get())
             finished, _ = await asyncio.wait(
-                {reader, getter}, timeout=s.ctx.config.limits.idle_timeout,
-                return_when=asyncio.FIRST_COMPLETED)
+                {reader, getter},
+                timeout=s.ctx.config.limits.idle_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             if getter in finished:
                 s.pending.append(getter.result())
                 s.sync(allow_expunge=True)
@@ -146,4 +154,3 @@ async def idle(s: Session, cmd: c.Idle) -> str:
     if line.upper() != b"DONE":
         raise Bad("Expected DONE")
     return "IDLE terminated"
-

@@ -31,10 +31,13 @@ async def store(s: Session, cmd: c.Store) -> str:
     if cmd.unchangedsince is not None:
         s.enabled.add("CONDSTORE")
     mode: Literal["add", "remove", "replace"] = (
-        "add" if cmd.mode == "add" else "remove" if cmd.mode == "remove" else "replace")
+        "add" if cmd.mode == "add" else "remove" if cmd.mode == "remove" else "replace"
+    )
     uids = [Uid(view.uids[i]) for i in indexes]
     unchanged = ModSeq(cmd.unchangedsince) if cmd.unchangedsince is not None else None
-    changed, failed = await s.ctx.store.store_flags(view.mailbox_id, uids, mode, cmd.flags, unchanged)
+    changed, failed = await s.ctx.store.store_flags(
+        view.mailbox_id, uids, mode, cmd.flags, unchanged
+    )
     view.own_flags(changed)
     changed_uids = {int(m.uid) for m in changed}
     failed_uids = {int(u) for u in failed}
@@ -46,7 +49,9 @@ async def store(s: Session, cmd: c.Store) -> str:
             continue
         _write_flags(s, view, i, cmd.uid, silent=cmd.silent)
     if failed_uids:
-        numbers = failed_uids if cmd.uid else {i + 1 for i in indexes if view.uids[i] in failed_uids}
+        numbers = (
+            failed_uids if cmd.uid else {i + 1 for i in indexes if view.uids[i] in failed_uids}
+        )
         return f"[MODIFIED {compact_uids(numbers)}] Conditional STORE failed"
     return "STORE completed"
 

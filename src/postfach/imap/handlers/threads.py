@@ -200,7 +200,12 @@ def _link_message(table: dict[str, Node], info: Info) -> Node:
     prev: Node | None = None
     for ref in refs:
         cur = table.setdefault(ref, Node())
-        if prev is not None and cur.parent is None and cur is not prev and not cur.has_descendant(prev):
+        if (
+            prev is not None
+            and cur.parent is None
+            and cur is not prev
+            and not cur.has_descendant(prev)
+        ):
             _set_parent(cur, prev)
         prev = cur
     if node.parent is not None:
