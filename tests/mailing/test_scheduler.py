@@ -6,6 +6,8 @@ hour's wait takes no time and is recorded exactly.
 
 from __future__ import annotations
 
+import asyncio
+
 from postfach.mailing.api import Mailing
 from postfach.mailing.clock import ManualClock
 from postfach.store.mailing import DAY, HOUR
@@ -108,3 +110,31 @@ async def test_disabled_relay_is_skipped(mailing: Mailing, sinks):
     await make_campaign(mailing, 3)
     await mailing.send("spring")
     assert not a.received and len(b.received) == 3
+
+
+async def test_two_nodes_share_the_limits(mailing: Mailing, sinks, clock: ManualClock, store):
+    """Two schedulers on two connections to one database (two nodes) split the work
+    without sending anyone twice and without overshooting any window."""
+    from postfach.store import Store
+
+    a, b = await sinks(), await sinks()
+    await mailing.add_relay(relay_for(a, "alpha", hourly_limit=7, concurrency=2, per_connection=3))
+    await mailing.add_relay(relay_for(b, "beta", hourly_limit=5, concurrency=2, per_connection=2))
+    await make_campaign(mailing, 30)
+    await mailing.queue("spring")
+    other_store = await Store.connect(store.url)
+    try:
+        other = await Mailing.open(other_store, mailing.config, clock=clock)
+        campaign = await mailing.campaign("spring")
+        reports = await asyncio.gather(
+            # Leases outlast the virtual clock's jumps (in real time a send takes seconds).
+            mailing.scheduler(lease=DAY).run(campaign),
+            other.scheduler(lease=DAY).run(campaign),
+        )
+    finally:
+        await other_store.close()
+    assert all(r.finished for r in reports)
+    assert sum(r.sent for r in reports) == 30
+    everyone = sorted(r.rcpt for r in a.received + b.received)
+    assert everyone == sorted(f"user{i}@dest.example" for i in range(30))
+    assert max_in_window(a.times(), HOUR) <= 7 and max_in_window(b.times(), HOUR) <= 5

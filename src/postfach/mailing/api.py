@@ -13,7 +13,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from postfach.config import Config
 from postfach.mailing.bouncebox import BoxResult, MailboxError, check_box
@@ -321,9 +321,10 @@ class Mailing(BounceMixin):
         """Queues the campaign's eligible contacts; returns how many were added."""
         return await self.store.queue_campaign(await self.campaign(name), self.clock.now())
 
-    def scheduler(self, progress: Progress | None = None) -> Scheduler:
+    def scheduler(self, progress: Progress | None = None, **overrides: Any) -> Scheduler:
         base = self.unsubscribe_base()
         settings = SchedulerSettings(owner=default_owner(), unsubscribe_base=base)
+        settings = replace(settings, **overrides)
         return Scheduler(self.store, self.connect, settings, self.clock, progress)
 
     def unsubscribe_base(self) -> str:

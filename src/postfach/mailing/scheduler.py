@@ -108,11 +108,13 @@ class Scheduler:
     async def _step(self, run: _Run) -> bool:
         """One decision of the loop; True when the run is over."""
         now = self.clock.now()
-        due = await self.mailing.next_due(run.campaign.id, now)
-        if due is None:
+        free, leased = await self.mailing.next_due(run.campaign.id, now)
+        if free is None and leased is None:
             await self.mailing.set_campaign_state(run.campaign.id, "done")
             run.report.finished = True
             return True
+        # Work leased by another node: look again soon, it may come back.
+        due = free if free is not None else min(leased or now, now + self.settings.poll)
         relays = [
             r for r in await self.mailing.list_relays() if r.enabled and r.id not in run.aside
         ]

@@ -628,9 +628,18 @@ class MailingStore:
                 await tx.execute(
                     update(recipients).where(recipients.c.id == o.recipient_id).values(**values)
                 )
+            # The reservation becomes the time the relay saw the message (never earlier).
+            for chunk in _chunks([o.recipient_id for o in outcomes]):
+                await tx.execute(
+                    update(sends)
+                    .where(
+                        sends.c.recipient_id.in_(chunk), sends.c.at < now, sends.c.at > now - DAY
+                    )
+                    .values(at=now)
+                )
 
-    async def next_due(self, campaign_id: int, now: float) -> float | None:
-        """When the earliest queued recipient of the campaign can be claimed."""
+    async def next_due(self, campaign_id: int, now: float) -> tuple[float | None, float | None]:
+        """(when the earliest free queued recipient is due, when the earliest lease ends)."""
         queued = and_(recipients.c.campaign_id == campaign_id, recipients.c.state == QUEUED)
         async with self.store.read() as conn:
             free = await conn.scalar(
@@ -643,8 +652,10 @@ class MailingStore:
                     queued, recipients.c.lease_until >= now
                 )
             )
-        values = [float(v) for v in (free, leased) if v is not None]
-        return min(values) if values else None
+        return (
+            float(free) if free is not None else None,
+            float(leased) if leased is not None else None,
+        )
 
     async def counts(self, campaign_id: int) -> dict[str, int]:
         async with self.store.read() as conn:
