@@ -115,7 +115,7 @@ async def _settings_page(request: Request, user: User, flash: str = "") -> Respo
     return render(
         request, "settings.html", user=user, csrf=user.csrf, flash=flash,
         account=user.account, mailboxes=[m.name for m in mailboxes],
-        rows=own_settings(ctx.config, user.account.address),
+        rows=own_settings(ctx.config, user.account.address, user.account),
         delete_choices=POP3_DELETE_CHOICES,
     )  # fmt: skip
 

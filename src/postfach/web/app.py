@@ -1,6 +1,6 @@
 """The Starlette application of the `http` listener: routes and security headers.
 
-Every response gets nosniff, no-referrer, frame and content-security headers
+Every response gets nosniff, same-origin referrer, frame and content-security headers
 (no scripts anywhere: the pages are plain HTML forms). Pages with account data
 are not cached. Errors under /api/ are RFC 9457 problem details; elsewhere a
 short page.
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 _HEADERS = (
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would make Origin "null"
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", PAGE_POLICY.encode()),
     (b"cross-origin-opener-policy", b"same-origin"),

@@ -33,6 +33,7 @@ __all__ = [
     "OUTLOOK_NS",
     "autodiscover_error",
     "autodiscover_xml",
+    "client_settings",
     "mobileconfig",
     "routes",
     "thunderbird_xml",
@@ -43,7 +44,7 @@ OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/respons
 MAX_AUTODISCOVER_REQUEST = 64 * 1024
 _EMAIL_ELEMENT = re.compile(rb"<(?:\w+:)?EMailAddress>\s*([^<\s]{1,320})\s*</", re.I)
 _SCHEMA_ELEMENT = re.compile(rb"<(?:\w+:)?AcceptableResponseSchema>\s*([^<\s]{1,300})\s*</", re.I)
-_SOCKET_TYPE = {"SSL/TLS": "SSL", "STARTTLS": "STARTTLS", "none": "plain"}
+_SOCKET_TYPE = {"SSL/TLS": "SSL", "STARTTLS": "STARTTLS"}
 
 
 def _sub(parent: ET.Element, tag: str, text: str | int | None = None) -> ET.Element:
@@ -56,6 +57,12 @@ def _sub(parent: ET.Element, tag: str, text: str | int | None = None) -> ET.Elem
 def _xml(root: ET.Element) -> bytes:
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data
+
+
+def client_settings(config: Config, address: str) -> list[ServerSetting]:
+    """The servers a mail program should be told of: every TLS listener (the
+    plaintext `devices` listener is for scanners and printers, never offered)."""
+    return [s for s in own_settings(config, address) if s.security in _SOCKET_TYPE]
 
 
 def _by_role(settings: Sequence[ServerSetting], role: str) -> list[ServerSetting]:
@@ -78,7 +85,7 @@ def _tb_server(parent: ET.Element, tag: str, setting: ServerSetting) -> None:
 def thunderbird_xml(config: Config, domains: Sequence[str], provider: str) -> bytes:
     """clientConfig version 1.1; servers in order of preference (implicit TLS
     first, IMAP before POP3): Thunderbird offers the first."""
-    settings = own_settings(config, "%EMAILADDRESS%")
+    settings = client_settings(config, "%EMAILADDRESS%")
     root = ET.Element("clientConfig", version="1.1")
     provider_element = _sub(root, "emailProvider")
     provider_element.set("id", provider)
@@ -123,7 +130,7 @@ def _first_per_protocol(settings: Sequence[ServerSetting]) -> list[ServerSetting
 
 
 def autodiscover_xml(config: Config, address: str) -> bytes:
-    settings = _first_per_protocol(own_settings(config, address))
+    settings = _first_per_protocol(client_settings(config, address))
     root = ET.Element("Autodiscover", xmlns=AUTODISCOVER_NS)
     response = _sub(root, "Response")
     response.set("xmlns", OUTLOOK_NS)
@@ -159,7 +166,7 @@ def _reverse_dns(name: str) -> str:
 
 
 def _mail_payload(config: Config, address: str, identifier: str) -> dict[str, object]:
-    settings = own_settings(config, address)
+    settings = client_settings(config, address)
     incoming = _by_role(settings, "incoming")
     imap = [s for s in incoming if s.protocol == "IMAP"]
     source = (imap or incoming)[0]
