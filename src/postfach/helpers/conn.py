@@ -8,7 +8,6 @@ connection is `ConnectionClosed`, an over-long line is `ProtocolTrouble`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 
 __all__ = ["ConnectionClosed", "LineConn", "ProtocolTrouble", "client_context"]
@@ -96,6 +95,16 @@ class LineConn:
 
     async def close(self) -> None:
         self.writer.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1):
+        try:
+            async with asyncio.timeout(0.5):
                 await self.writer.wait_closed()
+        except TimeoutError:
+            self.writer.transport.abort()  # a TLS peer that never answers close_notify
+        except asyncio.CancelledError:
+            # After an interrupted start_tls the close waiter itself may be cancelled;
+            # only a cancellation of this task is passed on.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        except Exception:  # noqa: S110 - closing is best effort
+            pass

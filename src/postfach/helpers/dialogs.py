@@ -289,7 +289,11 @@ _APP = re.compile(
     r"app(lication)?[- ]?(specific[- ])?passw|app-passwort|пароль (для )?(внешн|приложени)", re.I
 )
 _WEB = re.compile(r"log ?in (via|with|through) (your )?web ?browser|web login required", re.I)
-_TLS = re.compile(r"PRIVACYREQUIRED|STARTTLS|encryption required|must use (ssl|tls)|\bTLS\b", re.I)
+_TLS = re.compile(
+    r"PRIVACYREQUIRED|STARTTLS|\bSTLS\b|encryption required|must use (ssl|tls)|\bTLS\b"
+    r"|plaintext (authentication|login)",
+    re.I,
+)
 _DISABLED = re.compile(
     r"disabled|switched off|turned off|not enabled|is off\b|access rights|not allowed to use"
     r"|(imap|pop3?) access",

@@ -237,6 +237,7 @@ class Discovery:
     async def _bounded(self, awaitable: Awaitable[_T]) -> _T | None:
         """Any lookup, cut off after the timeout; a failing stub counts as no answer."""
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.timeout + 1):
+            # a little longer than the lookups' own limit, which they should honour
+            async with asyncio.timeout(self.timeout * 1.2 + 0.05):
                 return await awaitable
         return None

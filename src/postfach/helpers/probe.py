@@ -60,6 +60,7 @@ class Probe:
         self.cert: tuple[CertFacts, bool] | None = None  # facts, chain trusted
         self._ip = ""
         self.conn: LineConn | None = None  # the connection in use; closed at the end
+        self.greeted = False  # only then is a QUIT/LOGOUT worth sending
 
     # -- recording -----------------------------------------------------------------
 
@@ -391,6 +392,7 @@ class Probe:
         self.clock_samples += _dates_in(reply.text, self.options.now())
         if not reply.ok:
             raise self.fail(Step.GREETING, *self._greeting_words(reply))
+        self.greeted = True
         self.add(Step.GREETING, Status.PASS, f"the server greets: {reply.text[:120]}")
 
     def _greeting_words(self, reply: Reply) -> tuple[str, str, str]:
@@ -458,6 +460,9 @@ class Probe:
         self.results.append(send_as_result(self.target, self.address, reply, logged_in))
 
     async def goodbye(self, conn: LineConn) -> None:
+        if not self.greeted:
+            await conn.close()
+            return
         try:
             async with asyncio.timeout(min(2.0, self.options.timeout)):
                 await self.dialog.quit(conn)
