@@ -72,16 +72,17 @@ async def prepare(url: str) -> None:
 
 
 def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "postfach", "serve", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = config.with_name("server.log")
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "postfach", "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            assert proc.stderr is not None
-            raise AssertionError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return proc
