@@ -168,7 +168,6 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
     asyncio.run(prepare(url))
     rng = random.Random(SEED)
     ledger = Ledger()
-    started = time.monotonic()
     for round_no in range(ROUNDS):
         load_and_kill(config, port, round_no, rng, ledger)
     # One clean run after the last crash: the server recovers and takes mail again.
@@ -201,4 +200,3 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> Non
     assert not missing, f"acknowledged but lost: {missing[:10]} ({len(missing)})"
     assert all(n == 1 for n in counts.values()), "a message was stored twice"
     assert counts.keys() <= ledger.acked | ledger.doubtful, "a message nobody sent"
-    assert time.monotonic() - started < 60
