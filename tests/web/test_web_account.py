@@ -75,9 +75,13 @@ async def test_an_app_password_does_not_open_the_web_pages(web):
     from postfach.auth.passwords import hash_password_async, normalize_app_password
 
     await web.ctx.store.add_app_password(
-        web.alice.id, "phone", await hash_password_async(normalize_app_password("abcd-efgh-ijkl-mnop"))
+        web.alice.id,
+        "phone",
+        await hash_password_async(normalize_app_password("abcd-efgh-ijkl-mnop")),
     )
-    assert (await sign_in(web.client, "alice@example.org", "abcd-efgh-ijkl-mnop")).status_code == 401
+    assert (
+        await sign_in(web.client, "alice@example.org", "abcd-efgh-ijkl-mnop")
+    ).status_code == 401
 
 
 async def test_sign_in_form_needs_its_csrf_token(web):

@@ -115,8 +115,8 @@ def autodiscover_request(address: str, schema: str = OUTLOOK_NS) -> bytes:
     ).encode()
 
 
-A = "{%s}" % AUTODISCOVER_NS
-O = "{%s}" % OUTLOOK_NS  # noqa: E741
+A = f"{{{AUTODISCOVER_NS}}}"
+O = f"{{{OUTLOOK_NS}}}"  # noqa: E741
 
 POX_PROTOCOL_ELEMENTS = [
     "Type", "Server", "Port", "LoginName", "DomainRequired", "SPA", "SSL", "Encryption",
@@ -124,7 +124,9 @@ POX_PROTOCOL_ELEMENTS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("path", ["/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"])
+@pytest.mark.parametrize(
+    "path", ["/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"]
+)
 async def test_outlook_autodiscover(public, path):
     response = await public.post(path, content=autodiscover_request("Alice@Example.org"))
     assert response.status_code == 200

@@ -171,7 +171,9 @@ async def test_log_out_on_all_devices_ends_an_open_imap_session(web, browser_pag
 async def test_hostile_html_mail_runs_no_script(web, browser_page):
     from .test_web_webmail import HOSTILE_HTML
 
-    uid = await put(web.ctx, web.alice, "INBOX", make_message("Hostile", "plain", html=HOSTILE_HTML))
+    uid = await put(
+        web.ctx, web.alice, "INBOX", make_message("Hostile", "plain", html=HOSTILE_HTML)
+    )
     page = browser_page
     dialogs: list[str] = []
     requests: list[str] = []

@@ -23,7 +23,9 @@ async def alice_has_mail(web) -> list[int]:
     ]  # fmt: skip
     await put(web.ctx, web.alice, "Secret", make_message(SECRET, SECRET))
     await put(web.ctx, web.alice, "Trash", make_message(SECRET, SECRET))
-    await web.ctx.store.add_app_password(web.alice.id, "alices-phone", await hash_password_async("x"))
+    await web.ctx.store.add_app_password(
+        web.alice.id, "alices-phone", await hash_password_async("x")
+    )
     return uids
 
 
@@ -50,9 +52,12 @@ async def test_no_page_shows_another_accounts_mail(web):
         assert "alice@example.org" not in response.text, path
     assert "Nothing found." in (await web.client.get(f"/mail/search?q={SECRET}")).text
     for uid in [*uids, 4, 5]:
-        for path in (f"/mail/message?box=INBOX&uid={uid}",
-                     f"/mail/part?box=INBOX&uid={uid}&part=2",
-                     f"/mail/message?box=Secret&uid=1", f"/mail/message?box=Trash&uid={uid}"):  # fmt: skip
+        for path in (
+            f"/mail/message?box=INBOX&uid={uid}",
+            f"/mail/part?box=INBOX&uid={uid}&part=2",
+            "/mail/message?box=Secret&uid=1",
+            f"/mail/message?box=Trash&uid={uid}",
+        ):
             response = await web.client.get(path)
             assert response.status_code == 404, path
             assert SECRET not in response.text

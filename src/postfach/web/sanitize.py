@@ -101,8 +101,8 @@ def frame_document(body: str, remote_images: bool) -> str:
     """A whole document for the iframe's srcdoc, with its own policy as well."""
     policy = frame_policy(remote_images)
     return (
-        "<!doctype html><html><head><meta charset=\"utf-8\">"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\">"
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
         "<style>body{font-family:sans-serif;margin:8px;word-wrap:break-word}"
         "img{max-width:100%;height:auto}</style></head><body>"
         f"{body}</body></html>"
