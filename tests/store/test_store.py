@@ -291,3 +291,21 @@ async def test_remove_account_frees_blobs(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.read_blob(message.blob_sha256)
     assert await store.get_account(account.address) is None
+
+
+async def test_mailbox_index_columns(store: Store) -> None:
+    account = await _account(store)
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    for i in range(5):
+        await store.append(
+            inbox.id, MSG + bytes([48 + i]), frozenset({"\\Seen"}) if i % 2 else frozenset()
+        )
+    await store.store_flags(inbox.id, [Uid(1)], "add", frozenset({"$Work"}))
+    await store.expunge(inbox.id, [])
+    index = await store.mailbox_index(inbox.id)
+    metas = await store.message_index(inbox.id)
+    assert index.uids == [m.uid for m in metas] == [1, 2, 3, 4, 5]
+    assert index.modseqs == [m.modseq for m in metas]
+    assert index.flags == [m.flags for m in metas]
+    assert index.flags[1] is index.flags[3]  # equal sets are shared

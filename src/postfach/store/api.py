@@ -21,6 +21,7 @@ from postfach.store.records import (
     Domain,
     Mailbox,
     MailboxId,
+    MailboxIndex,
     MailboxStatus,
     MessageMeta,
     ModSeq,
@@ -145,6 +146,10 @@ class StoreApi(Protocol):
 
     async def message_index(self, mailbox_id: MailboxId) -> list[MessageMeta]:
         """Every message of the mailbox in UID order: what SELECT needs."""
+        ...
+
+    async def mailbox_index(self, mailbox_id: MailboxId) -> MailboxIndex:
+        """The same as columns (uids, modseqs, shared flag sets), for large mailboxes."""
         ...
 
     async def changed_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> list[MessageMeta]: ...

@@ -24,6 +24,7 @@ __all__ = [
     "Domain",
     "Mailbox",
     "MailboxId",
+    "MailboxIndex",
     "MailboxStatus",
     "MessageMeta",
     "ModSeq",
@@ -142,6 +143,19 @@ class MessageMeta:
     uid: Uid
     modseq: ModSeq
     flags: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxIndex:
+    """A mailbox's messages in UID order, as columns: what SELECT needs, built
+    without an object per message. Equal flag sets share one frozenset."""
+
+    uids: list[int]
+    modseqs: list[int]
+    flags: list[frozenset[str]]
+
+    def __len__(self) -> int:
+        return len(self.uids)
 
 
 @dataclass(frozen=True, slots=True)
