@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 Connector = Callable[[Relay], Awaitable[RelayConnection]]
 Progress = Callable[[Relay, Sequence[Outcome]], None]
 
+CLAIM_BATCH = 100  # recipients per claim: one transaction to take them, one to record them
+
 
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:
@@ -165,7 +167,7 @@ class Scheduler:
             while relay.id not in run.aside:
                 now = self.clock.now()
                 used = on_connection if connection is not None else 0
-                want = min(relay.per_connection - used, 50)
+                want = min(relay.per_connection - used, CLAIM_BATCH)
                 claimed = await self.mailing.claim(
                     run.campaign.id, relay, self.settings.owner, want, now, self.settings.lease
                 )
@@ -250,7 +252,7 @@ class Scheduler:
     ) -> None:
         # Not-attempted recipients give their reservation back and wait for the next claim.
         await self.mailing.release(relay, [c.id for c in unsent], since)
-        await self.mailing.record(relay.name, outcomes, self.clock.now())
+        await self.mailing.record(relay, outcomes, self.clock.now(), since)
         leftover = {c.id for c in unsent} - {o.recipient_id for o in outcomes}
         await self.mailing.unclaim(sorted(leftover))
         report = run.report

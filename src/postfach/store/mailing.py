@@ -39,6 +39,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -608,32 +609,45 @@ class MailingStore:
                 .values(owner="", lease_until=0.0)
             )
 
-    async def record(self, relay_name: str, outcomes: Sequence[Outcome], now: float) -> None:
-        """Stores each recipient's outcome with the relay's own reply (R26)."""
+    async def record(
+        self, relay: Relay, outcomes: Sequence[Outcome], now: float, since: float
+    ) -> None:
+        """Stores each recipient's outcome with the relay's own reply (R26).
+
+        Their reservations (made at `since`) are stamped `now`, the time the relay
+        saw the messages, so the windows count them from then on.
+        """
         if not outcomes:
             return
+        statement = (
+            update(recipients)
+            .where(recipients.c.id == bindparam("rid"))
+            .values(
+                state=bindparam("new_state"),
+                reply=bindparam("new_reply"),
+                next_attempt=bindparam("due"),
+                relay_name=relay.name,
+                updated=now,
+                owner="",
+                lease_until=0.0,
+                attempts=recipients.c.attempts + 1,
+            )
+        )
+        rows = [
+            {"rid": o.recipient_id, "new_state": o.state, "new_reply": o.reply,
+             "due": o.next_attempt}
+            for o in outcomes
+        ]  # fmt: skip
         async with self.store.write() as tx:
-            for o in outcomes:
-                values: dict[str, Any] = {
-                    "state": o.state,
-                    "reply": o.reply,
-                    "relay_name": relay_name,
-                    "updated": now,
-                    "owner": "",
-                    "lease_until": 0.0,
-                    "attempts": recipients.c.attempts + 1,
-                }
-                if o.state == QUEUED:
-                    values["next_attempt"] = o.next_attempt
-                await tx.execute(
-                    update(recipients).where(recipients.c.id == o.recipient_id).values(**values)
-                )
-            # The reservation becomes the time the relay saw the message (never earlier).
+            await tx.execute(statement, rows)
             for chunk in _chunks([o.recipient_id for o in outcomes]):
                 await tx.execute(
                     update(sends)
                     .where(
-                        sends.c.recipient_id.in_(chunk), sends.c.at < now, sends.c.at > now - DAY
+                        sends.c.relay_id == relay.id,
+                        sends.c.at >= since,
+                        sends.c.at < now,
+                        sends.c.recipient_id.in_(chunk),
                     )
                     .values(at=now)
                 )
