@@ -354,3 +354,24 @@ async def test_cli_settings_for_an_own_domain(
         ("mail.example.org", 993, "SSL/TLS"),
         ("mail.example.org", 587, "STARTTLS"),
     ]
+
+
+# -- what the doctor checks when no servers are given -------------------------------------
+
+
+async def test_doctor_targets_from_own_settings(tmp_path: Path, store: Store) -> None:
+    from postfach.helpers import Target, targets_from_settings
+
+    await store.add_domain("example.org")
+    s = await lookup_settings("ann@example.org", config=_config(tmp_path), store=store)
+    assert targets_from_settings(s) == [
+        Target("IMAP", "mx.example.org", 993, "SSL/TLS", "ann@example.org"),
+        Target("POP3", "mx.example.org", 995, "SSL/TLS", "ann@example.org"),
+        Target("SMTP", "mx.example.org", 465, "SSL/TLS", "ann@example.org"),
+    ]
+    yandex = targets_from_settings(await lookup_settings("login@yandex.ru"))
+    assert [(t.host, t.port, t.username) for t in yandex] == [
+        ("imap.yandex.ru", 993, "login"),
+        ("pop.yandex.ru", 995, "login"),
+        ("smtp.yandex.ru", 465, "login"),
+    ]

@@ -158,11 +158,11 @@ _MARKS = {Status.PASS: "ok  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.
 def print_results(address: str, results: list[CheckResult], console: Console) -> None:
     """One block per server: a line per step, the hint and the server's words below."""
     console.print(f"Checking the mail servers of {address}")
-    shown = ""
+    shown: tuple[str, str] = ("", "-")
     for r in results:
-        if r.target != shown:
+        if (r.protocol, r.target) != shown:
             console.print(f"\n{r.protocol or 'setup'}  {r.target}".rstrip())
-            shown = r.target
+            shown = (r.protocol, r.target)
         console.print(f"  {_MARKS[r.status]}  {r.step.value}: {r.summary}")
         if r.hint and r.status is not Status.PASS:
             console.print(f"        what to do: {r.hint}")

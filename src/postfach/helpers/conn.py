@@ -96,7 +96,7 @@ class LineConn:
     async def close(self) -> None:
         self.writer.close()
         try:
-            async with asyncio.timeout(0.5):
+            async with asyncio.timeout(0.25):
                 await self.writer.wait_closed()
         except TimeoutError:
             self.writer.transport.abort()  # a TLS peer that never answers close_notify
