@@ -56,6 +56,11 @@ class Dialog(Protocol):
     async def quit(self, conn: LineConn) -> None: ...
 
 
+def _quoted(text: str) -> str:
+    """RFC 9051 §4.3 quoted string: backslash and double quote escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _plain(user: str, password: str) -> str:
     """RFC 4616 PLAIN: authzid NUL authcid NUL passwd, base64."""
     return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
@@ -111,9 +116,9 @@ class ImapDialog:
     async def login(self, conn: LineConn, user: str, password: str, caps: Caps) -> Reply:
         if "AUTH=PLAIN" in caps.names and "SASL-IR" in caps.names:
             return await self._command(conn, f"AUTHENTICATE PLAIN {_plain(user, password)}")
-        if any(c in user + password for c in '\r\n"\\'):
+        if any(c in user + password for c in "\r\n\0"):
             raise ProtocolTrouble("the user name or password cannot be sent with LOGIN")
-        return await self._command(conn, f'LOGIN "{user}" "{password}"')
+        return await self._command(conn, f"LOGIN {_quoted(user)} {_quoted(password)}")
 
     async def quit(self, conn: LineConn) -> None:
         await self._command(conn, "LOGOUT")

@@ -1,14 +1,22 @@
-"""Plain words for a login verdict and for the SMTP sender check.
+"""Plain words for what went wrong: DNS, a refused or impossible login, the sender.
 
 Kept apart from the probe so the web page and the tests see one wording.
 """
 
 from __future__ import annotations
 
+import socket
+
 from postfach.helpers.checks import CheckResult, Status, Step, Target, usual_ports
 from postfach.helpers.dialogs import Reply, Verdict
 
-__all__ = ["disabled_hint", "login_result", "send_as_result"]
+__all__ = [
+    "disabled_hint",
+    "dns_words",
+    "login_result",
+    "no_login_words",
+    "send_as_result",
+]
 
 
 def disabled_hint(protocol: str, address: str, own: bool) -> str:
@@ -115,3 +123,32 @@ def send_as_result(t: Target, address: str, reply: Reply, logged_in: bool) -> Ch
     return result(
         Status.FAIL, f"the server refused {address} as the sender", "see the server's words"
     )
+
+
+def dns_words(host: str, exc: BaseException) -> tuple[str, str, str]:
+    code = getattr(exc, "errno", None)
+    if code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+        return (
+            f"the server name {host} does not exist",
+            "check the spelling of the server name in the mail program",
+            str(exc),
+        )
+    return (
+        f"the server name {host} could not be resolved",
+        "check the server name and this computer's internet connection",
+        str(exc),
+    )
+
+
+def no_login_words(t: Target, tls: bool) -> tuple[str, str]:
+    if not tls:
+        return (
+            "the server accepts no password over an unencrypted connection",
+            f"choose SSL/TLS or STARTTLS ({usual_ports(t.protocol)})",
+        )
+    if t.protocol == "SMTP":
+        return (
+            f"port {t.port} offers no login (SMTP AUTH)",
+            f"port 25 is for mail between servers; mail programs send on {usual_ports('SMTP')}",
+        )
+    return ("the server offers no login method a mail program can use", "ask the server's operator")

@@ -29,7 +29,7 @@ from postfach.helpers.checks import (
 from postfach.helpers.clock import find_date
 from postfach.helpers.conn import ConnectionClosed, LineConn, ProtocolTrouble, client_context
 from postfach.helpers.dialogs import Caps, Reply, Verdict
-from postfach.helpers.login_words import login_result, send_as_result
+from postfach.helpers.login_words import dns_words, login_result, no_login_words, send_as_result
 
 __all__ = ["Probe"]
 
@@ -157,7 +157,7 @@ class Probe:
                 "check this computer's internet connection and DNS server",
             ) from None
         except (socket.gaierror, UnicodeError) as exc:
-            raise self.fail(Step.RESOLVE, *_dns_words(host, exc)) from None
+            raise self.fail(Step.RESOLVE, *dns_words(host, exc)) from None
         ips = list(dict.fromkeys(str(info[4][0]) for info in infos))
         self.add(Step.RESOLVE, Status.PASS, f"{host} is {', '.join(ips)}")
         return ips
@@ -439,7 +439,7 @@ class Probe:
             )
             return
         if not self.dialog.login_offered(caps):
-            raise self.fail(Step.LOGIN, *_no_login_words(t, conn.tls), caps.text)
+            raise self.fail(Step.LOGIN, *no_login_words(t, conn.tls), caps.text)
         try:
             reply = await self.dialog.login(conn, t.username or self.address, self.password, caps)
         except IO_ERRORS as exc:
@@ -469,35 +469,6 @@ class Probe:
         except (*IO_ERRORS, StopProbe):
             pass
         await conn.close()
-
-
-def _dns_words(host: str, exc: BaseException) -> tuple[str, str, str]:
-    code = getattr(exc, "errno", None)
-    if code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
-        return (
-            f"the server name {host} does not exist",
-            "check the spelling of the server name in the mail program",
-            str(exc),
-        )
-    return (
-        f"the server name {host} could not be resolved",
-        "check the server name and this computer's internet connection",
-        str(exc),
-    )
-
-
-def _no_login_words(t: Target, tls: bool) -> tuple[str, str]:
-    if not tls:
-        return (
-            "the server accepts no password over an unencrypted connection",
-            f"choose SSL/TLS or STARTTLS ({usual_ports(t.protocol)})",
-        )
-    if t.protocol == "SMTP":
-        return (
-            f"port {t.port} offers no login (SMTP AUTH)",
-            f"port 25 is for mail between servers; mail programs send on {usual_ports('SMTP')}",
-        )
-    return ("the server offers no login method a mail program can use", "ask the server's operator")
 
 
 def _dates_in(text: str, now: datetime.datetime) -> list[ClockSample]:
