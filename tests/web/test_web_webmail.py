@@ -252,3 +252,11 @@ async def test_uids_of_no_message_change_nothing(web):
     assert "moved=0" in response.headers["location"]
     inbox = await web.ctx.store.get_mailbox(web.alice.id, "INBOX")
     assert [m.uid for m in await web.ctx.store.message_index(inbox.id)] == [Uid(uid)]
+
+
+async def test_odd_numbers_in_urls_are_not_found(web):
+    client = await signed_in(web)
+    for query in ("uid=²", "uid=1&part=²", "uid=99999999999999999999", "uid=1e3", "uid=%00"):
+        response = await client.get(f"/mail/message?box=INBOX&{query}")
+        assert response.status_code == 404, query
+    assert (await client.get("/mail?box=INBOX&page=²")).status_code == 200

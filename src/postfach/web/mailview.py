@@ -10,6 +10,7 @@ download.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "summary",
 ]
 
+_DIGITS = re.compile(r"[0-9]{1,5}")
 MAX_TEXT = 2 * 1024 * 1024  # characters of a body shown at most
 MAX_INLINE_IMAGE = 2 * 1024 * 1024  # octets of a cid: image turned into a data: URL
 
@@ -115,7 +117,7 @@ def format_part(number: tuple[int, ...]) -> str:
 
 def parse_part(text: str) -> tuple[int, ...] | None:
     pieces = text.split(".")
-    if not text or len(pieces) > 20 or not all(p.isdigit() and len(p) < 6 for p in pieces):
+    if not text or len(pieces) > 20 or not all(_DIGITS.fullmatch(p) for p in pieces):
         return None
     return tuple(int(p) for p in pieces)
 

@@ -57,7 +57,8 @@ async def _folders(request: Request, user: User) -> list[dict[str, object]]:
 
 
 def _int(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 10 else default
+    ok = value and value.isascii() and value.isdigit() and len(value) < 10
+    return int(value) if ok else default
 
 
 def _notice(request: Request) -> str:
