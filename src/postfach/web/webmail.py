@@ -57,8 +57,9 @@ async def _folders(request: Request, user: User) -> list[dict[str, object]]:
 
 
 def _int(value: str | None, default: int) -> int:
-    ok = value and value.isascii() and value.isdigit() and len(value) < 10
-    return int(value) if ok else default
+    if value and value.isascii() and value.isdigit() and len(value) < 10:
+        return int(value)
+    return default
 
 
 def _notice(request: Request) -> str:
