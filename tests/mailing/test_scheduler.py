@@ -76,7 +76,7 @@ async def test_limits_survive_a_restart(mailing: Mailing, sinks, clock: ManualCl
     await mailing.add_relay(relay_for(a, "alpha", hourly_limit=4, daily_limit=0))
     await make_campaign(mailing, 6)
     await mailing.queue("spring")
-    # A first run sends 4 then gives up waiting (we stop it by a fresh scheduler later).
+    # A claim (as a node that then died would make) reserves the hour's room.
     campaign = await mailing.campaign("spring")
     claimed = await mailing.store.claim(
         campaign.id, (await mailing.list_relays())[0], "x", 10, clock.now(), 60
