@@ -54,6 +54,7 @@ class ReportRecipient:
     diagnostic: str = ""  # the remote reply ("550 5.1.1 No such user") or our own reason
     remote_mta: str = ""
     orcpt: tuple[str, str] | None = None  # RFC 3461 ORCPT (addr-type, address)
+    retry_until: float | None = None  # RFC 3464 §2.3.9, for "delayed"
 
 
 def reply_status(code: int, text: str) -> str:
@@ -146,6 +147,9 @@ def _status_part(
         if rcpt.diagnostic:
             lines.append(f"Diagnostic-Code: smtp; {_one_line(rcpt.diagnostic)}")
         lines.append(f"Last-Attempt-Date: {now}")
+        if rcpt.retry_until is not None:
+            until = email.utils.formatdate(rcpt.retry_until, localtime=True)
+            lines.append(f"Will-Retry-Until: {until}")
     lines.append("")
     return _crlf(lines)
 

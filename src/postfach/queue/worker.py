@@ -6,8 +6,11 @@ them by destination, and sends each destination's messages over at most
 connection. A 4xx reply or a broken connection defers a recipient with
 exponential back-off (`retry_base` · 2^attempts, at most 4 hours) until
 `queue.max_age`; a 5xx reply or expiry fails it and sends the sender an RFC 3464
-report stating the remote reply. A lease that runs out (a node died) makes the
-recipient due again, so delivery is at least once.
+report stating the remote reply. A message still deferred `DELAY_WARNING` after
+it arrived gets its sender one "delayed" report (RFC 3461 §4.1, RFC 3464
+Action: delayed), once per message, for the recipients whose NOTIFY does not
+exclude DELAY (no NOTIFY counts as FAILURE,DELAY). A lease that runs out (a node
+died) makes the recipient due again, so delivery is at least once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
+from postfach.config import Config
 from postfach.context import ServerContext
 from postfach.queue.client import Batch, Outcome, send_batches
 from postfach.queue.dsn import ReportRecipient, reply_status
@@ -26,7 +30,7 @@ from postfach.queue.outbound import register_waker, send_report
 from postfach.queue.routes import Destination, RouteError, find_route
 from postfach.store.queue import FAILED, QUEUED, SENT, QueueItem, QueueMessage
 
-__all__ = ["QueueWorker", "backoff"]
+__all__ = ["DELAY_WARNING", "QueueWorker", "backoff", "delay_warning"]
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +38,18 @@ LEASE = 900.0
 MAX_BACKOFF = 4 * 3600.0
 CLAIM_LIMIT = 200
 MAX_POLL = 5.0
+# Seconds a message may wait before its sender hears it is delayed; 0 turns it off.
+DELAY_WARNING = 4 * 3600.0
 
 
 def backoff(retry_base: float, attempts: int) -> float:
     """Seconds until the next try after `attempts` failed ones."""
     return float(min(MAX_BACKOFF, retry_base * (2 ** min(attempts, 30))))
+
+
+def delay_warning(config: Config) -> float:
+    """The delay-notice threshold: `queue.delay_warning` when the config has the key."""
+    return float(getattr(config.queue, "delay_warning", DELAY_WARNING))
 
 
 class QueueWorker:
@@ -134,6 +145,7 @@ class QueueWorker:
         store, now = self.ctx.store, time.time()
         messages = {i.message_id: await store.queue_message(i.message_id) for i in items}
         reports: dict[int, list[ReportRecipient]] = defaultdict(list)
+        deferred: dict[int, list[QueueItem]] = defaultdict(list)
         for item in items:
             outcome = outcomes.get(item.id, Outcome("deferred", "not attempted"))
             message = messages[item.message_id]
@@ -145,8 +157,12 @@ class QueueWorker:
             report = _report_for(item, outcome)
             if report is not None:
                 reports[item.message_id].append(report)
+            if outcome.kind == "deferred" and _wants_delay_notice(item):
+                deferred[item.message_id].append(item)
         for message_id, recipients in reports.items():
             await self._report(messages[message_id], recipients)
+        for message_id in deferred:
+            await self._delay_notice(messages[message_id], outcomes, now)
         await store.queue_cleanup(list(messages))
 
     async def _store_outcome(self, item: QueueItem, outcome: Outcome, now: float) -> None:
@@ -160,8 +176,34 @@ class QueueWorker:
             delay = backoff(self.ctx.config.queue.retry_base, item.attempts)
             await store.queue_finish([item.id], QUEUED, outcome.reply, now + delay)
 
+    async def _delay_notice(
+        self, message: QueueMessage | None, outcomes: dict[int, Outcome], now: float
+    ) -> None:
+        """One "delayed" report per message, listing every recipient still waiting."""
+        threshold = delay_warning(self.ctx.config)
+        if message is None or not message.sender or not threshold:
+            return
+        if now - message.created < threshold:
+            return
+        store = self.ctx.store
+        waiting = [
+            item
+            for item in await store.queue_recipients_of(message.id)
+            if item.status == QUEUED and item.attempts and _wants_delay_notice(item)
+        ]
+        if not waiting or not await store.queue_claim_delay_notice(message.id):
+            return
+        until = message.created + self.ctx.config.queue.max_age
+        recipients = [_delayed(item, outcomes.get(item.id), until) for item in waiting]
+        log.info("queue: message %d delayed, telling %s", message.id, message.sender)
+        # Postfix's habit, and enough to recognize the message: headers only.
+        await self._report(message, recipients, ret="HDRS")
+
     async def _report(
-        self, message: QueueMessage | None, recipients: list[ReportRecipient]
+        self,
+        message: QueueMessage | None,
+        recipients: list[ReportRecipient],
+        ret: str | None = None,
     ) -> None:
         if message is None:
             return
@@ -172,7 +214,7 @@ class QueueWorker:
                 message.raw,
                 recipients,
                 envid=message.envid,
-                ret=message.ret,
+                ret=ret or message.ret,
                 arrival=message.created,
             )
         except Exception:
@@ -192,3 +234,20 @@ def _report_for(item: QueueItem, outcome: Outcome) -> ReportRecipient | None:
             item.address, "relayed", "2.0.0", outcome.reply, outcome.host, item.orcpt
         )
     return None
+
+
+def _wants_delay_notice(item: QueueItem) -> bool:
+    """RFC 3461 §4.1: no NOTIFY may be taken as FAILURE,DELAY; NEVER or a list without
+    DELAY asks for none."""
+    return item.notify is None or "DELAY" in item.notify
+
+
+def _delayed(item: QueueItem, outcome: Outcome | None, until: float) -> ReportRecipient:
+    """A recipient's "delayed" entry: its last reply as the reason (RFC 3464 §2.3)."""
+    reason = item.last_error
+    code = int(reason[:3]) if reason[:3].isdigit() else 0
+    status = reply_status(code, reason) if 400 <= code < 500 else "4.0.0"
+    host = outcome.host if outcome is not None else ""
+    return ReportRecipient(
+        item.address, "delayed", status, reason, host, item.orcpt, retry_until=until
+    )

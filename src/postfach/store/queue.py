@@ -4,7 +4,10 @@ One row per message (its bytes, envelope sender and DSN envelope parameters)
 and one per recipient (its state, attempts, next attempt and last reply). Queue
 workers claim due recipients with a lease, so several nodes share the work; on
 PostgreSQL the claim uses SKIP LOCKED. A message row goes when none of its
-recipients is still queued. `QueueMixin` is mixed into `postfach.store.Store`.
+recipients is still queued. A third table remembers which messages already had
+their one "delayed" report (RFC 3461 §4.1 NOTIFY=DELAY); it is a table of its
+own so that databases made before it need no migration. `QueueMixin` is mixed
+into `postfach.store.Store`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from postfach.store.base import StoreBase
 from postfach.store.schema import IdType, metadata
@@ -40,6 +44,7 @@ __all__ = [
     "QueueItem",
     "QueueMessage",
     "QueueMixin",
+    "queue_delay_notices",
     "queue_messages",
     "queue_recipients",
 ]
@@ -80,6 +85,19 @@ queue_recipients = Table(
     Column("lease_until", Float, nullable=False, default=0.0),
     Index("ix_queue_recipients_due", "status", "next_attempt"),
     Index("ix_queue_recipients_message", "message_id"),
+)
+
+queue_delay_notices = Table(
+    "queue_delay_notices",
+    metadata,
+    Column(
+        "message_id",
+        IdType,
+        ForeignKey("queue_messages.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("sent", Float, nullable=False),
 )
 
 
@@ -250,8 +268,39 @@ class QueueMixin(StoreBase):
                 await tx.execute(
                     delete(queue_recipients).where(queue_recipients.c.message_id.in_(done))
                 )
+                await tx.execute(
+                    delete(queue_delay_notices).where(queue_delay_notices.c.message_id.in_(done))
+                )
                 await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
         return done
+
+    async def queue_recipients_of(self, message_id: int) -> list[QueueItem]:
+        """Every recipient row of one message, in the order they were queued."""
+        async with self.read() as conn:
+            rows = await conn.execute(
+                select(queue_recipients)
+                .where(queue_recipients.c.message_id == message_id)
+                .order_by(queue_recipients.c.id)
+            )
+            return [_item(row) for row in rows]
+
+    async def queue_claim_delay_notice(self, message_id: int) -> bool:
+        """True exactly once per message: whoever gets it sends the "delayed" report."""
+        try:
+            async with self.write() as tx:
+                seen = await tx.scalar(
+                    select(func.count())
+                    .select_from(queue_delay_notices)
+                    .where(queue_delay_notices.c.message_id == message_id)
+                )
+                if seen:
+                    return False
+                await tx.execute(
+                    insert(queue_delay_notices).values(message_id=message_id, sent=time.time())
+                )
+        except IntegrityError:
+            return False  # another node was first, or the message is gone
+        return True
 
     async def queue_list(self) -> list[QueueEntry]:
         async with self.read() as conn:
@@ -291,6 +340,9 @@ class QueueMixin(StoreBase):
         async with self.write() as tx:
             await tx.execute(
                 delete(queue_recipients).where(queue_recipients.c.message_id == message_id)
+            )
+            await tx.execute(
+                delete(queue_delay_notices).where(queue_delay_notices.c.message_id == message_id)
             )
             result = await tx.execute(
                 delete(queue_messages).where(queue_messages.c.id == message_id)
