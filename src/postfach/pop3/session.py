@@ -49,6 +49,7 @@ from postfach.pop3.commands import (
 )
 from postfach.pop3.maildrop import Entry, Maildrop, expire_days
 from postfach.pop3.parser import parse
+from postfach.pop3.reader import MessageReader
 from postfach.pop3.replies import Pop3Error
 from postfach.pop3.transfer import TERMINATOR, head_and_lines, stuff, to_crlf
 from postfach.store.api import NotFound, StoreError
@@ -100,6 +101,7 @@ class Session:
         self.sasl: Any = None  # an authorization.SaslExchange while AUTH runs
         self.account: Account | None = None
         self.maildrop = Maildrop([], [])
+        self.reader = MessageReader(self.ctx.store, [])
         self._lock_name = ""
         self._stack = contextlib.ExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -166,6 +168,7 @@ class Session:
         self._lock_name = name
         try:
             self.maildrop = await Maildrop.load(store, account)
+            self.reader = MessageReader(store, self.maildrop.entries)
             queue = self._stack.enter_context(store.hub.watch(account.id))
         except BaseException:
             await self._unlock()
@@ -227,10 +230,10 @@ class Session:
             raise Pop3Error(replies.MESSAGE_DELETED)
         return entry
 
-    async def message_bytes(self, entry: Entry) -> bytes:
-        """prefix + blob with CRLF line ends (store.read_raw)."""
+    async def message_bytes(self, number: int, *, keep: bool = False) -> bytes:
+        """prefix + blob of message `number` with CRLF line ends."""
         try:
-            raw = await self.ctx.store.read_raw(entry.message)
+            raw = await self.reader.read(number, keep=keep)
         except NotFound:
             raise Pop3Error(replies.MESSAGE_GONE) from None
         return to_crlf(raw)
@@ -289,7 +292,7 @@ async def _uidl(s: Session, cmd: Uidl) -> None:
 
 async def _retr(s: Session, cmd: Retr) -> None:
     entry = s.entry(cmd.msg)
-    data = await s.message_bytes(entry)
+    data = await s.message_bytes(cmd.msg)
     entry.retrieved = True
     s.out.append(b"+OK %d octets\r\n" % len(data))
     s.out.append(stuff(data))
@@ -298,8 +301,8 @@ async def _retr(s: Session, cmd: Retr) -> None:
 
 async def _top(s: Session, cmd: Top) -> None:
     """RFC 1939 §7 TOP; never marks the message read (R13)."""
-    entry = s.entry(cmd.msg)
-    data = head_and_lines(await s.message_bytes(entry), cmd.lines)
+    s.entry(cmd.msg)
+    data = head_and_lines(await s.message_bytes(cmd.msg, keep=True), cmd.lines)
     s.out.append(replies.OK)
     s.out.append(stuff(data))
     s.out.append(TERMINATOR)
