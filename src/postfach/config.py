@@ -122,6 +122,9 @@ class QueueConfig:
 @dataclass(frozen=True, slots=True)
 class MailingConfig:
     forbid_port_25: bool = True
+    # Base of the one-click unsubscribe links; empty: https://{public_name}.
+    unsubscribe_url: str = ""
+    bounce_interval: float = 900.0  # seconds between bounce-mailbox checks
 
 
 @dataclass(frozen=True, slots=True)

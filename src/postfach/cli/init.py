@@ -69,6 +69,8 @@ connections_per_destination = 4
 
 [mailing]
 forbid_port_25 = true            # refuse external relays on port 25
+unsubscribe_url = ""             # base of unsubscribe links; empty: https://public_name
+bounce_interval = 900.0          # seconds between bounce-mailbox checks
 
 # [transport]                    # per-domain routes for outbound mail
 # "example.net" = "127.0.0.1:2526"

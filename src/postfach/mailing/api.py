@@ -328,7 +328,7 @@ class Mailing(BounceMixin):
         return Scheduler(self.store, self.connect, settings, self.clock, progress)
 
     def unsubscribe_base(self) -> str:
-        configured = str(getattr(self.config.mailing, "unsubscribe_url", "") or "")
+        configured = self.config.mailing.unsubscribe_url
         return configured or f"https://{self.config.public_name}"
 
     async def send(self, name: str, progress: Progress | None = None) -> RunReport:

@@ -50,7 +50,7 @@ class MailingService:
 
     async def _loop(self) -> None:
         mailing = await Mailing.open(self.ctx.store, self.ctx.config, ctx=self.ctx)
-        interval = float(getattr(self.ctx.config.mailing, "bounce_interval", 0) or 0)
+        interval = self.ctx.config.mailing.bounce_interval
         interval = interval or DEFAULT_BOUNCE_INTERVAL
         next_bounces = time.time() + 60.0
         while True:
