@@ -249,3 +249,29 @@ async def test_logout_via_api_ends_an_open_imap_session(api):
 async def test_web_session_cookie_is_no_api_token(web):
     await sign_in(web.client, "alice@example.org")
     assert_problem(await web.client.get("/api/v1/accounts"), 401)
+
+
+async def test_queue_list_retry_and_delete(tmp_path):
+    from harness import make_server
+    from postfach.store.queue import NewQueueRecipient
+
+    from .webhelpers import client_for, make_message
+
+    # Outbound mail to a port where nothing listens stays queued.
+    async with make_server(tmp_path, queue={"relay_host": "127.0.0.1:9"}) as running:
+        store = running.ctx.store
+        await store.add_admin_token("tests", "pfat_queue")
+        message_id = await store.queue_insert(
+            "alice@example.org", [NewQueueRecipient("friend@example.net")], make_message()
+        )
+        async with client_for(running.ctx) as client:
+            client.headers["authorization"] = "Bearer pfat_queue"
+            [entry] = (await client.get("/api/v1/queue")).json()
+            assert entry["id"] == message_id and entry["sender"] == "alice@example.org"
+            [recipient] = entry["recipients"]
+            assert recipient["address"] == "friend@example.net"
+            assert recipient["status"] == "queued"
+            response = await client.post(f"/api/v1/queue/{message_id}/retry")
+            assert response.status_code == 200 and response.json()["recipients"] in (0, 1)
+            assert (await client.delete(f"/api/v1/queue/{message_id}")).status_code == 204
+            assert (await client.get("/api/v1/queue")).json() == []
