@@ -4,35 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import socket
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from postfach.auth import Authenticator
 from postfach.config import Config, ListenerSpec
 from postfach.context import ServerContext
 from postfach.delivery import Delivery
-from postfach.net import Listener
+from postfach.imap import server as imap_server
+from postfach.mailing.service import MailingService
+from postfach.net import RunningListener
+from postfach.pop3 import server as pop3_server
+from postfach.queue.worker import QueueWorker
+from postfach.smtp import server as smtp_server
 from postfach.store import Store
 from postfach.tls import server_ssl_context
+from postfach.web import server as web_server
 
-__all__ = ["App", "LISTENER_MODULES"]
+__all__ = ["LISTENERS", "App"]
 
 log = logging.getLogger(__name__)
 
-# Which package serves which listener; each has `start_listener(ctx, spec)`.
-LISTENER_MODULES = {
-    "smtp": "postfach.smtp.server",
-    "submission": "postfach.smtp.server",
-    "submissions": "postfach.smtp.server",
-    "devices": "postfach.smtp.server",
-    "imap": "postfach.imap.server",
-    "imaps": "postfach.imap.server",
-    "pop3": "postfach.pop3.server",
-    "pop3s": "postfach.pop3.server",
-    "http": "postfach.web.server",
+StartListener = Callable[[ServerContext, ListenerSpec], Awaitable[RunningListener]]
+
+# Which package serves which listener.
+LISTENERS: dict[str, StartListener] = {
+    "smtp": smtp_server.start_listener,
+    "submission": smtp_server.start_listener,
+    "submissions": smtp_server.start_listener,
+    "devices": smtp_server.start_listener,
+    "imap": imap_server.start_listener,
+    "imaps": imap_server.start_listener,
+    "pop3": pop3_server.start_listener,
+    "pop3s": pop3_server.start_listener,
+    "http": web_server.start_listener,
 }
 
 
@@ -46,7 +54,7 @@ class App:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.listeners: dict[str, Listener] = {}
+        self.listeners: dict[str, RunningListener] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._services: list[_Service] = []
         self._ctx: ServerContext | None = None
@@ -81,25 +89,12 @@ class App:
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
-        try:
-            module: Any = importlib.import_module(LISTENER_MODULES[spec.name])
-        except ModuleNotFoundError:
-            log.warning("listener %s: not available in this build", spec.name)
-            return
-        self.listeners[spec.name] = await module.start_listener(self.ctx, spec)
+        self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
 
     async def _start_services(self) -> None:
-        """Background workers of other packages (outbound queue, mailing)."""
-        for dotted in (
-            "postfach.queue.worker:QueueWorker",
-            "postfach.mailing.service:MailingService",
-        ):
-            module_name, _, class_name = dotted.partition(":")
-            try:
-                module: Any = importlib.import_module(module_name)
-            except ModuleNotFoundError:
-                continue
-            service: _Service = getattr(module, class_name)(self.ctx)
+        """Background workers: the outbound queue and the mailing engine."""
+        services: list[_Service] = [QueueWorker(self.ctx), MailingService(self.ctx)]
+        for service in services:
             await service.start()
             self._services.append(service)
 

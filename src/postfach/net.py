@@ -13,11 +13,12 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 
-__all__ = ["Listener", "StreamHandler", "peer_ip", "serve_streams"]
+__all__ = ["Listener", "RunningListener", "StreamHandler", "peer_ip", "serve_streams"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,17 @@ def peer_ip(writer: asyncio.StreamWriter) -> str:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return "unknown"
+
+
+class RunningListener(Protocol):
+    """What App needs of any listener: the stream ones below, and the HTTP one."""
+
+    spec: ListenerSpec
+
+    @property
+    def port(self) -> int: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(slots=True)

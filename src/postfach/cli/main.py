@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from postfach import __version__
-from postfach.cli import admin, init, serve
+from postfach.cli import admin, helpers, init, mailing, queue, serve, webadmin
 from postfach.config import ConfigError
 from postfach.store import StoreError
 
@@ -43,22 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.register(sub, common)
     serve.register(sub, common)
     admin.register(sub, common)
-    for name in ("postfach.cli.queue", "postfach.cli.mailing", "postfach.cli.helpers"):
-        _register_optional(name, sub, common)
+    for module in (queue, mailing, helpers, webadmin):
+        module.register(sub, common)
     return parser
-
-
-def _register_optional(module_name: str, sub: Any, common: argparse.ArgumentParser) -> None:
-    """Commands of packages that may be absent from a build (queue, mailing, doctor)."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    module.register(sub, common)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
