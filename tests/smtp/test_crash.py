@@ -36,10 +36,20 @@ RCPT = "crash@crash.test"
 _MARKER = re.compile(rb"X-Crash-Marker: (\S+)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def stable_port() -> int:
+    """A free port below the ephemeral range: the server must get it back at every
+    restart, and a client socket could be given an ephemeral one in between."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def write_config(tmp_path: Path, port: int) -> tuple[Path, str]:
@@ -163,7 +173,7 @@ def load_and_kill(
 
 
 def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> None:
-    port = free_port()
+    port = stable_port()
     config, url = write_config(tmp_path, port)
     asyncio.run(prepare(url))
     rng = random.Random(SEED)

@@ -13,6 +13,7 @@ recipient gets a "delivered" report (RFC 3461 §4.1).
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -67,7 +68,7 @@ class Acceptance:
             protocol += "S"
         if session.account is not None:
             protocol += "A"
-        date = email.utils.formatdate(localtime=True)
+        date = _date()
         return (
             f"from {session.helo or 'unknown'} ([{session.ip}])\r\n\tby {self.ctx.hostname} "
             f"(postfach) with {protocol}; {date}"
@@ -122,6 +123,16 @@ class Acceptance:
                 )
         except Exception:
             log.exception("%s: post-acceptance step failed", self.rules.name)
+
+
+def _date() -> str:
+    """RFC 5322 date of now; made once a second, not once a message."""
+    return _date_at(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _date_at(second: int) -> str:
+    return email.utils.formatdate(second, localtime=True)
 
 
 def _report(recipient: Recipient, failed: bool) -> ReportRecipient | None:

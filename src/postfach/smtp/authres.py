@@ -32,6 +32,9 @@ _RESERVED_TLDS = frozenset({"test", "example", "invalid", "localhost", "local"})
 _RESERVED = frozenset({"example.com", "example.net", "example.org"})
 _DKIM_TAGS = re.compile(rb"^DKIM-Signature:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 _txt_cache: dict[str, tuple[float, list[str] | None]] = {}
+# Header lines by their results: the same few combinations come again and again.
+_header_cache: dict[tuple[str, str, str, tuple[tuple[str, str, str], ...]], bytes] = {}
+_HEADER_CACHE_SIZE = 1024
 
 
 class _DnsError(Exception):
@@ -248,8 +251,20 @@ async def authentication_results(
 ) -> bytes:
     """The whole Authentication-Results header line, CRLF-terminated."""
     spf, identity = await check_spf(ip, sender, helo)
-    results: list[object] = [authres.SPFAuthenticationResult(result=spf, smtp_mailfrom=identity)]
     dkim_results = await check_dkim(raw)
+    key = (hostname, spf, identity, tuple(dkim_results))
+    cached = _header_cache.get(key)
+    if cached is None:
+        if len(_header_cache) >= _HEADER_CACHE_SIZE:
+            _header_cache.clear()
+        cached = _header_cache[key] = _header(hostname, spf, identity, dkim_results)
+    return cached
+
+
+def _header(
+    hostname: str, spf: str, identity: str, dkim_results: list[tuple[str, str, str]]
+) -> bytes:
+    results: list[object] = [authres.SPFAuthenticationResult(result=spf, smtp_mailfrom=identity)]
     if not dkim_results:
         results.append(authres.DKIMAuthenticationResult(result="none"))
     for result, domain, selector in dkim_results:

@@ -162,6 +162,8 @@ def _split_path(text: str, bad: replies.Reply, *, allow_null: bool) -> tuple[str
 
 def _closing_bracket(text: str) -> int:
     """Index of the `>` closing the path, skipping quoted local parts."""
+    if '"' not in text:
+        return text.find(">")
     quoted = escaped = False
     for index, char in enumerate(text):
         if escaped:

@@ -7,7 +7,7 @@ DESIGN.md error table are here verbatim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 __all__ = ["Reply"]
 
@@ -19,16 +19,21 @@ class Reply:
     code: int
     status: str
     text: str
+    # The wire form, made once: most replies are module constants sent again and again.
+    wire: bytes = field(init=False, repr=False, compare=False)
 
-    def __str__(self) -> str:
-        return self.to_bytes().decode("utf-8").rstrip("\r\n")
-
-    def to_bytes(self) -> bytes:
+    def __post_init__(self) -> None:
         lines = self.text.split("\n")
         prefix = f"{self.status} " if self.status else ""
         out = [f"{self.code}-{prefix}{line}" for line in lines[:-1]]
         out.append(f"{self.code} {prefix}{lines[-1]}")
-        return ("\r\n".join(out) + "\r\n").encode("utf-8")
+        object.__setattr__(self, "wire", ("\r\n".join(out) + "\r\n").encode("utf-8"))
+
+    def __str__(self) -> str:
+        return self.wire.decode("utf-8").rstrip("\r\n")
+
+    def to_bytes(self) -> bytes:
+        return self.wire
 
     def with_text(self, text: str) -> Reply:
         return replace(self, text=text)

@@ -29,6 +29,7 @@ _DOMAIN_CACHE_TTL = 5.0
 # RCPT checks reuse a lookup this long; delivery itself resolves again, exactly.
 _RESOLVE_CACHE_TTL = 2.0
 _RESOLVE_CACHE_SIZE = 10_000
+_EHLO_CACHE_SIZE = 1000
 
 
 class SmtpService:
@@ -44,31 +45,71 @@ class SmtpService:
         self.max_recipients = limits.max_recipients
         self.timeout = limits.smtp_timeout
         self.acceptance = Acceptance(ctx, self.rules)
+        self.greeting = replies.Reply(220, "", f"{self.hostname} ESMTP postfach")
         self._domains: frozenset[str] = frozenset()
         self._domains_at = -_DOMAIN_CACHE_TTL
+        self._domains_pending: asyncio.Future[frozenset[str]] | None = None
         self._resolved: dict[str, tuple[float, list[Account]]] = {}
+        self._resolving: dict[str, asyncio.Future[list[Account]]] = {}
+        self._ehlo: dict[tuple[str, tuple[str, ...]], replies.Reply] = {}
 
     async def local_domains(self) -> frozenset[str]:
-        now = time.monotonic()
-        if now - self._domains_at >= _DOMAIN_CACHE_TTL:
-            domains = await self.ctx.store.list_domains()
-            self._domains = frozenset(d.name.lower() for d in domains)
-            self._domains_at = now
+        if time.monotonic() - self._domains_at < _DOMAIN_CACHE_TTL:
+            return self._domains
+        if self._domains_pending is None:
+            # One look-up however many sessions find the cache stale at once.
+            self._domains_pending = asyncio.ensure_future(self._load_domains())
+            self._domains_pending.add_done_callback(self._domains_loaded)
+        return await asyncio.shield(self._domains_pending)
+
+    async def _load_domains(self) -> frozenset[str]:
+        domains = await self.ctx.store.list_domains()
+        self._domains = frozenset(d.name.lower() for d in domains)
+        self._domains_at = time.monotonic()
         return self._domains
 
+    def _domains_loaded(self, future: asyncio.Future[frozenset[str]]) -> None:
+        self._domains_pending = None
+        if not future.cancelled():
+            future.exception()  # retrieved here; each waiter gets it raised
+
     async def resolve(self, address: str) -> list[Account]:
-        """The accounts behind a local address, cached briefly for the RCPT check."""
-        now = time.monotonic()
+        """The accounts behind a local address, cached briefly for the RCPT check;
+        concurrent misses for one address share one store look-up."""
         hit = self._resolved.get(address)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        pending = self._resolving.get(address)
+        if pending is None:
+            pending = asyncio.ensure_future(self._lookup(address))
+            self._resolving[address] = pending
+            pending.add_done_callback(lambda f: self._resolved_done(address, f))
+        return await asyncio.shield(pending)
+
+    async def _lookup(self, address: str) -> list[Account]:
         accounts = await self.ctx.store.resolve(address)
         if any(a.quota_bytes for a in accounts):
-            return accounts  # quota checks want the current usage
+            return accounts  # quota checks want the current usage: not cached
         if len(self._resolved) >= _RESOLVE_CACHE_SIZE:
             self._resolved.clear()
-        self._resolved[address] = (now + _RESOLVE_CACHE_TTL, accounts)
+        self._resolved[address] = (time.monotonic() + _RESOLVE_CACHE_TTL, accounts)
         return accounts
+
+    def _resolved_done(self, address: str, future: asyncio.Future[list[Account]]) -> None:
+        self._resolving.pop(address, None)
+        if not future.cancelled():
+            future.exception()
+
+    def ehlo_reply(self, helo: str, keywords: tuple[str, ...]) -> replies.Reply:
+        """The EHLO reply; the few distinct ones (clients re-use their names) are kept."""
+        key = (helo, keywords)
+        reply = self._ehlo.get(key)
+        if reply is None:
+            if len(self._ehlo) >= _EHLO_CACHE_SIZE:
+                self._ehlo.clear()
+            text = "\n".join([f"{self.hostname} Hello {helo}", *keywords])
+            reply = self._ehlo[key] = replies.Reply(250, "", text)
+        return reply
 
     async def is_local_domain(self, domain: str) -> bool:
         return domain.lower() in await self.local_domains()

@@ -106,7 +106,7 @@ class Session:
 
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:
-        self.wire.send(replies.Reply(220, "", f"{self.service.hostname} ESMTP postfach"))
+        self.wire.send(self.service.greeting)
         try:
             while True:
                 reply = await self.step()
@@ -168,12 +168,11 @@ class Session:
         self.state = State.READY
         if not command.extended:
             return replies.Reply(250, "", f"{self.service.hostname}")
-        return replies.Reply(250, "", "\n".join(self.ehlo_keywords()))
+        return self.service.ehlo_reply(self.helo, self.ehlo_keywords())
 
-    def ehlo_keywords(self) -> list[str]:
+    def ehlo_keywords(self) -> tuple[str, ...]:
         """RFC 5321 §4.1.1.1; each extension's RFC is named beside its keyword."""
-        lines = [f"{self.service.hostname} Hello {self.helo}"]
-        lines += [
+        lines = [
             "PIPELINING",
             "8BITMIME",
             "SMTPUTF8",
@@ -189,7 +188,7 @@ class Session:
             lines.append("STARTTLS")  # RFC 3207
         if self.account is None and policy.auth_refusal(self.rules, self.wire.tls) is None:
             lines.append("AUTH PLAIN LOGIN")  # RFC 4954
-        return lines
+        return tuple(lines)
 
     async def do_noop(self, command: Noop) -> replies.Reply:
         return replies.OK
