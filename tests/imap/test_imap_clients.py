@@ -24,6 +24,7 @@ async def test_imapclient_session(imap):
             client.append("INBOX", MULTIPART)
             info = client.select_folder("INBOX")
             assert info[b"EXISTS"] == 2
+            assert info[b"RECENT"] == 2  # the first session to see them (RFC 3501 §2.3.2)
             uids = client.search(["UNSEEN"])
             assert uids == [2]
             data = client.fetch(uids, ["ENVELOPE", "BODYSTRUCTURE", "RFC822.SIZE", "BODY.PEEK[]"])
@@ -33,7 +34,7 @@ async def test_imapclient_session(imap):
             assert data[2][b"BODY[]"] == MULTIPART
             assert data[2][b"BODYSTRUCTURE"].is_multipart
             client.add_flags([1], [b"\\Flagged"])
-            assert set(client.get_flags([1])[1]) == {b"\\Seen", b"\\Flagged"}
+            assert set(client.get_flags([1])[1]) == {b"\\Seen", b"\\Flagged", b"\\Recent"}
             client.move([1], "Trash")
             assert client.folder_status("Trash", [b"MESSAGES"])[b"MESSAGES"] == 1
             client.delete_messages([2])

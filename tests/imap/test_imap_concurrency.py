@@ -65,6 +65,7 @@ async def test_idle_reports_delivery_within_100ms(imap, wire):
     await imap.ctx.store.append(inbox.id, SIMPLE)
     assert await b.line() == "* 2 EXISTS"
     assert time.monotonic() - started < 0.1
+    assert await b.line() == "* 1 RECENT"  # b heard of it first (RFC 3501 §2.3.2)
     started = time.monotonic()
     await a.ok("STORE 1 +FLAGS (\\Seen)")
     assert await b.line() == "* 1 FETCH (UID 1 FLAGS (\\Seen))"

@@ -16,8 +16,8 @@ async def setup(wire):
 async def test_flags_uid_size_date(wire):
     c = await setup(wire)
     assert await c.ok("FETCH 1:* (UID FLAGS RFC822.SIZE)") == [
-        f"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE {len(SIMPLE)})",
-        f"* 2 FETCH (UID 2 FLAGS () RFC822.SIZE {len(MULTIPART)})",
+        f"* 1 FETCH (UID 1 FLAGS (\\Recent \\Seen) RFC822.SIZE {len(SIMPLE)})",
+        f"* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE {len(MULTIPART)})",
     ]
     assert await c.ok("UID FETCH 1 INTERNALDATE") == [
         '* 1 FETCH (UID 1 INTERNALDATE "02-Jan-2024 10:00:00 +0000")'
@@ -50,8 +50,8 @@ async def test_bodystructure(wire):
     ]
     [line] = await c.ok("FETCH 2 BODY")
     assert line == (
-        '* 2 FETCH (BODY (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 26 1)'
-        '("application" "octet-stream" ("name" "data.bin") NIL NIL "base64" 8)'
+        '* 2 FETCH (BODY (("text" "plain" ("charset" "utf-8") NIL NIL "QUOTED-PRINTABLE" 26 1)'
+        '("application" "octet-stream" ("name" "data.bin") NIL NIL "BASE64" 8)'
         '("message" "rfc822" NIL NIL NIL "7BIT" 53 (NIL "inner" ((NIL NIL "inner" "example.net")) '
         '((NIL NIL "inner" "example.net")) ((NIL NIL "inner" "example.net")) NIL NIL NIL NIL NIL) '
         '("text" "plain" ("charset" "us-ascii") NIL NIL "7BIT" 10 1) 4) "mixed"))'
@@ -109,9 +109,11 @@ async def test_binary(wire):
 async def test_body_fetch_sets_seen(wire):
     c = await setup(wire)
     assert await c.ok("FETCH 2 BODY.PEEK[]<0.3>") == ["* 2 FETCH (BODY[]<0> {3}\r\nFro)"]
-    assert await c.ok("FETCH 2 FLAGS") == ["* 2 FETCH (FLAGS ())"]
-    assert await c.ok("FETCH 2 BODY[]<0.3>") == ["* 2 FETCH (BODY[]<0> {3}\r\nFro FLAGS (\\Seen))"]
-    assert await c.ok("FETCH 2 FLAGS") == ["* 2 FETCH (FLAGS (\\Seen))"]
+    assert await c.ok("FETCH 2 FLAGS") == ["* 2 FETCH (FLAGS (\\Recent))"]
+    assert await c.ok("FETCH 2 BODY[]<0.3>") == [
+        "* 2 FETCH (BODY[]<0> {3}\r\nFro FLAGS (\\Recent \\Seen))"
+    ]
+    assert await c.ok("FETCH 2 FLAGS") == ["* 2 FETCH (FLAGS (\\Recent \\Seen))"]
 
 
 async def test_rfc822_items(wire):
@@ -128,7 +130,7 @@ async def test_macros_and_modseq(wire):
     [line, _] = await c.ok("FETCH 1:2 FAST")
     assert (
         line
-        == f'* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "02-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})'  # noqa: E501
+        == f'* 1 FETCH (FLAGS (\\Recent \\Seen) INTERNALDATE "02-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})'  # noqa: E501
     )
     [line] = await c.ok("FETCH 1 (MODSEQ)")
     assert line.startswith("* 1 FETCH (MODSEQ (") and line.endswith("))")
@@ -136,12 +138,12 @@ async def test_macros_and_modseq(wire):
 
 async def test_uid_fetch_adds_uid_and_ignores_missing(wire):
     c = await setup(wire)
-    assert await c.ok("UID FETCH 2:99 FLAGS") == ["* 2 FETCH (UID 2 FLAGS ())"]
+    assert await c.ok("UID FETCH 2:99 FLAGS") == ["* 2 FETCH (UID 2 FLAGS (\\Recent))"]
     assert await c.ok("UID FETCH 50:60 FLAGS") == []
     assert await c.ok("UID FETCH 50:* FLAGS") == [
-        "* 2 FETCH (UID 2 FLAGS ())"
+        "* 2 FETCH (UID 2 FLAGS (\\Recent))"
     ]  # n:* names the last
-    assert await c.ok("UID FETCH 1 FLAGS") == ["* 1 FETCH (UID 1 FLAGS (\\Seen))"]
+    assert await c.ok("UID FETCH 1 FLAGS") == ["* 1 FETCH (UID 1 FLAGS (\\Recent \\Seen))"]
 
 
 async def test_bad_sequence_numbers(wire):

@@ -113,7 +113,7 @@ async def test_status_and_list_status(wire):
         "STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY RECENT SIZE DELETED HIGHESTMODSEQ)"
     )
     assert line.startswith("* STATUS INBOX (MESSAGES 2 UNSEEN 1 UIDNEXT 3 UIDVALIDITY ")
-    assert "RECENT 0 SIZE 11 DELETED 0 HIGHESTMODSEQ " in line
+    assert "RECENT 2 SIZE 11 DELETED 0 HIGHESTMODSEQ " in line  # no session has seen them
     assert await c.no("STATUS Nope (MESSAGES)") == "NO [NONEXISTENT] No such mailbox"
     assert await c.bad("STATUS INBOX (FOO)") == "BAD unknown status item FOO"
     lines = await c.ok('LIST "" "INBOX" RETURN (STATUS (MESSAGES UNSEEN))')

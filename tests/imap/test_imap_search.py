@@ -26,7 +26,8 @@ async def test_flag_and_number_keys(wire):
     assert await c.ok("SEARCH OR SEEN FLAGGED") == ["* SEARCH 1 2"]
     assert await c.ok("SEARCH 2:*") == ["* SEARCH 2 3"]
     assert await c.ok("UID SEARCH UID 1,3") == ["* SEARCH 1 3"]
-    assert await c.ok("SEARCH NEW") == ["* SEARCH"]
+    assert await c.ok("SEARCH NEW") == ["* SEARCH 2 3"]  # recent and unseen
+    assert await c.ok("SEARCH OLD") == ["* SEARCH"]
     assert await c.ok("SEARCH KEYWORD $Junk") == ["* SEARCH"]
     assert await c.ok("SEARCH UNKEYWORD $Junk") == ["* SEARCH 1 2 3"]
 

@@ -11,6 +11,7 @@ async def filled(wire, n=3):
     c = await wire()
     for _ in range(n):
         await c.ok(b"APPEND INBOX " + literal(SIMPLE))
+    await wire(select="INBOX")  # another session sees them first: not \Recent in c
     await c.ok("SELECT INBOX")
     return c
 
@@ -99,4 +100,4 @@ async def test_append_too_big(imap, wire):
 async def test_append_into_selected_mailbox_reports_exists(wire):
     c = await wire(select="INBOX")
     untagged = await c.ok(b"APPEND INBOX " + literal(SIMPLE))
-    assert untagged == ["* 1 EXISTS"]
+    assert untagged == ["* 1 EXISTS", "* 1 RECENT"]

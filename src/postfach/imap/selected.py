@@ -2,11 +2,14 @@
 
 Three parallel lists, index = sequence number - 1: UIDs (ascending), flag
 sets (interned, so 100,000 messages share a handful of frozensets) and
-modseqs. Changes from the store hub are folded in with `apply`; they become
-untagged responses only in `flush`, which each command calls at its end (and
-IDLE at once). Expunges wait in `pending_expunge` until a command that may
-announce them (never during non-UID FETCH, STORE or SEARCH), so sequence
-numbers never move under the client's feet.
+modseqs. Keywords compare case-insensitively (RFC 3501 §9 rule 2: the first
+spelling seen in the mailbox is the one used); \\Recent is per session
+(`recent.py`) and shown only to IMAP4rev1 sessions. Changes from the store
+hub are folded in with `apply`; they become untagged responses only in
+`flush`, which each command calls at its end (and IDLE at once). Expunges
+wait in `pending_expunge` until a command that may announce them (never
+during non-UID FETCH, STORE or SEARCH), so sequence numbers never move under
+the client's feet.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import bisect
 from dataclasses import dataclass, field
 
 from postfach.imap.grammar import compact_uids
+from postfach.imap.recent import RecentTracker
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
-from postfach.store.records import Mailbox, MailboxId, MessageMeta
+from postfach.store.records import Mailbox, MailboxId, MailboxIndex, MessageMeta
 
 __all__ = ["SelectedView", "format_flags"]
 
@@ -41,11 +45,17 @@ class SelectedView:
     pending_expunge: set[int] = field(default_factory=set)
     flags_changed: set[int] = field(default_factory=set)
     announced_exists: int = 0
-    # Per-session \Recent is not kept (IMAP4rev2 dropped it); RECENT is reported as 0.
+    recent: set[int] = field(default_factory=set)  # UIDs recent in this session
+    announced_recent: int = 0
+    tracker: RecentTracker | None = None  # None: \Recent not shown (IMAP4rev2)
+    claims: bool = False  # claims new arrivals as its recent messages (read-write)
     _interned: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
+    _spelling: dict[str, str] = field(default_factory=dict)  # keyword.lower() -> as stored
+    _lowered: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
+    _rendered: dict[tuple[frozenset[str], bool], bytes] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, mailbox: Mailbox, index: list[MessageMeta], readonly: bool) -> SelectedView:
+    def load(cls, mailbox: Mailbox, index: MailboxIndex, readonly: bool) -> SelectedView:
         view = cls(
             mailbox.id,
             mailbox.name,
@@ -54,15 +64,39 @@ class SelectedView:
             int(mailbox.uidnext),
             int(mailbox.highestmodseq),
         )
-        intern = view._interned.setdefault
-        view.uids = [int(m.uid) for m in index]
-        view.flags = [intern(m.flags, m.flags) for m in index]
-        view.modseqs = [int(m.modseq) for m in index]
+        intern = view.intern
+        view.uids = list(index.uids)
+        view.flags = [intern(f) for f in index.flags]
+        view.modseqs = list(index.modseqs)
         if view.uids:
             view.uidnext = max(view.uidnext, view.uids[-1] + 1)
             view.highestmodseq = max(view.highestmodseq, max(view.modseqs))
         view.announced_exists = len(view.uids)
         return view
+
+    @property
+    def recent_key(self) -> tuple[MailboxId, int]:
+        return (self.mailbox_id, self.uidvalidity)
+
+    def start_recent(self, tracker: RecentTracker, claims: bool) -> None:
+        """RFC 3501 §2.3.2: the messages no session has been told about are ours."""
+        self.tracker = tracker
+        self.claims = claims
+        unclaimed = tracker.unclaimed(self.recent_key, self.uids)
+        self.recent = set(unclaimed)
+        if claims and unclaimed:
+            tracker.claim(self.recent_key, unclaimed[-1])
+        self.announced_recent = len(self.recent)
+
+    def _arrived(self, uid: int) -> None:
+        tracker = self.tracker
+        if tracker is None:
+            return
+        if self.claims:
+            if tracker.claim(self.recent_key, uid):
+                self.recent.add(uid)
+        elif tracker.unclaimed(self.recent_key, [uid]):
+            self.recent.add(uid)
 
     def __len__(self) -> int:
         return len(self.uids)
@@ -74,13 +108,53 @@ class SelectedView:
         return None
 
     def intern(self, flags: frozenset[str]) -> frozenset[str]:
-        return self._interned.setdefault(flags, flags)
+        known = self._interned.get(flags)
+        if known is not None:
+            return known
+        self._interned[flags] = flags
+        for f in flags:
+            if not f.startswith("\\"):
+                self._spelling.setdefault(f.lower(), f)
+        return flags
 
     def keywords(self) -> set[str]:
-        out: set[str] = set()
+        """The keywords in use, one spelling each."""
+        return set(self._spelling.values())
+
+    def canonical_flag(self, flag: str) -> str:
+        """The spelling of a keyword already used in this mailbox (system flags are
+        canonical from the parser)."""
+        if flag.startswith("\\"):
+            return flag
+        return self._spelling.get(flag.lower(), flag)
+
+    def variants(self, flag: str) -> set[str]:
+        """Every spelling of a keyword found in the mailbox, and the flag itself."""
+        low = flag.lower()
+        out = {flag}
         for flags in self._interned:
-            out.update(f for f in flags if not f.startswith("\\"))
+            out.update(f for f in flags if f.lower() == low)
         return out
+
+    def has_flag(self, i: int, lowered: str) -> bool:
+        """Case-insensitive flag test; `lowered` is the flag in lower case."""
+        flags = self.flags[i]
+        low = self._lowered.get(flags)
+        if low is None:
+            low = self._lowered[flags] = frozenset(f.lower() for f in flags)
+        return lowered in low
+
+    def is_recent(self, i: int) -> bool:
+        return bool(self.recent) and self.uids[i] in self.recent
+
+    def flag_bytes(self, i: int) -> bytes:
+        """`(\\Seen $Junk)` for the message at index i, \\Recent included when it is."""
+        key = (self.flags[i], self.is_recent(i))
+        text = self._rendered.get(key)
+        if text is None:
+            flags = key[0] | {"\\Recent"} if key[1] else key[0]
+            text = self._rendered[key] = format_flags(flags)
+        return text
 
     # -- folding changes in ----------------------------------------------------
 
@@ -93,6 +167,7 @@ class SelectedView:
                 self.modseqs.append(int(change.modseq))
                 self.uidnext = int(change.uid) + 1
                 self.highestmodseq = max(self.highestmodseq, int(change.modseq))
+                self._arrived(int(change.uid))
         elif isinstance(change, ChangeFlags):
             if change.mailbox_id == self.mailbox_id:
                 self.set_flags(int(change.uid), change.flags, int(change.modseq), notify=True)
@@ -132,6 +207,8 @@ class SelectedView:
         known = [i for i in gone if i < self.announced_exists]
         out = [(i + 1 - n, self.uids[i]) for n, i in enumerate(known)]
         drop = set(gone)
+        if self.recent:
+            self.recent.difference_update(self.uids[i] for i in gone)
         self.uids = [u for i, u in enumerate(self.uids) if i not in drop]
         self.flags = [f for i, f in enumerate(self.flags) if i not in drop]
         self.modseqs = [m for i, m in enumerate(self.modseqs) if i not in drop]
@@ -148,14 +225,18 @@ class SelectedView:
                 out.append(b"* VANISHED " + uids + b"\r\n")
             else:
                 out.extend(b"* %d EXPUNGE\r\n" % seq for seq, _ in expunged)
-        if len(self.uids) != self.announced_exists:
+        exists = len(self.uids) != self.announced_exists
+        if exists:
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
             self.announced_exists = len(self.uids)
+        if exists and len(self.recent) != self.announced_recent:
+            out.append(b"* %d RECENT\r\n" % len(self.recent))
+        self.announced_recent = len(self.recent)  # expunges lower it silently
         for uid in sorted(self.flags_changed):
             i = self.index_of(uid)
             if i is None:
                 continue
-            line = b"* %d FETCH (UID %d FLAGS %s" % (i + 1, uid, format_flags(self.flags[i]))
+            line = b"* %d FETCH (UID %d FLAGS %s" % (i + 1, uid, self.flag_bytes(i))
             if condstore:
                 line += b" MODSEQ (%d)" % self.modseqs[i]
             out.append(line + b")\r\n")

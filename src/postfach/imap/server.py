@@ -18,6 +18,7 @@ from postfach.context import ServerContext
 from postfach.imap import responses as r
 from postfach.imap.errors import Bye, TooBig
 from postfach.imap.parser import command_name, literal_suffix
+from postfach.imap.recent import tracker_for
 from postfach.imap.session import Session, State
 from postfach.net import Listener, peer_ip, serve_streams
 from postfach.store.events import ChangeCredentials
@@ -216,6 +217,7 @@ async def _loop(session: Session, conn: ImapConnection) -> None:
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts `imap` or `imaps` as `postfach.app.App` expects."""
+    tracker_for(ctx.store)  # \Recent counts from here (imap/recent.py)
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_connection(ctx, spec, reader, writer)

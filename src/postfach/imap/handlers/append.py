@@ -29,9 +29,12 @@ async def append(s: Session, cmd: c.Append) -> str:
     store = s.ctx.store
     uids: list[Uid] = []
     uidvalidity = mailbox.uidvalidity
+    view = s.view if s.view is not None and s.view.mailbox_id == mailbox.id else None
     try:
         for message in cmd.messages:
             flags = frozenset(f for f in message.flags if f != "\\Recent")
+            if view is not None:
+                flags = frozenset(view.canonical_flag(f) for f in flags)
             uid, uidvalidity = await store.append(mailbox.id, message.data, flags, message.date)
             uids.append(uid)
     except OverQuota:

@@ -1,9 +1,12 @@
 """FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE/VANISHED).
 
 FLAGS, UID and MODSEQ come from the selected view without touching the store;
-anything else reads message metadata in batches, and the bytes (prefix +
-blob) only for items that need them. Responses are written batch by batch
-and drained, so a 100,000-message `UID FETCH 1:* (FLAGS)` streams.
+anything else reads message metadata in batches. FETCH never parses a message:
+ENVELOPE and BODYSTRUCTURE come from the parse the store kept at delivery
+(`StoredMessage.parsed`, rebuilt once per blob per command), sections from
+`postfach.message.section_bytes` over the blob, which is read only for items
+that need bytes (BODY[...], BINARY, RFC822*). Responses are written batch by
+batch and drained, so a 100,000-message `UID FETCH 1:* (FLAGS)` streams.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from postfach.imap import responses as r
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids, format_datetime
 from postfach.imap.handlers.common import resolve
-from postfach.imap.mime import MimePart, UnknownEncoding, section_bytes
-from postfach.imap.selected import SelectedView, format_flags
+from postfach.imap.selected import SelectedView
+from postfach.imap.structure import bodystructure, envelope
+from postfach.message import ParsedMessage, decode_part_body, find_part, section_bytes
+from postfach.message.decode import IDENTITY_ENCODINGS
 from postfach.store.records import ModSeq, StoredMessage, Uid
 
 if TYPE_CHECKING:
@@ -26,18 +31,11 @@ __all__ = ["fetch"]
 
 BATCH = 200
 VIEW_ONLY = frozenset({"FLAGS", "UID", "MODSEQ"})
-NEEDS_RAW = frozenset(
-    {
-        "ENVELOPE",
-        "BODYSTRUCTURE",
-        "BODY",
-        "BINARY",
-        "BINARY.SIZE",
-        "RFC822",
-        "RFC822.HEADER",
-        "RFC822.TEXT",
-    }
+NEEDS_PARSE = frozenset(
+    {"ENVELOPE", "BODYSTRUCTURE", "BODY", "BINARY", "BINARY.SIZE", "RFC822.HEADER", "RFC822.TEXT"}
 )
+RFC822_SECTIONS = {"RFC822.HEADER": "HEADER", "RFC822.TEXT": "TEXT"}
+
 SETS_SEEN = frozenset({"BODY", "BINARY", "RFC822", "RFC822.TEXT"})
 
 
@@ -58,8 +56,9 @@ async def fetch(s: Session, cmd: c.Fetch) -> str:
         _write_view_only(s, view, indexes, items)
         await s.conn.flush()
         return "FETCH completed"
+    parsed = Parsed()
     for start in range(0, len(indexes), BATCH):
-        await _fetch_batch(s, view, indexes[start : start + BATCH], items)
+        await _fetch_batch(s, view, indexes[start : start + BATCH], items, parsed)
         await s.conn.flush()
     return "FETCH completed"
 
@@ -102,19 +101,15 @@ def _write_view_only(
 ) -> None:
     names = [i.name for i in items]
     chunk: list[bytes] = []
-    uids, flags, modseqs = view.uids, view.flags, view.modseqs
-    rendered: dict[frozenset[str], bytes] = {}
+    uids, modseqs = view.uids, view.modseqs
+    flag_bytes = view.flag_bytes
     for i in indexes:
         parts = []
         for name in names:
             if name == "UID":
                 parts.append(b"UID %d" % uids[i])
             elif name == "FLAGS":
-                f = flags[i]
-                text = rendered.get(f)
-                if text is None:
-                    text = rendered[f] = format_flags(f)
-                parts.append(b"FLAGS " + text)
+                parts.append(b"FLAGS " + flag_bytes(i))
             else:
                 parts.append(b"MODSEQ (%d)" % modseqs[i])
         chunk.append(b"* %d FETCH (%s)\r\n" % (i + 1, b" ".join(parts)))
@@ -124,67 +119,62 @@ def _write_view_only(
     s.conn.write(b"".join(chunk))
 
 
+class Parsed:
+    """`ParsedMessage.from_json` once per blob for the length of one FETCH command."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, ParsedMessage] = {}
+
+    def of(self, message: StoredMessage) -> ParsedMessage:
+        parsed = self._cache.get(message.blob_sha256)
+        if parsed is None:
+            parsed = self._cache[message.blob_sha256] = ParsedMessage.from_json(message.parsed)
+        return parsed
+
+
+class Item:
+    """One message being rendered: its metadata, its parse, its blob when read."""
+
+    __slots__ = ("message", "parsed", "_blob", "_store")
+
+    def __init__(self, s: Session, message: StoredMessage, parsed: ParsedMessage | None) -> None:
+        self.message = message
+        self.parsed = parsed
+        self._blob: bytes | None = None
+        self._store = s.ctx.store
+
+    async def blob(self) -> bytes:
+        if self._blob is None:
+            self._blob = await self._store.read_blob(self.message.blob_sha256)
+        return self._blob
+
+    def tree(self) -> ParsedMessage:
+        assert self.parsed is not None
+        return self.parsed
+
+
 async def _fetch_batch(
-    s: Session, view: SelectedView, batch: list[int], items: list[c.FetchAtt]
+    s: Session, view: SelectedView, batch: list[int], items: list[c.FetchAtt], parsed: Parsed
 ) -> None:
-    store = s.ctx.store
     messages = {
         m.uid: m
-        for m in await store.get_messages(view.mailbox_id, [Uid(view.uids[i]) for i in batch])
+        for m in await s.ctx.store.get_messages(view.mailbox_id, [Uid(view.uids[i]) for i in batch])
     }
-    needs_raw = any(i.name in NEEDS_RAW for i in items)
+    needs_parse = any(i.name in NEEDS_PARSE for i in items)
     for i in batch:
         message = messages.get(Uid(view.uids[i]))
         if message is None:
             continue  # expunged by another session, not yet announced
-        raw = await store.read_raw(message) if needs_raw else b""
-        s.conn.write(
-            b"* %d FETCH (" % (i + 1) + _render(s, view, i, message, raw, items) + b")\r\n"
-        )
+        item = Item(s, message, parsed.of(message) if needs_parse else None)
+        rendered = [await _item(s, view, i, item, att) for att in items]
+        s.conn.write(b"* %d FETCH (" % (i + 1) + b" ".join(rendered) + b")\r\n")
 
 
-def _render(
-    s: Session,
-    view: SelectedView,
-    i: int,
-    message: StoredMessage,
-    raw: bytes,
-    items: list[c.FetchAtt],
-) -> bytes:
-    parts: list[bytes] = []
-    mime: MimePart | None = None
-    for item in items:
-        name = item.name
-        if (
-            name
-            in (
-                "ENVELOPE",
-                "BODYSTRUCTURE",
-                "BODY",
-                "BINARY",
-                "BINARY.SIZE",
-                "RFC822.HEADER",
-                "RFC822.TEXT",
-            )
-            and mime is None
-        ):
-            mime = MimePart.parse(raw)
-        parts.append(_item(s, view, i, message, raw, mime, item))
-    return b" ".join(parts)
-
-
-def _item(
-    s: Session,
-    view: SelectedView,
-    i: int,
-    message: StoredMessage,
-    raw: bytes,
-    mime: MimePart | None,
-    item: c.FetchAtt,
-) -> bytes:
-    name = item.name
+async def _item(s: Session, view: SelectedView, i: int, item: Item, att: c.FetchAtt) -> bytes:
+    name = att.name
+    message = item.message
     if name == "FLAGS":
-        return b"FLAGS " + format_flags(view.flags[i])
+        return b"FLAGS " + view.flag_bytes(i)
     if name == "UID":
         return b"UID %d" % view.uids[i]
     if name == "MODSEQ":
@@ -192,49 +182,75 @@ def _item(
     if name == "INTERNALDATE":
         return b'INTERNALDATE "' + format_datetime(message.internaldate).encode() + b'"'
     if name == "RFC822.SIZE":
-        return b"RFC822.SIZE %d" % (len(raw) if raw else message.size)
+        return b"RFC822.SIZE %d" % message.size
     if name in ("SAVEDATE", "EMAILID", "THREADID"):
         return name.encode() + b" NIL"
-    if name == "RFC822":
-        return b"RFC822 " + _literal(raw)
-    assert mime is not None
     if name == "ENVELOPE":
-        return b"ENVELOPE " + mime.envelope(s.utf8)
-    if name == "BODYSTRUCTURE" or (name == "BODY" and item.section is None):
-        return name.encode() + b" " + mime.bodystructure(name == "BODYSTRUCTURE", s.utf8)
-    if name == "RFC822.HEADER":
-        return b"RFC822.HEADER " + _literal(mime.header)
-    if name == "RFC822.TEXT":
-        return b"RFC822.TEXT " + _literal(mime.body)
-    return _section_item(mime, raw, item)
+        return b"ENVELOPE " + envelope(item.tree().envelope, s.utf8)
+    if name == "BODYSTRUCTURE" or (name == "BODY" and att.section is None):
+        extensible = name == "BODYSTRUCTURE"
+        return name.encode() + b" " + bodystructure(item.tree().body, extensible, s.utf8)
+    if name in RFC822_SECTIONS:
+        spec = RFC822_SECTIONS[name]
+        data = section_bytes(await item.blob(), item.tree(), (), spec, prefix=message.prefix)
+        return name.encode() + b" " + _literal(data or b"")
+    if name == "RFC822":
+        return b"RFC822 " + _literal(message.prefix + await item.blob())
+    if name == "BODY":
+        return await _body_section(item, att)
+    return await _binary_section(item, att)
 
 
-def _section_item(mime: MimePart, raw: bytes, item: c.FetchAtt) -> bytes:
-    section = item.section
+async def _body_section(item: Item, att: c.FetchAtt) -> bytes:
+    """BODY[section]<partial>; a section that does not exist is the empty string."""
+    section = att.section
     assert section is not None
-    label = f"{item.name}[{section.spec()}]".encode()
-    if item.name == "BODY":
-        data = section_bytes(mime, raw, section.parts, section.text, section.fields)
-        if data is None:
-            data = b""
+    data = section_bytes(
+        await item.blob(),
+        item.tree(),
+        section.parts,
+        section.text or None,
+        section.fields,
+        prefix=item.message.prefix,
+    )
+    return _labelled(att, data or b"")
+
+
+async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
+    """RFC 3516 BINARY[part]<partial> and BINARY.SIZE[part]: the decoded content."""
+    section = att.section
+    assert section is not None
+    tree = item.tree()
+    part = find_part(tree, section.parts) if section.parts else None
+    if section.parts and part is None:
+        data = b""
+    elif part is None or part.parts or part.message is not None:
+        # the whole message, a multipart or an embedded message: served as stored
+        whole = section_bytes(
+            await item.blob(), tree, section.parts, None, prefix=item.message.prefix
+        )
+        data = whole or b""
+    elif att.name == "BINARY.SIZE" and part.encoding in IDENTITY_ENCODINGS:
+        return f"BINARY.SIZE[{section.spec()}] {part.size}".encode()
     else:
-        part = mime.subpart(section.parts) if section.parts else mime
-        if part is None:
-            data = b""
-        elif part.is_multipart or (part.is_message and section.parts):
-            data = part.body
-        else:
-            try:
-                data = part.decoded() if section.parts else raw
-            except UnknownEncoding:
-                raise No("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE") from None
-        if item.name == "BINARY.SIZE":
-            return label + b" %d" % len(data)
-    if item.partial is not None:
-        start, length = item.partial
+        decoded = decode_part_body(await item.blob(), part)
+        if decoded is None:
+            raise No("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+        data = decoded
+    if att.name == "BINARY.SIZE":
+        return f"BINARY.SIZE[{section.spec()}] {len(data)}".encode()
+    return _labelled(att, data)
+
+
+def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
+    section = att.section
+    assert section is not None
+    label = f"{att.name}[{section.spec()}]".encode()
+    if att.partial is not None:
+        start, length = att.partial
         data = data[start : start + length]
         label += b"<%d>" % start
-    if item.name == "BINARY" and b"\0" in data:
+    if att.name == "BINARY" and b"\0" in data:
         return label + b" ~{%d}\r\n" % len(data) + data
     return label + b" " + _literal(data)
 

@@ -12,6 +12,7 @@ from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, No
 from postfach.imap.grammar import astring, encode_mutf7
+from postfach.imap.recent import tracker_for
 from postfach.store.records import Account, Mailbox, MailboxStatus
 
 if TYPE_CHECKING:
@@ -257,16 +258,31 @@ async def _write_status(s: Session, mailbox: Mailbox, items: tuple[str, ...]) ->
     if s.view is not None and s.view.mailbox_id == mailbox.id and s.queue is not None:
         s.sync(allow_expunge=False)
     st = await s.ctx.store.mailbox_status(mailbox.id)
-    values = [f"{item} {_status_value(st, item)}" for item in items]
+    recent = await _recent(s, st.mailbox) if "RECENT" in items else 0
+    values = [f"{item} {_status_value(st, item, recent)}" for item in items]
     line = b"STATUS " + wire_name(s, mailbox.name) + (" (" + " ".join(values) + ")").encode()
     s.conn.write(r.untagged(line))
 
 
-def _status_value(st: MailboxStatus, item: str) -> int:
+async def _recent(s: Session, mailbox: Mailbox) -> int:
+    """Messages no session has been told about yet (see imap/recent.py)."""
+    if s.rev2:
+        return 0
+    store = s.ctx.store
+    tracker = tracker_for(store)
+    key = (mailbox.id, mailbox.uidvalidity)
+    if tracker.settled(key, int(mailbox.uidnext)):
+        return 0
+    uids = (await store.mailbox_index(mailbox.id)).uids
+    await tracker.prime(store, key, uids)
+    return len(tracker.unclaimed(key, uids))
+
+
+def _status_value(st: MailboxStatus, item: str, recent: int) -> int:
     mailbox = st.mailbox
     return {
         "MESSAGES": st.messages,
-        "RECENT": 0,
+        "RECENT": recent,
         "UIDNEXT": int(mailbox.uidnext),
         "UIDVALIDITY": mailbox.uidvalidity,
         "UNSEEN": st.unseen,

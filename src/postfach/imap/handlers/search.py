@@ -2,9 +2,10 @@
 and the CONDSTORE MODSEQ key (RFC 7162 §3.1.5).
 
 Keys evaluate to sets of view indexes. Flags, numbers and modseqs come from
-the view; text keys (FROM, SUBJECT, BODY, TEXT, ...) use the text the store
-extracted at delivery (`search_text`); HEADER, dates and sizes read message
-metadata, and headers only when a key needs them.
+the view; text keys (FROM, SUBJECT, BODY, TEXT, and HEADER of From, To, Cc,
+Bcc and Subject) use the case-folded text the store extracted at delivery
+(`search_text`); sizes, dates and SENT* dates read message metadata and the
+parse kept with it; other HEADER keys read the message's header.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids
-from postfach.imap.mime import decode_header_text, header_fields, split_header
 from postfach.imap.selected import SelectedView
+from postfach.message import ParsedMessage, decode_words
+from postfach.message.headers import scan_header, unfold
 from postfach.store.records import StoredMessage, Uid
 
 if TYPE_CHECKING:
@@ -28,10 +30,17 @@ __all__ = ["Searcher", "search"]
 
 CHARSETS = frozenset({"UTF-8", "US-ASCII"})
 BATCH = 500
+# HEADER keys the store's case-folded search columns answer (`search_text`).
+STORE_COLUMNS = frozenset({"from", "to", "cc", "bcc", "subject"})
 
 
 class Searcher:
-    """Evaluates one search program against the selected view, caching what it reads."""
+    """Evaluates one search program against the selected view, caching what it reads.
+
+    Message metadata is read in batches once per command; the parse kept at
+    delivery is rebuilt once per blob; blobs are read only for HEADER keys the
+    store's search columns do not cover (and THREAD REFERENCES).
+    """
 
     def __init__(self, s: Session, view: SelectedView) -> None:
         self.s = s
@@ -43,7 +52,8 @@ class Searcher:
             else set(range(len(view)))
         )
         self._messages: dict[int, StoredMessage] | None = None
-        self._headers: dict[int, list[tuple[str, bytes]]] = {}
+        self._parsed: dict[str, ParsedMessage] = {}
+        self._headers: dict[int, list[tuple[bytes, bytes]]] = {}
         self.max_modseq_key = False
 
     async def messages(self) -> dict[int, StoredMessage]:
@@ -57,15 +67,24 @@ class Searcher:
             self._messages = found
         return self._messages
 
-    async def headers(self, i: int) -> list[tuple[str, bytes]]:
+    def parsed(self, message: StoredMessage) -> ParsedMessage:
+        parsed = self._parsed.get(message.blob_sha256)
+        if parsed is None:
+            parsed = ParsedMessage.from_json(message.parsed)
+            self._parsed[message.blob_sha256] = parsed
+        return parsed
+
+    async def headers(self, i: int) -> list[tuple[bytes, bytes]]:
+        """(lower-case name, unfolded raw value) of the top-level header, prefix included."""
         cached = self._headers.get(i)
         if cached is None:
             message = (await self.messages()).get(self.view.uids[i])
-            if message is None:
-                cached = []
-            else:
-                raw = await self.s.ctx.store.read_raw(message)
-                cached = header_fields(split_header(raw)[0])
+            cached = []
+            if message is not None:
+                blob = await self.s.ctx.store.read_blob(message.blob_sha256)
+                for part in (message.prefix, blob):
+                    fields, _ = scan_header(part)
+                    cached.extend((f.name, unfold(f.value)) for f in fields)
             self._headers[i] = cached
         return cached
 
@@ -76,9 +95,7 @@ class Searcher:
         if isinstance(key, c.KeyAll):
             return set(pool)
         if isinstance(key, c.KeyFlag):
-            if key.flag == "\\Recent":
-                return set() if key.present else set(pool)
-            return {i for i in pool if (key.flag in view.flags[i]) == key.present}
+            return self._flag(key, pool)
         if isinstance(key, c.KeySeq):
             return pool & set(self._seq(key))
         if isinstance(key, c.KeyModSeq):
@@ -99,6 +116,18 @@ class Searcher:
             return pool - await self.evaluate(key.key, pool)
         return await self._message_key(key, pool)
 
+    def _flag(self, key: c.KeyFlag, pool: set[int]) -> set[int]:
+        """Keywords compare case-insensitively (RFC 3501 §9; the parser makes system
+        flags canonical); \\Recent is this session's (RFC 3501 §2.3.2)."""
+        view = self.view
+        flag, present = key.flag, key.present
+        if flag == "\\Recent":
+            return {i for i in pool if view.is_recent(i) == present}
+        if flag.startswith("\\"):
+            return {i for i in pool if (flag in view.flags[i]) == present}
+        lowered = flag.lower()
+        return {i for i in pool if view.has_flag(i, lowered) == present}
+
     def _seq(self, key: c.KeySeq) -> list[int]:
         view = self.view
         if key.seqset.saved:
@@ -109,33 +138,43 @@ class Searcher:
 
     async def _message_key(self, key: c.SearchKey, pool: set[int]) -> set[int]:
         if isinstance(key, c.KeyText):
-            if not key.value:
-                return set(pool)
-            uids = await self.s.ctx.store.search_text(self.view.mailbox_id, key.value, key.where)
-            return {i for i in pool if self.view.uids[i] in uids}
+            return await self._text(key.where, key.value, pool)
         if isinstance(key, c.KeyHeader):
+            name = key.name.lower()
+            if key.value and name in STORE_COLUMNS:
+                return await self._text(name, key.value, pool)
             return {i for i in pool if await self._header_matches(i, key)}
         messages = await self.messages()
         out: set[int] = set()
         for i in pool:
             message = messages.get(self.view.uids[i])
-            if message is not None and await self._meta_matches(i, message, key):
+            if message is not None and self._meta_matches(message, key):
                 out.add(i)
         return out
 
+    async def _text(self, where: str, value: str, pool: set[int]) -> set[int]:
+        """The store's case-folded text columns, filled at delivery."""
+        if not value:
+            return set(pool)
+        uids = await self.s.ctx.store.search_text(self.view.mailbox_id, value, where)
+        return {i for i in pool if self.view.uids[i] in uids}
+
     async def _header_matches(self, i: int, key: c.KeyHeader) -> bool:
-        name = key.name.lower()
+        name = key.name.lower().encode("utf-8", "replace")
         needle = key.value.casefold()
         for field, value in await self.headers(i):
-            if field == name and needle in decode_header_text(value).casefold():
+            if field == name and needle in decode_words(value).casefold():
                 return True
         return False
 
-    async def _meta_matches(self, i: int, message: StoredMessage, key: c.SearchKey) -> bool:
+    def _meta_matches(self, message: StoredMessage, key: c.SearchKey) -> bool:
         if isinstance(key, c.KeySize):
             return message.size > key.size if key.larger else message.size < key.size
         if isinstance(key, c.KeyDate):
-            day = await self._sent_date(i) if key.sent else _utc_date(message.internaldate)
+            if key.sent:
+                day = sent_date(self.parsed(message).envelope.date)
+            else:
+                day = _utc_date(message.internaldate)
             if day is None:
                 return False
             want = datetime.date(*key.date)
@@ -144,16 +183,17 @@ class Searcher:
             )
         return False
 
-    async def _sent_date(self, i: int) -> datetime.date | None:
-        for field, value in await self.headers(i):
-            if field == "date":
-                parsed = email.utils.parsedate_tz(value.decode("ascii", "replace"))
-                if parsed is None:
-                    return None
-                try:
-                    return datetime.date(parsed[0], parsed[1], parsed[2])
-                except ValueError:
-                    return None
+
+def sent_date(value: bytes | None) -> datetime.date | None:
+    """RFC 9051 §6.4.4 SENT*: the day of the Date: field, its time and zone disregarded."""
+    if value is None:
+        return None
+    parsed = email.utils.parsedate_tz(value.decode("ascii", "replace"))
+    if parsed is None:
+        return None
+    try:
+        return datetime.date(parsed[0], parsed[1], parsed[2])
+    except ValueError:
         return None
 
 

@@ -12,6 +12,7 @@ from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail, wire_name
+from postfach.imap.recent import tracker_for
 from postfach.imap.selected import SelectedView, format_flags
 from postfach.store.records import ModSeq
 
@@ -37,8 +38,12 @@ async def select(s: Session, cmd: c.Select) -> str:
         s.enabled.add("CONDSTORE")
     mailbox = await mailbox_or_fail(s, cmd.mailbox)
     s.take_changes()  # committed before the index is read: already in it
-    index = await s.ctx.store.message_index(mailbox.id)
+    index = await s.ctx.store.mailbox_index(mailbox.id)
     view = SelectedView.load(mailbox, index, cmd.readonly)
+    if not s.rev2:
+        tracker = tracker_for(s.ctx.store)
+        await tracker.prime(s.ctx.store, view.recent_key, view.uids)
+        view.start_recent(tracker, claims=not cmd.readonly)
     _write_select_data(s, view)
     if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
         await _qresync(s, view, cmd.qresync)
@@ -56,7 +61,7 @@ def _write_select_data(s: Session, view: SelectedView) -> None:
     write(r.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted"))
     write(r.untagged(f"{len(view)} EXISTS"))
     if not s.rev2:
-        write(r.untagged("0 RECENT"))
+        write(r.untagged(f"{len(view.recent)} RECENT"))
         unseen = next((i for i, f in enumerate(view.flags) if "\\Seen" not in f), None)
         if unseen is not None:
             write(r.untagged(f"OK [UNSEEN {unseen + 1}] First unseen"))
@@ -86,7 +91,7 @@ async def _qresync(s: Session, view: SelectedView, params: c.QresyncParams) -> N
         line = b"%d FETCH (UID %d FLAGS %s MODSEQ (%d))" % (
             i + 1,
             view.uids[i],
-            format_flags(view.flags[i]),
+            view.flag_bytes(i),
             view.modseqs[i],
         )
         s.conn.write(r.untagged(line))

@@ -12,7 +12,7 @@ from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.common import resolve
 from postfach.imap.handlers.mailboxes import mailbox_or_fail
-from postfach.imap.selected import SelectedView, format_flags
+from postfach.imap.selected import SelectedView
 from postfach.store.records import ModSeq, Uid
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ async def store(s: Session, cmd: c.Store) -> str:
     uids = [Uid(view.uids[i]) for i in indexes]
     unchanged = ModSeq(cmd.unchangedsince) if cmd.unchangedsince is not None else None
     changed, failed = await s.ctx.store.store_flags(
-        view.mailbox_id, uids, mode, cmd.flags, unchanged
+        view.mailbox_id, uids, mode, _spelled(view, cmd.flags, mode), unchanged
     )
     view.own_flags(changed)
     changed_uids = {int(m.uid) for m in changed}
@@ -56,12 +56,20 @@ async def store(s: Session, cmd: c.Store) -> str:
     return "STORE completed"
 
 
+def _spelled(view: SelectedView, flags: frozenset[str], mode: str) -> frozenset[str]:
+    """Keywords are case-insensitive (RFC 3501 §9): store the spelling the mailbox
+    already uses; removing takes away every spelling."""
+    if mode == "remove":
+        return frozenset(v for f in flags for v in view.variants(f))
+    return frozenset(view.canonical_flag(f) for f in flags)
+
+
 def _write_flags(s: Session, view: SelectedView, i: int, uid: bool, silent: bool) -> None:
     parts = []
     if uid or s.qresync:
         parts.append(b"UID %d" % view.uids[i])
     if not silent:
-        parts.append(b"FLAGS " + format_flags(view.flags[i]))
+        parts.append(b"FLAGS " + view.flag_bytes(i))
     if s.condstore:
         parts.append(b"MODSEQ (%d)" % view.modseqs[i])
     s.conn.write(b"* %d FETCH (%s)\r\n" % (i + 1, b" ".join(parts)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.handlers.search import Searcher, check_charset
-from postfach.imap.mime import decode_header_text
+from postfach.message import Envelope, decode_words
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
@@ -46,42 +45,50 @@ def base_subject(subject: str) -> str:
 
 @dataclass(slots=True)
 class Info:
+    """What SORT and THREAD need of one message, from the parse kept at delivery."""
+
     index: int
-    headers: dict[str, str]
     arrival: float
     size: int
-
-    @property
-    def sent(self) -> float:
-        parsed = email.utils.parsedate_tz(self.headers.get("date", ""))
-        if parsed is None:
-            return self.arrival
-        try:
-            return float(email.utils.mktime_tz(parsed))
-        except (OverflowError, ValueError):
-            return self.arrival
+    sent: float  # the Date: field as Unix time, else the arrival (RFC 5256 §2.2)
+    subject: str
+    envelope: Envelope
+    references: str = ""
 
     def address(self, name: str, display: bool = False) -> str:
-        pairs = email.utils.getaddresses([self.headers.get(name, "")])
-        if not pairs:
+        """RFC 5256 §3 FROM/TO/CC (first addr-mailbox), RFC 5957 DISPLAYFROM/DISPLAYTO."""
+        addrs = {"from": self.envelope.from_, "to": self.envelope.to, "cc": self.envelope.cc}
+        first = next((a for a in addrs[name] or () if a.mailbox and a.host is not None), None)
+        if first is None or first.mailbox is None:
             return ""
-        real, addr = pairs[0]
-        if display and real:
-            return real.casefold()
-        return addr.partition("@")[0].casefold() if not display else addr.casefold()
+        if not display:
+            return decode_words(first.mailbox).casefold()
+        if first.name:
+            return decode_words(first.name).casefold()
+        return decode_words(first.mailbox + b"@" + (first.host or b"")).casefold()
 
 
-async def _infos(s: Session, searcher: Searcher, found: list[int]) -> list[Info]:
+async def _infos(searcher: Searcher, found: list[int], references: bool = False) -> list[Info]:
     messages = await searcher.messages()
     out = []
     for i in found:
         message = messages.get(searcher.view.uids[i])
         if message is None:
             continue
-        fields: dict[str, str] = {}
-        for name, value in await searcher.headers(i):
-            fields.setdefault(name, decode_header_text(value))
-        out.append(Info(i, fields, message.internaldate, message.size))
+        parsed = searcher.parsed(message)
+        env = parsed.envelope
+        info = Info(
+            i,
+            message.internaldate,
+            message.size,
+            message.internaldate if parsed.date is None else parsed.date,
+            decode_words(env.subject) if env.subject is not None else "",
+            env,
+        )
+        if references:
+            values = [v for name, v in await searcher.headers(i) if name == b"references"]
+            info.references = values[0].decode("utf-8", "replace") if values else ""
+        out.append(info)
     return out
 
 
@@ -97,7 +104,7 @@ def _sort_key(info: Info, key: str) -> Any:
     if key == "SIZE":
         return info.size
     if key == "SUBJECT":
-        return base_subject(info.headers.get("subject", ""))
+        return base_subject(info.subject)
     if key in ("FROM", "TO", "CC"):
         return info.address(key.lower())
     return info.address("from" if key == "DISPLAYFROM" else "to", display=True)
@@ -108,7 +115,7 @@ async def sort(s: Session, cmd: c.Sort) -> str:
     check_charset(cmd.charset)
     searcher = Searcher(s, view)
     found = sorted(await searcher.evaluate(cmd.key))
-    infos = await _infos(s, searcher, found)
+    infos = await _infos(searcher, found)
     infos.sort(key=lambda info: info.index)
     for key, reverse in reversed(cmd.criteria):
         infos.sort(key=_sorter(key), reverse=reverse)
@@ -139,7 +146,8 @@ async def thread(s: Session, cmd: c.Thread) -> str:
     view = s.selected()
     check_charset(cmd.charset)
     searcher = Searcher(s, view)
-    infos = await _infos(s, searcher, sorted(await searcher.evaluate(cmd.key)))
+    found = sorted(await searcher.evaluate(cmd.key))
+    infos = await _infos(searcher, found, references=cmd.algorithm == "REFERENCES")
     roots = _ordered_subject(infos) if cmd.algorithm == "ORDEREDSUBJECT" else _references(infos)
 
     def number(info: Info) -> int:
@@ -166,7 +174,7 @@ def _ordered_subject(infos: list[Info]) -> list[Node]:
     """RFC 5256 §3: group by base subject, sort by sent date; later messages are children."""
     groups: dict[str, list[Info]] = {}
     for info in sorted(infos, key=lambda i: (i.sent, i.index)):
-        groups.setdefault(base_subject(info.headers.get("subject", "")), []).append(info)
+        groups.setdefault(base_subject(info.subject), []).append(info)
     roots = []
     for members in groups.values():
         root = Node(members[0])
@@ -190,13 +198,13 @@ def _references(infos: list[Info]) -> list[Node]:
 
 
 def _link_message(table: dict[str, Node], info: Info) -> Node:
-    msgid = next(iter(_MSGID.findall(info.headers.get("message-id", ""))), "")
+    msgid = next(iter(_MSGID.findall(_text(info.envelope.message_id))), "")
     if not msgid or (msgid in table and table[msgid].info is not None):
         msgid = f"<postfach-{info.index}@dummy>"
     node = table.setdefault(msgid, Node())
-    refs = _MSGID.findall(info.headers.get("references", ""))
+    refs = _MSGID.findall(info.references)
     if not refs:
-        refs = _MSGID.findall(info.headers.get("in-reply-to", ""))[:1]
+        refs = _MSGID.findall(_text(info.envelope.in_reply_to))[:1]
     prev: Node | None = None
     for ref in refs:
         cur = table.setdefault(ref, Node())
@@ -214,6 +222,10 @@ def _link_message(table: dict[str, Node], info: Info) -> Node:
     if prev is not None and prev is not node and not node.has_descendant(prev):
         _set_parent(node, prev)
     return node
+
+
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode("utf-8", "replace")
 
 
 def _set_parent(child: Node, parent: Node) -> None:
@@ -243,7 +255,7 @@ def _prune(nodes: list[Node], top: bool) -> list[Node]:
 
 def _subject_of(node: Node) -> str:
     info = node.info or (node.children[0].info if node.children else None)
-    return base_subject(info.headers.get("subject", "")) if info else ""
+    return base_subject(info.subject) if info else ""
 
 
 def _merge_subjects(roots: list[Node]) -> list[Node]:

@@ -1,0 +1,89 @@
+"""\\Recent (RFC 3501 §2.3.2): a message is recent in exactly one session.
+
+"This session is the first session to have been notified about this
+message." The store does not keep it; this process does, in memory: per
+mailbox (id and UIDVALIDITY) the highest UID any read-write IMAP4rev1 session
+has been told about. A session that SELECTs a mailbox claims every message
+above that mark; one that learns of a new delivery claims it unless another
+session already has. EXAMINE sees the unclaimed messages as recent without
+claiming them (RFC 3501 §6.3.2); IMAP4rev2 sessions (RFC 9051 dropped
+\\Recent) neither see nor claim.
+
+The first time this process looks at a mailbox, the mark is set below the
+messages that entered it since the IMAP listener started (`entered_at`), so
+mail that arrived before any session noticed stays recent, and mail from
+before a restart does not all turn recent at once.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Sequence
+
+from postfach.store.api import StoreApi
+from postfach.store.records import MailboxId, Uid
+
+__all__ = ["RecentTracker", "tracker_for"]
+
+SCAN_BATCH = 200
+
+Key = tuple[MailboxId, int]
+
+
+class RecentTracker:
+    """Highest claimed UID per mailbox, for one process."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self._high: dict[Key, int] = {}
+
+    def known(self, key: Key) -> bool:
+        return key in self._high
+
+    async def prime(self, store: StoreApi, key: Key, uids: Sequence[int]) -> None:
+        """First look at a mailbox in this process: everything that entered it
+        before the process started counts as already seen."""
+        if key in self._high:
+            return
+        high = 0
+        end = len(uids)
+        while end > 0:
+            start = max(0, end - SCAN_BATCH)
+            batch = [Uid(u) for u in uids[start:end]]
+            messages = await store.get_messages(key[0], batch)
+            old = [int(m.uid) for m in messages if m.entered_at < self.started]
+            if old:
+                high = max(old)
+                break
+            end = start
+        self._high.setdefault(key, high)
+
+    def unclaimed(self, key: Key, uids: Sequence[int]) -> list[int]:
+        """UIDs (ascending) no session has claimed yet."""
+        high = self._high.get(key, 0)
+        return [u for u in uids if u > high] if uids and uids[-1] > high else []
+
+    def claim(self, key: Key, uid: int) -> bool:
+        """Claims every UID up to `uid`; True when `uid` was not claimed before."""
+        high = self._high.get(key, 0)
+        if uid <= high:
+            return False
+        self._high[key] = uid
+        return True
+
+    def settled(self, key: Key, uidnext: int) -> bool:
+        """True when every message below `uidnext` is known to be claimed."""
+        high = self._high.get(key)
+        return high is not None and high >= uidnext - 1
+
+
+_TRACKERS: weakref.WeakKeyDictionary[StoreApi, RecentTracker] = weakref.WeakKeyDictionary()
+
+
+def tracker_for(store: StoreApi) -> RecentTracker:
+    """The tracker of one store (one per process in production; tests run several)."""
+    tracker = _TRACKERS.get(store)
+    if tracker is None:
+        tracker = _TRACKERS[store] = RecentTracker()
+    return tracker
