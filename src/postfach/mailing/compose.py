@@ -17,6 +17,7 @@ import base64
 import binascii
 import email.utils
 import secrets
+import time
 from dataclasses import dataclass
 from email.header import Header
 from typing import Any
@@ -60,10 +61,22 @@ class Rendered:
     data: bytes
 
 
-def _qp(text: str) -> bytes:
+def _qp(lines: bytes) -> bytes:
     """Quoted-printable body with CRLF lines (RFC 2045 §6.7)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     return binascii.b2a_qp(lines, quotetabs=False, istext=True).replace(b"\n", b"\r\n")
+
+
+def _body_bytes(text: str) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, encoded body with CRLF lines).
+
+    Plain ASCII whose lines fit the 998-octet limit (RFC 5322 §2.1.1) goes as
+    it is, 7bit (RFC 2045 §2.7); anything else quoted-printable. Encoding
+    costs more than rendering, and most newsletters' text is ASCII.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii() and "\0" not in text and max(map(len, text.split("\n"))) <= 998:
+        return "7bit", text.replace("\n", "\r\n").encode("ascii")
+    return "quoted-printable", _qp(text.encode("utf-8"))
 
 
 def _b64(data: bytes) -> bytes:
@@ -78,10 +91,11 @@ def _header_text(value: str) -> str:
 
 
 def _text_part(subtype: str, body: str) -> bytes:
+    encoding, data = _body_bytes(body)
     return (
         f"Content-Type: text/{subtype}; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode("ascii") + _qp(body)
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    ).encode("ascii") + data
 
 
 def _multipart(subtype: str, parts: list[bytes]) -> tuple[bytes, bytes]:
@@ -121,6 +135,8 @@ class CampaignTemplates:
         self._text = _TEXT_ENV.from_string(campaign.text_body) if campaign.text_body else None
         self._html = _HTML_ENV.from_string(campaign.html_body) if campaign.html_body else None
         self._attachments = [_attachment(*a) for a in attachments]
+        self._from: dict[Sender, str] = {}
+        self._date = (0, "")
 
     def render(
         self, sender: Sender, envelope_from: str, email_to: str, token: str, fields: dict[str, str]
@@ -142,10 +158,10 @@ class CampaignTemplates:
         self, sender: Sender, to: str, token: str, subject: str, url: str, envelope_from: str
     ) -> bytes:
         lines = [
-            "From: " + email.utils.formataddr((sender.name, sender.address), charset="utf-8"),
+            self._from_line(sender),
             f"To: {to}",
             "Subject: " + _header_text(subject),
-            "Date: " + email.utils.formatdate(usegmt=True),
+            self._date_line(),
             "Message-ID: " + message_id(sender.address, self.campaign.id, token),
             "MIME-Version: 1.0",
             f"List-Unsubscribe: <{url}>, <mailto:{envelope_from}?subject=unsubscribe>",
@@ -154,6 +170,20 @@ class CampaignTemplates:
         if sender.reply_to:
             lines.append(f"Reply-To: {sender.reply_to}")
         return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+    def _from_line(self, sender: Sender) -> str:
+        line = self._from.get(sender)
+        if line is None:
+            address = email.utils.formataddr((sender.name, sender.address), charset="utf-8")
+            line = self._from[sender] = "From: " + address
+        return line
+
+    def _date_line(self) -> str:
+        """RFC 5322 §3.3 date, formatted once a second."""
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, "Date: " + email.utils.formatdate(second, usegmt=True))
+        return self._date[1]
 
     def _body(self, text: str | None, html: str | None) -> bytes:
         parts = []

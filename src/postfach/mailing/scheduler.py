@@ -27,7 +27,7 @@ from postfach.mailing.compose import CampaignTemplates, ComposeError
 from postfach.mailing.sender import choose_sender
 from postfach.mailing.tokens import return_path
 from postfach.mailing.transport import (
-    ConnectionLost,
+    Envelope,
     RelayConnection,
     RelayUnavailable,
     SendResult,
@@ -216,29 +216,29 @@ class Scheduler:
         claimed: list[Claimed],
         since: float,
     ) -> tuple[int, bool]:
-        """Sends each claimed recipient; (how many were handled, connection lost)."""
+        """Renders and sends the claimed recipients; (how many were handled, connection lost)."""
         sender = choose_sender(run.campaign, relay)
         outcomes: list[Outcome] = []
-        unsent: list[Claimed] = []
-        lost = False
-        for index, item in enumerate(claimed):
+        unsent: list[Claimed] = []  # never reached the relay: reservations go back
+        items: list[Claimed] = []
+        envelopes: list[Envelope] = []
+        for item in claimed:
             envelope_from = return_path(relay.sender_address, run.campaign.id, item.token)
             try:
-                message = run.templates.render(
+                data = run.templates.render(
                     sender, envelope_from, item.email, item.token, item.fields
-                )
+                ).data
             except ComposeError as exc:
                 outcomes.append(Outcome(item.id, FAILED, str(exc)))
                 unsent.append(item)
                 continue
-            try:
-                result = await connection.send(envelope_from, item.email, message.data)
-            except ConnectionLost as exc:
-                outcomes.append(self._deferred(item, str(exc)))
-                unsent.extend(claimed[index + 1 :])
-                lost = True
-                break
-            outcomes.append(self._outcome(item, result))
+            items.append(item)
+            envelopes.append(Envelope(envelope_from, item.email, data))
+        results, lost = await connection.send_many(envelopes)
+        outcomes.extend(
+            self._outcome(item, result) for item, result in zip(items, results, strict=False)
+        )
+        unsent.extend(items[len(results) :])
         await self._finish(run, relay, outcomes, unsent, since)
         return len(outcomes), lost
 

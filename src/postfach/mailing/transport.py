@@ -1,33 +1,42 @@
-"""Talking to a relay: one connection, a login, several messages (R22, R26).
+"""Talking to a relay: one connection, a login, many messages (R22, R26).
 
-`open_connection()` gives a `RelayConnection` for an external relay (aiosmtplib:
-plain, implicit TLS or STARTTLS, then AUTH) or for the internal one (this
-postfach: local recipients are delivered, remote ones go to the outbound queue
-and leave through it with DKIM). Failures before any message are
-`RelayUnavailable` (no connection, TLS) or `LoginRefused`; each message then
-gets a `SendResult` carrying the relay's own reply, which the recipient keeps.
+`open_connection()` gives a `RelayConnection` for an external relay (the
+pipelining client of `smtpclient`: plain, implicit TLS or STARTTLS, then AUTH)
+or for the internal one (this postfach: local recipients are delivered, remote
+ones go to the outbound queue and leave through it with DKIM). Failures before
+any message are `RelayUnavailable` (no connection, TLS) or `LoginRefused`;
+`send_many()` then gives each message a `SendResult` carrying the relay's own
+reply, which the recipient keeps: 2xx sent, 5xx failed for good, 4xx (or a
+connection lost under way) deferred.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-import aiosmtplib
-
+from postfach.mailing.smtpclient import (
+    Delivery,
+    Envelope,
+    SmtpClient,
+    SmtpError,
+    SmtpLost,
+    SmtpRefused,
+)
 from postfach.store.mailing import Relay
 
 if TYPE_CHECKING:
     from postfach.context import ServerContext
 
 __all__ = [
+    "Envelope",
     "LoginRefused",
     "RelayConnection",
     "RelayUnavailable",
     "SendResult",
     "connect_external",
-    "reply_text",
 ]
 
 TIMEOUT = 60.0
@@ -49,16 +58,26 @@ class SendResult:
 
 
 class RelayConnection(Protocol):
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> SendResult: ...
+    async def send_many(self, envelopes: Sequence[Envelope]) -> tuple[list[SendResult], bool]:
+        """A result for each message tried, in order; True when the connection broke.
+
+        After a break the results stop early: the rest were not tried.
+        """
+        ...
+
     async def close(self) -> None: ...
-
-
-def reply_text(code: int, message: str) -> str:
-    return f"{code} {' '.join(message.split())}".strip()
 
 
 def _kind(code: int) -> str:
     return "failed" if 500 <= code < 600 else "deferred"
+
+
+def _result(delivery: Delivery) -> SendResult:
+    reply = delivery.reply
+    if reply is None:
+        return SendResult("failed" if delivery.permanent else "deferred", delivery.note)
+    kind = "sent" if delivery.accepted else _kind(reply.code)
+    return SendResult(kind, reply.words(), reply.code)
 
 
 def _tls_context(relay: Relay) -> ssl.SSLContext:
@@ -70,101 +89,68 @@ def _tls_context(relay: Relay) -> ssl.SSLContext:
 
 
 class ExternalConnection:
-    def __init__(self, client: aiosmtplib.SMTP, relay: Relay) -> None:
+    def __init__(self, client: SmtpClient) -> None:
         self.client = client
-        self.relay = relay
 
-    async def send(self, envelope_from: str, recipient: str, data: bytes) -> SendResult:
-        client = self.client
-        utf8 = not (envelope_from.isascii() and recipient.isascii())
-        options = ["SMTPUTF8"] if utf8 and client.supports_extension("smtputf8") else []
-        if client.supports_extension("8bitmime") and not data.isascii():
-            options.append("BODY=8BITMIME")
-        encoding = "utf-8" if utf8 else "ascii"
-        try:
-            await client.mail(envelope_from, options=options, encoding=encoding)
-            await client.rcpt(recipient, encoding=encoding)
-            response = await client.data(data)
-        except aiosmtplib.SMTPResponseException as exc:
-            await self._reset()
-            return SendResult(_kind(exc.code), reply_text(exc.code, exc.message), exc.code)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            raise ConnectionLost(f"lost the connection to {self.relay.host}: {exc}") from None
-        return SendResult("sent", reply_text(response.code, response.message), response.code)
-
-    async def _reset(self) -> None:
-        try:
-            await self.client.rset()
-        except aiosmtplib.SMTPResponseException:
-            pass
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            raise ConnectionLost(f"lost the connection to {self.relay.host}: {exc}") from None
+    async def send_many(self, envelopes: Sequence[Envelope]) -> tuple[list[SendResult], bool]:
+        deliveries, lost = await self.client.send_many(envelopes)
+        return [_result(d) for d in deliveries], bool(lost)
 
     async def close(self) -> None:
-        try:
-            await self.client.quit()
-        except Exception:
-            self.client.close()
-
-
-class ConnectionLost(Exception):
-    """The connection broke in the middle: the message was not sent; retry it."""
+        await self.client.quit()
 
 
 async def connect_external(relay: Relay, password: str, local_hostname: str) -> ExternalConnection:
     """Connects, secures and logs in; raises RelayUnavailable or LoginRefused."""
     where = f"{relay.host}:{relay.port}"
-    client = aiosmtplib.SMTP(
-        hostname=relay.host,
-        port=relay.port,
-        local_hostname=local_hostname,
-        timeout=TIMEOUT,
-        use_tls=relay.security == "tls",
-        start_tls=relay.security == "starttls",
-        tls_context=_tls_context(relay) if relay.security != "none" else None,
-    )
     try:
-        await client.connect()
-    except aiosmtplib.SMTPConnectError as exc:
-        raise RelayUnavailable(f"could not connect to {where}: {_why(exc)}") from None
-    except (ssl.SSLError, aiosmtplib.SMTPException, OSError) as exc:
-        client.close()
+        client = await SmtpClient.connect(
+            relay.host,
+            relay.port,
+            local_hostname=local_hostname,
+            security=relay.security,
+            tls_context=_tls_context(relay) if relay.security != "none" else None,
+            timeout=TIMEOUT,
+        )
+    except SmtpRefused as exc:
+        raise RelayUnavailable(_refusal(where, exc)) from None
+    except SmtpError as exc:
+        raise RelayUnavailable(str(exc)) from None
+    except ssl.SSLError as exc:
         raise RelayUnavailable(f"could not connect to {where} securely: {_why(exc)}") from None
-    try:
-        if not client.esmtp_extensions:
-            await client.ehlo()
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        client.close()
-        raise RelayUnavailable(f"{where} did not answer EHLO: {_why(exc)}") from None
+    except (OSError, TimeoutError) as exc:
+        raise RelayUnavailable(f"could not connect to {where}: {_why(exc)}") from None
     if relay.login:
-        await _login(client, relay, password, where)
-    return ExternalConnection(client, relay)
+        try:
+            await _login(client, relay, password, where)
+        except BaseException:
+            client.abort()
+            raise
+    return ExternalConnection(client)
 
 
-async def _login(client: aiosmtplib.SMTP, relay: Relay, password: str, where: str) -> None:
-    if not client.supports_extension("auth"):
-        client.close()
+def _refusal(where: str, exc: SmtpRefused) -> str:
+    words = exc.reply.words()
+    if exc.step == "greeting":
+        return f"{where} refused the connection: {words}"
+    if exc.step == "STARTTLS":
+        return f"{where} refused STARTTLS: {words}"
+    return f"{where} did not answer {exc.step}: {words}"
+
+
+async def _login(client: SmtpClient, relay: Relay, password: str, where: str) -> None:
+    if "AUTH" not in client.extensions:
         raise LoginRefused(f"{where} offers no login (no AUTH after EHLO)")
-    # One attempt with one mechanism: providers lock accounts after repeated failures.
-    methods = client.server_auth_methods
     try:
-        if "plain" in methods:
-            await client.auth_plain(relay.login, password)
-        elif "login" in methods:
-            await client.auth_login(relay.login, password)
-        else:
-            await client.login(relay.login, password)
-    except aiosmtplib.SMTPResponseException as exc:
-        client.close()
+        await client.login(relay.login, password)
+    except SmtpRefused as exc:
         raise LoginRefused(
-            f"{where} refused the login for {relay.login}: {reply_text(exc.code, exc.message)}"
+            f"{where} refused the login for {relay.login}: {exc.reply.words()}"
         ) from None
-    except aiosmtplib.SMTPException as exc:
-        client.close()
-        raise LoginRefused(f"{where} refused the login for {relay.login}: {_why(exc)}") from None
-    except OSError as exc:
-        client.close()
+    except SmtpLost as exc:
         raise RelayUnavailable(f"lost the connection to {where} during login: {exc}") from None
+    except SmtpError as exc:
+        raise LoginRefused(f"{where} {exc}") from None
 
 
 def _why(exc: BaseException) -> str:
@@ -173,6 +159,8 @@ def _why(exc: BaseException) -> str:
         return "connection refused (nothing listens there, or a firewall)"
     if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY" in text:
         return f"the certificate was not accepted ({text})"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
     return " ".join(text.split())
 
 
@@ -181,6 +169,9 @@ class InternalConnection:
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+
+    async def send_many(self, envelopes: Sequence[Envelope]) -> tuple[list[SendResult], bool]:
+        return [await self.send(e.sender, e.recipient, e.data) for e in envelopes], False
 
     async def send(self, envelope_from: str, recipient: str, data: bytes) -> SendResult:
         from postfach.queue.outbound import enqueue
