@@ -101,7 +101,8 @@ async def serve_streams(
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except asyncio.CancelledError:
-            raise
+            # stop() cancels open sessions; the task ends here, quietly.
+            pass
         except Exception:
             log.exception("%s: session from %s failed", spec.name, ip)
         finally:

@@ -309,3 +309,17 @@ async def test_mailbox_index_columns(store: Store) -> None:
     assert index.modseqs == [m.modseq for m in metas]
     assert index.flags == [m.flags for m in metas]
     assert index.flags[1] is index.flags[3]  # equal sets are shared
+
+
+async def test_listing_and_batch_reads(store: Store) -> None:
+    account = await _account(store)
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    for i in range(3):
+        await store.append(inbox.id, MSG + bytes([48 + i]))
+    listing = await store.message_listing(inbox.id)
+    assert [m.uid for m in listing] == [1, 2, 3] and all(m.parsed == "" for m in listing)
+    raws = await store.read_raws(listing)
+    assert [raws[m.id] for m in listing] == [MSG + b"0", MSG + b"1", MSG + b"2"]
+    await store.delete_messages(inbox.id, [Uid(2)])
+    assert set(await store.read_raws(listing)) == {listing[0].id, listing[2].id}

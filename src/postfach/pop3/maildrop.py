@@ -17,9 +17,8 @@ here runs when the connection drops, so a dropped session changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 
 from postfach.store.api import StoreApi, StoreError
 from postfach.store.records import (
@@ -140,26 +139,9 @@ class Maildrop:
         return complete
 
 
-# Up to this many UIDs, a folder is read in one call over the whole UID range.
-_RANGE_READ = 50_000
-
-
 async def _folder_messages(store: StoreApi, mailbox: Mailbox) -> list[StoredMessage]:
-    """Every message of a folder in UID order, in one store call.
-
-    `message_listing` (when the store has it) leaves out the parsed structure
-    POP3 never needs, which is most of the cost of `get_messages`.
-    """
-    listing = getattr(store, "message_listing", None)
-    if listing is not None:
-        return cast(list[StoredMessage], await listing(mailbox.id))
-    if mailbox.uidnext <= 1:
-        return []
-    if mailbox.uidnext <= _RANGE_READ:
-        uids: Sequence[Uid] = cast(Sequence[Uid], range(1, mailbox.uidnext))
-    else:
-        uids = [meta.uid for meta in await store.message_index(mailbox.id)]
-    return await store.get_messages(mailbox.id, uids)
+    """Every message of a folder in UID order, without the parsed structure."""
+    return await store.message_listing(mailbox.id)
 
 
 async def _mark_seen(store: StoreApi, mailbox: Mailbox, entries: list[Entry]) -> None:

@@ -13,9 +13,6 @@ dropped from it once RETR has sent it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
-
 from postfach.pop3.maildrop import Entry
 from postfach.store.api import NotFound, StoreApi
 from postfach.store.records import StoredMessage
@@ -25,16 +22,12 @@ __all__ = ["BATCH_BYTES", "BATCH_COUNT", "MessageReader"]
 BATCH_COUNT = 256
 BATCH_BYTES = 4 * 1024 * 1024
 
-ReadMany = Callable[[Sequence[StoredMessage]], Awaitable[dict[int, bytes]]]
-
-
 class MessageReader:
     """Reads `prefix + blob` of maildrop entries, prefetching in maildrop order."""
 
     def __init__(self, store: StoreApi, entries: list[Entry]) -> None:
         self._store = store
         self._entries = entries
-        self._read_many = cast(ReadMany | None, getattr(store, "read_raws", None))
         self._ahead: dict[int, bytes] = {}  # StoredMessage.id → bytes
 
     async def read(self, number: int, *, keep: bool = False) -> bytes:
@@ -47,9 +40,7 @@ class MessageReader:
         cached = self._ahead.get(key) if keep else self._ahead.pop(key, None)
         if cached is not None:
             return cached
-        if self._read_many is None:
-            return await self._store.read_raw(entry.message)
-        batch = await self._read_many(self._batch(number))
+        batch = await self._store.read_raws(self._batch(number))
         data = batch.pop(key, None)
         if data is None:
             raise NotFound(f"message {key} is gone")

@@ -162,6 +162,14 @@ class StoreApi(Protocol):
         """prefix + blob: the message exactly as it will be served."""
         ...
 
+    async def message_listing(self, mailbox_id: MailboxId) -> list[StoredMessage]:
+        """Every message in UID order with `parsed` left empty (POP3's maildrop)."""
+        ...
+
+    async def read_raws(self, batch: Sequence[StoredMessage]) -> dict[int, bytes]:
+        """{StoredMessage.id: prefix + blob} for many messages in one go."""
+        ...
+
     async def read_blob(self, blob_sha256: str) -> bytes: ...
     async def store_flags(
         self,

@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -520,6 +531,31 @@ class MailMixin(AccountsMixin):
                 .order_by(messages.c.uid)
             )
             return [_stored(r) for r in rows if wanted is None or r.uid in wanted]
+
+    async def message_listing(self, mailbox_id: MailboxId) -> list[StoredMessage]:
+        """Every message in UID order, without the parsed structure (POP3 needs none)."""
+        columns = [c for c in _STORED_COLUMNS if c is not blobs.c.parsed]
+        async with self.read() as conn:
+            rows = await conn.execute(
+                select(*columns, literal("").label("parsed"))
+                .where(messages.c.mailbox_id == mailbox_id)
+                .order_by(messages.c.uid)
+            )
+            return [_stored(r) for r in rows]
+
+    async def read_raws(self, batch: Sequence[StoredMessage]) -> dict[int, bytes]:
+        """{message id: prefix + blob} in one query per 500 blobs; gone blobs are left out."""
+        shas = sorted({m.blob_sha256 for m in batch})
+        data: dict[str, bytes] = {}
+        async with self.read() as conn:
+            for start in range(0, len(shas), _MAX_IN):
+                rows = await conn.execute(
+                    select(blobs.c.sha256, blobs.c.data).where(
+                        blobs.c.sha256.in_(shas[start : start + _MAX_IN])
+                    )
+                )
+                data.update((sha, bytes(raw)) for sha, raw in rows)
+        return {m.id: m.prefix + data[m.blob_sha256] for m in batch if m.blob_sha256 in data}
 
     async def read_blob(self, blob_sha256: str) -> bytes:
         async with self.read() as conn:
