@@ -52,7 +52,8 @@ class SelectedView:
     _interned: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     _spelling: dict[str, str] = field(default_factory=dict)  # keyword.lower() -> as stored
     _lowered: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
-    _rendered: dict[tuple[frozenset[str], bool], bytes] = field(default_factory=dict)
+    _rendered: dict[frozenset[str], bytes] = field(default_factory=dict)
+    _rendered_recent: dict[frozenset[str], bytes] = field(default_factory=dict)
 
     @classmethod
     def load(cls, mailbox: Mailbox, index: MailboxIndex, readonly: bool) -> SelectedView:
@@ -64,10 +65,12 @@ class SelectedView:
             int(mailbox.uidnext),
             int(mailbox.highestmodseq),
         )
-        intern = view.intern
-        view.uids = list(index.uids)
-        view.flags = [intern(f) for f in index.flags]
-        view.modseqs = list(index.modseqs)
+        # the index is ours (a fresh read or a copy); the store shares equal flag sets
+        view.uids = index.uids
+        view.flags = index.flags
+        view.modseqs = index.modseqs
+        for flags in set(index.flags):
+            view.intern(flags)
         if view.uids:
             view.uidnext = max(view.uidnext, view.uids[-1] + 1)
             view.highestmodseq = max(view.highestmodseq, max(view.modseqs))
@@ -149,11 +152,16 @@ class SelectedView:
 
     def flag_bytes(self, i: int) -> bytes:
         """`(\\Seen $Junk)` for the message at index i, \\Recent included when it is."""
-        key = (self.flags[i], self.is_recent(i))
-        text = self._rendered.get(key)
+        flags = self.flags[i]
+        if self.recent and self.uids[i] in self.recent:
+            cache = self._rendered_recent
+            text = cache.get(flags)
+            if text is None:
+                text = cache[flags] = format_flags(flags | {"\\Recent"})
+            return text
+        text = self._rendered.get(flags)
         if text is None:
-            flags = key[0] | {"\\Recent"} if key[1] else key[0]
-            text = self._rendered[key] = format_flags(flags)
+            text = self._rendered[flags] = format_flags(flags)
         return text
 
     # -- folding changes in ----------------------------------------------------

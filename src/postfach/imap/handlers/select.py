@@ -12,9 +12,10 @@ from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail, wire_name
+from postfach.imap.indexcache import cache_for
 from postfach.imap.recent import tracker_for
 from postfach.imap.selected import SelectedView, format_flags
-from postfach.store.records import ModSeq
+from postfach.store.records import Mailbox, MailboxIndex, ModSeq
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
@@ -38,7 +39,7 @@ async def select(s: Session, cmd: c.Select) -> str:
         s.enabled.add("CONDSTORE")
     mailbox = await mailbox_or_fail(s, cmd.mailbox)
     s.take_changes()  # committed before the index is read: already in it
-    index = await s.ctx.store.mailbox_index(mailbox.id)
+    mailbox, index = await _index(s, mailbox)
     view = SelectedView.load(mailbox, index, cmd.readonly)
     if not s.rev2:
         tracker = tracker_for(s.ctx.store)
@@ -51,6 +52,23 @@ async def select(s: Session, cmd: c.Select) -> str:
     s.state = State.SELECTED
     mode = "READ-ONLY" if cmd.readonly else "READ-WRITE"
     return f"[{mode}] {'EXAMINE' if cmd.readonly else 'SELECT'} completed"
+
+
+async def _index(s: Session, mailbox: Mailbox) -> tuple[Mailbox, MailboxIndex]:
+    """The mailbox's index: kept from an earlier SELECT when the mailbox row shows
+    no change since (imap/indexcache.py), else read from the store."""
+    store = s.ctx.store
+    cache = cache_for(store)
+    if cache.has(mailbox.id):
+        fresh = await store.get_mailbox_by_id(mailbox.id)  # read after take_changes
+        if fresh is not None:
+            mailbox = fresh
+            kept = cache.get(mailbox)
+            if kept is not None:
+                return mailbox, kept
+    index = await store.mailbox_index(mailbox.id)
+    cache.put(mailbox, index)
+    return mailbox, index
 
 
 def _write_select_data(s: Session, view: SelectedView) -> None:

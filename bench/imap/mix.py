@@ -1,0 +1,170 @@
+"""IMAP mail-program mix: postfach against Dovecot, in the same run.
+
+N concurrent clients (default 10), each with its own account and an INBOX of
+M messages (default 500, ~4 KB each), run sessions back to back for a fixed
+time. One session is what a mail program does when it checks mail:
+
+    LOGIN, SELECT INBOX, FETCH 1:* (FLAGS), UID FETCH <3 UIDs> BODY.PEEK[],
+    UID STORE <uid> +FLAGS (\\Seen), UID SEARCH UNSEEN, SEARCH SUBJECT <word>,
+    APPEND (a ~4 KB message), UID STORE <new> +FLAGS.SILENT (\\Deleted),
+    EXPUNGE, LOGOUT
+
+Each command is one operation; the figure is operations per second over all
+clients (the mailbox size stays constant: what a session appends it expunges).
+The load runs in its own process (uvloop), postfach as `postfach serve
+--config` on SQLite in a temporary directory, Dovecot (Debian's
+`dovecot-imapd`) with a private config on loopback.
+
+    .venv/bin/python bench/imap/mix.py                   # both servers
+    .venv/bin/python bench/imap/mix.py --only postfach --seconds 20
+    .venv/bin/python bench/imap/mix.py --clients 20 --messages 1000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from client import ImapClient  # noqa: E402
+from servers import (  # noqa: E402
+    PASSWORD,
+    dovecot_binary,
+    message,
+    start_dovecot,
+    start_postfach,
+    stop,
+    user_name,
+)
+
+HERE = Path(__file__).resolve()
+OPS_PER_SESSION = 11
+
+
+async def one_session(port: int, user: int, rng: random.Random, messages: int) -> int:
+    c = await ImapClient.connect("127.0.0.1", port)
+    try:
+        await c.command(b'LOGIN "%s" "%s"' % (user_name(user).encode(), PASSWORD.encode()))
+        await c.command(b"SELECT INBOX")
+        flags = await c.command(b"FETCH 1:* (UID FLAGS)")
+        uids = [int(line.split(b"UID ")[1].split()[0]) for line in flags.splitlines()]
+        picks = rng.sample(uids[: messages - 1], 3)
+        await c.command(b"UID FETCH %s BODY.PEEK[]" % b",".join(b"%d" % u for u in picks))
+        await c.command(b"UID STORE %d +FLAGS (\\Seen)" % picks[0])
+        await c.command(b"UID SEARCH UNSEEN")
+        await c.command(b"SEARCH SUBJECT topic%d" % rng.randrange(10))
+        await c.command(b"APPEND INBOX", message(user, rng.randrange(10**6)))
+        appended = c.last.split(b"APPENDUID ")[1].split(b"]")[0].split()[1]
+        await c.command(b"UID STORE %s +FLAGS.SILENT (\\Deleted)" % appended)
+        await c.command(b"EXPUNGE")
+        await c.command(b"LOGOUT")
+    finally:
+        c.close()
+    return OPS_PER_SESSION
+
+
+async def client_loop(port: int, user: int, seconds: float, messages: int) -> int:
+    rng = random.Random(user)
+    deadline = time.perf_counter() + seconds
+    ops = 0
+    while time.perf_counter() < deadline:
+        ops += await one_session(port, user, rng, messages)
+    return ops
+
+
+async def load(port: int, clients: int, seconds: float, messages: int) -> float:
+    start = time.perf_counter()
+    counts = await asyncio.gather(
+        *(client_loop(port, i, seconds, messages) for i in range(1, clients + 1))
+    )
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def client_main(args: argparse.Namespace) -> None:
+    import uvloop
+
+    rate = uvloop.run(load(args.port, args.clients, args.seconds, args.messages))
+    print(f"{rate:.1f}")
+
+
+def run_load(port: int, args: argparse.Namespace, seconds: float) -> float:
+    cmd = [sys.executable, str(HERE), "--client", "--port", str(port)]
+    cmd += ["--clients", str(args.clients), "--seconds", str(seconds)]
+    cmd += ["--messages", str(args.messages)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(out.strip())
+
+
+def measure(name: str, port: int, args: argparse.Namespace) -> float:
+    run_load(port, args, 2.0)  # warm-up: caches, indexes, the auth cache
+    rates = [run_load(port, args, args.seconds) for _ in range(args.rounds)]
+    print(
+        f"{name:<9} ops/s per round: {', '.join(f'{r:.0f}' for r in rates)}"
+        f"  median {statistics.median(rates):.0f}",
+        flush=True,
+    )
+    return statistics.median(rates)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["postfach", "dovecot"])
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        client_main(args)
+        return 0
+    print(
+        f"{args.clients} clients, INBOX of {args.messages} messages (~4 KB) each, "
+        f"{args.rounds} rounds of {args.seconds:.0f} s after a warm-up; "
+        f"{os.cpu_count()} CPUs; {OPS_PER_SESSION} commands per session",
+        flush=True,
+    )
+
+    def fill(i: int) -> list[bytes]:
+        return [message(i, n) for n in range(1, args.messages + 1)]
+
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="imapbench-") as tmp:
+        work = Path(tmp)
+        if args.only != "dovecot":
+            proc, port = start_postfach(work, args.clients, fill)
+            try:
+                results["postfach"] = measure("postfach", port, args)
+            finally:
+                stop(proc)
+        if args.only != "postfach":
+            if dovecot_binary() is None:
+                print("dovecot: not installed (apt-get install -y dovecot-imapd); skipped")
+            else:
+                proc, port = start_dovecot(work, args.clients, fill)
+                try:
+                    results["dovecot"] = measure("dovecot", port, args)
+                finally:
+                    stop(proc)
+    if len(results) == 2:
+        ratio = results["postfach"] / results["dovecot"]
+        print(f"ratio postfach/dovecot: {ratio:.2f} (goal >= 1.0)")
+    print(
+        f"reproduce: .venv/bin/python bench/imap/mix.py --clients {args.clients} "
+        f"--messages {args.messages} --seconds {args.seconds:g} --rounds {args.rounds}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
