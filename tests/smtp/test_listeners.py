@@ -364,6 +364,18 @@ async def test_idle_timeout(tmp_path: Path) -> None:
         assert await wire.closed()
 
 
+async def test_idle_timeout_counts_from_the_last_command(tmp_path: Path) -> None:
+    async with make_server(tmp_path, limits={"smtp_timeout": 0.5}) as server:
+        wire = await session(server)
+        started = asyncio.get_running_loop().time()
+        for _ in range(6):  # 1.2 s of activity, longer than the timeout
+            await asyncio.sleep(0.2)
+            await wire.expect("NOOP", 250)
+        assert await wire.reply() == reply_of(replies.TIMEOUT)
+        assert asyncio.get_running_loop().time() - started >= 1.2 + 0.5
+        assert await wire.closed()
+
+
 async def test_connections_per_ip(tmp_path: Path) -> None:
     async with make_server(tmp_path, limits={"max_connections_per_ip": 2}) as server:
         first, second = await session(server), await session(server)

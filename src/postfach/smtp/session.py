@@ -126,6 +126,7 @@ class Session:
                 self._watcher.cancel()
             with contextlib.suppress(Exception):
                 await self.wire.flush()
+            self.wire.close()
 
     async def step(self) -> replies.Reply:
         """Reads, parses and runs one command; command errors become replies here."""

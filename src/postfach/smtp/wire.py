@@ -4,6 +4,11 @@ Replies are collected and written when the session next waits for input, so a
 pipelined batch (RFC 2920) is answered in one segment. All reads drain the
 stream's whole buffer into ours, so at STARTTLS nothing sent in plain text can
 survive into the TLS session (RFC 3207 §6, the STARTTLS injection attacks).
+
+The idle timeout (RFC 5321 §4.5.3.2) is one lazy timer per connection, not one
+per read: each wait only moves the deadline, and the timer, when it fires early,
+sets itself again for the deadline. A client idle past it gets `421` and the
+connection is closed, which ends the pending read.
 """
 
 from __future__ import annotations
@@ -13,16 +18,27 @@ import ssl
 
 from postfach.smtp import replies
 from postfach.smtp.data import DataCollector
-from postfach.smtp.errors import CloseSession, SmtpError
+from postfach.smtp.errors import SmtpError
 
 __all__ = ["Wire"]
 
 _READ_SIZE = 1 << 20
 MAX_LINE = 12288  # RFC 4954 §4: AUTH lines may be this long
+_CLOSE_GRACE = 5.0  # seconds a timed-out client gets to take the 421 before the abort
 
 
 class Wire:
-    __slots__ = ("_buf", "_out", "reader", "timeout", "writer")
+    __slots__ = (
+        "_buf",
+        "_deadline",
+        "_out",
+        "_timer",
+        "_waiting",
+        "reader",
+        "timed_out",
+        "timeout",
+        "writer",
+    )
 
     def __init__(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
@@ -30,11 +46,15 @@ class Wire:
         self.reader = reader
         self.writer = writer
         self.timeout = timeout
+        self.timed_out = False
         self._buf = bytearray()
         self._out: list[bytes] = []
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False
 
     def send(self, reply: replies.Reply) -> None:
-        self._out.append(reply.to_bytes())
+        self._out.append(reply.wire)
 
     def send_raw(self, data: bytes) -> None:
         self._out.append(data)
@@ -48,14 +68,42 @@ class Wire:
     async def _fill(self) -> None:
         """Flushes pending replies, then waits for more input (EOF ends the session)."""
         await self.flush()
+        self._arm()
+        self._waiting = True
         try:
-            async with asyncio.timeout(self.timeout):
-                chunk = await self.reader.read(_READ_SIZE)
-        except TimeoutError:
-            raise CloseSession(replies.TIMEOUT) from None
+            chunk = await self.reader.read(_READ_SIZE)
+        finally:
+            self._waiting = False
+        if self.timed_out:
+            raise ConnectionResetError("idle timeout")  # the 421 is on its way
         if not chunk:
             raise ConnectionResetError("client closed the connection")
         self._buf += chunk
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.timeout
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return  # busy with a command; the next wait arms the timer again
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._expire)
+            return
+        self.timed_out = True
+        self.writer.write(replies.TIMEOUT.wire)
+        self.writer.close()
+        self._timer = loop.call_later(_CLOSE_GRACE, self.writer.transport.abort)
+
+    def close(self) -> None:
+        """Stops the idle timer; the session calls this when it ends."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def readline(self) -> bytes:
         """One line without CR LF; an overlong line is skipped and reported as 500."""
