@@ -73,7 +73,8 @@ def _body_bytes(text: str) -> tuple[str, bytes]:
     it is, 7bit (RFC 2045 §2.7); anything else quoted-printable. Encoding
     costs more than rendering, and most newsletters' text is ASCII.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.isascii() and "\0" not in text and max(map(len, text.split("\n"))) <= 998:
         return "7bit", text.replace("\n", "\r\n").encode("ascii")
     return "quoted-printable", _qp(text.encode("utf-8"))

@@ -210,7 +210,9 @@ class SmtpClient:
         """
         loop = asyncio.get_running_loop()
         wire = _Wire(loop, f"{host}:{port}")
-        context = tls_context or ssl.create_default_context()
+        context = None
+        if security in ("tls", "starttls"):
+            context = tls_context or ssl.create_default_context()
         implicit = context if security == "tls" else None
         async with asyncio.timeout(timeout):
             await loop.create_connection(
@@ -218,7 +220,7 @@ class SmtpClient:
             )
         client = cls(wire, host, timeout)
         try:
-            await client._open(local_hostname, context if security == "starttls" else None)
+            await client._open(local_hostname, None if implicit else context)
         except BaseException:
             client.abort()
             raise
@@ -322,6 +324,7 @@ class SmtpClient:
             else:
                 for envelope in envelopes:
                     done.append(await self._lockstep(envelope, started))
+                    self._check_closing(done[-1])
         except SmtpLost as exc:
             why = str(exc)
             done.extend(Delivery("", None, why) for _ in range(len(done), started[0]))
@@ -329,6 +332,13 @@ class SmtpClient:
         finally:
             self._busy = False
         return done, ""
+
+    def _check_closing(self, delivery: Delivery) -> None:
+        """421 means the server is closing the connection (RFC 5321 §3.8)."""
+        if delivery.reply is not None and delivery.reply.code == 421:
+            self.wire.fail(f"{self.wire.where} is closing the connection: {delivery.reply.words()}")
+            assert self.wire.lost is not None
+            raise self.wire.lost
 
     def _commands(self, envelope: Envelope) -> tuple[bytes, bytes] | Delivery:
         """MAIL and RCPT lines for `envelope`, or why it cannot be sent at all."""
@@ -387,16 +397,31 @@ class SmtpClient:
             group = [carry, b"RSET\r\n" if reset else b"", *commands, b"DATA\r\n"]
             started[0] += 1
             self.wire.write(b"".join(group))
-            replies = await self.wire.read(3 + reset + (pending is not None), self.timeout)
-            if pending is not None:
-                final = replies.pop(0)
-                done.append(pending.instead or Delivery(".", final))
+            replies = await self._read_group(3 + reset, pending, done)
             if reset:
                 replies.pop(0)
                 self._reset = False
             carry, pending = self._after_envelope(envelope, replies, done)
         if pending is not None:
             await self._finish(carry, pending, done)
+
+    async def _read_group(
+        self, count: int, pending: _Pending | None, done: list[Delivery]
+    ) -> list[Reply]:
+        """The replies to a group; the one to the content in front is recorded at once.
+
+        If the connection breaks midway, a final reply that did arrive still counts.
+        """
+        wire = self.wire
+        try:
+            replies = await wire.read(count + (pending is not None), self.timeout)
+        except SmtpLost:
+            if pending is not None and wire.replies:
+                done.append(pending.instead or Delivery(".", wire.replies.popleft()))
+            raise
+        if pending is not None:
+            done.append(pending.instead or Delivery(".", replies.pop(0)))
+        return replies
 
     def _after_envelope(
         self, envelope: Envelope, replies: list[Reply], done: list[Delivery]
