@@ -12,6 +12,7 @@ be there twice (those whose reply was lost may be there once or not at all).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import signal
@@ -24,10 +25,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import postfach
 from postfach.auth.passwords import hash_password_async
 from postfach.store import Store
 from smtp.smtpmailbox import messages_in
 
+SRC = str(Path(postfach.__file__).resolve().parents[1])
 SEED = 20240611
 ROUNDS = 3
 CLIENTS = 6
@@ -88,6 +91,7 @@ def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "postfach", "serve", "--config", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=out,
+            env={**os.environ, "PYTHONPATH": SRC},  # the code under test, not another copy
         )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
