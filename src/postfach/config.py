@@ -117,6 +117,7 @@ class QueueConfig:
     max_age: float = 5 * 86400.0
     retry_base: float = 60.0
     connections_per_destination: int = 4
+    delay_warning: float = 4 * 3600.0  # "delayed" report after this long; 0: never
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from postfach.queue import worker
 from postfach.store import Store
 from postfach.store.queue import NewQueueRecipient
 from smtp.outbound import Sink, eventually, outbound, queue_of, submit
@@ -21,14 +20,9 @@ from smtp.smtpmailbox import messages_in
 THRESHOLD = 0.3
 
 
-@pytest.fixture(autouse=True)
-def short_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(worker, "DELAY_WARNING", THRESHOLD)
-
-
 async def test_one_delayed_report_while_retrying(tmp_path: Path) -> None:
     sink = Sink(["451 4.3.0 busy, try later"] * 1000)
-    async with outbound(tmp_path, sink, retry_base=0.1) as server:
+    async with outbound(tmp_path, sink, delay_warning=THRESHOLD, retry_base=0.1) as server:
         await submit(server, params=" ORCPT=rfc822;x@example.net")
 
         async def reports() -> list[bytes]:
@@ -57,7 +51,7 @@ async def test_one_delayed_report_while_retrying(tmp_path: Path) -> None:
 
 async def test_notify_delay_alone_gets_the_notice(tmp_path: Path) -> None:
     sink = Sink(["451 4.3.0 busy"] * 1000)
-    async with outbound(tmp_path, sink, retry_base=0.1) as server:
+    async with outbound(tmp_path, sink, delay_warning=THRESHOLD, retry_base=0.1) as server:
         await submit(server, params=" NOTIFY=DELAY")
 
         async def reports() -> list[bytes]:
@@ -70,7 +64,7 @@ async def test_notify_delay_alone_gets_the_notice(tmp_path: Path) -> None:
 @pytest.mark.parametrize("notify", ["FAILURE", "SUCCESS,FAILURE", "NEVER"])
 async def test_notify_without_delay_gets_none(tmp_path: Path, notify: str) -> None:
     sink = Sink(["451 4.3.0 busy"] * 1000)
-    async with outbound(tmp_path, sink, retry_base=0.1) as server:
+    async with outbound(tmp_path, sink, delay_warning=THRESHOLD, retry_base=0.1) as server:
         await submit(server, params=f" NOTIFY={notify}")
 
         async def past_threshold() -> bool:

@@ -66,6 +66,7 @@ relay_host = ""                  # "host:port": send all outbound mail there
 max_age = 432000.0               # seconds before a message bounces (5 days)
 retry_base = 60.0                # first retry after this many seconds, doubling
 connections_per_destination = 4
+delay_warning = 14400.0          # send a "delayed" report after this long (0: never)
 
 [mailing]
 forbid_port_25 = true            # refuse external relays on port 25

@@ -6,7 +6,7 @@ them by destination, and sends each destination's messages over at most
 connection. A 4xx reply or a broken connection defers a recipient with
 exponential back-off (`retry_base` · 2^attempts, at most 4 hours) until
 `queue.max_age`; a 5xx reply or expiry fails it and sends the sender an RFC 3464
-report stating the remote reply. A message still deferred `DELAY_WARNING` after
+report stating the remote reply. A message still deferred `queue.delay_warning` seconds after
 it arrived gets its sender one "delayed" report (RFC 3461 §4.1, RFC 3464
 Action: delayed), once per message, for the recipients whose NOTIFY does not
 exclude DELAY (no NOTIFY counts as FAILURE,DELAY). A lease that runs out (a node
@@ -22,7 +22,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
-from postfach.config import Config
 from postfach.context import ServerContext
 from postfach.queue.client import Batch, Outcome, send_batches
 from postfach.queue.dsn import ReportRecipient, reply_status
@@ -30,7 +29,7 @@ from postfach.queue.outbound import register_waker, send_report
 from postfach.queue.routes import Destination, RouteError, find_route
 from postfach.store.queue import FAILED, QUEUED, SENT, QueueItem, QueueMessage
 
-__all__ = ["DELAY_WARNING", "QueueWorker", "backoff", "delay_warning"]
+__all__ = ["QueueWorker", "backoff"]
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +38,11 @@ MAX_BACKOFF = 4 * 3600.0
 CLAIM_LIMIT = 200
 MAX_POLL = 5.0
 # Seconds a message may wait before its sender hears it is delayed; 0 turns it off.
-DELAY_WARNING = 4 * 3600.0
 
 
 def backoff(retry_base: float, attempts: int) -> float:
     """Seconds until the next try after `attempts` failed ones."""
     return float(min(MAX_BACKOFF, retry_base * (2 ** min(attempts, 30))))
-
-
-def delay_warning(config: Config) -> float:
-    """The delay-notice threshold: `queue.delay_warning` when the config has the key."""
-    return float(getattr(config.queue, "delay_warning", DELAY_WARNING))
 
 
 class QueueWorker:
@@ -180,7 +173,7 @@ class QueueWorker:
         self, message: QueueMessage | None, outcomes: dict[int, Outcome], now: float
     ) -> None:
         """One "delayed" report per message, listing every recipient still waiting."""
-        threshold = delay_warning(self.ctx.config)
+        threshold = self.ctx.config.queue.delay_warning
         if message is None or not message.sender or not threshold:
             return
         if now - message.created < threshold:
