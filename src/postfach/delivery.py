@@ -51,6 +51,7 @@ class Delivery:
         self._writer: asyncio.Task[None] | None = None
         self._inboxes: dict[AccountId, MailboxId] = {}
         self._resolved: dict[str, tuple[float, list[Account]]] = {}
+        self._resolving: dict[str, asyncio.Future[list[Account]]] = {}
 
     async def stop(self) -> None:
         if self._writer is not None:
@@ -122,18 +123,33 @@ class Delivery:
 
     async def _resolve(self, recipient: str) -> list[Account]:
         """Recent positive look-ups are reused for a moment: a busy MX resolves the
-        same few recipients over and over. Unknown users are always asked afresh,
-        so a new account receives mail at once."""
+        same few recipients over and over, and concurrent misses share one query.
+        Unknown users are always asked afresh, so a new account receives mail at once."""
         key = recipient.lower()
-        now = time.monotonic()
         hit = self._resolved.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        accounts = await self._store.resolve(recipient)
+        pending = self._resolving.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._resolving[key] = pending
+        try:
+            accounts = await self._store.resolve(recipient)
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except Exception as exc:
+            pending.set_exception(exc)
+            pending.exception()  # marked retrieved: only the waiters need it
+            raise
+        finally:
+            del self._resolving[key]
+        pending.set_result(accounts)
         if accounts:
             if len(self._resolved) > 10_000:
                 self._resolved.clear()
-            self._resolved[key] = (now + _RESOLVE_TTL, accounts)
+            self._resolved[key] = (time.monotonic() + _RESOLVE_TTL, accounts)
         return accounts
 
     async def _prepare(self, raw: bytes) -> PreparedBlob:
