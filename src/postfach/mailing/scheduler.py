@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,7 +51,14 @@ log = logging.getLogger(__name__)
 Connector = Callable[[Relay], Awaitable[RelayConnection]]
 Progress = Callable[[Relay, Sequence[Outcome]], None]
 
-CLAIM_BATCH = 100  # recipients per claim: one transaction to take them, one to record them
+# Recipients per claim (one transaction to take them, one to record them): the
+# first claim of a connection takes CLAIM_FIRST, later ones about BATCH_SECONDS
+# worth at the rate the connection reached, within CLAIM_MIN..CLAIM_MAX. Big
+# batches spare the store; short ones keep leases safe on slow relays.
+CLAIM_FIRST = 100
+CLAIM_MIN = 10
+CLAIM_MAX = 500
+BATCH_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,13 @@ class _Run:
     templates: CampaignTemplates
     report: RunReport
     aside: dict[int, str] = field(default_factory=dict)
+
+
+def _next_batch(handled: int, seconds: float) -> int:
+    if handled <= 0:
+        return CLAIM_FIRST
+    rate = handled / max(seconds, 1e-3)
+    return max(CLAIM_MIN, min(CLAIM_MAX, int(rate * BATCH_SECONDS)))
 
 
 class Scheduler:
@@ -163,11 +178,12 @@ class Scheduler:
         handled = 0
         connection: RelayConnection | None = None
         on_connection = 0
+        batch = CLAIM_FIRST
         try:
             while relay.id not in run.aside:
                 now = self.clock.now()
                 used = on_connection if connection is not None else 0
-                want = min(relay.per_connection - used, CLAIM_BATCH)
+                want = min(relay.per_connection - used, batch)
                 claimed = await self.mailing.claim(
                     run.campaign.id, relay, self.settings.owner, want, now, self.settings.lease
                 )
@@ -178,7 +194,9 @@ class Scheduler:
                     if connection is None:
                         break
                     on_connection = 0
+                started = time.monotonic()
                 done, lost = await self._send_batch(run, relay, connection, claimed, now)
+                batch = _next_batch(done, time.monotonic() - started)
                 handled += done
                 on_connection += done
                 if lost or on_connection >= relay.per_connection:
