@@ -171,12 +171,19 @@ def test_envelope_lines_refuse_smuggling():
     ],
 )
 def test_data_block(data: bytes, wire: bytes):
-    assert data_block(data) == wire
+    assert b"".join(data_block(data)) == wire
+
+
+def test_clean_data_is_only_stuffed():
+    assert b"".join(data_block(b".a\r\n.b\r\nc\r\n", clean=True)) == b"..a\r\n..b\r\nc\r\n.\r\n"
+    body = b"a\r\nb\r\n"
+    pieces = data_block(body, clean=True)
+    assert pieces == [body, b".\r\n"] and pieces[0] is body  # no copy of the message
 
 
 @given(st.binary(max_size=300))
 def test_data_block_never_ends_early(data: bytes):
-    wire = data_block(data)
+    wire = b"".join(data_block(data))
     assert wire.endswith(b"\r\n.\r\n") or wire == b".\r\n"
     body = wire[:-3]
     assert b"\r\n.\r\n" not in b"\r\n" + body

@@ -116,3 +116,46 @@ def test_templates_are_sandboxed_and_html_is_escaped():
         evil.render(Sender("", "s@x.example"), "r@x.example", "t@y.example", "tok", {})
     with pytest.raises(ComposeError, match="subject"):
         check_templates("{{ broken", "", "")
+
+
+def test_rendered_messages_have_crlf_lines_only_and_no_injected_headers():
+    import email
+    import email.policy
+
+    t = CampaignTemplates(
+        campaign(text_body="a\nb\rc\r\n{{ name }}\n", html_body=""),
+        [('evil"\r\nX-Injected: 1.txt', "text/plain\r\nX-Injected: 2", b"x")],
+        "https://h/\r\nX-Injected: 3",
+    )
+    raw = t.render(
+        Sender("Shop\r\nX-Injected: 4", "s@x.example"), "r@x.example", "t@y.example", "tok",
+        {"name": "N\r\nX-Injected: 5"},
+    ).data  # fmt: skip
+    assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert all(part["X-Injected"] is None for part in msg.walk())
+    assert msg["From"].addresses[0].display_name == "Shop X-Injected: 4"
+    body = msg.get_body(("plain",)).get_content()
+    assert body == "a\r\nb\r\nc\r\nN\r\nX-Injected: 5\r\n"
+    with pytest.raises(ComposeError):
+        t.render(Sender("", "s@x.example"), "r@x.example", "t@y.example\r\nBcc: v@z", "tok", {})
+
+
+def test_plain_substitutions_render_exactly_as_jinja():
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from postfach.mailing.templates import Substitution, compile_template
+
+    variables = {"name": '<Ann & "Bob">', "email": "a@b", "none": None, "n": 3}
+    sources = [
+        "", "plain", "Hi {{ name }}!\r\n", "{{name}}{{ email }}\n\n", "{{ missing }}x",
+        "{% raw %}{{ name }}{% endraw %} {{ name }}", "a {{- name -}} b", "{# c #}{{ n }}",
+        "{{ none }}", "{{ range }}", "{{ name|upper }}", "{% if n %}{{ n }}{% endif %}",
+    ]  # fmt: skip
+    for autoescape in (False, True):
+        env = SandboxedEnvironment(autoescape=autoescape, keep_trailing_newline=True)
+        for source in sources:
+            compiled = compile_template(env, source)
+            assert compiled.render(variables) == env.from_string(source).render(variables)
+            slow = ("none", "range", "|", "{% if")  # a constant, a global, a filter, a tag
+            assert isinstance(compiled, Substitution) == (not any(w in source for w in slow))

@@ -26,6 +26,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from postfach.mailing.sender import Sender
+from postfach.mailing.templates import compile_template
 from postfach.mailing.tokens import message_id, unsubscribe_url
 from postfach.store.mailing import Campaign
 
@@ -110,9 +111,18 @@ def _multipart(subtype: str, parts: list[bytes]) -> tuple[bytes, bytes]:
     return head, body
 
 
+def _one_line(text: str) -> str:
+    """Whitespace runs (CR and LF among them) as one space: nothing can start a header."""
+    return " ".join(text.split())
+
+
 def _attachment(filename: str, content_type: str, data: bytes) -> bytes:
-    name = email.utils.encode_rfc2231(filename, "utf-8") if not filename.isascii() else None
-    disposition = f"attachment; filename*={name}" if name else f'attachment; filename="{filename}"'
+    filename, content_type = _one_line(filename), _one_line(content_type)
+    if filename.isascii():
+        quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
+        disposition = f'attachment; filename="{quoted}"'
+    else:  # RFC 2231 §4
+        disposition = f"attachment; filename*={email.utils.encode_rfc2231(filename, 'utf-8')}"
     return (
         f"Content-Type: {content_type}\r\n"
         "Content-Transfer-Encoding: base64\r\n"
@@ -131,10 +141,10 @@ class CampaignTemplates:
     ) -> None:
         check_templates(campaign.subject, campaign.text_body, campaign.html_body)
         self.campaign = campaign
-        self.unsubscribe_base = unsubscribe_base
-        self._subject = _TEXT_ENV.from_string(campaign.subject)
-        self._text = _TEXT_ENV.from_string(campaign.text_body) if campaign.text_body else None
-        self._html = _HTML_ENV.from_string(campaign.html_body) if campaign.html_body else None
+        self.unsubscribe_base = "".join(unsubscribe_base.split())
+        self._subject = compile_template(_TEXT_ENV, campaign.subject)
+        self._text = compile_template(_TEXT_ENV, campaign.text_body) if campaign.text_body else None
+        self._html = compile_template(_HTML_ENV, campaign.html_body) if campaign.html_body else None
         self._attachments = [_attachment(*a) for a in attachments]
         self._from: dict[Sender, str] = {}
         self._date = (0, "")
@@ -142,7 +152,13 @@ class CampaignTemplates:
     def render(
         self, sender: Sender, envelope_from: str, email_to: str, token: str, fields: dict[str, str]
     ) -> Rendered:
-        """Raises ComposeError when a template fails for this contact."""
+        """Raises ComposeError when a template fails for this contact.
+
+        The message has CRLF line ends only (the sender relies on it): bodies are
+        normalized, header values are single lines.
+        """
+        if "\n" in email_to or "\r" in email_to:
+            raise ComposeError(f"the address {email_to!r} cannot be a header")
         url = unsubscribe_url(self.unsubscribe_base, token)
         variables: dict[str, Any] = {k: v for k, v in fields.items() if k.isidentifier()}
         variables.update(email=email_to, contact=fields, unsubscribe_url=url)
@@ -169,13 +185,15 @@ class CampaignTemplates:
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
         if sender.reply_to:
-            lines.append(f"Reply-To: {sender.reply_to}")
+            lines.append(f"Reply-To: {_one_line(sender.reply_to)}")
         return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
     def _from_line(self, sender: Sender) -> str:
         line = self._from.get(sender)
         if line is None:
-            address = email.utils.formataddr((sender.name, sender.address), charset="utf-8")
+            address = email.utils.formataddr(
+                (_one_line(sender.name), _one_line(sender.address)), charset="utf-8"
+            )
             line = self._from[sender] = "From: " + address
         return line
 

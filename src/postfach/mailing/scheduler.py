@@ -42,6 +42,7 @@ from postfach.store.mailing import (
     MailingStore,
     Outcome,
     Relay,
+    Settle,
 )
 
 __all__ = ["Connector", "RunReport", "Scheduler", "SchedulerSettings"]
@@ -81,6 +82,17 @@ class RunReport:
     waits: list[tuple[float, float]] = field(default_factory=list)
     finished: bool = False
     stopped: str = ""
+
+
+@dataclass(slots=True)
+class _Line:
+    """One worker's connection and what it still has to record."""
+
+    connection: RelayConnection | None = None
+    on_connection: int = 0
+    batch: int = CLAIM_FIRST
+    handled: int = 0
+    unrecorded: Settle | None = None  # outcomes recorded with the next claim
 
 
 @dataclass(slots=True)
@@ -174,38 +186,51 @@ class Scheduler:
         return sum(counts) > 0 or relay.id in run.aside
 
     async def _worker(self, run: _Run, relay: Relay) -> int:
-        """One connection's worth of sending; returns how many recipients it handled."""
-        handled = 0
-        connection: RelayConnection | None = None
-        on_connection = 0
-        batch = CLAIM_FIRST
+        """One connection at a time: claim, send, and record with the next claim.
+
+        Returns how many recipients it handled.
+        """
+        line = _Line()
         try:
             while relay.id not in run.aside:
                 now = self.clock.now()
-                used = on_connection if connection is not None else 0
-                want = min(relay.per_connection - used, batch)
+                used = line.on_connection if line.connection is not None else 0
+                want = min(relay.per_connection - used, line.batch)
                 claimed = await self.mailing.claim(
-                    run.campaign.id, relay, self.settings.owner, want, now, self.settings.lease
+                    run.campaign.id,
+                    relay,
+                    self.settings.owner,
+                    want,
+                    now,
+                    self.settings.lease,
+                    line.unrecorded,
                 )
+                self._recorded(run, line)
                 if not claimed:
                     break
-                if connection is None:
-                    connection = await self._open(run, relay, claimed, now)
-                    if connection is None:
+                if line.connection is None:
+                    line.connection = await self._open(run, relay, claimed, now)
+                    if line.connection is None:
                         break
-                    on_connection = 0
-                started = time.monotonic()
-                done, lost = await self._send_batch(run, relay, connection, claimed, now)
-                batch = _next_batch(done, time.monotonic() - started)
-                handled += done
-                on_connection += done
-                if lost or on_connection >= relay.per_connection:
-                    await connection.close()
-                    connection = None
+                    line.on_connection = 0
+                await self._send_batch(run, relay, line, claimed, now)
         finally:
-            if connection is not None:
-                await connection.close()
-        return handled
+            await self._close(run, line)
+        return line.handled
+
+    async def _close(self, run: _Run, line: _Line) -> None:
+        """Records what is left to record and closes the connection."""
+        try:
+            settle = line.unrecorded
+            if settle is not None:
+                await self.mailing.record(
+                    settle.relay, settle.outcomes, self.clock.now(), settle.since
+                )
+                self._recorded(run, line)
+        finally:
+            if line.connection is not None:
+                await line.connection.close()
+                line.connection = None
 
     async def _open(
         self, run: _Run, relay: Relay, claimed: list[Claimed], since: float
@@ -218,23 +243,16 @@ class Scheduler:
                 log.warning("relay %s set aside for this run: %s", relay.name, reason)
             run.aside[relay.id] = reason
             run.report.set_aside[relay.name] = reason
-            await self._give_back(relay, claimed, since)
+            ids = [c.id for c in claimed]
+            await self.mailing.give_back(relay, ids, ids, since)
             return None
 
-    async def _give_back(self, relay: Relay, claimed: Sequence[Claimed], since: float) -> None:
-        ids = [c.id for c in claimed]
-        await self.mailing.release(relay, ids, since)
-        await self.mailing.unclaim(ids)
-
     async def _send_batch(
-        self,
-        run: _Run,
-        relay: Relay,
-        connection: RelayConnection,
-        claimed: list[Claimed],
-        since: float,
-    ) -> tuple[int, bool]:
-        """Renders and sends the claimed recipients; (how many were handled, connection lost)."""
+        self, run: _Run, relay: Relay, line: _Line, claimed: list[Claimed], since: float
+    ) -> None:
+        """Renders and sends the claimed recipients; their outcomes wait in `line`."""
+        assert line.connection is not None
+        started = time.monotonic()
         sender = choose_sender(run.campaign, relay)
         outcomes: list[Outcome] = []
         unsent: list[Claimed] = []  # never reached the relay: reservations go back
@@ -251,30 +269,29 @@ class Scheduler:
                 unsent.append(item)
                 continue
             items.append(item)
-            envelopes.append(Envelope(envelope_from, item.email, data))
-        results, lost = await connection.send_many(envelopes)
+            envelopes.append(Envelope(envelope_from, item.email, data, clean=True))
+        results, lost = await line.connection.send_many(envelopes)
         outcomes.extend(
             self._outcome(item, result) for item, result in zip(items, results, strict=False)
         )
-        unsent.extend(items[len(results) :])
-        await self._finish(run, relay, outcomes, unsent, since)
-        return len(outcomes), lost
+        untried = [c.id for c in items[len(results) :]]
+        # Never reached the relay: the reservation goes back; untried ones wait for a claim.
+        await self.mailing.give_back(relay, [c.id for c in unsent] + untried, untried, since)
+        line.unrecorded = Settle(relay, outcomes, since)
+        line.handled += len(outcomes)
+        line.on_connection += len(outcomes)
+        line.batch = _next_batch(len(outcomes), time.monotonic() - started)
+        if lost or line.on_connection >= relay.per_connection:
+            connection, line.connection = line.connection, None
+            await connection.close()
 
-    async def _finish(
-        self,
-        run: _Run,
-        relay: Relay,
-        outcomes: list[Outcome],
-        unsent: list[Claimed],
-        since: float,
-    ) -> None:
-        # Not-attempted recipients give their reservation back and wait for the next claim.
-        await self.mailing.release(relay, [c.id for c in unsent], since)
-        await self.mailing.record(relay, outcomes, self.clock.now(), since)
-        leftover = {c.id for c in unsent} - {o.recipient_id for o in outcomes}
-        await self.mailing.unclaim(sorted(leftover))
+    def _recorded(self, run: _Run, line: _Line) -> None:
+        """The report and the progress callback learn of the outcomes just recorded."""
+        settle, line.unrecorded = line.unrecorded, None
+        if settle is None:
+            return
         report = run.report
-        for outcome in outcomes:
+        for outcome in settle.outcomes:
             if outcome.state == SENT:
                 report.sent += 1
             elif outcome.state == FAILED:
@@ -282,7 +299,7 @@ class Scheduler:
             else:
                 report.deferred += 1
         if self.progress is not None:
-            self.progress(relay, outcomes)
+            self.progress(settle.relay, settle.outcomes)
 
     def _outcome(self, item: Claimed, result: SendResult) -> Outcome:
         if result.kind == "sent":

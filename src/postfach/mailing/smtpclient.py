@@ -79,6 +79,7 @@ class Envelope:
     sender: str
     recipient: str
     data: bytes
+    clean: bool = False  # CRLF line ends only, as the composer guarantees: not checked again
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +146,14 @@ class _Wire(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    def write(self, data: bytes) -> None:
+    def write(self, *data: bytes) -> None:
+        """Writes the pieces at once; raises SmtpLost."""
         if self.replies and self.lost is None:
             self.fail(f"{self.where} sent a reply to no command")
         if self.lost is not None:
             raise self.lost
         assert self.transport is not None
-        self.transport.write(data)
+        self.transport.writelines(data)
 
     async def read(self, count: int, timeout: float) -> list[Reply]:
         """The next `count` replies; raises SmtpLost if they do not all come."""
@@ -235,9 +237,9 @@ class SmtpClient:
             await self._starttls(starttls)
             await self.ehlo(local_hostname)
 
-    async def command(self, line: bytes) -> Reply:
-        """Writes one command and returns its reply."""
-        self.wire.write(line)
+    async def command(self, *line: bytes) -> Reply:
+        """Writes one command (or the content, in pieces) and returns its reply."""
+        self.wire.write(*line)
         (reply,) = await self.wire.read(1, self.timeout)
         return reply
 
@@ -377,26 +379,25 @@ class SmtpClient:
             if not _ok(step, reply):
                 self._reset = step != "MAIL"
                 return Delivery(step, reply)
-        return Delivery(".", await self.command(data_block(envelope.data)))
+        return Delivery(".", await self.command(*data_block(envelope.data, envelope.clean)))
 
     async def _pipelined(
         self, envelopes: Sequence[Envelope], done: list[Delivery], started: list[int]
     ) -> None:
-        carry = b""  # the previous message's content, written with the next group
+        carry: list[bytes] = []  # the previous message's content, written with the next group
         pending: _Pending | None = None
         for envelope in envelopes:
             commands = self._commands(envelope)
             if isinstance(commands, Delivery):
                 if pending is not None:
                     await self._finish(carry, pending, done)
-                    carry, pending = b"", None
+                    carry, pending = [], None
                 started[0] += 1
                 done.append(commands)
                 continue
             reset = self._reset
-            group = [carry, b"RSET\r\n" if reset else b"", *commands, b"DATA\r\n"]
             started[0] += 1
-            self.wire.write(b"".join(group))
+            self.wire.write(*carry, b"RSET\r\n" if reset else b"", *commands, b"DATA\r\n")
             replies = await self._read_group(3 + reset, pending, done)
             if reset:
                 replies.pop(0)
@@ -425,7 +426,7 @@ class SmtpClient:
 
     def _after_envelope(
         self, envelope: Envelope, replies: list[Reply], done: list[Delivery]
-    ) -> tuple[bytes, _Pending | None]:
+    ) -> tuple[list[bytes], _Pending | None]:
         """What follows the replies to MAIL, RCPT and DATA: content to send, or a refusal."""
         mail, rcpt, data = replies
         refusal = None
@@ -435,14 +436,15 @@ class SmtpClient:
             refusal = Delivery("RCPT", rcpt)
         if data.code == 354:
             # A server that says 354 after refusing the recipient gets an empty message.
-            content = data_block(envelope.data) if refusal is None else b".\r\n"
-            return content, _Pending(refusal)
+            if refusal is None:
+                return data_block(envelope.data, envelope.clean), _Pending()
+            return [b".\r\n"], _Pending(refusal)
         done.append(refusal or Delivery("DATA", data))
         self._reset = _ok("MAIL", mail)
-        return b"", None
+        return [], None
 
-    async def _finish(self, carry: bytes, pending: _Pending, done: list[Delivery]) -> None:
-        self.wire.write(carry)
+    async def _finish(self, carry: list[bytes], pending: _Pending, done: list[Delivery]) -> None:
+        self.wire.write(*carry)
         (final,) = await self.wire.read(1, self.timeout)
         done.append(pending.instead or Delivery(".", final))
 

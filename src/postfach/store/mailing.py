@@ -61,6 +61,7 @@ __all__ = [
     "Quota",
     "RecipientRow",
     "Relay",
+    "Settle",
     "new_token",
 ]
 
@@ -290,6 +291,15 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Settle:
+    """The outcomes of one batch sent through `relay`, whose room was reserved at `since`."""
+
+    relay: Relay
+    outcomes: Sequence[Outcome]
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
 class RecipientRow:
     id: int
     campaign_id: int
@@ -413,14 +423,7 @@ class MailingStore:
         if not recipient_ids:
             return
         async with self.store.write() as tx:
-            for chunk in _chunks(list(recipient_ids)):
-                await tx.execute(
-                    delete(sends).where(
-                        sends.c.relay_id == relay.id,
-                        sends.c.recipient_id.in_(chunk),
-                        sends.c.at >= since,
-                    )
-                )
+            await _release(tx, relay, recipient_ids, since)
 
     async def forget_sends(self, before: float) -> None:
         async with self.store.write() as tx:
@@ -570,96 +573,49 @@ class MailingStore:
         return len(values)
 
     async def claim(
-        self, campaign_id: int, relay: Relay, owner: str, want: int, now: float, lease: float
+        self,
+        campaign_id: int,
+        relay: Relay,
+        owner: str,
+        want: int,
+        now: float,
+        lease: float,
+        settle: Settle | None = None,
     ) -> list[Claimed]:
-        """Takes up to `want` due recipients and reserves the relay's room for them."""
+        """Takes up to `want` due recipients and reserves the relay's room for them.
+
+        `settle`, the outcomes of the batch before, is recorded first in the same
+        transaction: one commit per batch.
+        """
         async with self.store.write() as tx:
-            due = (
-                select(recipients.c.id)
-                .where(
-                    recipients.c.campaign_id == campaign_id,
-                    recipients.c.state == QUEUED,
-                    recipients.c.next_attempt <= now,
-                    recipients.c.lease_until < now,
-                )
-                .order_by(recipients.c.next_attempt, recipients.c.id)
-                .limit(want)
-                .with_for_update(skip_locked=True)
-            )
-            ids = list((await tx.execute(due)).scalars())
-            granted = await _reserve(tx, self.store.dialect, relay, ids, now) if ids else 0
-            ids = ids[:granted]
-            if not ids:
-                return []
-            await tx.execute(
-                update(recipients)
-                .where(recipients.c.id.in_(ids))
-                .values(owner=owner, lease_until=now + lease)
-            )
-            query = (
-                select(recipients, contacts.c.fields)
-                .join(contacts, contacts.c.id == recipients.c.contact_id)
-                .where(recipients.c.id.in_(ids))
-                .order_by(recipients.c.id)
-            )
-            rows = await tx.execute(query)
-            return [
-                Claimed(r.id, r.campaign_id, r.email, r.token, r.attempts, _fields(r.fields))
-                for r in rows
-            ]
+            if settle is not None:
+                await _record(tx, settle, now)
+            return await _claim(tx, self.store.dialect, campaign_id, relay, owner, want, now, lease)
 
     async def unclaim(self, recipient_ids: Sequence[int]) -> None:
         if not recipient_ids:
             return
         async with self.store.write() as tx:
-            await tx.execute(
-                update(recipients)
-                .where(recipients.c.id.in_(list(recipient_ids)))
-                .values(owner="", lease_until=0.0)
-            )
+            await _unclaim(tx, recipient_ids)
+
+    async def give_back(
+        self, relay: Relay, unreserve: Sequence[int], unclaim: Sequence[int], since: float
+    ) -> None:
+        """Reservations (made at `since`) and claims of messages that never reached the relay."""
+        if not unreserve and not unclaim:
+            return
+        async with self.store.write() as tx:
+            await _release(tx, relay, unreserve, since)
+            await _unclaim(tx, unclaim)
 
     async def record(
         self, relay: Relay, outcomes: Sequence[Outcome], now: float, since: float
     ) -> None:
-        """Stores each recipient's outcome with the relay's own reply (R26).
-
-        Their reservations (made at `since`) are stamped `now`, the time the relay
-        saw the messages, so the windows count them from then on.
-        """
+        """Stores each recipient's outcome with the relay's own reply (R26)."""
         if not outcomes:
             return
-        statement = (
-            update(recipients)
-            .where(recipients.c.id == bindparam("rid"))
-            .values(
-                state=bindparam("new_state"),
-                reply=bindparam("new_reply"),
-                next_attempt=bindparam("due"),
-                relay_name=relay.name,
-                updated=now,
-                owner="",
-                lease_until=0.0,
-                attempts=recipients.c.attempts + 1,
-            )
-        )
-        rows = [
-            {"rid": o.recipient_id, "new_state": o.state, "new_reply": o.reply,
-             "due": o.next_attempt}
-            for o in outcomes
-        ]  # fmt: skip
         async with self.store.write() as tx:
-            await tx.execute(statement, rows)
-            for chunk in _chunks([o.recipient_id for o in outcomes]):
-                await tx.execute(
-                    update(sends)
-                    .where(
-                        sends.c.relay_id == relay.id,
-                        sends.c.at >= since,
-                        sends.c.at < now,
-                        sends.c.recipient_id.in_(chunk),
-                    )
-                    .values(at=now)
-                )
+            await _record(tx, Settle(relay, outcomes, since), now)
 
     async def next_due(self, campaign_id: int, now: float) -> tuple[float | None, float | None]:
         """(when the earliest free queued recipient is due, when the earliest lease ends)."""
@@ -903,3 +859,116 @@ async def _reserve(
             [{"relay_id": relay.id, "recipient_id": i, "at": now} for i in ids[:granted]],
         )
     return granted
+
+
+async def _release(
+    tx: AsyncConnection, relay: Relay, recipient_ids: Sequence[int], since: float
+) -> None:
+    for chunk in _chunks(list(recipient_ids)):
+        await tx.execute(
+            delete(sends).where(
+                sends.c.relay_id == relay.id,
+                sends.c.recipient_id.in_(chunk),
+                sends.c.at >= since,
+            )
+        )
+
+
+async def _unclaim(tx: AsyncConnection, recipient_ids: Sequence[int]) -> None:
+    for chunk in _chunks(list(recipient_ids)):
+        await tx.execute(
+            update(recipients).where(recipients.c.id.in_(chunk)).values(owner="", lease_until=0.0)
+        )
+
+
+async def _claim(
+    tx: AsyncConnection,
+    dialect: str,
+    campaign_id: int,
+    relay: Relay,
+    owner: str,
+    want: int,
+    now: float,
+    lease: float,
+) -> list[Claimed]:
+    if want <= 0:
+        return []
+    due = (
+        select(recipients.c.id)
+        .where(
+            recipients.c.campaign_id == campaign_id,
+            recipients.c.state == QUEUED,
+            recipients.c.next_attempt <= now,
+            recipients.c.lease_until < now,
+        )
+        .order_by(recipients.c.next_attempt, recipients.c.id)
+        .limit(want)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await tx.execute(due)).scalars())
+    granted = await _reserve(tx, dialect, relay, ids, now) if ids else 0
+    ids = ids[:granted]
+    if not ids:
+        return []
+    await tx.execute(
+        update(recipients)
+        .where(recipients.c.id.in_(ids))
+        .values(owner=owner, lease_until=now + lease)
+    )
+    query = (
+        select(recipients, contacts.c.fields)
+        .join(contacts, contacts.c.id == recipients.c.contact_id)
+        .where(recipients.c.id.in_(ids))
+        .order_by(recipients.c.next_attempt, recipients.c.id)
+    )
+    rows = await tx.execute(query)
+    return [
+        Claimed(r.id, r.campaign_id, r.email, r.token, r.attempts, _fields(r.fields)) for r in rows
+    ]
+
+
+_RECORD = (
+    update(recipients)
+    .where(recipients.c.id == bindparam("rid"))
+    .values(
+        state=bindparam("new_state"),
+        reply=bindparam("new_reply"),
+        next_attempt=bindparam("due"),
+        relay_name=bindparam("relay"),
+        updated=bindparam("now"),
+        owner="",
+        lease_until=0.0,
+        attempts=recipients.c.attempts + 1,
+    )
+)
+
+
+async def _record(tx: AsyncConnection, settle: Settle, now: float) -> None:
+    """Outcomes stored; their reservations (made at `settle.since`) stamped `now`.
+
+    `now` is when the relay had seen the messages, so the rolling windows count
+    them from then on and never early. A relay without limits has no windows to
+    keep: its reservations keep the claim's time (the status counts are the same).
+    """
+    relay = settle.relay
+    rows = [
+        {"rid": o.recipient_id, "new_state": o.state, "new_reply": o.reply,
+         "due": o.next_attempt, "relay": relay.name, "now": now}
+        for o in settle.outcomes
+    ]  # fmt: skip
+    if not rows:
+        return
+    await tx.execute(_RECORD, rows)
+    if not (relay.hourly_limit or relay.daily_limit):
+        return
+    for chunk in _chunks([o.recipient_id for o in settle.outcomes]):
+        await tx.execute(
+            update(sends)
+            .where(
+                sends.c.relay_id == relay.id,
+                sends.c.at >= settle.since,
+                sends.c.at < now,
+                sends.c.recipient_id.in_(chunk),
+            )
+            .values(at=now)
+        )
