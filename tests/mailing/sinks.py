@@ -1,8 +1,8 @@
 """SMTP sinks on loopback for the mailing tests: real aiosmtpd servers.
 
 A `Sink` records every accepted message with the time of the shared clock, can
-require AUTH (and refuse every login), and answers chosen recipients with a
-given reply (550, 451, ...).
+require AUTH (and refuse every login), offer PIPELINING, and answers chosen
+recipients with a given reply (550, 451, ...).
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ class Sink:
     login: str = ""
     password: str = ""
     refuse_login: bool = False
+    pipelining: bool = False  # offer RFC 2920 PIPELINING, as Postfix and most relays do
     replies: dict[str, str] = field(default_factory=dict)  # rcpt -> reply
+    drop_once: set[str] = field(default_factory=set)  # rcpt: 421 and hang up, the first time
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     logins: list[str] = field(default_factory=list)
@@ -44,9 +46,22 @@ class Sink:
     port: int = 0
 
     # aiosmtpd handler hooks
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
+        if address in self.drop_once:
+            self.drop_once.discard(address)
+            server.transport.write(b"421 4.3.2 Shutting down\r\n")
+            server.transport.close()
+            return "421 4.3.2 Shutting down"
         reply = self.replies.get(address)
         if reply is not None:
             return reply

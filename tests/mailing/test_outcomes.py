@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import email.utils
 
+import pytest
+
 from postfach.mailing.api import Mailing
 from postfach.mailing.clock import ManualClock
 from postfach.mailing.tokens import find_tokens
@@ -71,9 +73,10 @@ async def test_headers_identify_campaign_and_recipient(mailing: Mailing, sinks):
         assert msg["Subject"].startswith("News for User ")
 
 
-async def test_login_refusal_fails_over_to_next_relay(mailing: Mailing, sinks):
+@pytest.mark.parametrize("pipelining", [False, True])
+async def test_login_refusal_fails_over_to_next_relay(mailing: Mailing, sinks, pipelining):
     refusing = await sinks(login="news", password="right", refuse_login=True)
-    ok = await sinks(login="news2", password="pw2")
+    ok = await sinks(login="news2", password="pw2", pipelining=pipelining)
     await mailing.add_relay(relay_for(refusing, "alpha"))
     await mailing.add_relay(relay_for(ok, "beta"))
     await make_campaign(mailing, 4)
@@ -97,12 +100,14 @@ async def test_every_relay_refusing_stops_with_the_reasons(mailing: Mailing, sin
     assert view.counts == {"queued": 2}
 
 
-async def test_per_recipient_replies(mailing: Mailing, sinks, clock: ManualClock):
+@pytest.mark.parametrize("pipelining", [False, True])
+async def test_per_recipient_replies(mailing: Mailing, sinks, clock: ManualClock, pipelining):
     picky = await sinks(
+        pipelining=pipelining,
         replies={
             "user1@dest.example": "550 5.1.1 <user1@dest.example>: Recipient address rejected",
             "user2@dest.example": "451 4.7.1 Greylisted, try again later",
-        }
+        },
     )
     await mailing.add_relay(relay_for(picky, "alpha", hourly_limit=100))
     await make_campaign(mailing, 3)
@@ -175,3 +180,22 @@ async def test_unsubscribed_and_bounced_contacts_are_left_out(mailing: Mailing, 
 
 async def make_campaign_again(mailing: Mailing) -> None:
     await mailing.create_campaign("autumn", "customers", "Autumn", text="Hi {{ name }}")
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+async def test_connection_lost_mid_batch(mailing: Mailing, sinks, clock: ManualClock, pipelining):
+    a = await sinks(pipelining=pipelining, drop_once={"user2@dest.example"})
+    await mailing.add_relay(relay_for(a, "alpha", hourly_limit=100))
+    await make_campaign(mailing, 6)
+    report = await mailing.send("spring")
+    assert report.finished and report.sent == 6 and report.deferred == 1
+    # Only the message under way was deferred (and retried after the back-off);
+    # the ones behind it went on a new connection at once.
+    assert sorted(r.rcpt for r in a.received) == [f"user{i}@dest.example" for i in range(6)]
+    assert a.connections >= 2 and len(report.waits) == 1
+    rows = {r.email: r for r in (await mailing.show_campaign("spring")).recipients}
+    assert rows["user2@dest.example"].attempts == 2
+    assert {rows[f"user{i}@dest.example"].attempts for i in (0, 1, 3, 4, 5)} == {1}
+    # No reservation outlived a message that never reached the relay.
+    status = {s.relay.name: s.quota for s in await mailing.status()}
+    assert status["alpha"].sent_hour == 7

@@ -13,6 +13,11 @@ of the run and the next takes over; its reservations are given back. A 4xx
 reply (or a connection lost mid-message) queues the recipient again with
 back-off, up to `max_attempts`; a 5xx reply is final. Every outcome is stored
 with the relay's own reply.
+
+Each connection works in batches: claim, render them all, hand them to the
+connection (which pipelines them, see smtpclient.py), and store the outcomes in
+the same transaction as the next claim, so a batch costs one commit. Messages
+that never reached the relay give their reservations back at once.
 """
 
 from __future__ import annotations

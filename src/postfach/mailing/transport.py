@@ -1,9 +1,10 @@
 """Talking to a relay: one connection, a login, many messages (R22, R26).
 
-`open_connection()` gives a `RelayConnection` for an external relay (the
-pipelining client of `smtpclient`: plain, implicit TLS or STARTTLS, then AUTH)
-or for the internal one (this postfach: local recipients are delivered, remote
-ones go to the outbound queue and leave through it with DKIM). Failures before
+`connect_external()` gives a `RelayConnection` for an external relay (the
+pipelining client of `smtpclient`: plain, implicit TLS or STARTTLS, then AUTH);
+`InternalConnection` is the internal one (this postfach: local recipients are
+delivered, remote ones go to the outbound queue and leave through it with
+DKIM). Failures before
 any message are `RelayUnavailable` (no connection, TLS) or `LoginRefused`;
 `send_many()` then gives each message a `SendResult` carrying the relay's own
 reply, which the recipient keeps: 2xx sent, 5xx failed for good, 4xx (or a

@@ -418,13 +418,6 @@ class MailingStore:
             granted = await _reserve(tx, self.store.dialect, relay, list(recipient_ids), now)
         return granted
 
-    async def release(self, relay: Relay, recipient_ids: Sequence[int], since: float) -> None:
-        """Gives back reservations of messages that never reached the relay."""
-        if not recipient_ids:
-            return
-        async with self.store.write() as tx:
-            await _release(tx, relay, recipient_ids, since)
-
     async def forget_sends(self, before: float) -> None:
         async with self.store.write() as tx:
             await tx.execute(delete(sends).where(sends.c.at < before))
