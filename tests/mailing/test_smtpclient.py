@@ -583,6 +583,25 @@ async def test_broken_servers_end_cleanly(scripted, reply: bytes, error: str):
     client.abort()
 
 
+async def test_cancelled_midway_the_connection_is_dropped_not_quit(scripted):
+    async def script(peer: Peer) -> None:
+        await peer.hello()
+        await peer.lines(3)
+        await peer.reader.read()  # never answers; the client goes away
+
+    port, peers = await scripted(script)
+    client = await connect(port, timeout=30)
+    task = asyncio.create_task(client.send_many([env("r@d.test")]))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(1):
+        await client.quit()  # a QUIT now would land in the middle of a transaction
+    await asyncio.sleep(0.05)
+    assert b"QUIT" not in peers[0].log
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

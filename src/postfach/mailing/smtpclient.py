@@ -318,7 +318,7 @@ class SmtpClient:
         under way (no reply, not permanent); those after them were not tried.
         """
         done: list[Delivery] = []
-        self._busy = True
+        self._busy = True  # stays so if this is cancelled midway: quit() then aborts
         started = [0]
         try:
             if "PIPELINING" in self.extensions:
@@ -331,8 +331,7 @@ class SmtpClient:
             why = str(exc)
             done.extend(Delivery("", None, why) for _ in range(len(done), started[0]))
             return done, why
-        finally:
-            self._busy = False
+        self._busy = False
         return done, ""
 
     def _check_closing(self, delivery: Delivery) -> None:
