@@ -1,4 +1,10 @@
-"""Named leases in the database: one POP3 session per account, across nodes too."""
+"""Named leases: one POP3 session per account at a time.
+
+On PostgreSQL the leases live in the database, so they hold across nodes. On
+SQLite there is one server process per database, so they live in that
+process's memory: a lease taken and dropped with every POP3 session is then no
+write transaction and no fsync.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,24 @@ __all__ = ["LocksMixin"]
 
 
 class LocksMixin(StoreBase):
+    _leases: dict[str, tuple[str, float]]
+
+    def _memory_leases(self) -> dict[str, tuple[str, float]] | None:
+        if self.dialect != "sqlite":
+            return None
+        if not hasattr(self, "_leases"):
+            self._leases = {}
+        return self._leases
+
     async def try_lock(self, name: str, owner: str, ttl: float) -> bool:
         now = time.time()
+        leases = self._memory_leases()
+        if leases is not None:
+            held = leases.get(name)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            leases[name] = (owner, now + ttl)
+            return True
         try:
             async with self.write() as tx:
                 row = (await tx.execute(select(locks).where(locks.c.name == name))).first()
@@ -36,6 +58,13 @@ class LocksMixin(StoreBase):
             return False
 
     async def refresh_lock(self, name: str, owner: str, ttl: float) -> bool:
+        leases = self._memory_leases()
+        if leases is not None:
+            held = leases.get(name)
+            if held is None or held[0] != owner:
+                return False
+            leases[name] = (owner, time.time() + ttl)
+            return True
         async with self.write() as tx:
             result = await tx.execute(
                 update(locks)
@@ -45,5 +74,11 @@ class LocksMixin(StoreBase):
             return bool(result.rowcount)
 
     async def unlock(self, name: str, owner: str) -> None:
+        leases = self._memory_leases()
+        if leases is not None:
+            held = leases.get(name)
+            if held is not None and held[0] == owner:
+                del leases[name]
+            return
         async with self.write() as tx:
             await tx.execute(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
