@@ -1,25 +1,74 @@
-"""IMAP test fixtures: a running server with one user, and raw-wire clients."""
+"""IMAP test fixtures: one running server for the whole IMAP suite, a fresh user
+per test, and raw-wire clients.
+
+Starting the App (every listener, the web server, the mailing service) costs
+more than most IMAP tests, so the tests of this directory share one server in
+the session's event loop. Each test gets the account `USER` created anew and
+removed afterwards (with every other account it added), which also ends any
+session left over from the test; nothing else a test can change is shared.
+Failed-login throttling is relaxed on this server so that tests with wrong
+passwords cannot lock out the next ones; tests that need another
+configuration start their own with `make_server`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 from tests.imap.imapwire import Wire
 
-from harness import TestServer
+from harness import TestServer, make_server
+from postfach.store.records import Account
 
 USER = "a@example.org"
 PASSWORD = "secret-pass"
+HERE = Path(__file__).parent
+SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture
-async def imap(server: TestServer) -> TestServer:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test here runs in the session loop, where the shared server lives."""
+    for item in items:
+        if item.path.is_relative_to(HERE) and pytest_asyncio.is_async_test(item):
+            item.add_marker(SESSION_LOOP, append=False)
+
+
+class IsolatedServer(TestServer):
+    """The shared server, remembering the accounts a test adds."""
+
+    added: list[str]
+
+    async def add_user(self, address: str, password: str, **settings: Any) -> Account:
+        account = await super().add_user(address, password, **settings)
+        self.added.append(address)
+        return account
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
+    relaxed = {"max_failures": 10_000}
+    async with make_server(tmp_path_factory.mktemp("imap"), auth=relaxed) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def imap(shared_imap_server: TestServer) -> AsyncIterator[TestServer]:
+    server = IsolatedServer(shared_imap_server.app)
+    server.added = []
     await server.add_user(USER, PASSWORD)
-    return server
+    try:
+        yield server
+    finally:
+        for address in server.added:
+            if await server.ctx.store.get_account(address) is not None:
+                await server.ctx.store.remove_account(address)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
     """A factory of raw connections: `c = await wire(login=True, select="INBOX")`."""
     opened: list[Wire] = []
