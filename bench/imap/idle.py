@@ -92,8 +92,10 @@ async def run(port: int, pid: int, args: argparse.Namespace) -> None:
     await poster.command(b"APPEND INBOX", message(1, 999))
     await asyncio.gather(*(wait_exists(c) for c in watchers))
     took = time.perf_counter() - started
-    print(f"APPEND seen as EXISTS by all {len(watchers)} IDLE sessions of the account in "
-          f"{took * 1000:.0f} ms")
+    print(
+        f"APPEND seen as EXISTS by all {len(watchers)} IDLE sessions of the account in "
+        f"{took * 1000:.0f} ms"
+    )
     for c in [*warm, poster, *clients]:
         c.close()
 

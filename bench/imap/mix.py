@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from client import ImapClient  # noqa: E402
 from servers import (  # noqa: E402
     PASSWORD,
+    cpu_seconds,
     dovecot_binary,
     message,
     start_dovecot,
@@ -104,12 +105,19 @@ def run_load(port: int, args: argparse.Namespace, seconds: float) -> float:
     return float(out.strip())
 
 
-def measure(name: str, port: int, args: argparse.Namespace) -> float:
+def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> float:
     run_load(port, args, 2.0)  # warm-up: caches, indexes, the auth cache
-    rates = [run_load(port, args, args.seconds) for _ in range(args.rounds)]
+    rates = []
+    cpu = 0.0
+    for _ in range(args.rounds):
+        before = cpu_seconds(pid)
+        rates.append(run_load(port, args, args.seconds))
+        cpu += cpu_seconds(pid) - before
+    ops = sum(rates) * args.seconds
     print(
         f"{name:<9} ops/s per round: {', '.join(f'{r:.0f}' for r in rates)}"
-        f"  median {statistics.median(rates):.0f}",
+        f"  median {statistics.median(rates):.0f}; server CPU {cpu / ops * 1e3:.2f} ms per op"
+        f" ({cpu / (args.seconds * args.rounds):.2f} cores busy)",
         flush=True,
     )
     return statistics.median(rates)
@@ -144,7 +152,7 @@ def main() -> int:
         if args.only != "dovecot":
             proc, port = start_postfach(work, args.clients, fill)
             try:
-                results["postfach"] = measure("postfach", port, args)
+                results["postfach"] = measure("postfach", port, proc.pid, args)
             finally:
                 stop(proc)
         if args.only != "postfach":
@@ -153,7 +161,7 @@ def main() -> int:
             else:
                 proc, port = start_dovecot(work, args.clients, fill)
                 try:
-                    results["dovecot"] = measure("dovecot", port, args)
+                    results["dovecot"] = measure("dovecot", port, proc.pid, args)
                 finally:
                     stop(proc)
     if len(results) == 2:

@@ -105,6 +105,27 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its live children and the children it has reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(p: int) -> list[str]:
+        text = Path(f"/proc/{p}/stat").read_text()
+        return text[text.rindex(")") + 2 :].split()
+
+    own = fields(pid)
+    total = sum(int(x) for x in own[11:15])  # utime stime cutime cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            try:
+                f = fields(int(entry.name))
+            except (OSError, ValueError):
+                continue
+            if int(f[1]) == pid:  # a live child (Dovecot's imap and login processes)
+                total += sum(int(x) for x in f[11:13])
+    return total / tick
+
+
 # -- postfach ---------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from postfach.config import ListenerSpec
@@ -218,14 +219,11 @@ async def _loop(session: Session, conn: ImapConnection) -> None:
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts `imap` or `imaps` as `postfach.app.App` expects."""
     tracker_for(ctx.store)  # \Recent counts from here (imap/recent.py)
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(ctx, spec, reader, writer)
-
+    # a partial, not a wrapper coroutine: every await resumes each frame of the chain
     return await serve_streams(
         ctx,
         spec,
-        handler,
+        functools.partial(serve_connection, ctx, spec),
         too_many=b"* BYE Too many connections from your address\r\n",
         limit=MAX_LINE,
     )

@@ -157,7 +157,8 @@ class Searcher:
         if not value:
             return set(pool)
         uids = await self.s.ctx.store.search_text(self.view.mailbox_id, value, where)
-        return {i for i in pool if self.view.uids[i] in uids}
+        found = (self.view.index_of(int(u)) for u in uids)
+        return {i for i in found if i is not None and i in pool}
 
     async def _header_matches(self, i: int, key: c.KeyHeader) -> bool:
         name = key.name.lower().encode("utf-8", "replace")
