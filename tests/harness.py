@@ -54,6 +54,7 @@ async def storage_url(backend: str, tmp_path: Path) -> str:
 
 @dataclass
 class TestServer:
+    __test__ = False  # a helper, not a test class
     app: App
     host: str = "127.0.0.1"
 

@@ -75,7 +75,8 @@ def own_settings(
         if spec is None:
             continue
         note = _row_note(protocol, name, account)
-        rows.append(ServerSetting(role, protocol, host, spec.port, security, address, note))
+        port = config.public_port(spec)
+        rows.append(ServerSetting(role, protocol, host, port, security, address, note))
     return rows
 
 

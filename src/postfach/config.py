@@ -97,8 +97,8 @@ class AuthConfig:
 
 @dataclass(frozen=True, slots=True)
 class RetentionConfig:
-    trash_days: float = 30
-    spam_days: float = 10
+    trash_days: float = 30.0
+    spam_days: float = 10.0
     interval: float = 3600.0
 
 
@@ -141,6 +141,8 @@ class Config:
     mailing: MailingConfig = field(default_factory=MailingConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
+    # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
+    public_ports: dict[str, int] = field(default_factory=dict)
     source: str = "built-in defaults"
     dev: bool = False
 
@@ -164,6 +166,10 @@ class Config:
     def listener(self, name: str) -> ListenerSpec | None:
         return next((s for s in self.listeners_enabled() if s.name == name), None)
 
+    def public_port(self, spec: ListenerSpec) -> int:
+        """The port mail programs should use for a listener (R27, R28)."""
+        return self.public_ports.get(spec.name, spec.port)
+
 
 def parse_host_port(value: str, key: str, source: str) -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
@@ -185,24 +191,19 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _coerce(value: object, default: object, key: str, source: str) -> object:
-    """Checks a TOML value against the type of the field's default."""
-    bad = ConfigError(f"{source}: {key} = {value!r}: expected {type(default).__name__}")
-    if isinstance(default, bool):
+def _coerce(value: object, kind: str, key: str, source: str) -> object:
+    """Checks a TOML value against the field's declared type."""
+    bad = ConfigError(f"{source}: {key} = {value!r}: expected {kind}")
+    if kind == "bool":
         if not isinstance(value, bool):
             raise bad
         return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if kind in ("int", "float"):
+        numeric = int | float if kind == "float" else int
+        if isinstance(value, bool) or not isinstance(value, numeric) or value < 0:
             raise bad
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise bad
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise bad
+        return float(value) if kind == "float" else value
+    if kind == "str" and isinstance(value, str):
         return value
     raise bad
 
@@ -210,21 +211,23 @@ def _coerce(value: object, default: object, key: str, source: str) -> object:
 def _section(cls: type[Any], data: object, name: str, source: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: [{name}] must be a table")
-    defaults = cls()
-    known = {f.name for f in fields(cls)}
+    kinds = {f.name: str(f.type) for f in fields(cls)}
     values: dict[str, object] = {}
     for key, value in data.items():
-        if key not in known:
+        if key not in kinds:
             raise ConfigError(f"{source}: unknown key {name}.{key}")
-        values[key] = _coerce(value, getattr(defaults, key), f"{name}.{key}", source)
+        values[key] = _coerce(value, kinds[key], f"{name}.{key}", source)
     return cls(**values)
 
 
 def config_from_dict(data: dict[str, Any], source: str) -> Config:
     sections: dict[str, Any] = {}
     transport: dict[str, str] = {}
+    public_ports: dict[str, int] = {}
     for name, value in data.items():
-        if name == "transport":
+        if name == "public_ports":
+            public_ports = _public_ports(value, source)
+        elif name == "transport":
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise ConfigError(f'{source}: [transport] maps domains to "HOST:PORT" strings')
             for domain, target in value.items():
@@ -234,9 +237,22 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
             sections[name] = _section(_SECTIONS[name], value, name, source)
         else:
             raise ConfigError(f"{source}: unknown section [{name}]")
-    config = Config(**sections, transport=transport, source=source)
+    config = Config(**sections, transport=transport, public_ports=public_ports, source=source)
     config.listeners_enabled()  # validates every HOST:PORT
     return _resolve_paths(config, Path(source).parent if source.endswith(".toml") else None)
+
+
+def _public_ports(value: object, source: str) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [public_ports] maps listener names to port numbers")
+    ports: dict[str, int] = {}
+    for name, port in value.items():
+        if name not in LISTENER_NAMES:
+            raise ConfigError(f"{source}: unknown key public_ports.{name}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"{source}: public_ports.{name} = {port!r}: expected a port number")
+        ports[name] = port
+    return ports
 
 
 def _resolve_paths(config: Config, base: Path | None) -> Config:

@@ -73,6 +73,9 @@ forbid_port_25 = true            # refuse external relays on port 25
 unsubscribe_url = ""             # base of unsubscribe links; empty: https://public_name
 bounce_interval = 900.0          # seconds between bounce-mailbox checks
 
+# [public_ports]                 # ports mail programs are told, when a proxy maps them
+# imaps = 993
+
 # [transport]                    # per-domain routes for outbound mail
 # "example.net" = "127.0.0.1:2526"
 """
