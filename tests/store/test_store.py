@@ -323,3 +323,27 @@ async def test_listing_and_batch_reads(store: Store) -> None:
     assert [raws[m.id] for m in listing] == [MSG + b"0", MSG + b"1", MSG + b"2"]
     await store.delete_messages(inbox.id, [Uid(2)])
     assert set(await store.read_raws(listing)) == {listing[0].id, listing[2].id}
+
+
+async def test_migration_at_open(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    store = await Store.connect(url)
+    await store.add_domain("example.org")
+    await store.close()
+    db = sqlite3.connect(tmp_path / "m.db")
+    db.execute("DROP TABLE locks")  # a table added by a later version
+    db.commit()
+    db.close()
+    store = await Store.connect(url)  # creates what is missing, keeps the data
+    assert [d.name for d in await store.list_domains()] == ["example.org"]
+    await store.close()
+    db = sqlite3.connect(tmp_path / "m.db")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "locks" in tables
+    db.execute("UPDATE meta SET value = '999' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(RuntimeError, match="newer than this postfach"):
+        await Store.connect(url)
