@@ -1,9 +1,10 @@
 """The admin API: JSON over HTTP for domains, accounts, aliases, app
-passwords and the outbound queue, described by an OpenAPI 3.1 document at
-/api/v1/openapi.json.
+passwords, the outbound queue and (mailing_api.py) the mailing engine,
+described by an OpenAPI 3.1 document at /api/v1/openapi.json.
 
 Every call needs `Authorization: Bearer <token>` with a token made by
-`postfach admin token NAME` (stored hashed, store/web.py). Errors are RFC 9457
+`postfach admin token NAME` (stored hashed, store/web.py; apitools.py checks
+it). Errors are RFC 9457
 problem details (problems.py): 401 without a valid token, 404 for what does
 not exist, 409 for what exists already, 422 for a bad request body.
 Passwords and hashes never appear in a response, except the app password made
@@ -12,9 +13,6 @@ by POST .../app-passwords, once.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import Any
 
 from starlette.requests import Request
@@ -26,19 +24,17 @@ from postfach.auth.passwords import (
     hash_password_async,
     normalize_app_password,
 )
-from postfach.store import AlreadyExists, NotFound, Store, StoreError
+from postfach.store import NotFound, Store
 from postfach.store.records import Account, Pop3Delete
+from postfach.web import mailing_api, mailing_campaigns
+from postfach.web.apitools import PREFIX, endpoint, field, read_json
 from postfach.web.common import context
 from postfach.web.openapi import OPENAPI
 from postfach.web.problems import Problem
 
 __all__ = ["account_json", "routes"]
 
-PREFIX = "/api/v1"
-MAX_BODY = 1024 * 1024
 MIN_PASSWORD = 8
-
-Handler = Callable[[Request], Awaitable[Any]]
 
 
 def account_json(account: Account) -> dict[str, object]:
@@ -53,60 +49,6 @@ def account_json(account: Account) -> dict[str, object]:
         "pop3_delete": account.pop3_delete.value,
         "save_sent": account.save_sent,
     }
-
-
-async def _authorize(request: Request) -> None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 200:
-        raise Problem(401, "unauthorized", "send Authorization: Bearer <admin token>")
-    if await context(request).store.check_admin_token(token) is None:
-        raise Problem(401, "unauthorized", "the admin token is not valid")
-
-
-def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
-    """Checks the token, maps store errors to problems, serialises the result."""
-
-    @wraps(handler)
-    async def run(request: Request) -> Response:
-        await _authorize(request)
-        try:
-            result = await handler(request)
-        except NotFound as exc:
-            raise Problem(404, "not-found", str(exc)) from None
-        except AlreadyExists as exc:
-            raise Problem(409, "conflict", str(exc)) from None
-        except (StoreError, ValueError) as exc:
-            raise Problem(422, "invalid", str(exc)) from None
-        if result is None:
-            return Response(status_code=204)
-        return JSONResponse(result, status_code=status)
-
-    return run
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise Problem(413, "too-large", f"request bodies are limited to {MAX_BODY} octets")
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise Problem(400, "bad-json", "the request body is not JSON") from None
-    if not isinstance(data, dict):
-        raise Problem(422, "invalid", "the request body must be a JSON object")
-    return data
-
-
-def _field(data: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise Problem(422, "invalid", f"{name!r} must be a {kind.__name__}")
-    return value
 
 
 def _store(request: Request) -> Store:
@@ -142,7 +84,7 @@ async def list_domains(request: Request) -> Any:
 
 
 async def add_domain(request: Request) -> Any:
-    name = _field(await _body(request), "name", str).strip().lower()
+    name = field(await read_json(request), "name", str).strip().lower()
     if not name or "@" in name or any(c.isspace() for c in name):
         raise Problem(422, "invalid", f"{name!r} is not a domain name")
     return {"name": (await _store(request).add_domain(name)).name}
@@ -160,10 +102,10 @@ async def list_accounts(request: Request) -> Any:
 
 
 async def add_account(request: Request) -> Any:
-    data = await _body(request)
-    address = _address(_field(data, "address", str), "address")
-    password = _password(_field(data, "password", str))
-    quota = _field(data, "quota_bytes", int, required=False) or 0
+    data = await read_json(request)
+    address = _address(field(data, "address", str), "address")
+    password = _password(field(data, "password", str))
+    quota = field(data, "quota_bytes", int, required=False) or 0
     store = _store(request)
     domain = address.rpartition("@")[2]
     if await store.get_domain(domain) is None:
@@ -183,19 +125,19 @@ def _settings(data: dict[str, Any]) -> dict[str, object]:
     settings: dict[str, object] = {}
     for name in _BOOL_SETTINGS:
         if name in data:
-            settings[name] = _field(data, name, bool)
+            settings[name] = field(data, name, bool)
     if "quota_bytes" in data:
-        quota = _field(data, "quota_bytes", int)
+        quota = field(data, "quota_bytes", int)
         if quota < 0:
             raise Problem(422, "invalid", "'quota_bytes' must be 0 (unlimited) or more")
         settings["quota_bytes"] = quota
     if "pop3_folders" in data:
-        folders = _field(data, "pop3_folders", list)
+        folders = field(data, "pop3_folders", list)
         if not folders or not all(isinstance(f, str) and f for f in folders):
             raise Problem(422, "invalid", "'pop3_folders' must be a non-empty list of names")
         settings["pop3_folders"] = tuple(folders)
     if "pop3_delete" in data:
-        choice = _field(data, "pop3_delete", str)
+        choice = field(data, "pop3_delete", str)
         if choice not in {p.value for p in Pop3Delete}:
             raise Problem(422, "invalid", "'pop3_delete' must be keep, trash or expunge")
         settings["pop3_delete"] = Pop3Delete(choice)
@@ -207,7 +149,7 @@ def _settings(data: dict[str, Any]) -> dict[str, object]:
 
 async def update_account(request: Request) -> Any:
     account = await _account(request)
-    settings = _settings(await _body(request))
+    settings = _settings(await read_json(request))
     if settings:
         account = await _store(request).update_account(account.id, **settings)
     return account_json(account)
@@ -219,7 +161,7 @@ async def remove_account(request: Request) -> Any:
 
 async def set_password(request: Request) -> Any:
     account = await _account(request)
-    password = _password(_field(await _body(request), "password", str))
+    password = _password(field(await read_json(request), "password", str))
     await _store(request).set_password_hash(account.id, await hash_password_async(password))
     context(request).auth.forget(account.id)
 
@@ -244,7 +186,7 @@ async def list_app_passwords(request: Request) -> Any:
 
 async def add_app_password(request: Request) -> Any:
     account = await _account(request)
-    name = _field(await _body(request), "name", str).strip()
+    name = field(await read_json(request), "name", str).strip()
     if not name or len(name) > 200:
         raise Problem(422, "invalid", "'name' must be 1 to 200 characters")
     password = generate_app_password()
@@ -268,9 +210,9 @@ async def list_aliases(request: Request) -> Any:
 
 
 async def add_alias(request: Request) -> Any:
-    data = await _body(request)
-    address = _address(_field(data, "address", str), "address")
-    target = _address(_field(data, "target", str), "target")
+    data = await read_json(request)
+    address = _address(field(data, "address", str), "address")
+    target = _address(field(data, "target", str), "target")
     alias = await _store(request).add_alias(address, target)
     return {"address": alias.address, "target": alias.target}
 
@@ -355,4 +297,6 @@ def routes() -> list[BaseRoute]:
         Route(PREFIX + "/queue/retry", endpoint(retry_queue), methods=["POST"]),
         Route(PREFIX + "/queue/{id:int}/retry", endpoint(retry_queue), methods=["POST"]),
         Route(PREFIX + "/queue/{id:int}", endpoint(delete_queued), methods=["DELETE"]),
+        *mailing_api.routes(),
+        *mailing_campaigns.routes(),
     ]

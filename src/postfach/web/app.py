@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postfach.context import ServerContext
-from postfach.web import account, admin_api, autoconfig, webmail
+from postfach.web import account, admin_api, autoconfig, unsubscribe, webmail
 from postfach.web.policy import PAGE_POLICY
 from postfach.web.problems import Problem, problem_response
 
@@ -91,6 +91,7 @@ def build_app(ctx: ServerContext) -> Starlette:
             *admin_api.routes(),
             *account.routes(),
             *webmail.routes(),
+            *unsubscribe.routes(ctx.config),
             Mount("/static", app=static, name="static"),
         ],
         exception_handlers={

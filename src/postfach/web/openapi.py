@@ -1,147 +1,105 @@
-"""The OpenAPI 3.1 description of the admin API (admin_api.py), served at
-/api/v1/openapi.json. Kept by hand next to the routes; a test checks that both
-list the same operations."""
+"""The OpenAPI 3.1 description of the admin API (admin_api.py, and the mailing
+part from openapi_mailing.py), served at /api/v1/openapi.json. Kept by hand
+next to the routes; a test checks that both list the same operations."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from postfach.web.openapi_mailing import MAILING_PATHS, MAILING_SCHEMAS
+from postfach.web.openapi_parts import B, I, N, S, list_of, obj, op, path_param, ref
+
 __all__ = ["OPENAPI"]
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-_PROBLEM = {"content": {"application/problem+json": {"schema": _ref("Problem")}}}
-_ERRORS = {
-    "401": {"description": "No valid admin token", **_PROBLEM},
-    "404": {"description": "Not found", **_PROBLEM},
-    "409": {"description": "Exists already", **_PROBLEM},
-    "422": {"description": "Invalid request", **_PROBLEM},
-}
-
-
-def _op(summary: str, ok: str = "200", schema: dict[str, Any] | None = None,
-        body: str | None = None) -> dict[str, Any]:  # fmt: skip
-    response: dict[str, Any] = {"description": "OK" if ok != "204" else "Done"}
-    if schema is not None:
-        response.update(_json(schema))
-    op: dict[str, Any] = {"summary": summary, "responses": {ok: response, **_ERRORS}}
-    if body is not None:
-        op["requestBody"] = {"required": True, **_json(_ref(body))}
-    return op
-
-
-def _list(name: str) -> dict[str, Any]:
-    return {"type": "array", "items": _ref(name)}
-
-
-def _path_param(name: str, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
-
-
-def _obj(required: list[str], **props: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": props}
-
-
-_S = {"type": "string"}
-_B = {"type": "boolean"}
-_I = {"type": "integer"}
-_N = {"type": "number"}
-
 _SCHEMAS = {
-    "Problem": _obj(["type", "title", "status"], type=_S, title=_S, status=_I,
-                    detail=_S, instance=_S),
-    "Domain": _obj(["name"], name=_S),
-    "Account": _obj(
-        ["address"], address=_S, quota_bytes=_I, used_bytes=_I, imap_enabled=_B,
-        pop3_enabled=_B, pop3_folders={"type": "array", "items": _S}, pop3_mark_read=_B,
-        pop3_delete={"enum": ["keep", "trash", "expunge"]}, save_sent=_B,
+    "Problem": obj(["type", "title", "status"], type=S, title=S, status=I,
+                    detail=S, instance=S),
+    "Domain": obj(["name"], name=S),
+    "Account": obj(
+        ["address"], address=S, quota_bytes=I, used_bytes=I, imap_enabled=B,
+        pop3_enabled=B, pop3_folders={"type": "array", "items": S}, pop3_mark_read=B,
+        pop3_delete={"enum": ["keep", "trash", "expunge"]}, save_sent=B,
     ),
-    "NewAccount": _obj(["address", "password"], address=_S, password=_S, quota_bytes=_I),
-    "AccountSettings": _obj(
-        [], quota_bytes=_I, imap_enabled=_B, pop3_enabled=_B,
-        pop3_folders={"type": "array", "items": _S}, pop3_mark_read=_B,
-        pop3_delete={"enum": ["keep", "trash", "expunge"]}, save_sent=_B,
+    "NewAccount": obj(["address", "password"], address=S, password=S, quota_bytes=I),
+    "AccountSettings": obj(
+        [], quota_bytes=I, imap_enabled=B, pop3_enabled=B,
+        pop3_folders={"type": "array", "items": S}, pop3_mark_read=B,
+        pop3_delete={"enum": ["keep", "trash", "expunge"]}, save_sent=B,
     ),
-    "Password": _obj(["password"], password=_S),
-    "Logout": _obj(["address", "credentials_generation"], address=_S, credentials_generation=_I),
-    "AppPassword": _obj(["name", "created"], name=_S, created=_N),
-    "NewAppPassword": _obj(["name"], name=_S),
-    "CreatedAppPassword": _obj(["name", "created", "password"], name=_S, created=_N, password=_S),
-    "Alias": _obj(["address", "target"], address=_S, target=_S),
-    "QueueEntry": _obj(
-        ["id", "sender", "size", "created", "recipients"], id=_I, sender=_S, size=_I,
-        created=_N, recipients={"type": "array", "items": _obj(
-            ["address", "status"], address=_S, status=_S, attempts=_I, next_attempt=_N,
-            last_error=_S)},
+    "Password": obj(["password"], password=S),
+    "Logout": obj(["address", "credentials_generation"], address=S, credentials_generation=I),
+    "AppPassword": obj(["name", "created"], name=S, created=N),
+    "NewAppPassword": obj(["name"], name=S),
+    "CreatedAppPassword": obj(["name", "created", "password"], name=S, created=N, password=S),
+    "Alias": obj(["address", "target"], address=S, target=S),
+    "QueueEntry": obj(
+        ["id", "sender", "size", "created", "recipients"], id=I, sender=S, size=I,
+        created=N, recipients={"type": "array", "items": obj(
+            ["address", "status"], address=S, status=S, attempts=I, next_attempt=N,
+            last_error=S)},
     ),
-    "Retried": _obj(["recipients"], recipients=_I),
+    "Retried": obj(["recipients"], recipients=I),
 }  # fmt: skip
 
-_ADDRESS = [_path_param("address")]
+_ADDRESS = [path_param("address")]
 
 _PATHS: dict[str, dict[str, Any]] = {
     "/domains": {
-        "get": _op("List domains", schema=_list("Domain")),
-        "post": _op("Add a domain", "201", _ref("Domain"), "Domain"),
+        "get": op("List domains", schema=list_of("Domain")),
+        "post": op("Add a domain", "201", ref("Domain"), "Domain"),
     },
     "/domains/{name}": {
-        "parameters": [_path_param("name")],
-        "delete": _op("Remove a domain that has no accounts", "204"),
+        "parameters": [path_param("name")],
+        "delete": op("Remove a domain that has no accounts", "204"),
     },
     "/accounts": {
-        "get": _op("List accounts", schema=_list("Account")),
-        "post": _op("Add an account with its standard folders", "201", _ref("Account"),
+        "get": op("List accounts", schema=list_of("Account")),
+        "post": op("Add an account with its standard folders", "201", ref("Account"),
                     "NewAccount"),
     },
     "/accounts/{address}": {
         "parameters": _ADDRESS,
-        "get": _op("One account", schema=_ref("Account")),
-        "patch": _op("Change settings", schema=_ref("Account"), body="AccountSettings"),
-        "delete": _op("Remove an account and its mail", "204"),
+        "get": op("One account", schema=ref("Account")),
+        "patch": op("Change settings", schema=ref("Account"), body="AccountSettings"),
+        "delete": op("Remove an account and its mail", "204"),
     },
     "/accounts/{address}/password": {
         "parameters": _ADDRESS,
-        "put": _op("Set the password; clients with the old one are refused", "204",
+        "put": op("Set the password; clients with the old one are refused", "204",
                    body="Password"),
     },
     "/accounts/{address}/logout": {
         "parameters": _ADDRESS,
-        "post": _op("Log out on all devices (web, IMAP, POP3, SMTP)", schema=_ref("Logout")),
+        "post": op("Log out on all devices (web, IMAP, POP3, SMTP)", schema=ref("Logout")),
     },
     "/accounts/{address}/app-passwords": {
         "parameters": _ADDRESS,
-        "get": _op("List app passwords", schema=_list("AppPassword")),
-        "post": _op("Make an app password; the response shows it once", "201",
-                    _ref("CreatedAppPassword"), "NewAppPassword"),
+        "get": op("List app passwords", schema=list_of("AppPassword")),
+        "post": op("Make an app password; the response shows it once", "201",
+                    ref("CreatedAppPassword"), "NewAppPassword"),
     },
     "/accounts/{address}/app-passwords/{name}": {
-        "parameters": [*_ADDRESS, _path_param("name")],
-        "delete": _op("Revoke one app password", "204"),
+        "parameters": [*_ADDRESS, path_param("name")],
+        "delete": op("Revoke one app password", "204"),
     },
     "/aliases": {
-        "get": _op("List aliases", schema=_list("Alias")),
-        "post": _op("Add an alias", "201", _ref("Alias"), "Alias"),
+        "get": op("List aliases", schema=list_of("Alias")),
+        "post": op("Add an alias", "201", ref("Alias"), "Alias"),
     },
     "/aliases/{address}": {
         "parameters": _ADDRESS,
-        "delete": _op("Remove an alias", "204"),
+        "delete": op("Remove an alias", "204"),
     },
-    "/queue": {"get": _op("The outbound queue", schema=_list("QueueEntry"))},
-    "/queue/retry": {"post": _op("Try every queued message again now", schema=_ref("Retried"))},
+    "/queue": {"get": op("The outbound queue", schema=list_of("QueueEntry"))},
+    "/queue/retry": {"post": op("Try every queued message again now", schema=ref("Retried"))},
     "/queue/{id}/retry": {
-        "parameters": [_path_param("id", "integer")],
-        "post": _op("Try one queued message again now", schema=_ref("Retried")),
+        "parameters": [path_param("id", "integer")],
+        "post": op("Try one queued message again now", schema=ref("Retried")),
     },
     "/queue/{id}": {
-        "parameters": [_path_param("id", "integer")],
-        "delete": _op("Drop a queued message unsent", "204"),
+        "parameters": [path_param("id", "integer")],
+        "delete": op("Drop a queued message unsent", "204"),
     },
 }  # fmt: skip
 
@@ -154,9 +112,9 @@ OPENAPI: dict[str, Any] = {
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearer": []}],
-    "paths": _PATHS,
+    "paths": {**_PATHS, **MAILING_PATHS},
     "components": {
-        "schemas": _SCHEMAS,
+        "schemas": {**_SCHEMAS, **MAILING_SCHEMAS},
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     },
 }

@@ -2,7 +2,8 @@
 
 `start_listener` is what `postfach.app.App` calls; it returns an object with
 the two members App uses of `postfach.net.Listener`: `port` (the bound port,
-also when the configuration says 0) and `stop()`.
+also when the configuration says 0) and `stop()`, which also ends the campaign
+runs started through the admin API.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import logging
 from collections.abc import Iterator
 
 import uvicorn
+from starlette.applications import Starlette
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.web.app import build_app
+from postfach.web.mailing_campaigns import stop_runs
 
 __all__ = ["WebListener", "start_listener"]
 
@@ -37,11 +40,16 @@ class WebListener:
     """A running HTTP listener."""
 
     def __init__(
-        self, spec: ListenerSpec, server: _EmbeddedServer, task: asyncio.Task[None]
+        self,
+        spec: ListenerSpec,
+        server: _EmbeddedServer,
+        task: asyncio.Task[None],
+        app: Starlette | None = None,
     ) -> None:
         self.spec = spec
         self._server = server
         self._task = task
+        self._app = app
 
     @property
     def port(self) -> int:
@@ -51,6 +59,8 @@ class WebListener:
         return self.spec.port
 
     async def stop(self) -> None:
+        if self._app is not None:
+            await stop_runs(self._app)
         self._server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self._task), SHUTDOWN_GRACE + 2)
@@ -63,8 +73,9 @@ class WebListener:
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
     """Starts the `http` listener on `spec.host:spec.port`."""
+    app = build_app(ctx)
     config = uvicorn.Config(
-        build_app(ctx),
+        app,
         host=spec.host,
         port=spec.port,
         lifespan="off",
@@ -81,7 +92,7 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
         if task.done():
             raise OSError(f"http listener: cannot listen on {spec.host}:{spec.port}")
         await asyncio.sleep(0.01)
-    return WebListener(spec, server, task)
+    return WebListener(spec, server, task, app)
 
 
 async def _serve(server: _EmbeddedServer) -> None:
