@@ -59,7 +59,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_imap(port: int, timeout: float = 60.0) -> None:
+def wait_imap(port: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -193,7 +193,12 @@ def start_postfach(
         stderr=open(data / "serve.log", "wb"),  # noqa: SIM115
         cwd=ROOT,
     )
-    wait_imap(port)
+    try:
+        wait_imap(port)
+    except SystemExit:
+        stop(proc)
+        print((data / "serve.log").read_text()[-3000:], file=sys.stderr)
+        raise
     return proc, port
 
 

@@ -26,7 +26,7 @@ from postfach.store.records import MailboxId, Uid
 
 __all__ = ["RecentTracker", "tracker_for"]
 
-SCAN_BATCH = 200
+SCAN_BATCH = 32  # the newest messages first; usually one batch settles it
 
 Key = tuple[MailboxId, int]
 
