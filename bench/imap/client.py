@@ -70,7 +70,7 @@ class ImapClient:
             self.writer.write(tag + b" " + text + b"\r\n")
         else:
             self.writer.write(tag + b" " + text + b" {%d+}\r\n" % len(literal) + literal + b"\r\n")
-        out = []
+        out: list[bytes] = []
         prefix = tag + b" "
         while True:
             line = await self._line()
