@@ -119,3 +119,40 @@ async def test_user_sessions_cannot_use_the_admin_api(web):
         response = await web.client.request(method, path)
         assert response.status_code == 401, path
     assert await web.ctx.store.get_account("alice@example.org") is not None
+
+
+async def test_every_mailing_endpoint_wants_an_admin_token(web):
+    """No mailing call works without an admin token: not anonymously, not with a
+    user's web session, not with a wrong token; and nothing changes."""
+    from postfach.mailing.api import Mailing
+    from postfach.mailing.relays import RelaySettings
+    from postfach.web import mailing_api, mailing_campaigns
+
+    mailing = await Mailing.open(web.ctx.store, web.ctx.config, ctx=web.ctx)
+    await mailing.add_relay(RelaySettings("x", "internal", "news@example.org", password="pw-x"))
+    await mailing.import_csv("x", "email\nann@dest.example\n")
+    await mailing.create_campaign("x", "x", "Subject", text="Hi")
+    before = (await mailing.list_relays(), await mailing.store.list_lists(),
+              await mailing.store.counts((await mailing.campaign("x")).id))  # fmt: skip
+    routes = [*mailing_api.routes(), *mailing_campaigns.routes()]
+    calls = [
+        (method, route.path.replace("{name}", "x"))
+        for route in routes
+        for method in sorted(route.methods or ())
+        if method != "HEAD"
+    ]
+    assert len(calls) >= 19
+    anonymous = web.new_client()
+    wrong = web.new_client()
+    wrong.headers["authorization"] = "Bearer pfat_" + "0" * 40
+    await sign_in(web.client, "bob@example.org")
+    async with anonymous, wrong:
+        for client in (anonymous, wrong, web.client):
+            for method, path in calls:
+                response = await client.request(method, path, json={"name": "y"})
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+                assert "pw-x" not in response.text and "ann@dest.example" not in response.text
+    after = (await mailing.list_relays(), await mailing.store.list_lists(),
+             await mailing.store.counts((await mailing.campaign("x")).id))  # fmt: skip
+    assert after == before
