@@ -52,7 +52,7 @@ def inserted_id(result: Any) -> int:
     return int(key[0])
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide where transactions begin.
@@ -64,9 +64,14 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    if not writer:
+        # Reads run statement by statement in autocommit: no BEGIN and no
+        # ROLLBACK around them, each of which was a trip to the driver's thread.
+        return
+
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class StoreBase:
@@ -101,9 +106,9 @@ class StoreBase:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             writer = create_async_engine(target)
-            reader = create_async_engine(target)
-            _sqlite_pragmas(writer, immediate=True)
-            _sqlite_pragmas(reader, immediate=False)
+            reader = create_async_engine(target, pool_reset_on_return=None)
+            _sqlite_pragmas(writer, writer=True)
+            _sqlite_pragmas(reader, writer=False)
             dialect = "sqlite"
         elif parsed.get_backend_name() == "postgresql":
             writer = create_async_engine(target, pool_size=10, max_overflow=20)
