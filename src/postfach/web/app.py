@@ -2,8 +2,8 @@
 
 Every response gets nosniff, same-origin referrer, frame and content-security headers
 (no scripts anywhere: the pages are plain HTML forms). Pages with account data
-are not cached. Errors under /api/ are RFC 9457 problem details; elsewhere a
-short page.
+are not cached. Errors under /api/ (and of the one-click unsubscribe POST,
+unsubscribe.py) are RFC 9457 problem details; elsewhere a short page.
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ def build_app(ctx: ServerContext) -> Starlette:
         routes=[
             *autoconfig.routes(),
             *admin_api.routes(),
+            *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable
             *account.routes(),
             *webmail.routes(),
-            *unsubscribe.routes(ctx.config),
             Mount("/static", app=static, name="static"),
         ],
         exception_handlers={

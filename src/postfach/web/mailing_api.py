@@ -399,14 +399,14 @@ async def check_boxes(request: Request) -> Any:
     boxes = await mailing.list_bounce_boxes()
     if name is not None:
         boxes = [await _box(mailing, name)]
-    secrets = {}
+    passwords = {}
     for box in boxes:
         try:
-            secrets[box.name] = mailing.vault.decrypt(box.password_enc)
+            passwords[box.name] = mailing.vault.decrypt(box.password_enc)
         except VaultError:
-            secrets[box.name] = ""
+            passwords[box.name] = ""
     results = await mailing.check_bounces(name)
-    return [_Checked(n, r, secrets.get(n, "")).json() for n, r in results.items()]
+    return [_Checked(n, r, passwords.get(n, "")).json() for n, r in results.items()]
 
 
 def routes() -> list[BaseRoute]:
