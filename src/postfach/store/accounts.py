@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store.api import AlreadyExists, NotFound
@@ -66,6 +66,10 @@ def _account(row: Any) -> Account:
         save_sent=bool(row.save_sent),
         credentials_gen=row.credentials_gen,
     )
+
+
+_ACCOUNT_BY_ADDRESS = select(accounts).where(accounts.c.address == bindparam("address"))
+_ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
 
 
 def _domain(row: Any) -> Domain:
@@ -173,18 +177,12 @@ class AccountsMixin(StoreBase):
         return inserted_id(result)
 
     async def get_account(self, address: str) -> Account | None:
-        async with self.read() as conn:
-            row = (
-                await conn.execute(
-                    select(accounts).where(accounts.c.address == normalize_address(address))
-                )
-            ).first()
-        return _account(row) if row else None
+        rows = await self.fetch(_ACCOUNT_BY_ADDRESS, address=normalize_address(address))
+        return _account(rows[0]) if rows else None
 
     async def get_account_by_id(self, account_id: AccountId) -> Account | None:
-        async with self.read() as conn:
-            row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
-        return _account(row) if row else None
+        rows = await self.fetch(_ACCOUNT_BY_ID, id=account_id)
+        return _account(rows[0]) if rows else None
 
     async def list_accounts(self) -> list[Account]:
         async with self.read() as conn:

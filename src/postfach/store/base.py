@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import namedtuple
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import Select, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -39,6 +40,10 @@ def async_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
+
+
+_COMPILED: dict[tuple[int, str], tuple[str, list[str], Any]] = {}
+_KEEP: list[Any] = []
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -166,6 +171,33 @@ class StoreBase:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self._reader.connect() as conn:
             yield conn
+
+    async def fetch(self, stmt: Select[Any], **params: Any) -> list[Any]:
+        """Runs a prepared SELECT straight on the driver: one trip for the whole
+        result, no per-row SQLAlchemy processing. `stmt` is built once (module
+        level) with bindparam()s; rows come back as named tuples of its columns.
+        For the hot single-row look-ups every protocol command makes."""
+        sql, names, row_type = self._compiled(stmt)
+        args = [params[name] for name in names]
+        async with self.read() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if self.dialect == "sqlite":
+                rows = await driver.execute_fetchall(sql, args)
+            else:
+                rows = await driver.fetch(sql, *args)
+        return [row_type(*row) for row in rows]
+
+    def _compiled(self, stmt: Select[Any]) -> tuple[str, list[str], Any]:
+        key = (id(stmt), self.dialect)
+        hit = _COMPILED.get(key)
+        if hit is None:
+            compiled = stmt.compile(dialect=self._reader.dialect)
+            names = list(compiled.positiontup or ())
+            row_type = namedtuple("Row", [c.key for c in stmt.selected_columns])  # type: ignore[misc]
+            hit = _COMPILED[key] = (str(compiled), names, row_type)
+            _KEEP.append(stmt)  # id() stays unique while the statement lives
+        return hit
 
     async def migrate(self) -> None:
         """Creates missing tables and steps the schema version forward."""

@@ -138,6 +138,14 @@ _STORED_COLUMNS = (
 )
 
 
+# Hot look-ups, compiled once and run straight on the driver (StoreBase.fetch).
+_MAILBOX_BY_NAME = select(mailboxes).where(
+    mailboxes.c.account_id == bindparam("account_id"), mailboxes.c.name == bindparam("name")
+)
+_MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
+_BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
+
+
 class MailMixin(AccountsMixin):
     # -- mailboxes -----------------------------------------------------------
     async def list_mailboxes(self, account_id: AccountId) -> list[Mailbox]:
@@ -154,22 +162,12 @@ class MailMixin(AccountsMixin):
     async def get_mailbox(self, account_id: AccountId, name: str) -> Mailbox | None:
         if name.upper() == "INBOX":
             name = "INBOX"
-        async with self.read() as conn:
-            row = (
-                await conn.execute(
-                    select(mailboxes).where(
-                        mailboxes.c.account_id == account_id, mailboxes.c.name == name
-                    )
-                )
-            ).first()
-        return _mailbox(row) if row else None
+        rows = await self.fetch(_MAILBOX_BY_NAME, account_id=account_id, name=name)
+        return _mailbox(rows[0]) if rows else None
 
     async def get_mailbox_by_id(self, mailbox_id: MailboxId) -> Mailbox | None:
-        async with self.read() as conn:
-            row = (
-                await conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id))
-            ).first()
-        return _mailbox(row) if row else None
+        rows = await self.fetch(_MAILBOX_BY_ID, id=mailbox_id)
+        return _mailbox(rows[0]) if rows else None
 
     async def special_mailbox(self, account_id: AccountId, special_use: str) -> Mailbox | None:
         async with self.read() as conn:
@@ -558,11 +556,10 @@ class MailMixin(AccountsMixin):
         return {m.id: m.prefix + data[m.blob_sha256] for m in batch if m.blob_sha256 in data}
 
     async def read_blob(self, blob_sha256: str) -> bytes:
-        async with self.read() as conn:
-            data = await conn.scalar(select(blobs.c.data).where(blobs.c.sha256 == blob_sha256))
-        if data is None:
+        rows = await self.fetch(_BLOB_DATA, sha256=blob_sha256)
+        if not rows:
             raise NotFound(f"no blob {blob_sha256}")
-        return bytes(data)
+        return bytes(rows[0].data)
 
     async def read_raw(self, message: StoredMessage) -> bytes:
         return message.prefix + await self.read_blob(message.blob_sha256)
