@@ -138,3 +138,15 @@ async def test_two_nodes_share_the_limits(mailing: Mailing, sinks, clock: Manual
     everyone = sorted(r.rcpt for r in a.received + b.received)
     assert everyone == sorted(f"user{i}@dest.example" for i in range(30))
     assert max_in_window(a.times(), HOUR) <= 7 and max_in_window(b.times(), HOUR) <= 5
+
+
+async def test_one_run_per_campaign_in_a_process(mailing: Mailing, sinks):
+    """The service and an API-started send must not both send one campaign."""
+    a = await sinks()
+    await mailing.add_relay(relay_for(a, "alpha"))
+    await make_campaign(mailing, 20)
+    first, second = await asyncio.gather(mailing.send("spring"), mailing.send("spring"))
+    reports = sorted((first, second), key=lambda r: r.already_running)
+    assert reports[0].sent == 20 and reports[0].finished
+    assert reports[1].already_running and reports[1].sent == 0
+    assert len(a.received) == 20

@@ -8,7 +8,7 @@ nor allow outbound connections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from postfach.mailing.addresses import AddressError, normalize_address
 
@@ -57,7 +57,7 @@ class RelaySettings:
     security: str = "starttls"
     tls_verify: bool = True
     login: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     allow_substitution: bool = False
     hourly_limit: int = 0
     daily_limit: int = 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -87,6 +88,7 @@ class RunReport:
     waits: list[tuple[float, float]] = field(default_factory=list)
     finished: bool = False
     stopped: str = ""
+    already_running: bool = False  # another run in this process has the campaign
 
 
 @dataclass(slots=True)
@@ -115,6 +117,10 @@ def _next_batch(handled: int, seconds: float) -> int:
     return max(CLAIM_MIN, min(CLAIM_MAX, int(rate * BATCH_SECONDS)))
 
 
+# Campaigns being sent in this process, per open store.
+_ACTIVE: weakref.WeakKeyDictionary[object, set[int]] = weakref.WeakKeyDictionary()
+
+
 class Scheduler:
     def __init__(
         self,
@@ -131,7 +137,20 @@ class Scheduler:
         self.progress = progress
 
     async def run(self, campaign: Campaign) -> RunReport:
-        """Sends what is queued for `campaign` until nothing is left or no relay can."""
+        """Sends what is queued for `campaign` until nothing is left or no relay can.
+
+        One run per campaign per process (the service's and an API-started one
+        would otherwise both send); other nodes are kept apart by the claims."""
+        active = _ACTIVE.setdefault(self.mailing.store, set())
+        if campaign.id in active:
+            return RunReport(already_running=True)
+        active.add(campaign.id)
+        try:
+            return await self._run(campaign)
+        finally:
+            active.discard(campaign.id)
+
+    async def _run(self, campaign: Campaign) -> RunReport:
         attachments = await self.mailing.attachments(campaign.id)
         templates = CampaignTemplates(campaign, attachments, self.settings.unsubscribe_base)
         run = _Run(campaign, templates, RunReport())

@@ -84,6 +84,8 @@ class MailingService:
             log.exception("mailing: campaign %s failed", campaign.name)
             self._stopped_at[campaign_id] = time.time()
             return
+        if report.already_running:
+            return
         if not report.finished:
             log.warning("mailing: campaign %s paused: %s", campaign.name, report.stopped)
             self._stopped_at[campaign_id] = time.time()
