@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postfach.context import ServerContext
-from postfach.web import account, admin_api, autoconfig, unsubscribe, webmail
+from postfach.web import account, admin_api, autoconfig, checkpage, unsubscribe, webmail
 from postfach.web.policy import PAGE_POLICY
 from postfach.web.problems import Problem, problem_response
 
@@ -91,6 +91,7 @@ def build_app(ctx: ServerContext) -> Starlette:
             *admin_api.routes(),
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable
             *account.routes(),
+            *checkpage.routes(),
             *webmail.routes(),
             Mount("/static", app=static, name="static"),
         ],
