@@ -545,6 +545,11 @@ class MailingStore:
             .order_by(contacts.c.id)
         )
         async with self.store.write() as tx:
+            # Two sends of one campaign at once queue it once: the campaign row
+            # is locked first (PostgreSQL; SQLite has a single writer anyway).
+            await tx.execute(
+                select(campaigns.c.id).where(campaigns.c.id == campaign.id).with_for_update()
+            )
             rows = (await tx.execute(eligible)).all()
             values = [
                 {
