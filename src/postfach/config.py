@@ -58,7 +58,6 @@ class ServerConfig:
     # The name and ports mail programs are told (autoconfig, settings) when
     # postfach sits behind a proxy or NAT; empty: hostname and listener ports.
     public_name: str = ""
-    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)

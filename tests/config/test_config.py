@@ -85,3 +85,34 @@ def test_dev_config_uses_high_loopback_ports(tmp_path: Path) -> None:
         "http": ("127.0.0.1", 8025),
     }
     assert config.auth.allow_plaintext and config.dev
+
+
+def test_every_key_is_documented_and_in_the_init_template() -> None:
+    """README's reference and `postfach init`'s file stay true to the code."""
+    import dataclasses
+    import re
+
+    from postfach.cli.init import TEMPLATE
+    from postfach.config import Config
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = []
+    for section in dataclasses.fields(Config):
+        value = getattr(Config(), section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for key in dataclasses.fields(value):
+            if f"`{section.name}.{key.name}`" not in readme and key.name not in readme:
+                missing.append(f"README: {section.name}.{key.name}")
+            if not re.search(rf"^{key.name} = ", TEMPLATE, re.MULTILINE):
+                missing.append(f"init template: {section.name}.{key.name}")
+    assert missing == []
+    assert config_from_dict({}, "x").server == load_config_from_template().server
+
+
+def load_config_from_template():  # type: ignore[no-untyped-def]
+    import tomllib
+
+    from postfach.cli.init import render_config
+
+    return config_from_dict(tomllib.loads(render_config("mail.example.org", "data")), "x")
