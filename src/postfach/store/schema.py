@@ -129,7 +129,6 @@ blobs = Table(
     metadata,
     Column("sha256", String(64), primary_key=True),
     Column("size", BigInteger, nullable=False),
-    Column("data", LargeBinary, nullable=False),
     Column("parsed", Text, nullable=False),
     # Case-folded text for SEARCH and webmail search (R16).
     Column("s_from", Text, nullable=False, default=""),
@@ -138,6 +137,9 @@ blobs = Table(
     Column("s_bcc", Text, nullable=False, default=""),
     Column("s_subject", Text, nullable=False, default=""),
     Column("s_body", Text, nullable=False, default=""),
+    # Last: SQLite reaches a column behind a large value only by walking its
+    # overflow pages, so FETCH's `parsed` and SEARCH's text come first.
+    Column("data", LargeBinary, nullable=False),
 )
 
 messages = Table(
