@@ -347,3 +347,22 @@ async def test_migration_at_open(tmp_path) -> None:  # type: ignore[no-untyped-d
     db.close()
     with pytest.raises(RuntimeError, match="newer than this postfach"):
         await Store.connect(url)
+
+
+async def test_store_flags_on_many_messages(store: Store) -> None:
+    """More UIDs than one IN list takes: the range path, with gaps left out."""
+    from postfach.store import NewMessage
+    from postfach.store.blobs import prepare_blob
+
+    account = await _account(store)
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    batch = [NewMessage(inbox.id, prepare_blob(MSG + b"%d" % i)) for i in range(700)]
+    await store.add_messages(batch)
+    wanted = [Uid(u) for u in range(1, 701) if u % 7]
+    changed, failed = await store.store_flags(inbox.id, wanted, "add", frozenset({"\\Seen"}))
+    assert [m.uid for m in changed] == wanted and failed == []
+    index = await store.mailbox_index(inbox.id)
+    seen = [u for u, f in zip(index.uids, index.flags, strict=True) if "\\Seen" in f]
+    assert seen == wanted
+    assert len({m.modseq for m in changed}) == 1

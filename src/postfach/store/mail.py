@@ -32,6 +32,7 @@ from postfach.store.accounts import AccountsMixin
 from postfach.store.api import AlreadyExists, FlagMode, NotFound, OverQuota, StoreError
 from postfach.store.blobs import PreparedBlob, prepare_blob
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags, ChangeMailboxes
+from postfach.store.flags import format_flags, parse_flags, plan_flags
 from postfach.store.records import (
     AccountId,
     Mailbox,
@@ -68,14 +69,6 @@ _SEARCH_COLUMNS = {
 }
 # IN lists longer than this become a range scan filtered in Python.
 _MAX_IN = 500
-
-
-def format_flags(flags: frozenset[str]) -> str:
-    return " ".join(sorted(flags))
-
-
-def parse_flags(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,28 +568,42 @@ class MailMixin(AccountsMixin):
     ) -> tuple[list[MessageMeta], list[Uid]]:
         if not uids:
             return [], []
-        condition, wanted = self._uid_filter(uids)
-        changed: list[MessageMeta] = []
-        failed: list[Uid] = []
-        async with self.write() as tx:
-            rows = (
-                await tx.execute(
-                    select(messages.c.id, messages.c.uid, messages.c.modseq, messages.c.flags)
-                    .where(messages.c.mailbox_id == mailbox_id, condition)
-                    .order_by(messages.c.uid)
+        if self._batch_writer is not None and self._write_lock is not None:
+            async with self._write_lock:
+                owner, planned, failed = await self._batch_writer.store_flags(
+                    mailbox_id, list(uids), mode, flags, unchanged_since, _MAX_IN
                 )
-            ).all()
-            updates: list[tuple[int, int, frozenset[str]]] = []
-            for row in rows:
-                if wanted is not None and row.uid not in wanted:
-                    continue
-                if unchanged_since is not None and row.modseq > unchanged_since:
-                    failed.append(Uid(row.uid))
-                    continue
-                old = parse_flags(row.flags)
-                new = old | flags if mode == "add" else old - flags if mode == "remove" else flags
-                if new != old:
-                    updates.append((row.id, row.uid, new))
+        else:
+            owner, planned, failed = await self._store_flags_sa(
+                mailbox_id, uids, mode, flags, unchanged_since
+            )
+        if owner is None:
+            raise NotFound(f"no mailbox #{mailbox_id}")
+        changed = [MessageMeta(Uid(u), ModSeq(m), f) for u, m, f in planned]
+        if changed:
+            self.hub.publish(
+                AccountId(owner),
+                [ChangeFlags(mailbox_id, m.uid, m.modseq, m.flags) for m in changed],
+            )
+        return changed, [Uid(u) for u in failed]
+
+    async def _store_flags_sa(
+        self,
+        mailbox_id: MailboxId,
+        uids: Sequence[Uid],
+        mode: FlagMode,
+        flags: frozenset[str],
+        unchanged_since: ModSeq | None,
+    ) -> tuple[int | None, list[tuple[int, int, frozenset[str]]], list[int]]:
+        condition, wanted = self._uid_filter(uids)
+        async with self.write() as tx:
+            rows = await tx.execute(
+                select(messages.c.id, messages.c.uid, messages.c.modseq, messages.c.flags)
+                .where(messages.c.mailbox_id == mailbox_id, condition)
+                .order_by(messages.c.uid)
+            )
+            updates, failed = plan_flags(rows.tuples(), mode, flags, unchanged_since, wanted)
+            planned: list[tuple[int, int, frozenset[str]]] = []
             if updates:
                 _, modseq = await self._allocate(tx, mailbox_id, 0)
                 await tx.execute(
@@ -605,14 +612,11 @@ class MailMixin(AccountsMixin):
                     .values(flags=bindparam("b_flags"), modseq=modseq),
                     [{"b_id": i, "b_flags": format_flags(f)} for i, _, f in updates],
                 )
-                changed = [MessageMeta(Uid(u), ModSeq(modseq), f) for _, u, f in updates]
-            account_id = await self._owner(tx, mailbox_id)
-        if changed:
-            self.hub.publish(
-                account_id,
-                [ChangeFlags(mailbox_id, m.uid, m.modseq, m.flags) for m in changed],
+                planned = [(u, modseq, f) for _, u, f in updates]
+            owner = await tx.scalar(
+                select(mailboxes.c.account_id).where(mailboxes.c.id == mailbox_id)
             )
-        return changed, failed
+        return owner, planned, failed
 
     async def copy_messages(
         self, src: MailboxId, uids: Sequence[Uid], dst: MailboxId

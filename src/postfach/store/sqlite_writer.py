@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal, TypeVar
 
 from postfach.store.blobs import PreparedBlob
+from postfach.store.flags import format_flags, plan_flags
 from postfach.store.records import AccountId, MailboxId
 
 __all__ = ["BatchRow", "SqliteBatchWriter"]
+
+_T = TypeVar("_T")
 
 # (mailbox_id, blob, prefix, flags text, internaldate or None)
 BatchRow = tuple[MailboxId, PreparedBlob, bytes, str, float | None]
@@ -71,6 +75,35 @@ class SqliteBatchWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._add_sync, list(rows))
 
+    async def store_flags(
+        self,
+        mailbox_id: int,
+        uids: list[int],
+        mode: Literal["add", "remove", "replace"],
+        flags: frozenset[str],
+        unchanged_since: int | None,
+        max_in: int,
+    ) -> tuple[int | None, list[tuple[int, int, frozenset[str]]], list[int]]:
+        """STORE in one trip: (owning account or None, (uid, modseq, flags) changed,
+        UIDs failing UNCHANGEDSINCE)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor,
+            self._in_transaction,
+            lambda conn: _store_flags(conn, mailbox_id, uids, mode, flags, unchanged_since, max_in),
+        )
+
+    def _in_transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
     def close(self) -> None:
         def _close() -> None:
             if self._conn is not None:
@@ -81,15 +114,7 @@ class SqliteBatchWriter:
         self._executor.shutdown(wait=True)
 
     def _add_sync(self, rows: list[BatchRow]) -> list[BatchResult]:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            results = self._plan_and_insert(conn, rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return results
+        return self._in_transaction(lambda conn: self._plan_and_insert(conn, rows))
 
     def _plan_and_insert(self, conn: sqlite3.Connection, rows: list[BatchRow]) -> list[BatchResult]:
         mailbox_ids = sorted({r[0] for r in rows})
@@ -163,3 +188,40 @@ class SqliteBatchWriter:
             [(u, a) for a, u in used.items()],
         )
         return results
+
+
+def _store_flags(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uids: list[int],
+    mode: Literal["add", "remove", "replace"],
+    flags: frozenset[str],
+    unchanged_since: int | None,
+    max_in: int,
+) -> tuple[int | None, list[tuple[int, int, frozenset[str]]], list[int]]:
+    select = "SELECT id, uid, modseq, flags FROM messages WHERE mailbox_id = ? AND "
+    wanted: set[int] | None = None
+    if len(uids) <= max_in:
+        marks = ", ".join("?" for _ in uids)
+        rows = conn.execute(select + f"uid IN ({marks}) ORDER BY uid", [mailbox_id, *uids])
+    else:
+        wanted = set(uids)
+        rows = conn.execute(
+            select + "uid BETWEEN ? AND ? ORDER BY uid", (mailbox_id, min(wanted), max(wanted))
+        )
+    updates, failed = plan_flags(rows.fetchall(), mode, flags, unchanged_since, wanted)
+    planned: list[tuple[int, int, frozenset[str]]] = []
+    if updates:
+        row = conn.execute(
+            "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?"
+            " RETURNING highestmodseq",
+            (mailbox_id,),
+        ).fetchone()
+        modseq = int(row[0])
+        conn.executemany(
+            "UPDATE messages SET flags = ?, modseq = ? WHERE id = ?",
+            [(format_flags(f), modseq, i) for i, _, f in updates],
+        )
+        planned = [(u, modseq, f) for _, u, f in updates]
+    owner = conn.execute("SELECT account_id FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
+    return (int(owner[0]) if owner else None), planned, failed
