@@ -366,3 +366,27 @@ async def test_store_flags_on_many_messages(store: Store) -> None:
     seen = [u for u, f in zip(index.uids, index.flags, strict=True) if "\\Seen" in f]
     assert seen == wanted
     assert len({m.modseq for m in changed}) == 1
+
+
+async def test_expunge_frees_quota_and_only_unreferenced_blobs(store: Store) -> None:
+    account = await _account(store)
+    inbox = await store.get_mailbox(account.id, "INBOX")
+    trash = await store.get_mailbox(account.id, "Trash")
+    assert inbox and trash
+    await store.append(inbox.id, MSG)
+    await store.copy_messages(inbox.id, [Uid(1)], trash.id)  # one blob, two messages
+    [message] = await store.get_messages(inbox.id, [Uid(1)])
+    await store.store_flags(inbox.id, [Uid(1)], "add", frozenset({"\\Deleted"}))
+    with store.hub.watch(account.id) as changes:
+        assert await store.expunge(inbox.id) == [1]
+        change = changes.get_nowait()
+    assert isinstance(change, ChangeExpunge) and change.uids == (1,)
+    assert await store.read_blob(message.blob_sha256) == MSG  # Trash still refers to it
+    assert (await store.get_account_by_id(account.id)).used_bytes == len(MSG)  # type: ignore[union-attr]
+    assert await store.expunge(trash.id) == []  # not flagged \\Deleted
+    assert await store.delete_messages(trash.id, [Uid(1)]) == [1]
+    with pytest.raises(NotFound):
+        await store.read_blob(message.blob_sha256)
+    assert (await store.get_account_by_id(account.id)).used_bytes == 0  # type: ignore[union-attr]
+    many = [Uid(u) for u in range(1, 700)]
+    assert await store.delete_messages(trash.id, many) == []

@@ -752,6 +752,16 @@ class MailMixin(AccountsMixin):
     async def _delete(
         self, mailbox_id: MailboxId, uids: Sequence[Uid] | None, *, only_deleted: bool
     ) -> list[Uid]:
+        if self._batch_writer is not None and self._write_lock is not None:
+            async with self._write_lock:
+                owner, gone, modseq = await self._batch_writer.expunge(
+                    mailbox_id, None if uids is None else list(uids), only_deleted, _MAX_IN
+                )
+            if not gone or owner is None:
+                return []
+            change = ChangeExpunge(mailbox_id, tuple(Uid(u) for u in gone), ModSeq(modseq))
+            self.hub.publish(AccountId(owner), [change])
+            return list(change.uids)
         async with self.write() as tx:
             query = select(messages).where(messages.c.mailbox_id == mailbox_id)
             wanted: set[int] | None = None

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 from postfach.store.blobs import PreparedBlob
-from postfach.store.flags import format_flags, plan_flags
+from postfach.store.flags import format_flags, parse_flags, plan_flags
 from postfach.store.records import AccountId, MailboxId
 
 __all__ = ["BatchRow", "SqliteBatchWriter"]
@@ -91,6 +91,17 @@ class SqliteBatchWriter:
             self._executor,
             self._in_transaction,
             lambda conn: _store_flags(conn, mailbox_id, uids, mode, flags, unchanged_since, max_in),
+        )
+
+    async def expunge(
+        self, mailbox_id: int, uids: list[int] | None, only_deleted: bool, max_in: int
+    ) -> tuple[int | None, list[int], int]:
+        """EXPUNGE in one trip: (owning account or None, UIDs removed, their modseq)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor,
+            self._in_transaction,
+            lambda conn: _expunge(conn, mailbox_id, uids, only_deleted, max_in),
         )
 
     def _in_transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -225,3 +236,61 @@ def _store_flags(
         planned = [(u, modseq, f) for _, u, f in updates]
     owner = conn.execute("SELECT account_id FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone()
     return (int(owner[0]) if owner else None), planned, failed
+
+
+def _uid_condition(uids: list[int], max_in: int) -> tuple[str, list[int], set[int] | None]:
+    """SQL for "uid in uids": an IN list, or a range filtered afterwards."""
+    if len(uids) <= max_in:
+        return f" AND uid IN ({', '.join('?' for _ in uids)})", list(uids), None
+    wanted = set(uids)
+    return " AND uid BETWEEN ? AND ?", [min(wanted), max(wanted)], wanted
+
+
+def _expunge(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uids: list[int] | None,
+    only_deleted: bool,
+    max_in: int,
+) -> tuple[int | None, list[int], int]:
+    """The SQLite twin of MailMixin._delete/_expunge_rows: removes the rows,
+    remembers them for VANISHED, frees their quota and their unreferenced blobs."""
+    sql = "SELECT id, uid, flags, size, blob_sha256 FROM messages WHERE mailbox_id = ?"
+    params: list[object] = [mailbox_id]
+    wanted: set[int] | None = None
+    if uids is not None:
+        condition, values, wanted = _uid_condition(uids, max_in)
+        sql += condition
+        params += values
+    rows = [
+        r
+        for r in conn.execute(sql + " ORDER BY uid", params)
+        if (wanted is None or r[1] in wanted)
+        and (not only_deleted or "\\Deleted" in parse_flags(r[2]))
+    ]
+    owner_row = conn.execute(
+        "SELECT account_id FROM mailboxes WHERE id = ?", (mailbox_id,)
+    ).fetchone()
+    owner = int(owner_row[0]) if owner_row else None
+    if not rows or owner is None:
+        return owner, [], 0
+    (modseq,) = conn.execute(
+        "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?"
+        " RETURNING highestmodseq",
+        (mailbox_id,),
+    ).fetchone()
+    conn.executemany("DELETE FROM messages WHERE id = ?", [(r[0],) for r in rows])
+    conn.executemany(
+        "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+        [(mailbox_id, r[1], modseq) for r in rows],
+    )
+    conn.execute(
+        "UPDATE accounts SET used_bytes = max(used_bytes - ?, 0) WHERE id = ?",
+        (sum(r[3] for r in rows), owner),
+    )
+    conn.executemany(
+        "DELETE FROM blobs WHERE sha256 = ?"
+        " AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_sha256 = blobs.sha256)",
+        [(sha,) for sha in sorted({r[4] for r in rows})],
+    )
+    return owner, [int(r[1]) for r in rows], int(modseq)
