@@ -95,8 +95,8 @@ def own_notes(config: Config, address: str, account: Account | None = None) -> l
     return notes
 
 
-def settings_table(config: Config, address: str) -> str:
-    rows = own_settings(config, address)
+def settings_table(config: Config, address: str, account: Account | None = None) -> str:
+    rows = own_settings(config, address, account)
     lines = [f"Mail program settings for {address}:"]
     for s in rows:
         line = (

@@ -15,6 +15,7 @@ from postfach.auth.passwords import generate_app_password, hash_password_async
 from postfach.clientsettings import settings_table
 from postfach.config import Config, dev_config, load_config
 from postfach.store import Store
+from postfach.store.records import Account
 
 __all__ = ["register"]
 
@@ -34,7 +35,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run_serve)
 
 
-async def _prepare_dev(config: Config) -> str:
+async def _prepare_dev(config: Config) -> tuple[str, Account]:
     """The demo domain and user; the password is new at every start and printed."""
     password = generate_app_password()
     store = await Store.connect(config.storage.url)
@@ -44,12 +45,12 @@ async def _prepare_dev(config: Config) -> str:
         digest = await hash_password_async(password)
         account = await store.get_account(DEV_USER)
         if account is None:
-            await store.add_account(DEV_USER, digest)
+            account = await store.add_account(DEV_USER, digest)
         else:
             await store.set_password_hash(account.id, digest)
     finally:
         await store.close()
-    return password
+    return password, account
 
 
 async def run_serve(args: argparse.Namespace) -> int:
@@ -57,28 +58,28 @@ async def run_serve(args: argparse.Namespace) -> int:
         config = dev_config(Path.cwd())
         if args.config:
             config = replace(load_config(args.config), dev=True)
-        password = await _prepare_dev(config)
+        password, account = await _prepare_dev(config)
     else:
         config = load_config(args.config)
-        password = ""
+        password, account = "", None
     app = App(config)
     await app.start()
     try:
-        _print_banner(app, config, password)
+        _print_banner(app, config, password, account)
         await _wait_for_signal()
     finally:
         await app.stop()
     return 0
 
 
-def _print_banner(app: App, config: Config, password: str) -> None:
+def _print_banner(app: App, config: Config, password: str, account: Account | None) -> None:
     print(f"postfach serving ({config.source}); storage {config.storage.url}")
     for name, listener in app.listeners.items():
         spec = listener.spec
         print(f"  {name:<12} {spec.host}:{listener.port}")
     if password:
         print(f"\ndemo account: {DEV_USER}  password: {password}\n")
-        print(settings_table(config, DEV_USER))
+        print(settings_table(config, DEV_USER, account))
     print("\nstop with Ctrl-C", flush=True)
 
 
