@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import email.utils
 import logging
-import time
 from dataclasses import dataclass, field
 
+from postfach.recipients import RecipientCache
 from postfach.store import NewMessage, OverQuota, Store, StoreError
 from postfach.store.blobs import PreparedBlob, prepare_blob
 from postfach.store.records import Account, AccountId, DeliveryStatus, MailboxId, Uid
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 # Messages above this size are parsed and hashed in a worker thread.
 _THREAD_PARSE_SIZE = 256 * 1024
 _MAX_BATCH = 512
-_RESOLVE_TTL = 2.0
 
 
 def trace_headers(sender: str, recipient: str, received: str) -> bytes:
@@ -50,8 +49,8 @@ class Delivery:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._inboxes: dict[AccountId, MailboxId] = {}
-        self._resolved: dict[str, tuple[float, list[Account]]] = {}
-        self._resolving: dict[str, asyncio.Future[list[Account]]] = {}
+        # Only addresses that exist are kept: a new account receives mail at once.
+        self._recipients = RecipientCache(store, keep=bool)
 
     async def stop(self) -> None:
         if self._writer is not None:
@@ -76,7 +75,7 @@ class Delivery:
         targets: dict[AccountId, Account] = {}
         reaches: dict[str, list[AccountId]] = {}
         for recipient in recipients:
-            resolved = await self._resolve(recipient)
+            resolved = await self._recipients.resolve(recipient)
             if not resolved:
                 statuses[recipient] = DeliveryStatus.UNKNOWN_USER
                 continue
@@ -120,37 +119,6 @@ class Delivery:
         if isinstance(result, StoreError):
             raise result
         return result
-
-    async def _resolve(self, recipient: str) -> list[Account]:
-        """Recent positive look-ups are reused for a moment: a busy MX resolves the
-        same few recipients over and over, and concurrent misses share one query.
-        Unknown users are always asked afresh, so a new account receives mail at once."""
-        key = recipient.lower()
-        hit = self._resolved.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        pending = self._resolving.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        pending = asyncio.get_running_loop().create_future()
-        self._resolving[key] = pending
-        try:
-            accounts = await self._store.resolve(recipient)
-        except asyncio.CancelledError:
-            pending.cancel()
-            raise
-        except Exception as exc:
-            pending.set_exception(exc)
-            pending.exception()  # marked retrieved: only the waiters need it
-            raise
-        finally:
-            del self._resolving[key]
-        pending.set_result(accounts)
-        if accounts:
-            if len(self._resolved) > 10_000:
-                self._resolved.clear()
-            self._resolved[key] = (time.monotonic() + _RESOLVE_TTL, accounts)
-        return accounts
 
     async def _prepare(self, raw: bytes) -> PreparedBlob:
         if len(raw) > _THREAD_PARSE_SIZE:

@@ -16,6 +16,7 @@ import time
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.net import Listener, peer_ip, serve_streams
+from postfach.recipients import RecipientCache
 from postfach.smtp import policy, replies
 from postfach.smtp.acceptance import Acceptance
 from postfach.smtp.session import Session
@@ -26,9 +27,6 @@ __all__ = ["SMTP_LISTENERS", "SmtpService", "start_listener"]
 
 SMTP_LISTENERS = frozenset({"smtp", "submission", "submissions", "devices"})
 _DOMAIN_CACHE_TTL = 5.0
-# RCPT checks reuse a lookup this long; delivery itself resolves again, exactly.
-_RESOLVE_CACHE_TTL = 2.0
-_RESOLVE_CACHE_SIZE = 10_000
 _EHLO_CACHE_SIZE = 1000
 
 
@@ -49,8 +47,10 @@ class SmtpService:
         self._domains: frozenset[str] = frozenset()
         self._domains_at = -_DOMAIN_CACHE_TTL
         self._domains_pending: asyncio.Future[frozenset[str]] | None = None
-        self._resolved: dict[str, tuple[float, list[Account]]] = {}
-        self._resolving: dict[str, asyncio.Future[list[Account]]] = {}
+        # Accounts with a quota are looked up afresh: RCPT checks their usage.
+        self._recipients = RecipientCache(
+            ctx.store, keep=lambda accounts: not any(a.quota_bytes for a in accounts)
+        )
         self._ehlo: dict[tuple[str, tuple[str, ...]], replies.Reply] = {}
 
     async def local_domains(self) -> frozenset[str]:
@@ -74,31 +74,8 @@ class SmtpService:
             future.exception()  # retrieved here; each waiter gets it raised
 
     async def resolve(self, address: str) -> list[Account]:
-        """The accounts behind a local address, cached briefly for the RCPT check;
-        concurrent misses for one address share one store look-up."""
-        hit = self._resolved.get(address)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        pending = self._resolving.get(address)
-        if pending is None:
-            pending = asyncio.ensure_future(self._lookup(address))
-            self._resolving[address] = pending
-            pending.add_done_callback(lambda f: self._resolved_done(address, f))
-        return await asyncio.shield(pending)
-
-    async def _lookup(self, address: str) -> list[Account]:
-        accounts = await self.ctx.store.resolve(address)
-        if any(a.quota_bytes for a in accounts):
-            return accounts  # quota checks want the current usage: not cached
-        if len(self._resolved) >= _RESOLVE_CACHE_SIZE:
-            self._resolved.clear()
-        self._resolved[address] = (time.monotonic() + _RESOLVE_CACHE_TTL, accounts)
-        return accounts
-
-    def _resolved_done(self, address: str, future: asyncio.Future[list[Account]]) -> None:
-        self._resolving.pop(address, None)
-        if not future.cancelled():
-            future.exception()
+        """The accounts behind a local address, cached briefly for the RCPT check."""
+        return await self._recipients.resolve(address)
 
     def ehlo_reply(self, helo: str, keywords: tuple[str, ...]) -> replies.Reply:
         """The EHLO reply; the few distinct ones (clients re-use their names) are kept."""

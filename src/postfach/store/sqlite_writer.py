@@ -210,16 +210,13 @@ def _store_flags(
     unchanged_since: int | None,
     max_in: int,
 ) -> tuple[int | None, list[tuple[int, int, frozenset[str]]], list[int]]:
-    select = "SELECT id, uid, modseq, flags FROM messages WHERE mailbox_id = ? AND "
-    wanted: set[int] | None = None
-    if len(uids) <= max_in:
-        marks = ", ".join("?" for _ in uids)
-        rows = conn.execute(select + f"uid IN ({marks}) ORDER BY uid", [mailbox_id, *uids])
-    else:
-        wanted = set(uids)
-        rows = conn.execute(
-            select + "uid BETWEEN ? AND ? ORDER BY uid", (mailbox_id, min(wanted), max(wanted))
-        )
+    condition, values, wanted = _uid_condition(uids, max_in)
+    rows = conn.execute(
+        "SELECT id, uid, modseq, flags FROM messages WHERE mailbox_id = ?"
+        + condition
+        + " ORDER BY uid",
+        [mailbox_id, *values],
+    )
     updates, failed = plan_flags(rows.fetchall(), mode, flags, unchanged_since, wanted)
     planned: list[tuple[int, int, frozenset[str]]] = []
     if updates:
