@@ -119,6 +119,7 @@ def main() -> int:
             args.users,
             fill,
             limits=f"max_connections_per_ip = {args.connections + 100}\n",
+            workers=1,  # the memory of one process per connection
         )
         try:
             import uvloop

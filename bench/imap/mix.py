@@ -130,6 +130,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["postfach", "dovecot"])
+    parser.add_argument(
+        "--workers", type=int, default=0, help="postfach worker processes (0: one per core)"
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,7 +142,8 @@ def main() -> int:
     print(
         f"{args.clients} clients, INBOX of {args.messages} messages (~4 KB) each, "
         f"{args.rounds} rounds of {args.seconds:.0f} s after a warm-up; "
-        f"{os.cpu_count()} CPUs; {OPS_PER_SESSION} commands per session",
+        f"{os.cpu_count()} CPUs; {OPS_PER_SESSION} commands per session; postfach workers: "
+        f"{args.workers or os.cpu_count()}",
         flush=True,
     )
 
@@ -150,7 +154,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="imapbench-") as tmp:
         work = Path(tmp)
         if args.only != "dovecot":
-            proc, port = start_postfach(work, args.clients, fill)
+            proc, port = start_postfach(work, args.clients, fill, workers=args.workers)
             try:
                 results["postfach"] = measure("postfach", port, proc.pid, args)
             finally:
@@ -170,6 +174,7 @@ def main() -> int:
     print(
         f"reproduce: .venv/bin/python bench/imap/mix.py --clients {args.clients} "
         f"--messages {args.messages} --seconds {args.seconds:g} --rounds {args.rounds}"
+        f" --workers {args.workers}"
     )
     return 0
 

@@ -158,9 +158,10 @@ async def fill_postfach(url: str, users: int, messages: Messages, batch: int = 2
 
 
 def start_postfach(
-    work: Path, users: int, messages: Messages, limits: str = ""
+    work: Path, users: int, messages: Messages, limits: str = "", workers: int = 0
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """`postfach serve --config` with only the imap listener; returns (process, port)."""
+    """`postfach serve --config` with only the imap listener and `workers` processes
+    (0: postfach's default, one per CPU core); returns (process, port)."""
     port = free_port()
     data = work / "postfach"
     data.mkdir()
@@ -180,7 +181,7 @@ def start_postfach(
     )
     config = data / "postfach.toml"
     config.write_text(
-        f'[server]\nhostname = "localhost"\ndata_dir = "{data}"\n'
+        f'[server]\nhostname = "localhost"\ndata_dir = "{data}"\nworkers = {workers}\n'
         f'[storage]\nurl = "{url}"\n'
         f'[listeners]\nimap = "127.0.0.1:{port}"\n{off}\n'
         "[auth]\nallow_plaintext = true\n"

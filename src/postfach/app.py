@@ -1,4 +1,12 @@
-"""One postfach process: the store, the shared services and every configured listener."""
+"""One postfach process: the store, the shared services and every configured listener.
+
+With `serve --workers N` each worker process runs an App with a `WorkerRole`:
+listening sockets the supervisor bound (postfach/workers.py), the runtime file
+the workers share, and the relay that carries changes between them. Every
+worker serves the mail protocols and runs a queue worker (claims are
+transactional); worker 0 alone serves HTTP, runs the mailing engine and the
+retention loop, which are one per server.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from postfach.auth import Authenticator
@@ -21,10 +30,12 @@ from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
 from postfach.store import Store
+from postfach.store.notify import RelayNotifier
+from postfach.store.runtime import RuntimeState
 from postfach.tls import server_ssl_context
 from postfach.web import server as web_server
 
-__all__ = ["LISTENERS", "App"]
+__all__ = ["LISTENERS", "App", "WorkerRole"]
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +60,31 @@ class _Service(Protocol):
     async def stop(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerRole:
+    """What makes an App one worker of several (see postfach/workers.py)."""
+
+    index: int
+    relay: socket.socket  # to the supervisor: readiness, and changes on SQLite
+    sockets: dict[str, socket.socket]  # listener name -> bound, listening socket
+    runtime_path: str  # store/runtime.py
+
+    @property
+    def primary(self) -> bool:
+        return self.index == 0
+
+
 class App:
     """Starts and stops everything `postfach serve` runs."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, role: WorkerRole | None = None) -> None:
         self.config = config
+        self.role = role
         self.listeners: dict[str, RunningListener] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._services: list[_Service] = []
         self._ctx: ServerContext | None = None
+        self.relay: RelayNotifier | None = None  # a worker's line to its supervisor
 
     @property
     def ctx(self) -> ServerContext:
@@ -68,8 +95,12 @@ class App:
         return self.listeners[name].port
 
     async def start(self) -> None:
-        config = self.config
+        config, role = self.config, self.role
         store = await Store.connect(config.storage.url)
+        relay = None
+        if role is not None:
+            store.runtime = RuntimeState(role.runtime_path, role.index)
+            relay = self.relay = store.attach_relay(role.relay)
         await store.start_change_feed()
         self._ctx = ServerContext(
             config=config,
@@ -78,22 +109,31 @@ class App:
             delivery=Delivery(store, config.server.hostname),
             ssl_context=server_ssl_context(config),
             node_id=f"{socket.gethostname()}:{os.getpid()}:{id(self):x}",
+            listen_sockets=dict(role.sockets) if role is not None else {},
         )
+        primary = role is None or role.primary
         try:
             for spec in config.listeners_enabled():
+                if spec.name == "http" and not primary:
+                    continue
                 await self._start_listener(spec)
-            await self._start_services()
+            await self._start_services(primary)
         except BaseException:
             await self.stop()
             raise
-        self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        if primary:
+            self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        if relay is not None:
+            relay.ready()
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
         self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
 
-    async def _start_services(self) -> None:
-        """Background workers: the outbound queue and the mailing engine."""
-        services: list[_Service] = [QueueWorker(self.ctx), MailingService(self.ctx)]
+    async def _start_services(self, primary: bool) -> None:
+        """Background workers: the outbound queue and (one per server) the mailing engine."""
+        services: list[_Service] = [QueueWorker(self.ctx)]
+        if primary:
+            services.append(MailingService(self.ctx))
         for service in services:
             await service.start()
             self._services.append(service)

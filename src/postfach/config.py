@@ -58,6 +58,11 @@ class ServerConfig:
     # The name and ports mail programs are told (autoconfig, settings) when
     # postfach sits behind a proxy or NAT; empty: hostname and listener ports.
     public_name: str = ""
+    # Processes `postfach serve` runs, sharing the listening sockets; 0: one per CPU core.
+    workers: int = 0
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +304,7 @@ def dev_config(base: Path) -> Config:
     """`postfach serve --dev`: everything on high ports of loopback, data in ./dev-data."""
     data_dir = (base / "dev-data").resolve()
     return Config(
-        server=ServerConfig(hostname="localhost", data_dir=str(data_dir)),
+        server=ServerConfig(hostname="localhost", data_dir=str(data_dir), workers=1),
         storage=StorageConfig(url=f"sqlite:///{data_dir / 'postfach.db'}"),
         listeners=ListenersConfig(
             smtp="127.0.0.1:1025",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from postfach.config import Config
@@ -24,6 +25,8 @@ class ServerContext:
     delivery: Delivery
     ssl_context: ssl.SSLContext
     node_id: str  # unique per process: owner of cross-node locks
+    # A worker of `serve --workers N`: listening sockets the supervisor bound, by listener.
+    listen_sockets: dict[str, socket.socket] = field(default_factory=dict)
 
     @property
     def hostname(self) -> str:

@@ -79,20 +79,18 @@ async def serve_streams(
     limit: int = 64 * 1024,
 ) -> Listener:
     """Starts `handler` for each connection; `too_many` is sent to an IP over its limit."""
-    per_ip: Counter[str] = Counter()
-    max_per_ip = ctx.config.limits.max_connections_per_ip
+    counter = _ConnectionCounter(ctx, spec.name)
     listener: Listener
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         ip = peer_ip(writer)
         task = asyncio.current_task()
-        if per_ip[ip] >= max_per_ip:
+        if not counter.opened(ip):
             with contextlib.suppress(Exception):
                 writer.write(too_many)
                 await writer.drain()
                 writer.close()
             return
-        per_ip[ip] += 1
         listener.writers.add(writer)
         if task is not None:
             listener.tasks.add(task)
@@ -106,22 +104,47 @@ async def serve_streams(
         except Exception:
             log.exception("%s: session from %s failed", spec.name, ip)
         finally:
-            per_ip[ip] -= 1
-            if per_ip[ip] <= 0:
-                del per_ip[ip]
+            counter.closed(ip)
             listener.writers.discard(writer)
             if task is not None:
                 listener.tasks.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
 
-    server = await asyncio.start_server(
-        on_connect,
-        spec.host,
-        spec.port,
-        ssl=ctx.ssl_context if spec.implicit_tls else None,
-        limit=limit,
-        reuse_address=True,
-    )
+    ssl = ctx.ssl_context if spec.implicit_tls else None
+    inherited = ctx.listen_sockets.get(spec.name)
+    if inherited is not None:
+        server = await asyncio.start_server(on_connect, sock=inherited, ssl=ssl, limit=limit)
+    else:
+        server = await asyncio.start_server(
+            on_connect, spec.host, spec.port, ssl=ssl, limit=limit, reuse_address=True
+        )
     listener = Listener(spec, server)
     return listener
+
+
+class _ConnectionCounter:
+    """Open connections per client address on one listener: in this process's
+    memory, or in the runtime file all workers of `serve --workers N` share."""
+
+    def __init__(self, ctx: ServerContext, listener: str) -> None:
+        self._runtime = ctx.store.runtime
+        self._listener = listener
+        self._limit = ctx.config.limits.max_connections_per_ip
+        self._open: Counter[str] = Counter()
+
+    def opened(self, ip: str) -> bool:
+        if self._runtime is not None:
+            return self._runtime.connection_opened(self._listener, ip, self._limit)
+        if self._open[ip] >= self._limit:
+            return False
+        self._open[ip] += 1
+        return True
+
+    def closed(self, ip: str) -> None:
+        if self._runtime is not None:
+            self._runtime.connection_closed(self._listener, ip)
+            return
+        self._open[ip] -= 1
+        if self._open[ip] <= 0:
+            del self._open[ip]

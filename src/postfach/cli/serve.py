@@ -5,22 +5,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
+import socket
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from postfach.app import App
+from postfach.app import App, WorkerRole
 from postfach.auth.passwords import generate_app_password, hash_password_async
 from postfach.clientsettings import settings_table
-from postfach.config import Config, dev_config, load_config
+from postfach.config import Config, ListenerSpec, dev_config, load_config
 from postfach.store import Store
 from postfach.store.records import Account
+from postfach.workers import Supervisor, WorkerSpec
 
 __all__ = ["register"]
 
 DEV_DOMAIN = "example.test"
 DEV_USER = f"demo@{DEV_DOMAIN}"
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -32,6 +43,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "needed, data in ./dev-data, high ports on 127.0.0.1, demo user printed.",
     )
     p.add_argument("--dev", action="store_true", help="development mode (see above)")
+    p.add_argument(
+        "--workers",
+        type=_count,
+        metavar="N",
+        help="worker processes sharing the listeners (default: server.workers; "
+        "0: one per CPU core; --dev: 1)",
+    )
+    p.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # set by the supervisor
     p.set_defaults(handler=run_serve)
 
 
@@ -53,40 +72,106 @@ async def _prepare_dev(config: Config) -> tuple[str, Account]:
     return password, account
 
 
+def _config(args: argparse.Namespace) -> Config:
+    if not args.dev:
+        return load_config(args.config)
+    if args.config:
+        return replace(load_config(args.config), dev=True)
+    return dev_config(Path.cwd())
+
+
 async def run_serve(args: argparse.Namespace) -> int:
-    if args.dev:
-        config = dev_config(Path.cwd())
-        if args.config:
-            config = replace(load_config(args.config), dev=True)
-        password, account = await _prepare_dev(config)
-    else:
-        config = load_config(args.config)
-        password, account = "", None
+    if args.worker:
+        return await _run_worker(args, WorkerSpec.decode(args.worker))
+    config = _config(args)
+    password, account = await _prepare_dev(config) if args.dev else ("", None)
+    workers = args.workers if args.workers is not None else config.server.workers
+    if workers == 0:
+        workers = config.server.worker_count()
+    if workers > 1:
+        return await _run_supervisor(args, config, workers, password, account)
     app = App(config)
     await app.start()
     try:
-        _print_banner(app, config, password, account)
+        ports = {name: (lst.spec, lst.port) for name, lst in app.listeners.items()}
+        _print_banner(config, ports, password, account, workers=1)
         await _wait_for_signal()
     finally:
         await app.stop()
     return 0
 
 
-def _print_banner(app: App, config: Config, password: str, account: Account | None) -> None:
-    print(f"postfach serving ({config.source}); storage {config.storage.url}")
-    for name, listener in app.listeners.items():
-        spec = listener.spec
-        print(f"  {name:<12} {spec.host}:{listener.port}")
+async def _run_supervisor(
+    args: argparse.Namespace, config: Config, workers: int, password: str, account: Account | None
+) -> int:
+    # Create or migrate the schema once, before the workers open the database.
+    await (await Store.connect(config.storage.url)).close()
+    serve_args = (["--dev"] if args.dev else []) + (
+        ["--config", args.config] if args.config else []
+    )
+    supervisor = Supervisor(config, workers, serve_args)
+    await supervisor.start()
+    try:
+        specs = {s.name: s for s in config.listeners_enabled()}
+        ports = {name: (specs[name], supervisor.port(name)) for name in supervisor.sockets}
+        _print_banner(config, ports, password, account, workers=workers)
+        await _wait_for_signal(supervisor.failed)
+    finally:
+        await supervisor.stop()
+    return 1 if supervisor.failed.is_set() else 0
+
+
+async def _run_worker(args: argparse.Namespace, spec: WorkerSpec) -> int:
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s %(levelname)s worker {spec.index} %(name)s: %(message)s"
+            )
+        )
+    role = WorkerRole(
+        index=spec.index,
+        relay=socket.socket(fileno=spec.relay_fd),
+        sockets={name: socket.socket(fileno=fd) for name, fd in spec.socket_fds.items()},
+        runtime_path=spec.runtime,
+    )
+    app = App(_config(args), role)
+    await app.start()
+    try:
+        assert app.relay is not None
+        await _wait_for_signal(app.relay.closed)  # closed: the supervisor is gone
+    finally:
+        await app.stop()
+    return 0
+
+
+def _print_banner(
+    config: Config,
+    ports: Mapping[str, tuple[ListenerSpec, int]],
+    password: str,
+    account: Account | None,
+    workers: int,
+) -> None:
+    processes = f"; {workers} worker processes" if workers > 1 else ""
+    print(f"postfach serving ({config.source}); storage {config.storage.url}{processes}")
+    for name, (spec, port) in ports.items():
+        print(f"  {name:<12} {spec.host}:{port}")
     if password:
         print(f"\ndemo account: {DEV_USER}  password: {password}\n")
         print(settings_table(config, DEV_USER, account))
     print("\nstop with Ctrl-C", flush=True)
 
 
-async def _wait_for_signal() -> None:
+async def _wait_for_signal(also: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    waits = [asyncio.create_task(stop.wait())]
+    if also is not None:
+        waits.append(asyncio.create_task(also.wait()))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()

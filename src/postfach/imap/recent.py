@@ -13,6 +13,9 @@ The first time this process looks at a mailbox, the mark is set below the
 messages that entered it since the IMAP listener started (`entered_at`), so
 mail that arrived before any session noticed stays recent, and mail from
 before a restart does not all turn recent at once.
+
+The worker processes of `serve --workers N` share the marks through the
+runtime file (store/runtime.py), so "exactly one session" holds across them.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from collections.abc import Sequence
 
 from postfach.store.api import StoreApi
 from postfach.store.records import MailboxId, Uid
+from postfach.store.runtime import RuntimeState
 
-__all__ = ["RecentTracker", "tracker_for"]
+__all__ = ["RecentTracker", "SharedRecentTracker", "tracker_for"]
 
 SCAN_BATCH = 32  # the newest messages first; usually one batch settles it
 
@@ -38,13 +42,26 @@ class RecentTracker:
         self.started = time.time()
         self._high: dict[Key, int] = {}
 
+    # The marks themselves; SharedRecentTracker keeps them in the runtime file.
+    def _get(self, key: Key) -> int | None:
+        return self._high.get(key)
+
+    def _first(self, key: Key, high: int) -> None:
+        self._high.setdefault(key, high)
+
+    def _raise(self, key: Key, uid: int) -> bool:
+        if uid <= self._high.get(key, 0):
+            return False
+        self._high[key] = uid
+        return True
+
     def known(self, key: Key) -> bool:
-        return key in self._high
+        return self._get(key) is not None
 
     async def prime(self, store: StoreApi, key: Key, uids: Sequence[int]) -> None:
         """First look at a mailbox in this process: everything that entered it
         before the process started counts as already seen."""
-        if key in self._high:
+        if self.known(key):
             return
         high = 0
         end = len(uids)
@@ -57,25 +74,39 @@ class RecentTracker:
                 high = max(old)
                 break
             end = start
-        self._high.setdefault(key, high)
+        self._first(key, high)
 
     def unclaimed(self, key: Key, uids: Sequence[int]) -> list[int]:
         """UIDs (ascending) no session has claimed yet."""
-        high = self._high.get(key, 0)
+        high = self._get(key) or 0
         return [u for u in uids if u > high] if uids and uids[-1] > high else []
 
     def claim(self, key: Key, uid: int) -> bool:
         """Claims every UID up to `uid`; True when `uid` was not claimed before."""
-        high = self._high.get(key, 0)
-        if uid <= high:
-            return False
-        self._high[key] = uid
-        return True
+        return self._raise(key, uid)
 
     def settled(self, key: Key, uidnext: int) -> bool:
         """True when every message below `uidnext` is known to be claimed."""
-        high = self._high.get(key)
+        high = self._get(key)
         return high is not None and high >= uidnext - 1
+
+
+class SharedRecentTracker(RecentTracker):
+    """The marks of all workers of one server, in their runtime file."""
+
+    def __init__(self, runtime: RuntimeState) -> None:
+        super().__init__()
+        self._runtime = runtime
+        self.started = runtime.started
+
+    def _get(self, key: Key) -> int | None:
+        return self._runtime.recent_high(key[0], key[1])
+
+    def _first(self, key: Key, high: int) -> None:
+        self._runtime.recent_prime(key[0], key[1], high)
+
+    def _raise(self, key: Key, uid: int) -> bool:
+        return self._runtime.recent_claim(key[0], key[1], uid)
 
 
 _TRACKERS: weakref.WeakKeyDictionary[StoreApi, RecentTracker] = weakref.WeakKeyDictionary()
@@ -85,5 +116,7 @@ def tracker_for(store: StoreApi) -> RecentTracker:
     """The tracker of one store (one per process in production; tests run several)."""
     tracker = _TRACKERS.get(store)
     if tracker is None:
-        tracker = _TRACKERS[store] = RecentTracker()
+        runtime = store.runtime
+        tracker = RecentTracker() if runtime is None else SharedRecentTracker(runtime)
+        _TRACKERS[store] = tracker
     return tracker

@@ -28,6 +28,7 @@ from postfach.store.records import (
     StoredMessage,
     Uid,
 )
+from postfach.store.runtime import RuntimeState
 
 __all__ = [
     "AlreadyExists",
@@ -60,6 +61,7 @@ class OverQuota(StoreError):
 class StoreApi(Protocol):
     hub: Hub
     dialect: str  # "sqlite" or "postgresql"
+    runtime: RuntimeState | None  # shared by the workers of `serve --workers N`
 
     async def close(self) -> None: ...
 
@@ -168,6 +170,10 @@ class StoreApi(Protocol):
 
     async def read_raws(self, batch: Sequence[StoredMessage]) -> dict[int, bytes]:
         """{StoredMessage.id: prefix + blob} for many messages in one go."""
+        ...
+
+    async def read_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
+        """{sha256: blob} for many blobs in one go; gone blobs are left out."""
         ...
 
     async def read_blob(self, blob_sha256: str) -> bytes: ...

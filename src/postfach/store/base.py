@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 import uuid
 from collections import namedtuple
@@ -23,8 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from postfach.store.events import Hub
-from postfach.store.notify import PgNotifier, poll_credentials
+from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
 from postfach.store.records import AccountId
+from postfach.store.runtime import RuntimeState
 from postfach.store.schema import accounts, meta, metadata
 from postfach.store.sqlite_writer import SqliteBatchWriter
 
@@ -92,6 +94,9 @@ class StoreBase:
         self._batch_writer: SqliteBatchWriter | None = None
         self.node = uuid.uuid4().hex
         self._notifier: PgNotifier | None = None
+        self._relay: RelayNotifier | None = None
+        # Set by a worker of `serve --workers N` (store/runtime.py).
+        self.runtime: RuntimeState | None = None
         self._feed: asyncio.Task[None] | None = None
         if dialect == "postgresql":
             self._notifier = PgNotifier(_asyncpg_dsn(url), self.node, self.hub)
@@ -126,8 +131,19 @@ class StoreBase:
             await store.migrate()
         return store
 
+    def attach_relay(self, sock: socket.socket) -> RelayNotifier:
+        """A worker of `serve --workers N`: tells the supervisor it is ready over
+        `sock`; on SQLite its changes also go to the other workers that way (the
+        supervisor passes them on) and theirs come back. PostgreSQL has NOTIFY."""
+        self._relay = RelayNotifier(sock, self.node, self.hub)
+        if self._notifier is None:
+            self.hub.forward = self._relay.send
+        return self._relay
+
     async def start_change_feed(self) -> None:
         """Hears changes made by other nodes (PostgreSQL) or other processes (SQLite)."""
+        if self._relay is not None:
+            await self._relay.listen()
         if self._notifier is not None:
             await self._notifier.listen()
         elif self._feed is None:
@@ -150,6 +166,11 @@ class StoreBase:
             self._feed = None
         if self._notifier is not None:
             await self._notifier.close()
+        if self._relay is not None:
+            await self._relay.close()
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
         if self._batch_writer is not None:
             await asyncio.to_thread(self._batch_writer.close)
             self._batch_writer = None
@@ -164,8 +185,16 @@ class StoreBase:
             async with self._writer.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self._writer.begin() as conn:
-            yield conn
+        async with self._write_lock:
+            gate = self._batch_writer.gate if self._batch_writer is not None else None
+            if gate is not None:
+                await gate.acquire()
+            try:
+                async with self._writer.begin() as conn:
+                    yield conn
+            finally:
+                if gate is not None:
+                    gate.release()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

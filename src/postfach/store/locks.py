@@ -1,9 +1,10 @@
 """Named leases: one POP3 session per account at a time.
 
 On PostgreSQL the leases live in the database, so they hold across nodes. On
-SQLite there is one server process per database, so they live in that
-process's memory: a lease taken and dropped with every POP3 session is then no
-write transaction and no fsync.
+SQLite the server is one machine: with several worker processes the leases
+live in the runtime file they share (store/runtime.py), with one process in
+its memory. Either way a lease taken and dropped with every POP3 session is no
+write transaction on the mail database and no fsync.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class LocksMixin(StoreBase):
 
     async def try_lock(self, name: str, owner: str, ttl: float) -> bool:
         now = time.time()
+        if self.dialect == "sqlite" and self.runtime is not None:
+            return self.runtime.try_lock(name, owner, ttl)
         leases = self._memory_leases()
         if leases is not None:
             held = leases.get(name)
@@ -58,6 +61,8 @@ class LocksMixin(StoreBase):
             return False
 
     async def refresh_lock(self, name: str, owner: str, ttl: float) -> bool:
+        if self.dialect == "sqlite" and self.runtime is not None:
+            return self.runtime.refresh_lock(name, owner, ttl)
         leases = self._memory_leases()
         if leases is not None:
             held = leases.get(name)
@@ -74,6 +79,9 @@ class LocksMixin(StoreBase):
             return bool(result.rowcount)
 
     async def unlock(self, name: str, owner: str) -> None:
+        if self.dialect == "sqlite" and self.runtime is not None:
+            self.runtime.unlock(name, owner)
+            return
         leases = self._memory_leases()
         if leases is not None:
             held = leases.get(name)

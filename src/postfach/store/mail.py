@@ -536,17 +536,22 @@ class MailMixin(AccountsMixin):
 
     async def read_raws(self, batch: Sequence[StoredMessage]) -> dict[int, bytes]:
         """{message id: prefix + blob} in one query per 500 blobs; gone blobs are left out."""
-        shas = sorted({m.blob_sha256 for m in batch})
+        data = await self.read_blobs([m.blob_sha256 for m in batch])
+        return {m.id: m.prefix + data[m.blob_sha256] for m in batch if m.blob_sha256 in data}
+
+    async def read_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
+        """{sha256: blob} in one query per 500 blobs; gone blobs are left out."""
+        wanted = sorted(set(shas))
         data: dict[str, bytes] = {}
         async with self.read() as conn:
-            for start in range(0, len(shas), _MAX_IN):
+            for start in range(0, len(wanted), _MAX_IN):
                 rows = await conn.execute(
                     select(blobs.c.sha256, blobs.c.data).where(
-                        blobs.c.sha256.in_(shas[start : start + _MAX_IN])
+                        blobs.c.sha256.in_(wanted[start : start + _MAX_IN])
                     )
                 )
                 data.update((sha, bytes(raw)) for sha, raw in rows)
-        return {m.id: m.prefix + data[m.blob_sha256] for m in batch if m.blob_sha256 in data}
+        return data
 
     async def read_blob(self, blob_sha256: str) -> bytes:
         rows = await self.fetch(_BLOB_DATA, sha256=blob_sha256)

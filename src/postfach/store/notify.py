@@ -3,9 +3,11 @@
 PostgreSQL: every change published on one node is sent with NOTIFY after its
 commit and published on the hubs of the other nodes, so IMAP IDLE on node B
 hears of a delivery on node A, and "log out everywhere" from the CLI ends
-sessions on every node. SQLite: postfach runs as one server process, but the
-CLI is another process: the server polls the accounts' credentials so that a
-password change or logout-everywhere made there ends sessions here too.
+sessions on every node. SQLite: the worker processes of one server send the
+same payloads over a socket pair to their supervisor, which passes them to
+the other workers (RelayNotifier). The CLI is yet another process: the server
+polls the accounts' credentials so that a password change or logout-everywhere
+made there ends sessions here too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,7 +31,14 @@ from postfach.store.events import (
 )
 from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
 
-__all__ = ["CHANNEL", "PgNotifier", "decode_changes", "encode_changes"]
+__all__ = [
+    "CHANNEL",
+    "READY",
+    "PgNotifier",
+    "RelayNotifier",
+    "decode_changes",
+    "encode_changes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +161,66 @@ class PgNotifier:
             with contextlib.suppress(Exception):
                 await self._listener.close()
             self._listener = None
+
+
+# A worker tells its supervisor it has started with this line on the relay.
+READY = b"ready\n"
+
+
+class RelayNotifier:
+    """A worker's end of the supervisor's relay: one JSON payload per line."""
+
+    def __init__(self, sock: socket.socket, node: str, hub: Hub) -> None:
+        self._sock = sock
+        self._node = node
+        self._hub = hub
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: list[bytes] = []
+        self._reader_task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()  # the supervisor is gone: the worker should end
+
+    def send(self, account_id: AccountId, changes: list[Change]) -> None:
+        for payload in encode_changes(self._node, account_id, changes):
+            self._write(payload.encode() + b"\n")
+
+    def ready(self) -> None:
+        self._write(READY)
+
+    def _write(self, line: bytes) -> None:
+        if self._writer is None:
+            self._pending.append(line)
+        elif not self._writer.is_closing():
+            self._writer.write(line)
+
+    async def listen(self) -> None:
+        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock, limit=1 << 20)
+        for line in self._pending:
+            self._writer.write(line)
+        self._pending.clear()
+        self._reader_task = asyncio.create_task(self._read(reader), name="relay")
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while line := await reader.readline():
+            try:
+                node, account_id, changes = decode_changes(line.decode())
+            except (ValueError, TypeError, KeyError, IndexError):
+                log.warning("ignoring a malformed change from the relay")
+                continue
+            if node != self._node:
+                self._hub.deliver_local(account_id, changes)
+        self.closed.set()
+
+    async def close(self) -> None:
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        if self._writer is None:
+            self._sock.close()
+            return
+        with contextlib.suppress(Exception):
+            await self._writer.drain()
+        self._writer.close()
 
 
 CredentialsReader = Callable[[], Awaitable[dict[AccountId, tuple[int, str]]]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -87,7 +88,8 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
         limit_concurrency=max(ctx.config.limits.max_connections_per_ip * 4, 100),
     )
     server = _EmbeddedServer(config)
-    task = asyncio.create_task(_serve(server), name=f"http {spec.host}:{spec.port}")
+    sockets = [ctx.listen_sockets["http"]] if "http" in ctx.listen_sockets else None
+    task = asyncio.create_task(_serve(server, sockets), name=f"http {spec.host}:{spec.port}")
     while not server.started:
         if task.done():
             raise OSError(f"http listener: cannot listen on {spec.host}:{spec.port}")
@@ -95,8 +97,8 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
     return WebListener(spec, server, task, app)
 
 
-async def _serve(server: _EmbeddedServer) -> None:
+async def _serve(server: _EmbeddedServer, sockets: list[socket.socket] | None) -> None:
     try:
-        await server.serve()
+        await server.serve(sockets=sockets)
     except SystemExit:  # uvicorn exits when it cannot bind
         log.error("http listener failed to start")

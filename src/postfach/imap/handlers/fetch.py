@@ -36,6 +36,8 @@ NEEDS_PARSE = frozenset(
 )
 RFC822_SECTIONS = {"RFC822.HEADER": "HEADER", "RFC822.TEXT": "TEXT"}
 
+BLOB_ITEMS = frozenset({"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY"})
+
 SETS_SEEN = frozenset({"BODY", "BINARY", "RFC822", "RFC822.TEXT"})
 
 
@@ -138,10 +140,16 @@ class Item:
 
     __slots__ = ("message", "parsed", "_blob", "_store")
 
-    def __init__(self, s: Session, message: StoredMessage, parsed: ParsedMessage | None) -> None:
+    def __init__(
+        self,
+        s: Session,
+        message: StoredMessage,
+        parsed: ParsedMessage | None,
+        blob: bytes | None = None,
+    ) -> None:
         self.message = message
         self.parsed = parsed
-        self._blob: bytes | None = None
+        self._blob = blob
         self._store = s.ctx.store
 
     async def blob(self) -> bytes:
@@ -162,13 +170,22 @@ async def _fetch_batch(
         for m in await s.ctx.store.get_messages(view.mailbox_id, [Uid(view.uids[i]) for i in batch])
     }
     needs_parse = any(i.name in NEEDS_PARSE for i in items)
+    blobs: dict[str, bytes] = {}
+    if len(messages) > 1 and any(_needs_blob(i) for i in items):
+        # One query for the batch, not one per message.
+        blobs = await s.ctx.store.read_blobs([m.blob_sha256 for m in messages.values()])
     for i in batch:
         message = messages.get(Uid(view.uids[i]))
         if message is None:
             continue  # expunged by another session, not yet announced
-        item = Item(s, message, parsed.of(message) if needs_parse else None)
+        parse = parsed.of(message) if needs_parse else None
+        item = Item(s, message, parse, blobs.get(message.blob_sha256))
         rendered = [await _item(s, view, i, item, att) for att in items]
         s.conn.write(b"* %d FETCH (" % (i + 1) + b" ".join(rendered) + b")\r\n")
+
+
+def _needs_blob(att: c.FetchAtt) -> bool:
+    return att.name in BLOB_ITEMS or (att.name == "BODY" and att.section is not None)
 
 
 async def _item(s: Session, view: SelectedView, i: int, item: Item, att: c.FetchAtt) -> bytes:

@@ -1,0 +1,171 @@
+"""What the worker processes of one `postfach serve --workers N` share while it runs.
+
+A small SQLite file beside the data that lives as long as the server: the
+supervisor makes it anew at every start, so nothing in it outlives a restart,
+by design. It holds what one process used to keep in memory and what must now
+agree between processes on one machine:
+
+- \\Recent marks: per mailbox the highest UID a session has been told about
+  (imap/recent.py);
+- open connections per listener and client address, for `max_connections_per_ip`;
+- POP3 maildrop leases on SQLite (PostgreSQL keeps them in its own table).
+
+Every call is one or two statements on a local file without fsync
+(`synchronous=OFF`: a crash loses this state, and the next start begins a
+fresh file anyway), so the calls run on the event loop: a thread hop would cost
+more than the statement. Rows carry the worker that wrote them, so the
+supervisor can drop a crashed worker's connections and leases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["RuntimeState"]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS recent ("
+    " mailbox_id INTEGER NOT NULL, uidvalidity INTEGER NOT NULL, high INTEGER NOT NULL,"
+    " PRIMARY KEY (mailbox_id, uidvalidity))",
+    "CREATE TABLE IF NOT EXISTS connections ("
+    " listener TEXT NOT NULL, ip TEXT NOT NULL, worker INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (listener, ip, worker))",
+    "CREATE TABLE IF NOT EXISTS leases ("
+    " name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL,"
+    " worker INTEGER NOT NULL)",
+)
+
+
+class RuntimeState:
+    """One worker's handle on the shared runtime file."""
+
+    def __init__(self, path: str | Path, worker: int) -> None:
+        self.path = str(path)
+        self.worker = worker
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=OFF", "busy_timeout=5000"):
+            self._conn.execute(f"PRAGMA {pragma}")
+
+    @property
+    def started(self) -> float:
+        """When the supervisor made the file: the start of this server run."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'started'").fetchone()
+        return float(row[0]) if row else time.time()
+
+    @classmethod
+    def create(cls, path: str | Path) -> None:
+        """A fresh, empty file (the supervisor, before it starts any worker)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+        state = cls(path, worker=-1)
+        try:
+            for statement in _SCHEMA:
+                state._conn.execute(statement)
+            state._conn.execute("INSERT INTO meta VALUES ('started', ?)", (time.time(),))
+        finally:
+            state.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        cursor = self._conn.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+
+    # -- \Recent ------------------------------------------------------------------
+    def recent_high(self, mailbox_id: int, uidvalidity: int) -> int | None:
+        row = self._conn.execute(
+            "SELECT high FROM recent WHERE mailbox_id = ? AND uidvalidity = ?",
+            (mailbox_id, uidvalidity),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def recent_prime(self, mailbox_id: int, uidvalidity: int, high: int) -> None:
+        """Sets the first mark of a mailbox unless another worker was first."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO recent (mailbox_id, uidvalidity, high) VALUES (?, ?, ?)",
+            (mailbox_id, uidvalidity, high),
+        )
+
+    def recent_claim(self, mailbox_id: int, uidvalidity: int, uid: int) -> bool:
+        """Raises the mark to `uid`; True when it was below (this caller claimed it)."""
+        cur = self._conn.execute(
+            "INSERT INTO recent (mailbox_id, uidvalidity, high) VALUES (?, ?, ?)"
+            " ON CONFLICT (mailbox_id, uidvalidity) DO UPDATE SET high = excluded.high"
+            " WHERE high < excluded.high",
+            (mailbox_id, uidvalidity, uid),
+        )
+        return bool(cur.rowcount)
+
+    # -- connections per client address --------------------------------------------
+    def connection_opened(self, listener: str, ip: str, limit: int) -> bool:
+        """Counts a connection in unless `ip` has `limit` open on `listener` already."""
+        with self._transaction() as cur:
+            (total,) = cur.execute(
+                "SELECT coalesce(sum(n), 0) FROM connections WHERE listener = ? AND ip = ?",
+                (listener, ip),
+            ).fetchone()
+            if total >= limit:
+                return False
+            cur.execute(
+                "INSERT INTO connections (listener, ip, worker, n) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (listener, ip, worker) DO UPDATE SET n = n + 1",
+                (listener, ip, self.worker),
+            )
+            return True
+
+    def connection_closed(self, listener: str, ip: str) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE connections SET n = n - 1 WHERE listener = ? AND ip = ? AND worker = ?",
+                (listener, ip, self.worker),
+            )
+            cur.execute("DELETE FROM connections WHERE n <= 0")
+
+    # -- leases ----------------------------------------------------------------------
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool:
+        now = time.time()
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT owner, expires FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None and row[0] != owner and row[1] > now:
+                return False
+            cur.execute(
+                "INSERT OR REPLACE INTO leases (name, owner, expires, worker) VALUES (?, ?, ?, ?)",
+                (name, owner, now + ttl, self.worker),
+            )
+            return True
+
+    def refresh_lock(self, name: str, owner: str, ttl: float) -> bool:
+        cur = self._conn.execute(
+            "UPDATE leases SET expires = ? WHERE name = ? AND owner = ?",
+            (time.time() + ttl, name, owner),
+        )
+        return bool(cur.rowcount)
+
+    def unlock(self, name: str, owner: str) -> None:
+        self._conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # -- the supervisor ------------------------------------------------------------
+    def forget_worker(self, worker: int) -> None:
+        """Drops what a worker that died held: its connections and its leases."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM connections WHERE worker = ?", (worker,))
+            cur.execute("DELETE FROM leases WHERE worker = ?", (worker,))
