@@ -12,6 +12,7 @@ be there twice (those whose reply was lost may be there once or not at all).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -92,6 +93,7 @@ def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
             stdout=subprocess.DEVNULL,
             stderr=out,
             env={**os.environ, "PYTHONPATH": SRC},  # the code under test, not another copy
+            start_new_session=True,  # its own process group: the crash takes every worker
         )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -165,15 +167,15 @@ def load_and_kill(
         thread.start()
     try:
         time.sleep(rng.uniform(0.4, 2.0))
-        server.send_signal(signal.SIGKILL)
+        os.killpg(server.pid, signal.SIGKILL)  # the supervisor and its workers at once
         server.wait(10)
     finally:
         stop.set()
         for thread in threads:
             thread.join(15)
-        if server.poll() is None:
-            server.kill()
-            server.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
 
 
 def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> None:

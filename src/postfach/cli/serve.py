@@ -81,28 +81,35 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def run_serve(args: argparse.Namespace) -> int:
+    # From the first moment: a SIGTERM while starting stops cleanly once started.
+    stop = _stop_on_signal()
     if args.worker:
-        return await _run_worker(args, WorkerSpec.decode(args.worker))
+        return await _run_worker(args, WorkerSpec.decode(args.worker), stop)
     config = _config(args)
     password, account = await _prepare_dev(config) if args.dev else ("", None)
     workers = args.workers if args.workers is not None else config.server.workers
     if workers == 0:
         workers = config.server.worker_count()
     if workers > 1:
-        return await _run_supervisor(args, config, workers, password, account)
+        return await _run_supervisor(args, config, workers, password, account, stop)
     app = App(config)
     await app.start()
     try:
         ports = {name: (lst.spec, lst.port) for name, lst in app.listeners.items()}
         _print_banner(config, ports, password, account, workers=1)
-        await _wait_for_signal()
+        await _wait_for(stop)
     finally:
         await app.stop()
     return 0
 
 
 async def _run_supervisor(
-    args: argparse.Namespace, config: Config, workers: int, password: str, account: Account | None
+    args: argparse.Namespace,
+    config: Config,
+    workers: int,
+    password: str,
+    account: Account | None,
+    stop: asyncio.Event,
 ) -> int:
     # Create or migrate the schema once, before the workers open the database.
     await (await Store.connect(config.storage.url)).close()
@@ -115,13 +122,13 @@ async def _run_supervisor(
         specs = {s.name: s for s in config.listeners_enabled()}
         ports = {name: (specs[name], supervisor.port(name)) for name in supervisor.sockets}
         _print_banner(config, ports, password, account, workers=workers)
-        await _wait_for_signal(supervisor.failed)
+        await _wait_for(stop, supervisor.failed)
     finally:
         await supervisor.stop()
     return 1 if supervisor.failed.is_set() else 0
 
 
-async def _run_worker(args: argparse.Namespace, spec: WorkerSpec) -> int:
+async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.Event) -> int:
     for handler in logging.getLogger().handlers:
         handler.setFormatter(
             logging.Formatter(
@@ -138,7 +145,7 @@ async def _run_worker(args: argparse.Namespace, spec: WorkerSpec) -> int:
     await app.start()
     try:
         assert app.relay is not None
-        await _wait_for_signal(app.relay.closed)  # closed: the supervisor is gone
+        await _wait_for(stop, app.relay.closed)  # closed: the supervisor is gone
     finally:
         await app.stop()
     return 0
@@ -161,15 +168,18 @@ def _print_banner(
     print("\nstop with Ctrl-C", flush=True)
 
 
-async def _wait_for_signal(also: asyncio.Event | None = None) -> None:
+def _stop_on_signal() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    waits = [asyncio.create_task(stop.wait())]
-    if also is not None:
-        waits.append(asyncio.create_task(also.wait()))
+    return stop
+
+
+async def _wait_for(*events: asyncio.Event) -> None:
+    """Until the first of `events` is set."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:

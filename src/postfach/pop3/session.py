@@ -327,7 +327,11 @@ async def _quit(s: Session, cmd: Quit) -> None:
     """RFC 1939 §6: QUIT in TRANSACTION enters UPDATE; in AUTHORIZATION it just ends."""
     s.closing = True
     if s.state is State.TRANSACTION and s.account is not None:
-        if not await s.maildrop.commit(s.ctx.store, s.account):
+        committed = await s.maildrop.commit(s.ctx.store, s.account)
+        # Free the maildrop before the reply: a program that reconnects at once
+        # (in this worker or another) must not find it still in use.
+        await s.aclose()
+        if not committed:
             s.out.append(replies.SOME_NOT_REMOVED)
             return
     s.out.append(replies.ok(f"{s.ctx.hostname} POP3 server signing off"))

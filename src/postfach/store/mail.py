@@ -137,6 +137,16 @@ _MAILBOX_BY_NAME = select(mailboxes).where(
 )
 _MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
 _BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
+# SEARCH FROM/SUBJECT/BODY/TEXT/...: one prepared statement per kind of key.
+_SEARCH_TEXT = {
+    where: select(messages.c.uid)
+    .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+    .where(
+        messages.c.mailbox_id == bindparam("mailbox_id"),
+        or_(*(blobs.c[c].like(bindparam("pattern"), escape="\\") for c in columns)),
+    )
+    for where, columns in _SEARCH_COLUMNS.items()
+}
 
 
 class MailMixin(AccountsMixin):
@@ -790,16 +800,8 @@ class MailMixin(AccountsMixin):
 
     # -- search and retention ------------------------------------------------
     async def search_text(self, mailbox_id: MailboxId, needle: str, where: str) -> set[Uid]:
-        columns = _SEARCH_COLUMNS[where]
-        pattern = _like(needle)
-        condition = or_(*(blobs.c[c].like(pattern, escape="\\") for c in columns))
-        async with self.read() as conn:
-            rows = await conn.execute(
-                select(messages.c.uid)
-                .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
-                .where(messages.c.mailbox_id == mailbox_id, condition)
-            )
-            return {Uid(u) for u in rows.scalars()}
+        rows = await self.fetch(_SEARCH_TEXT[where], mailbox_id=mailbox_id, pattern=_like(needle))
+        return {Uid(r.uid) for r in rows}
 
     async def search_account(
         self, account_id: AccountId, query: str, limit: int = 200

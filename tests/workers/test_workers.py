@@ -1,0 +1,338 @@
+"""`postfach serve --workers 2`, as a real process tree, over the wire.
+
+Which worker accepts a connection is the kernel's choice, so each test opens
+connections until it has one in each worker, found through /proc (the
+server-side socket of a connection belongs to exactly one worker process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import imaplib
+import os
+import poplib
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from harness import BACKENDS, storage_url
+from postfach.auth.passwords import hash_password_async
+from postfach.store import Store
+
+USER = "alice@example.org"
+PASSWORD = "correct horse battery"
+MESSAGE = b"From: bob@example.net\r\nSubject: hello\r\n\r\nbody\r\n"
+
+T = TypeVar("T")
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+
+
+@dataclass
+class Cluster:
+    process: subprocess.Popen[str]
+    ports: dict[str, int]
+    log: Path
+
+    def workers(self) -> list[int]:
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = (entry / "stat").read_text()
+                    if int(stat[stat.rindex(")") + 2 :].split()[1]) == self.process.pid:
+                        children.append(int(entry.name))
+        return sorted(children)
+
+    def worker_of(self, client: socket.socket) -> int:
+        """The worker pid holding the server side of `client`'s connection."""
+        local_port = client.getsockname()[1]
+        server_port = client.getpeername()[1]
+        inode = ""
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if int(local.split(":")[1], 16) == server_port and int(
+                remote.split(":")[1], 16
+            ) == local_port:
+                inode = fields[9]
+        assert inode, "the server side of the connection is not in /proc/net/tcp"
+        for pid in self.workers():
+            with contextlib.suppress(OSError):
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    if os.readlink(fd) == f"socket:[{inode}]":
+                        return pid
+        raise AssertionError("no worker holds the connection")
+
+    def one_in_each(self, connect: Callable[[], T], sock: Callable[[T], socket.socket]) -> list[T]:
+        """Connections until there is one in each worker; the extra ones are closed."""
+        found: dict[int, T] = {}
+        extra: list[T] = []
+        for _ in range(60):
+            conn = connect()
+            pid = self.worker_of(sock(conn))
+            if pid in found:
+                extra.append(conn)
+            else:
+                found[pid] = conn
+            if len(found) == 2:
+                break
+        for conn in extra:
+            with contextlib.suppress(Exception):
+                sock(conn).close()
+        assert len(found) == 2, "every connection went to one worker"
+        return list(found.values())
+
+    def imap(self) -> imaplib.IMAP4:
+        client = imaplib.IMAP4("127.0.0.1", self.ports["imap"], timeout=10)
+        return client
+
+    def imap_login(self) -> imaplib.IMAP4:
+        client = self.imap()
+        client.login(USER, PASSWORD)
+        return client
+
+
+async def _prepare(url: str) -> None:
+    store = await Store.connect(url)
+    try:
+        await store.add_domain("example.org")
+        await store.add_account(USER, await hash_password_async(PASSWORD))
+    finally:
+        await store.close()
+
+
+def _start(tmp_path: Path, url: str, limits: str = "") -> Cluster:
+    data = tmp_path / "data"
+    off = "\n".join(f'{n} = ""' for n in ("submission", "submissions", "imaps", "pop3s", "devices"))
+    config = tmp_path / "postfach.toml"
+    config.write_text(
+        f'[server]\nhostname = "mail.example.org"\ndata_dir = "{data}"\n'
+        f'[storage]\nurl = "{url}"\n'
+        '[listeners]\nimap = "127.0.0.1:0"\npop3 = "127.0.0.1:0"\nsmtp = "127.0.0.1:0"\n'
+        f'http = "127.0.0.1:0"\n{off}\n'
+        f"[auth]\nallow_plaintext = true\n[limits]\n{limits}\n"
+    )
+    log = tmp_path / "serve.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postfach", "serve", "--config", str(config), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+    ports: dict[str, int] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        words = line.split()
+        if len(words) == 2 and ":" in words[1]:
+            ports[words[0]] = int(words[1].rsplit(":", 1)[1])
+        if line.startswith("stop with"):
+            break
+    if process.poll() is not None or "imap" not in ports:
+        raise AssertionError(f"serve did not start: {log.read_text()[-2000:]}")
+    return Cluster(process, ports, log)
+
+
+@pytest.fixture(params=BACKENDS)
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    url = asyncio.run(storage_url(request.param, tmp_path))
+    asyncio.run(_prepare(url))
+    cluster = _start(tmp_path, url)
+    try:
+        yield cluster
+    finally:
+        _stop(cluster)
+
+
+def _stop(cluster: Cluster) -> None:
+    if cluster.process.poll() is None:
+        cluster.process.send_signal(signal.SIGTERM)
+        try:
+            cluster.process.wait(30)
+        except subprocess.TimeoutExpired:
+            cluster.process.kill()
+            cluster.process.wait()
+
+
+def _sock(client: imaplib.IMAP4) -> socket.socket:
+    return client.sock
+
+
+def _idle_until(client: imaplib.IMAP4, want: bytes, timeout: float = 5.0) -> tuple[bytes, float]:
+    """Reads untagged lines of an IDLE until one holds `want`; (line, seconds)."""
+    start = time.monotonic()
+    client.sock.settimeout(timeout)
+    while True:
+        line = client.readline()
+        if want in line:
+            return line, time.monotonic() - start
+        assert line, "connection closed during IDLE"
+
+
+def _idle(client: imaplib.IMAP4) -> None:
+    tag = client._new_tag()  # type: ignore[attr-defined]
+    client.send(tag + b" IDLE\r\n")
+    assert client.readline().startswith(b"+")
+    client._idle_tag = tag  # type: ignore[attr-defined]
+
+
+def _done(client: imaplib.IMAP4) -> None:
+    client.send(b"DONE\r\n")
+    tag = client._idle_tag  # type: ignore[attr-defined]
+    while not (line := client.readline()).startswith(tag):
+        assert line
+    assert b" OK " in line
+
+
+def test_banner_and_two_workers(cluster: Cluster) -> None:
+    assert len(cluster.workers()) == 2
+    assert set(cluster.ports) >= {"imap", "pop3", "smtp", "http"}
+    clients = cluster.one_in_each(cluster.imap_login, _sock)
+    for client in clients:
+        assert client.select("INBOX")[0] == "OK"
+        client.logout()
+
+
+def test_idle_hears_changes_made_in_the_other_worker(cluster: Cluster) -> None:
+    watcher, actor = cluster.one_in_each(cluster.imap_login, _sock)
+    watcher.select("INBOX")
+    actor.select("INBOX")
+    _idle(watcher)
+    actor.append("INBOX", "", imaplib.Time2Internaldate(time.time()), MESSAGE)
+    line, seconds = _idle_until(watcher, b"EXISTS")
+    assert line.strip() == b"* 1 EXISTS"
+    assert seconds < 1.0, f"EXISTS after {seconds:.3f} s"
+    actor.store("1", "+FLAGS", "(\\Flagged)")
+    line, _ = _idle_until(watcher, b"FETCH")
+    assert b"\\Flagged" in line
+    actor.store("1", "+FLAGS", "(\\Deleted)")
+    actor.expunge()
+    line, _ = _idle_until(watcher, b"EXPUNGE")
+    assert line.strip() == b"* 1 EXPUNGE"
+    _done(watcher)
+    for client in (watcher, actor):
+        client.logout()
+
+
+def test_delivery_in_one_worker_reaches_idle_in_both(cluster: Cluster) -> None:
+    watchers = cluster.one_in_each(cluster.imap_login, _sock)
+    for watcher in watchers:
+        watcher.select("INBOX")
+        _idle(watcher)
+    mail = EmailMessage()
+    mail["From"] = "bob@example.net"
+    mail["To"] = USER
+    mail["Subject"] = "over SMTP"
+    mail.set_content("hello")
+    with smtplib.SMTP("127.0.0.1", cluster.ports["smtp"], timeout=10) as smtp:
+        smtp.send_message(mail)
+    for watcher in watchers:
+        line, seconds = _idle_until(watcher, b"EXISTS")
+        assert line.strip() == b"* 1 EXISTS"
+        assert seconds < 2.0
+        _done(watcher)
+        watcher.logout()
+
+
+def test_recent_is_claimed_once_across_workers(cluster: Cluster) -> None:
+    first, second = cluster.one_in_each(cluster.imap_login, _sock)
+    writer = cluster.imap_login()
+    writer.append("INBOX", "", imaplib.Time2Internaldate(time.time()), MESSAGE)
+    writer.logout()
+    assert first.select("INBOX") == ("OK", [b"1"])
+    assert first.untagged_responses.get("RECENT") == [b"1"]
+    assert second.select("INBOX") == ("OK", [b"1"])
+    assert second.untagged_responses.get("RECENT") == [b"0"]
+    for client in (first, second):
+        client.logout()
+
+
+def test_pop3_lease_holds_across_workers(cluster: Cluster) -> None:
+    def connect() -> poplib.POP3:
+        return poplib.POP3("127.0.0.1", cluster.ports["pop3"], timeout=10)
+
+    first, second = cluster.one_in_each(connect, lambda p: p.sock)
+    first.user(USER)
+    first.pass_(PASSWORD)
+    second.user(USER)
+    with pytest.raises(poplib.error_proto, match=r"IN-USE"):
+        second.pass_(PASSWORD)
+    first.quit()
+    # The lease is gone with the first session: a new one in either worker may log in.
+    third = connect()
+    third.user(USER)
+    third.pass_(PASSWORD)
+    third.quit()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_connection_limit_counts_both_workers(tmp_path: Path, backend: str) -> None:
+    url = asyncio.run(storage_url(backend, tmp_path))
+    asyncio.run(_prepare(url))
+    cluster = _start(tmp_path, url, limits="max_connections_per_ip = 4\n")
+    try:
+        held = cluster.one_in_each(cluster.imap, _sock)
+        while len(held) < 4:
+            held.append(cluster.imap())
+        pids = {cluster.worker_of(c.sock) for c in held}
+        assert len(pids) == 2
+        with socket.create_connection(("127.0.0.1", cluster.ports["imap"]), timeout=10) as s:
+            assert s.recv(200) == b"* BYE Too many connections from your address\r\n"
+        held.pop().logout()
+        time.sleep(0.2)
+        again = cluster.imap()  # the freed place is usable, whichever worker takes it
+        again.logout()
+        for client in held:
+            client.logout()
+    finally:
+        _stop(cluster)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_dead_worker_is_replaced(tmp_path: Path, backend: str) -> None:
+    url = asyncio.run(storage_url(backend, tmp_path))
+    asyncio.run(_prepare(url))
+    cluster = _start(tmp_path, url, limits="max_connections_per_ip = 3\n")
+    try:
+        victim_client, _other = cluster.one_in_each(cluster.imap_login, _sock)
+        victim = cluster.worker_of(victim_client.sock)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            workers = cluster.workers()
+            if len(workers) == 2 and victim not in workers:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"no new worker: {cluster.log.read_text()[-2000:]}")
+        assert "worker" in cluster.log.read_text() and "exited" in cluster.log.read_text()
+        # The dead worker's connection no longer counts against the limit of 3.
+        time.sleep(1.0)  # the new worker gets ready
+        clients = [cluster.imap_login() for _ in range(2)]
+        for client in clients:
+            assert client.select("INBOX")[0] == "OK"
+            client.logout()
+    finally:
+        _stop(cluster)
+    assert cluster.process.returncode == 0
+
+
+def test_sigterm_stops_every_worker(cluster: Cluster) -> None:
+    workers = cluster.workers()
+    cluster.process.send_signal(signal.SIGTERM)
+    assert cluster.process.wait(30) == 0
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+            f"/proc/{pid}/status"
+        ).read_text()
