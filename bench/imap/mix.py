@@ -131,7 +131,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["postfach", "dovecot"])
     parser.add_argument(
-        "--workers", type=int, default=0, help="postfach worker processes (0: one per core)"
+        "--workers", type=int, default=0, help="postfach worker processes (0: its default, CPU cores + 1)"
     )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -143,7 +143,7 @@ def main() -> int:
         f"{args.clients} clients, INBOX of {args.messages} messages (~4 KB) each, "
         f"{args.rounds} rounds of {args.seconds:.0f} s after a warm-up; "
         f"{os.cpu_count()} CPUs; {OPS_PER_SESSION} commands per session; postfach workers: "
-        f"{args.workers or os.cpu_count()}",
+        f"{args.workers or (os.cpu_count() or 1) + 1}",
         flush=True,
     )
 

@@ -161,7 +161,7 @@ def start_postfach(
     work: Path, users: int, messages: Messages, limits: str = "", workers: int = 0
 ) -> tuple[subprocess.Popen[bytes], int]:
     """`postfach serve --config` with only the imap listener and `workers` processes
-    (0: postfach's default, one per CPU core); returns (process, port)."""
+    (0: postfach's default, CPU cores + 1); returns (process, port)."""
     port = free_port()
     data = work / "postfach"
     data.mkdir()

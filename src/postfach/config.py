@@ -58,11 +58,12 @@ class ServerConfig:
     # The name and ports mail programs are told (autoconfig, settings) when
     # postfach sits behind a proxy or NAT; empty: hostname and listener ports.
     public_name: str = ""
-    # Processes `postfach serve` runs, sharing the listening sockets; 0: one per CPU core.
+    # Processes `postfach serve` runs, sharing the listening sockets; 0: one per
+    # CPU core and one more, which keeps the cores busy while a worker waits on disk.
     workers: int = 0
 
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1) + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ TEMPLATE = """\
 hostname = "{hostname}"          # the name in greetings, Received lines and certificates
 data_dir = "{data_dir}"          # database, certificate, DKIM keys (relative to this file)
 public_name = ""                 # name mail programs are told, if not hostname (proxy, NAT)
-workers = 0                      # processes sharing the listeners; 0: one per CPU core
+workers = 0                      # processes sharing the listeners; 0: CPU cores + 1
 
 [storage]
 url = "{storage_url}"

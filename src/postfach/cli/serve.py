@@ -48,7 +48,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         type=_count,
         metavar="N",
         help="worker processes sharing the listeners (default: server.workers; "
-        "0: one per CPU core; --dev: 1)",
+        "0: CPU cores + 1; --dev: 1)",
     )
     p.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # set by the supervisor
     p.set_defaults(handler=run_serve)

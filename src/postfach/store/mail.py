@@ -7,12 +7,14 @@ so that a session never hears of a change that could still roll back.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Select,
     and_,
     bindparam,
     delete,
@@ -137,6 +139,23 @@ _MAILBOX_BY_NAME = select(mailboxes).where(
 )
 _MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
 _BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
+_PREPARED_UIDS = 32
+
+
+@functools.cache
+def _messages_by_uids(count: int) -> Select[Any]:
+    """get_messages for `count` UIDs (bound as u0, u1, ...), built once per count."""
+    return (
+        select(*_STORED_COLUMNS)
+        .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+        .where(
+            messages.c.mailbox_id == bindparam("mailbox_id"),
+            messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
+        )
+        .order_by(messages.c.uid)
+    )
+
+
 # SEARCH FROM/SUBJECT/BODY/TEXT/...: one prepared statement per kind of key.
 _SEARCH_TEXT = {
     where: select(messages.c.uid)
@@ -523,6 +542,11 @@ class MailMixin(AccountsMixin):
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         if not uids:
             return []
+        if len(uids) <= _PREPARED_UIDS:
+            # FETCH of a few messages, what mail programs do most: the raw driver.
+            values = {f"u{i}": int(u) for i, u in enumerate(uids)}
+            found = await self.fetch(_messages_by_uids(len(uids)), mailbox_id=mailbox_id, **values)
+            return [_stored(r) for r in found]
         condition, wanted = self._uid_filter(uids)
         async with self.read() as conn:
             rows = await conn.execute(
