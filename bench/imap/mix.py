@@ -131,7 +131,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["postfach", "dovecot"])
     parser.add_argument(
-        "--workers", type=int, default=0, help="postfach worker processes (0: its default, CPU cores + 1)"
+        "--workers",
+        type=int,
+        default=0,
+        help="postfach worker processes (0: its default, CPU cores + 1)",
     )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -2,10 +2,11 @@
 
 SQLite (the default) runs in WAL mode with `synchronous=FULL`, so a commit is on
 disk when it returns; flag changes and expunges skip their own fsync and become
-durable with the next commit that carries mail (sqlite_writer.py). It has one writer: all writes go through one connection
-behind an asyncio lock, begun IMMEDIATE so that other processes on the same file
-wait instead of failing; reads use a small pool of their own. PostgreSQL uses
-one pool for both and row locks for ordering.
+durable with the next commit that carries mail (sqlite_writer.py). It has one
+writer per process: all writes go through one connection behind an asyncio
+lock, then an flock that queues the processes (sqlite_writer.WriteGate), then
+BEGIN IMMEDIATE; reads use a small pool of their own. PostgreSQL uses one pool
+for both and row locks for ordering.
 """
 
 from __future__ import annotations
