@@ -69,11 +69,14 @@ def wait_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
+            # The greeting: postfach's supervisor listens before its workers answer.
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                if sock.recv(100).startswith(b"220"):
+                    return
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing answers SMTP on 127.0.0.1:{port}")
 
 
 def load(port: int, args: argparse.Namespace) -> float:

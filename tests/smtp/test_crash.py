@@ -100,10 +100,14 @@ def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
+            # The greeting, not just the port: with worker processes the
+            # supervisor listens well before a worker answers.
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                if sock.recv(100).startswith(b"220"):
+                    return proc
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     proc.kill()
     raise AssertionError("server did not start listening")
 
