@@ -3,9 +3,10 @@
 With `serve --workers N` each worker process runs an App with a `WorkerRole`:
 listening sockets the supervisor bound (postfach/workers.py), the runtime file
 the workers share, and the relay that carries changes between them. Every
-worker serves the mail protocols and runs a queue worker (claims are
-transactional); worker 0 alone serves HTTP, runs the mailing engine and the
-retention loop, which are one per server.
+worker serves the mail protocols; worker 0 alone serves HTTP and runs the
+outbound queue (so `queue.connections_per_destination` holds for the server;
+the others wake it through the relay), the mailing engine and the retention
+loop.
 """
 
 from __future__ import annotations
@@ -130,10 +131,10 @@ class App:
         self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
 
     async def _start_services(self, primary: bool) -> None:
-        """Background workers: the outbound queue and (one per server) the mailing engine."""
-        services: list[_Service] = [QueueWorker(self.ctx)]
-        if primary:
-            services.append(MailingService(self.ctx))
+        """Background workers, one per server: the outbound queue and the mailing engine."""
+        if not primary:
+            return
+        services: list[_Service] = [QueueWorker(self.ctx), MailingService(self.ctx)]
         for service in services:
             await service.start()
             self._services.append(service)

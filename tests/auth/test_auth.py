@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from postfach.auth import Authenticator, AuthFailure
@@ -13,6 +15,7 @@ from postfach.auth.passwords import (
 from postfach.auth.sasl import SaslError, decode_plain
 from postfach.config import AuthConfig
 from postfach.store import Store
+from postfach.store.runtime import RuntimeState
 
 
 class Clock:
@@ -110,6 +113,37 @@ async def test_throttling_per_user_and_ip(auth: tuple[Authenticator, Store, Cloc
     assert (await authenticator.authenticate("carol@example.org", "pw", "imap", "10.0.0.9")).ok
     clock.now += 301
     assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
+
+
+async def test_throttle_is_shared_by_the_workers(store: Store, tmp_path: Path) -> None:
+    """`serve --workers N`: failures in one worker count in the others (runtime file)."""
+    await store.add_domain("example.org")
+    await store.add_account("bob@example.org", hash_password("right"))
+    path = tmp_path / "runtime.db"
+    RuntimeState.create(path)
+    clock = Clock()
+    workers = []
+    for index in range(2):
+        store.runtime = RuntimeState(path, index)
+        workers.append(Authenticator(store, AuthConfig(cache_ttl=60), clock))
+    try:
+        for attempt in range(5):
+            worker = workers[attempt % 2]
+            result = await worker.authenticate("bob@example.org", "bad", "imap", "10.0.0.1")
+            assert result.failure is AuthFailure.BAD_CREDENTIALS
+        for worker in workers:
+            result = await worker.authenticate("bob@example.org", "right", "imap", "10.0.0.2")
+            assert result.failure is AuthFailure.THROTTLED
+        clock.now += 301
+        assert (await workers[1].authenticate("bob@example.org", "right", "pop3", "10.0.0.3")).ok
+        # The success cleared the user's count for both.
+        bad = await workers[0].authenticate("bob@example.org", "bad", "imap", "10.0.0.4")
+        assert bad.failure is AuthFailure.BAD_CREDENTIALS
+        assert (await workers[1].authenticate("bob@example.org", "right", "imap", "10.0.0.4")).ok
+    finally:
+        assert store.runtime is not None
+        store.runtime.close()
+        store.runtime = None
 
 
 def test_sasl_plain() -> None:

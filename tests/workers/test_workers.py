@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from harness import BACKENDS, storage_url
 from postfach.auth.passwords import hash_password_async
@@ -54,6 +55,13 @@ class Cluster:
                     if int(stat[stat.rindex(")") + 2 :].split()[1]) == self.process.pid:
                         children.append(int(entry.name))
         return sorted(children)
+
+    def primary(self) -> int:
+        """The pid of worker 0 (the one with the queue, HTTP and the mailing engine)."""
+        for pid in self.workers():
+            if b'"index": 0,' in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        raise AssertionError("no worker 0")
 
     def worker_of(self, client: socket.socket) -> int:
         """The worker pid holding the server side of `client`'s connection."""
@@ -111,16 +119,16 @@ async def _prepare(url: str) -> None:
         await store.close()
 
 
-def _start(tmp_path: Path, url: str, limits: str = "") -> Cluster:
+def _start(tmp_path: Path, url: str, limits: str = "", extra: str = "") -> Cluster:
     data = tmp_path / "data"
-    off = "\n".join(f'{n} = ""' for n in ("submission", "submissions", "imaps", "pop3s", "devices"))
+    off = "\n".join(f'{n} = ""' for n in ("submissions", "imaps", "pop3s", "devices"))
     config = tmp_path / "postfach.toml"
     config.write_text(
         f'[server]\nhostname = "mail.example.org"\ndata_dir = "{data}"\n'
         f'[storage]\nurl = "{url}"\n'
         '[listeners]\nimap = "127.0.0.1:0"\npop3 = "127.0.0.1:0"\nsmtp = "127.0.0.1:0"\n'
-        f'http = "127.0.0.1:0"\n{off}\n'
-        f"[auth]\nallow_plaintext = true\n[limits]\n{limits}\n"
+        f'submission = "127.0.0.1:0"\nhttp = "127.0.0.1:0"\n{off}\n'
+        f"[auth]\nallow_plaintext = true\n[limits]\n{limits}\n{extra}"
     )
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
@@ -323,6 +331,52 @@ def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
             assert client.select("INBOX")[0] == "OK"
             client.logout()
     assert cluster.process.returncode == 0
+
+
+def test_mail_submitted_to_any_worker_leaves_at_once(tmp_path: Path) -> None:
+    """One queue worker per server (worker 0); the others wake it through the relay,
+    well before its 5 s poll would find the mail."""
+    received: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+            received.append(envelope.original_content or b"")
+            return "250 2.0.0 Ok"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        sink_port = probe.getsockname()[1]
+    sink = Controller(Handler(), hostname="127.0.0.1", port=sink_port)
+    sink.start()
+    try:
+        url = f"sqlite:///{tmp_path / 'postfach.db'}"
+        asyncio.run(_prepare(url))
+        extra = f'[transport]\n"example.net" = "127.0.0.1:{sink_port}"\n[queue]\nretry_base = 60\n'
+        cluster = _start(tmp_path, url, extra=extra)
+        try:
+
+            def connect() -> smtplib.SMTP:
+                return smtplib.SMTP("127.0.0.1", cluster.ports["submission"], timeout=10)
+
+            clients = cluster.one_in_each(connect, lambda c: c.sock)
+            primary = cluster.primary()
+            for client in clients:
+                if cluster.worker_of(client.sock) == primary:
+                    client.quit()
+                    continue
+                client.login(USER, PASSWORD)
+                start = time.monotonic()
+                body = f"From: {USER}\r\nTo: x@example.net\r\nSubject: out\r\n\r\nhi\r\n"
+                client.sendmail(USER, ["x@example.net"], body)
+                client.quit()
+            while not received and time.monotonic() - start < 10:
+                time.sleep(0.05)
+            assert len(received) == 1
+            assert time.monotonic() - start < 1.5
+        finally:
+            _stop(cluster)
+    finally:
+        sink.stop()
 
 
 def test_sigterm_stops_every_worker(cluster: Cluster) -> None:

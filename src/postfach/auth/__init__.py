@@ -17,13 +17,14 @@ import hmac
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from postfach.auth.passwords import normalize_app_password, verify_password
 from postfach.config import AuthConfig
 from postfach.store.api import StoreApi
 from postfach.store.records import Account, AccountId
+from postfach.store.runtime import RuntimeState
 
 __all__ = ["AuthFailure", "AuthResult", "Authenticator"]
 
@@ -56,6 +57,13 @@ class _CacheEntry:
     expires: float
 
 
+def _over_limit(times: Sequence[float], now: float, config: AuthConfig) -> bool:
+    """Too many failures in the window, or the lockout after them still running."""
+    recent = sum(1 for t in times if t >= now - config.failure_window)
+    locked = len(times) >= config.max_failures and times[-1] >= now - config.lockout
+    return recent >= config.max_failures or locked
+
+
 class _Throttle:
     """Counts failures per key in a sliding window; refuses while over the limit."""
 
@@ -75,9 +83,7 @@ class _Throttle:
         if not times:
             del self._failures[key]
             return False
-        recent = sum(1 for t in times if t >= now - self._config.failure_window)
-        locked = len(times) >= self._config.max_failures and times[-1] >= now - self._config.lockout
-        return recent >= self._config.max_failures or locked
+        return _over_limit(times, now, self._config)
 
     def fail(self, key: str) -> None:
         times = self._failures.setdefault(key, deque(maxlen=self._config.max_failures * 4))
@@ -85,6 +91,32 @@ class _Throttle:
 
     def clear(self, key: str) -> None:
         self._failures.pop(key, None)
+
+
+class _SharedThrottle(_Throttle):
+    """The same count for all workers of `serve --workers N` (store/runtime.py): an
+    attacker must not get a fresh allowance in every worker process."""
+
+    def __init__(
+        self, config: AuthConfig, clock: Callable[[], float], runtime: RuntimeState
+    ) -> None:
+        super().__init__(config, clock)
+        self._runtime = runtime
+
+    def blocked(self, key: str) -> bool:
+        now = self._clock()
+        horizon = max(self._config.failure_window, self._config.lockout)
+        times = self._runtime.auth_failures(key, since=now - horizon)
+        return bool(times) and _over_limit(times, now, self._config)
+
+    def fail(self, key: str) -> None:
+        now = self._clock()
+        horizon = max(self._config.failure_window, self._config.lockout)
+        keep = self._config.max_failures * 4
+        self._runtime.auth_fail(key, now, keep=keep, forget_before=now - horizon)
+
+    def clear(self, key: str) -> None:
+        self._runtime.auth_clear(key)
 
 
 class Authenticator:
@@ -97,7 +129,10 @@ class Authenticator:
         self._store = store
         self._config = config
         self._clock = clock
-        self._throttle = _Throttle(config, clock)
+        runtime = store.runtime
+        self._throttle = (
+            _Throttle(config, clock) if runtime is None else _SharedThrottle(config, clock, runtime)
+        )
         self._cache: dict[bytes, _CacheEntry] = {}
         self._cache_key = secrets.token_bytes(32)
 

@@ -27,6 +27,7 @@ from postfach.queue.client import Batch, Outcome, send_batches
 from postfach.queue.dsn import ReportRecipient, reply_status
 from postfach.queue.outbound import register_waker, send_report
 from postfach.queue.routes import Destination, RouteError, find_route
+from postfach.store.events import QUEUE_WATCH
 from postfach.store.queue import FAILED, QUEUED, SENT, QueueItem, QueueMessage
 
 __all__ = ["QueueWorker", "backoff"]
@@ -53,6 +54,7 @@ class QueueWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
+        self._hearing: asyncio.Task[None] | None = None
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(max(1, ctx.config.queue.connections_per_destination))
         )
@@ -60,9 +62,17 @@ class QueueWorker:
     async def start(self) -> None:
         register_waker(self._wake)
         self._task = asyncio.create_task(self._run(), name="queue-worker")
+        self._hearing = asyncio.create_task(self._hear_queued(), name="queue-wake")
+
+    async def _hear_queued(self) -> None:
+        """Mail queued by another worker process or node (store: ChangeQueued)."""
+        with self.ctx.store.hub.watch(QUEUE_WATCH) as changes:
+            while True:
+                await changes.get()
+                self._wake.set()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._jobs) if t is not None]
+        tasks = [t for t in (self._task, self._hearing, *self._jobs) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:

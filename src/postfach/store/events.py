@@ -23,7 +23,9 @@ __all__ = [
     "ChangeExpunge",
     "ChangeFlags",
     "ChangeMailboxes",
+    "ChangeQueued",
     "Hub",
+    "QUEUE_WATCH",
 ]
 
 
@@ -56,6 +58,16 @@ class ChangeMailboxes:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeQueued:
+    """Mail entered the outbound queue or was made due: the queue worker should look.
+    Published on QUEUE_WATCH, which is no account's id."""
+
+
+# Account ids start at 1: 0 carries what concerns the server rather than an account.
+QUEUE_WATCH = AccountId(0)
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeCredentials:
     """Password change or "log out on all devices": sessions of an older generation end."""
 
@@ -63,7 +75,9 @@ class ChangeCredentials:
     logout: bool  # True for logout-everywhere, False for a password change
 
 
-Change = ChangeAddUid | ChangeExpunge | ChangeFlags | ChangeMailboxes | ChangeCredentials
+Change = (
+    ChangeAddUid | ChangeExpunge | ChangeFlags | ChangeMailboxes | ChangeCredentials | ChangeQueued
+)
 
 
 class Hub:

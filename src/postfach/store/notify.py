@@ -27,6 +27,7 @@ from postfach.store.events import (
     ChangeExpunge,
     ChangeFlags,
     ChangeMailboxes,
+    ChangeQueued,
     Hub,
 )
 from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
@@ -59,6 +60,8 @@ def _encode(change: Change) -> list[Any]:
             return ["m"]
         case ChangeCredentials(generation, logout):
             return ["c", generation, logout]
+        case ChangeQueued():
+            return ["q"]
     raise TypeError(f"unknown change {change!r}")
 
 
@@ -74,6 +77,8 @@ def _decode(item: list[Any]) -> Change:
         return ChangeMailboxes()
     if kind == "c":
         return ChangeCredentials(int(item[1]), bool(item[2]))
+    if kind == "q":
+        return ChangeQueued()
     raise ValueError(f"unknown change kind {kind!r}")
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store.base import StoreBase
+from postfach.store.events import QUEUE_WATCH, ChangeQueued
 from postfach.store.schema import IdType, metadata
 
 __all__ = [
@@ -188,6 +189,7 @@ class QueueMixin(StoreBase):
                 insert(queue_recipients),
                 [_recipient_row(message_id, r, now) for r in recipients],
             )
+        self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return message_id
 
     async def queue_claim(self, owner: str, lease: float, limit: int = 100) -> list[QueueItem]:
@@ -334,6 +336,7 @@ class QueueMixin(StoreBase):
             result = await tx.execute(
                 update(queue_recipients).where(*condition).values(next_attempt=0.0, lease_until=0.0)
             )
+        self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return int(result.rowcount or 0)
 
     async def queue_delete(self, message_id: int) -> bool:

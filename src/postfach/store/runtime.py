@@ -8,7 +8,8 @@ agree between processes on one machine:
 - \\Recent marks: per mailbox the highest UID a session has been told about
   (imap/recent.py);
 - open connections per listener and client address, for `max_connections_per_ip`;
-- POP3 maildrop leases on SQLite (PostgreSQL keeps them in its own table).
+- POP3 maildrop leases on SQLite (PostgreSQL keeps them in its own table);
+- failed logins per user and address, for the login throttle (auth/).
 
 Every call is one or two statements on a local file without fsync
 (`synchronous=OFF`: a crash loses this state, and the next start begins a
@@ -36,6 +37,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS connections ("
     " listener TEXT NOT NULL, ip TEXT NOT NULL, worker INTEGER NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY (listener, ip, worker))",
+    "CREATE TABLE IF NOT EXISTS auth_failures (key TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS auth_failures_key ON auth_failures (key, at)",
+    "CREATE INDEX IF NOT EXISTS auth_failures_at ON auth_failures (at)",
     "CREATE TABLE IF NOT EXISTS leases ("
     " name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL,"
     " worker INTEGER NOT NULL)",
@@ -162,6 +166,29 @@ class RuntimeState:
 
     def unlock(self, name: str, owner: str) -> None:
         self._conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # -- failed logins -----------------------------------------------------------------
+    def auth_failures(self, key: str, since: float) -> list[float]:
+        """Times of `key`'s failures since `since`, oldest first."""
+        rows = self._conn.execute(
+            "SELECT at FROM auth_failures WHERE key = ? AND at >= ? ORDER BY at", (key, since)
+        ).fetchall()
+        return [float(at) for (at,) in rows]
+
+    def auth_fail(self, key: str, at: float, keep: int, forget_before: float) -> None:
+        """Records a failure; keeps the newest `keep` of the key and none of any key
+        older than `forget_before`."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM auth_failures WHERE at < ?", (forget_before,))
+            cur.execute("INSERT INTO auth_failures (key, at) VALUES (?, ?)", (key, at))
+            cur.execute(
+                "DELETE FROM auth_failures WHERE key = ? AND at < ("
+                " SELECT at FROM auth_failures WHERE key = ? ORDER BY at DESC LIMIT 1 OFFSET ?)",
+                (key, key, keep - 1),
+            )
+
+    def auth_clear(self, key: str) -> None:
+        self._conn.execute("DELETE FROM auth_failures WHERE key = ?", (key,))
 
     # -- the supervisor ------------------------------------------------------------
     def forget_worker(self, worker: int) -> None:
