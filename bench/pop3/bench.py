@@ -195,7 +195,10 @@ async def fill_postfach(url: str, clients: int, messages: int) -> None:
         await store.close()
 
 
-def start_postfach(work: Path, clients: int, messages: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_postfach(
+    work: Path, clients: int, messages: int, workers: int = 0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`postfach serve` with only pop3 and `workers` processes (0: its default)."""
     port = free_port()
     data = work / "postfach"
     data.mkdir()
@@ -206,7 +209,7 @@ def start_postfach(work: Path, clients: int, messages: int) -> tuple[subprocess.
     )
     config = data / "postfach.toml"
     config.write_text(
-        f'[server]\nhostname = "localhost"\ndata_dir = "{data}"\n'
+        f'[server]\nhostname = "localhost"\ndata_dir = "{data}"\nworkers = {workers}\n'
         f'[storage]\nurl = "{url}"\n'
         f'[listeners]\npop3 = "127.0.0.1:{port}"\n{listeners}\n'
         "[auth]\nallow_plaintext = true\n"
@@ -319,6 +322,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["postfach", "dovecot"])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="postfach worker processes (0: its default, CPU cores + 1)",
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--users", help=argparse.SUPPRESS)
@@ -334,7 +343,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pop3bench-") as tmp:
         work = Path(tmp)
         if args.only != "dovecot":
-            proc, port = start_postfach(work, args.clients, args.messages)
+            proc, port = start_postfach(work, args.clients, args.messages, args.workers)
             try:
                 results["postfach"] = measure("postfach", proc.pid, port, users, args.rounds)
             finally:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -198,6 +199,9 @@ class Supervisor:
                 "--worker",
                 spec.encode(),
                 pass_fds=[theirs.fileno(), *spec.socket_fds.values()],
+                # libuv (uvloop) would accept every pending connection at once, so
+                # one worker could take a whole burst; one per turn spreads them.
+                env={**os.environ, "UV_TCP_SINGLE_ACCEPT": "1"},
             )
         finally:
             theirs.close()
