@@ -26,7 +26,7 @@ from postfach.context import ServerContext
 from postfach.delivery import Delivery
 from postfach.imap import server as imap_server
 from postfach.mailing.service import MailingService
-from postfach.net import RunningListener
+from postfach.net import HandedConnections, RunningListener
 from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
@@ -66,8 +66,9 @@ class WorkerRole:
     """What makes an App one worker of several (see postfach/workers.py)."""
 
     index: int
-    relay: socket.socket  # to the supervisor: readiness, and changes on SQLite
-    sockets: dict[str, socket.socket]  # listener name -> bound, listening socket
+    relay: socket.socket  # to the supervisor: readiness, ended connections, changes on SQLite
+    handoff: socket.socket  # from the supervisor: the connections it accepted
+    sockets: dict[str, socket.socket]  # listener name -> bound, listening socket (HTTP)
     runtime_path: str  # store/runtime.py
 
     @property
@@ -112,6 +113,8 @@ class App:
             node_id=f"{socket.gethostname()}:{os.getpid()}:{id(self):x}",
             listen_sockets=dict(role.sockets) if role is not None else {},
         )
+        if role is not None and relay is not None:
+            self._ctx.handed_connections = HandedConnections(role.handoff, relay.connection_closed)
         primary = role is None or role.primary
         try:
             for spec in config.listeners_enabled():
@@ -124,7 +127,8 @@ class App:
             raise
         if primary:
             self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
-        if relay is not None:
+        if relay is not None and self._ctx.handed_connections is not None:
+            self._ctx.handed_connections.start()
             relay.ready()
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
@@ -168,6 +172,8 @@ class App:
                 await service.stop()
         self._services.clear()
         if self._ctx is not None:
+            if self._ctx.handed_connections is not None:
+                self._ctx.handed_connections.close()
             await self._ctx.delivery.stop()
             await self._ctx.store.close()
             self._ctx = None

@@ -12,6 +12,7 @@ from postfach.config import Config
 if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
+    from postfach.net import HandedConnections
     from postfach.store import Store
 
 __all__ = ["ServerContext"]
@@ -25,8 +26,10 @@ class ServerContext:
     delivery: Delivery
     ssl_context: ssl.SSLContext
     node_id: str  # unique per process: owner of cross-node locks
-    # A worker of `serve --workers N`: listening sockets the supervisor bound, by listener.
+    # A worker of `serve --workers N`: listening sockets the supervisor bound, by
+    # listener (HTTP), and the connections it accepts and hands over (the others).
     listen_sockets: dict[str, socket.socket] = field(default_factory=dict)
+    handed_connections: HandedConnections | None = None
 
     @property
     def hostname(self) -> str:

@@ -10,15 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from ssl import SSLContext
 from typing import Protocol
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 
-__all__ = ["Listener", "RunningListener", "StreamHandler", "peer_ip", "serve_streams"]
+__all__ = [
+    "HandedConnections",
+    "Listener",
+    "RunningListener",
+    "StreamHandler",
+    "peer_ip",
+    "serve_streams",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,30 +54,37 @@ class RunningListener(Protocol):
 
 @dataclass(slots=True)
 class Listener:
-    """A running listener; `port` is the bound port (useful when configured as 0)."""
+    """A running listener; `port` is the bound port (useful when configured as 0).
+    In a worker of `serve --workers N` there is no server: the supervisor accepts
+    and hands the connections over (HandedConnections)."""
 
     spec: ListenerSpec
-    server: asyncio.Server
+    server: asyncio.Server | None
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    handed: HandedConnections | None = None
 
     @property
     def port(self) -> int:
-        sockets = self.server.sockets or ()
+        sockets = self.server.sockets or () if self.server is not None else ()
         for sock in sockets:
             return int(sock.getsockname()[1])
         return self.spec.port
 
     async def stop(self) -> None:
-        self.server.close()
+        if self.handed is not None:
+            self.handed.unregister(self.spec.name)
+        if self.server is not None:
+            self.server.close()
         for writer in list(self.writers):
             writer.transport.abort()
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=5)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.server.wait_closed(), timeout=5)
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), timeout=5)
 
 
 async def serve_streams(
@@ -112,15 +128,106 @@ async def serve_streams(
                 writer.close()
 
     ssl = ctx.ssl_context if spec.implicit_tls else None
-    inherited = ctx.listen_sockets.get(spec.name)
-    if inherited is not None:
-        server = await asyncio.start_server(on_connect, sock=inherited, ssl=ssl, limit=limit)
-    else:
-        server = await asyncio.start_server(
-            on_connect, spec.host, spec.port, ssl=ssl, limit=limit, reuse_address=True
-        )
+    handed = ctx.handed_connections
+    if handed is not None:
+        listener = Listener(spec, None, handed=handed)
+        handed.register(spec.name, _take_handed(handed, on_connect, ssl, limit, listener))
+        return listener
+    server = await asyncio.start_server(
+        on_connect, spec.host, spec.port, ssl=ssl, limit=limit, reuse_address=True
+    )
     listener = Listener(spec, server)
     return listener
+
+
+def _take_handed(
+    handed: HandedConnections,
+    on_connect: StreamHandler,
+    ssl: SSLContext | None,
+    limit: int,
+    listener: Listener,
+) -> Callable[[socket.socket], None]:
+    """What a worker does with a connection the supervisor accepted: what
+    asyncio.start_server would have done, then tell the supervisor it ended."""
+
+    async def serve(sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await on_connect(reader, writer)
+            finally:
+                handed.closed()
+
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, session, loop=loop)
+        try:
+            await loop.connect_accepted_socket(lambda: protocol, sock, ssl=ssl)
+        except (OSError, asyncio.CancelledError, TimeoutError, ValueError):
+            # A failed TLS handshake or a peer that left: no session to serve.
+            sock.close()
+            handed.closed()
+
+    def take(sock: socket.socket) -> None:
+        task = asyncio.get_running_loop().create_task(serve(sock))
+        listener.tasks.add(task)
+        task.add_done_callback(listener.tasks.discard)
+
+    return take
+
+
+class HandedConnections:
+    """A worker's end of the supervisor's hand-over (postfach/workers.py): each
+    message names a listener and carries one accepted socket. The worker reports
+    every ended connection with `closed()`, so the supervisor knows who is least busy."""
+
+    def __init__(self, sock: socket.socket, report_closed: Callable[[], None]) -> None:
+        self._sock = sock
+        self._sock.setblocking(False)
+        self._report_closed = report_closed
+        self._handlers: dict[str, Callable[[socket.socket], None]] = {}
+        self._reading = False
+
+    def start(self) -> None:
+        asyncio.get_running_loop().add_reader(self._sock.fileno(), self._receive)
+        self._reading = True
+
+    def register(self, name: str, handler: Callable[[socket.socket], None]) -> None:
+        self._handlers[name] = handler
+
+    def unregister(self, name: str) -> None:
+        self._handlers.pop(name, None)
+
+    def closed(self) -> None:
+        self._report_closed()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                message, fds, _flags, _address = socket.recv_fds(self._sock, 64, 4)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.close()
+                return
+            if not message and not fds:  # the supervisor is gone
+                self.close()
+                return
+            handler = self._handlers.get(message.decode("ascii", "replace"))
+            for fd in fds:
+                conn = socket.socket(fileno=fd)
+                if handler is None:  # a listener this worker has stopped
+                    conn.close()
+                    self.closed()
+                else:
+                    handler(conn)
+
+    def close(self) -> None:
+        if self._reading:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._reading = False
+        self._sock.close()
 
 
 class _ConnectionCounter:

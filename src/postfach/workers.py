@@ -2,21 +2,25 @@
 
 One Python process keeps one core busy; a mail server on a machine of several
 cores should use them all, as Dovecot's process per connection does. The
-supervisor binds every listening socket once and starts N workers, each
-`postfach serve --worker SPEC` with the sockets inherited: they all accept on
-the same sockets, so the kernel hands each connection to whichever is free.
+supervisor binds every listening socket once, starts N workers (`postfach
+serve --worker SPEC`), accepts the connections itself and hands each to the
+worker with the fewest open ones (SCM_RIGHTS over a socket pair): a POP3
+session that downloads a whole mailbox keeps a worker busy for long, so
+"whoever accepts first" would pile sessions onto one worker. HTTP is the
+exception: worker 0 inherits that socket and serves it alone.
 
-Beside the sockets each worker gets one end of a socket pair. A worker says
-`ready` on it when its listeners run; on SQLite it also sends every change it
-commits there (the NOTIFY payloads of store/notify.py), and the supervisor
-passes each line to the other workers, so IDLE in one worker hears of a
-delivery in another. State that was per process and must agree between the
-workers (\\Recent, connections per address, POP3 leases on SQLite) lives in the
+Each worker also gets one end of a stream socket pair, the relay. A worker
+says `ready` on it when its listeners run and `closed` for every connection
+that ends; on SQLite it also sends every change it commits there (the NOTIFY
+payloads of store/notify.py), and the supervisor passes each line to the
+other workers, so IDLE in one worker hears of a delivery in another. State
+that was per process and must agree between the workers (\\Recent,
+connections per address, failed logins, POP3 leases on SQLite) lives in the
 runtime file the supervisor makes anew at every start (store/runtime.py).
 
-A worker that dies is started again after a pause, with the same sockets;
-connections it held are lost, queued ones wait in the sockets' backlog.
-SIGTERM or SIGINT to the supervisor stops every worker.
+A worker that dies is started again after a pause; connections it held are
+lost, new ones go to the others meanwhile. SIGTERM or SIGINT to the
+supervisor stops every worker.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import socket
 import sys
@@ -35,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from postfach.config import Config, ListenerSpec
-from postfach.store.notify import READY
+from postfach.store.notify import CLOSED, READY
 from postfach.store.runtime import RuntimeState
+from postfach.tls import server_ssl_context
 
 __all__ = ["Supervisor", "WorkerSpec", "bind_listener", "runtime_path"]
 
@@ -89,6 +93,7 @@ class WorkerSpec:
 
     index: int
     relay_fd: int
+    handoff_fd: int
     socket_fds: dict[str, int]
     runtime: str
 
@@ -97,6 +102,7 @@ class WorkerSpec:
             {
                 "index": self.index,
                 "relay": self.relay_fd,
+                "handoff": self.handoff_fd,
                 "sockets": self.socket_fds,
                 "runtime": self.runtime,
             }
@@ -108,6 +114,7 @@ class WorkerSpec:
         return cls(
             index=int(data["index"]),
             relay_fd=int(data["relay"]),
+            handoff_fd=int(data["handoff"]),
             socket_fds={str(k): int(v) for k, v in data["sockets"].items()},
             runtime=str(data["runtime"]),
         )
@@ -118,7 +125,9 @@ class _Worker:
     index: int
     process: asyncio.subprocess.Process
     writer: asyncio.StreamWriter
+    handoff: socket.socket
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    open: int = 0  # connections handed over and not reported closed
     reader_task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -141,6 +150,8 @@ class Supervisor:
         return int(self.sockets[name].getsockname()[1])
 
     async def start(self) -> None:
+        # Made here once if missing, or every worker would write its own self-signed pair.
+        server_ssl_context(self.config)
         for spec in self.config.listeners_enabled():
             self.sockets[spec.name] = bind_listener(spec)
         path = runtime_path(self.config)
@@ -153,6 +164,11 @@ class Supervisor:
         except BaseException:
             await self.stop()
             raise
+        loop = asyncio.get_running_loop()
+        for name, sock in self.sockets.items():
+            if name != "http":
+                sock.setblocking(False)
+                loop.add_reader(sock.fileno(), self._accept, name, sock)
         for index in range(self.count):
             self._monitors.append(asyncio.create_task(self._monitor(index), name=f"worker {index}"))
 
@@ -177,16 +193,47 @@ class Supervisor:
             for task in (*waits, *exits):
                 task.cancel()
 
+    def _accept(self, name: str, sock: socket.socket) -> None:
+        for _ in range(64):
+            try:
+                conn, _address = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: try again next turn
+                log.warning("%s: accept failed: %s", name, exc)
+                return
+            try:
+                self._hand_over(name, conn)
+            finally:
+                conn.close()  # the worker has its own descriptor now
+
+    def _hand_over(self, name: str, conn: socket.socket) -> None:
+        """To the least busy worker that is running; if none can take it, the
+        connection is closed (its client sees a reset and tries again)."""
+        workers = [
+            w for w in self._workers.values() if w.ready.is_set() and w.process.returncode is None
+        ]
+        for worker in sorted(workers, key=lambda w: w.open):
+            try:
+                socket.send_fds(worker.handoff, [name.encode()], [conn.fileno()])
+            except OSError:  # its queue is full, or it just died
+                continue
+            worker.open += 1
+            return
+        log.warning("%s: no worker could take a connection", name)
+
     async def _spawn(self, index: int) -> None:
         ours, theirs = socket.socketpair()
         theirs.set_inheritable(True)
-        listeners = {
-            name: sock for name, sock in self.sockets.items() if name != "http" or index == 0
-        }
+        handoff, their_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        handoff.setblocking(False)
+        their_handoff.set_inheritable(True)
+        inherited = {"http": self.sockets["http"]} if index == 0 and "http" in self.sockets else {}
         spec = WorkerSpec(
             index=index,
             relay_fd=theirs.fileno(),
-            socket_fds={name: sock.fileno() for name, sock in listeners.items()},
+            handoff_fd=their_handoff.fileno(),
+            socket_fds={name: sock.fileno() for name, sock in inherited.items()},
             runtime=str(runtime_path(self.config)),
         )
         try:
@@ -198,21 +245,25 @@ class Supervisor:
                 *self._serve_args,
                 "--worker",
                 spec.encode(),
-                pass_fds=[theirs.fileno(), *spec.socket_fds.values()],
-                # libuv (uvloop) would accept every pending connection at once, so
-                # one worker could take a whole burst; one per turn spreads them.
-                env={**os.environ, "UV_TCP_SINGLE_ACCEPT": "1"},
+                pass_fds=[theirs.fileno(), their_handoff.fileno(), *spec.socket_fds.values()],
             )
+        except BaseException:
+            handoff.close()
+            raise
         finally:
             theirs.close()
+            their_handoff.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 20)
-        worker = _Worker(index, process, writer)
+        worker = _Worker(index, process, writer, handoff)
         worker.reader_task = asyncio.create_task(self._relay(worker, reader))
         self._workers[index] = worker
 
     async def _relay(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
         """Passes each change line of one worker to all the others."""
         while line := await reader.readline():
+            if line == CLOSED:
+                worker.open = max(0, worker.open - 1)
+                continue
             if line == READY:
                 worker.ready.set()
                 continue
@@ -245,11 +296,17 @@ class Supervisor:
         if worker.reader_task is not None:
             worker.reader_task.cancel()
         worker.writer.close()
+        worker.handoff.close()
         if self._runtime is not None:
             self._runtime.forget_worker(worker.index)
 
     async def stop(self) -> None:
         self._stopping = True
+        loop = asyncio.get_running_loop()
+        for name, sock in self.sockets.items():
+            if name != "http":
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(sock.fileno())
         for task in self._monitors:
             task.cancel()
         for worker in self._workers.values():
@@ -267,6 +324,7 @@ class Supervisor:
             if worker.reader_task is not None:
                 worker.reader_task.cancel()
             worker.writer.close()
+            worker.handoff.close()
         self._workers.clear()
         for sock in self.sockets.values():
             sock.close()

@@ -15,6 +15,7 @@ import poplib
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -76,11 +77,14 @@ class Cluster:
             ) == local_port:
                 inode = fields[9]
         assert inode, "the server side of the connection is not in /proc/net/tcp"
-        for pid in self.workers():
-            with contextlib.suppress(OSError):
-                for fd in Path(f"/proc/{pid}/fd").iterdir():
-                    if os.readlink(fd) == f"socket:[{inode}]":
-                        return pid
+        deadline = time.monotonic() + 5  # in flight from the supervisor, it is in neither
+        while time.monotonic() < deadline:
+            for pid in self.workers():
+                with contextlib.suppress(OSError):
+                    for fd in Path(f"/proc/{pid}/fd").iterdir():
+                        if os.readlink(fd) == f"socket:[{inode}]":
+                            return pid
+            time.sleep(0.02)
         raise AssertionError("no worker holds the connection")
 
     def one_in_each(self, connect: Callable[[], T], sock: Callable[[T], socket.socket]) -> list[T]:
@@ -121,13 +125,13 @@ async def _prepare(url: str) -> None:
 
 def _start(tmp_path: Path, url: str, limits: str = "", extra: str = "") -> Cluster:
     data = tmp_path / "data"
-    off = "\n".join(f'{n} = ""' for n in ("submissions", "imaps", "pop3s", "devices"))
+    off = "\n".join(f'{n} = ""' for n in ("submissions", "pop3s", "devices"))
     config = tmp_path / "postfach.toml"
     config.write_text(
         f'[server]\nhostname = "mail.example.org"\ndata_dir = "{data}"\n'
         f'[storage]\nurl = "{url}"\n'
         '[listeners]\nimap = "127.0.0.1:0"\npop3 = "127.0.0.1:0"\nsmtp = "127.0.0.1:0"\n'
-        f'submission = "127.0.0.1:0"\nhttp = "127.0.0.1:0"\n{off}\n'
+        f'submission = "127.0.0.1:0"\nimaps = "127.0.0.1:0"\nhttp = "127.0.0.1:0"\n{off}\n'
         f"[auth]\nallow_plaintext = true\n[limits]\n{limits}\n{extra}"
     )
     log = tmp_path / "serve.log"
@@ -208,6 +212,34 @@ def test_banner_and_two_workers(cluster: Cluster) -> None:
     for client in clients:
         assert client.select("INBOX")[0] == "OK"
         client.logout()
+
+
+def test_implicit_tls_in_each_worker(cluster: Cluster) -> None:
+    """imaps: the worker does the TLS handshake on a connection the supervisor accepted."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
+    def connect() -> imaplib.IMAP4_SSL:
+        return imaplib.IMAP4_SSL("127.0.0.1", cluster.ports["imaps"], ssl_context=context)
+
+    clients = cluster.one_in_each(connect, _sock)
+    certificates = set()
+    for client in clients:
+        certificates.add(client.sock.getpeercert(binary_form=True))
+        client.login(USER, PASSWORD)
+        assert client.select("INBOX")[0] == "OK"
+        client.logout()
+    assert len(certificates) == 1  # one certificate for the server, not one per worker
+    # A client that never finishes its handshake costs nothing but its own connection.
+    with socket.create_connection(("127.0.0.1", cluster.ports["imaps"]), timeout=10) as raw:
+        raw.sendall(b"not a TLS hello\r\n")
+        received = b""
+        while chunk := raw.recv(100):  # at most a TLS alert, then the end
+            received += chunk
+        assert len(received) < 100
+    again = connect()
+    again.logout()
 
 
 def test_idle_hears_changes_made_in_the_other_worker(cluster: Cluster) -> None:

@@ -138,6 +138,7 @@ async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.
     role = WorkerRole(
         index=spec.index,
         relay=socket.socket(fileno=spec.relay_fd),
+        handoff=socket.socket(fileno=spec.handoff_fd),
         sockets={name: socket.socket(fileno=fd) for name, fd in spec.socket_fds.items()},
         runtime_path=spec.runtime,
     )

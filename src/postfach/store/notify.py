@@ -34,6 +34,7 @@ from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
 
 __all__ = [
     "CHANNEL",
+    "CLOSED",
     "READY",
     "PgNotifier",
     "RelayNotifier",
@@ -168,8 +169,9 @@ class PgNotifier:
             self._listener = None
 
 
-# A worker tells its supervisor it has started with this line on the relay.
+# Control lines on the relay: a worker has started; a connection it was handed ended.
 READY = b"ready\n"
+CLOSED = b"closed\n"
 
 
 class RelayNotifier:
@@ -190,6 +192,9 @@ class RelayNotifier:
 
     def ready(self) -> None:
         self._write(READY)
+
+    def connection_closed(self) -> None:
+        self._write(CLOSED)
 
     def _write(self, line: bytes) -> None:
         if self._writer is None:
