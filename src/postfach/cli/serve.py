@@ -90,6 +90,8 @@ async def run_serve(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else config.server.workers
     if workers == 0:
         workers = config.server.worker_count()
+    if ":memory:" in config.storage.url:
+        workers = 1  # an in-memory database cannot be shared between processes
     if workers > 1:
         return await _run_supervisor(args, config, workers, password, account, stop)
     app = App(config)
