@@ -91,6 +91,7 @@ def main() -> int:
         def fill(i: int) -> list[bytes]:
             return [small_message(n) for n in range(1, args.messages + 1)]
 
+        # One worker: every round then asks the process whose index cache the first warmed.
         proc, port = start_postfach(work, 1, fill, workers=1)
         url = f"sqlite:///{work / 'postfach' / 'postfach.db'}"
         asyncio.run(flag_some(url, args.messages))

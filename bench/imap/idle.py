@@ -32,9 +32,9 @@ from servers import (  # noqa: E402
     PASSWORD,
     message,
     raise_nofile,
-    rss_kb,
     start_postfach,
     stop,
+    tree_rss_kb,
     user_name,
 )
 
@@ -68,21 +68,25 @@ async def wait_exists(client: ImapClient) -> None:
 
 
 async def run(port: int, pid: int, args: argparse.Namespace) -> None:
-    # warm-up: every account logs in once (its password check, the auth cache,
-    # the first look at its INBOX) and those connections stay open
-    warm = await open_many(port, args.users, args.users, args.parallel)
+    # warm-up: every account logs in (its password check, the auth cache, the
+    # first look at its INBOX) four times, so that with worker processes each
+    # worker has seen each account; those connections stay open
+    warm = await open_many(port, args.users * 4, args.users, args.parallel)
     await asyncio.sleep(2.0)
-    before = rss_kb(pid)
+    before = tree_rss_kb(pid)
     started = time.perf_counter()
     clients = await open_many(port, args.connections, args.users, args.parallel)
     opened = time.perf_counter() - started
     await asyncio.sleep(3.0)  # let the server settle
-    after = rss_kb(pid)
+    after = tree_rss_kb(pid)
     print(
         f"{len(clients)} connections logged in, selected and idling in {opened:.1f} s "
         f"({len(clients) / opened:.0f} per second)"
     )
-    print(f"server RSS: {before / 1024:.1f} MB before, {after / 1024:.1f} MB with them")
+    print(
+        f"server RSS (supervisor and workers): {before / 1024:.1f} MB before, "
+        f"{after / 1024:.1f} MB with them"
+    )
     per = (after - before) / len(clients)
     print(f"RSS growth per IDLE connection: {per:.1f} KB (goal < 40 KB)")
     poster = await ImapClient.connect("127.0.0.1", port)
@@ -106,6 +110,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--parallel", type=int, default=200, help="logins in flight")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="postfach worker processes (0: its default)"
+    )
     args = parser.parse_args()
     limit = raise_nofile(args.connections * 2 + 1000)  # the server inherits it
     print(f"open files limit: {limit}")
@@ -119,7 +126,7 @@ def main() -> int:
             args.users,
             fill,
             limits=f"max_connections_per_ip = {args.connections + 100}\n",
-            workers=1,  # the memory of one process per connection
+            workers=args.workers,
         )
         try:
             import uvloop
@@ -129,7 +136,7 @@ def main() -> int:
             stop(proc)
     print(
         f"reproduce: .venv/bin/python bench/imap/idle.py --connections {args.connections} "
-        f"--users {args.users}"
+        f"--users {args.users} --workers {args.workers}"
     )
     return 0
 

@@ -105,6 +105,20 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def tree_rss_kb(pid: int) -> int:
+    """Resident set size of a process and its children (postfach's workers)."""
+    total = rss_kb(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            try:
+                text = (entry / "stat").read_text()
+                if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+                    total += rss_kb(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process, its live children and the children it has reaped."""
     tick = os.sysconf("SC_CLK_TCK")
