@@ -42,7 +42,7 @@ from postfach.store.notify import CLOSED, READY
 from postfach.store.runtime import RuntimeState
 from postfach.tls import server_ssl_context
 
-__all__ = ["Supervisor", "WorkerSpec", "bind_listener", "runtime_path"]
+__all__ = ["StartError", "Supervisor", "WorkerSpec", "bind_listener", "runtime_path"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,10 @@ BACKLOG = 1024
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 RESTART_PAUSE = 1.0
+
+
+class StartError(Exception):
+    """The workers could not be started; the message says why."""
 
 
 def runtime_path(config: Config) -> Path:
@@ -183,12 +187,12 @@ class Supervisor:
                 )
                 for worker in self._workers.values():
                     if worker.process.returncode is not None:
-                        raise RuntimeError(
+                        raise StartError(
                             f"worker {worker.index} exited with status "
                             f"{worker.process.returncode} while starting (its log is above)"
                         )
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the workers did not start within {START_TIMEOUT:.0f} s")
+                    raise StartError(f"the workers did not start within {START_TIMEOUT:.0f} s")
         finally:
             for task in (*waits, *exits):
                 task.cancel()

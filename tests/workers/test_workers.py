@@ -419,3 +419,33 @@ def test_sigterm_stops_every_worker(cluster: Cluster) -> None:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
             f"/proc/{pid}/status"
         ).read_text()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_one_line(tmp_path: Path, workers: str) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        off = "\n".join(
+            f'{n} = ""'
+            for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http")
+        )
+        config = tmp_path / "postfach.toml"
+        config.write_text(
+            f'[server]\ndata_dir = "{tmp_path / "data"}"\n'
+            f'[storage]\nurl = "sqlite:///{tmp_path / "p.db"}"\n'
+            f'[listeners]\nimap = "127.0.0.1:{port}"\n{off}\n'
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "postfach", "serve", "--config", str(config), "--workers",
+             workers],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("postfach: ") and str(port) in last and "in use" in last
+    assert "Traceback" not in result.stderr

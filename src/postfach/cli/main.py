@@ -17,6 +17,7 @@ from postfach import __version__
 from postfach.cli import admin, helpers, init, mailing, queue, serve, webadmin
 from postfach.config import ConfigError
 from postfach.store import StoreError
+from postfach.workers import StartError
 
 __all__ = ["CliError", "main"]
 
@@ -58,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return _run(handler(args))
-    except (CliError, ConfigError, StoreError, ValueError) as exc:
+    except (CliError, ConfigError, StoreError, StartError, ValueError) as exc:
+        print(f"postfach: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a port in use, a directory not writable: say which
         print(f"postfach: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
