@@ -624,7 +624,8 @@ def test_arbitrary_server_bytes_never_hang(ehlo: bytes, mail: bytes, hang_up: bo
                 done, _ = await client.send_many([env("r@d.test")])
                 client.abort()
                 return done
-        except (SmtpError, ConnectionError) as exc:
+        except (SmtpError, OSError) as exc:  # OSError: connect's documented failure
+            # (a loaded machine may not even connect within the 50 ms: TimeoutError)
             return str(exc)
         finally:
             server.close()
