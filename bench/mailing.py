@@ -27,12 +27,13 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from loopback import free_port, wait_greeting  # bench/, this script's directory
 
 from postfach.config import config_from_dict
 from postfach.mailing.api import Mailing
@@ -49,24 +50,13 @@ def tool(name: str) -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_sink(port: int) -> subprocess.Popen[bytes]:
     args = [tool("smtp-sink"), "-m", "1024"]
     if os.getuid() == 0:
         args += ["-u", "nobody"]
     proc = subprocess.Popen([*args, f"127.0.0.1:{port}", "1024"])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("smtp-sink did not start")
+    wait_greeting(port, b"220", "smtp-sink", timeout=25)
+    return proc
 
 
 def smtp_source(port: int, count: int, sessions: int, size: int, reuse: bool) -> float:

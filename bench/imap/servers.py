@@ -18,15 +18,17 @@ import pwd
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from loopback import free_port, wait_greeting  # noqa: E402
+
 PASSWORD = "pass"
 DOMAIN = "example.org"
 
@@ -53,22 +55,8 @@ def user_name(i: int) -> str:
     return f"user{i}@{DOMAIN}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_imap(port: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                if sock.recv(200).startswith(b"* OK"):
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing answers IMAP on 127.0.0.1:{port}")
+    wait_greeting(port, b"* OK", "IMAP", timeout)
 
 
 def raise_nofile(want: int) -> int:

@@ -31,7 +31,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from loopback import free_port, wait_greeting  # noqa: E402
+
 PASSWORD = "pass"
 DOMAIN = "example.org"
 MESSAGES = [200]  # set from --messages
@@ -62,22 +65,8 @@ def message(user: int, n: int) -> bytes:
     ) + body
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(100).startswith(b"+OK"):
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing answers POP3 on 127.0.0.1:{port}")
+def wait_port(port: int) -> None:
+    wait_greeting(port, b"+OK", "POP3")
 
 
 # -- the load ---------------------------------------------------------------------

@@ -33,7 +33,6 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,10 @@ from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from loopback import free_port, wait_greeting  # noqa: E402
+
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
 DOMAIN = "bench.test"
 RCPT = f"to@{DOMAIN}"
@@ -59,24 +62,8 @@ def find(tool: str) -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            # The greeting: postfach's supervisor listens before its workers answer.
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-                if sock.recv(100).startswith(b"220"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answers SMTP on 127.0.0.1:{port}")
+def wait_port(port: int) -> None:
+    wait_greeting(port, b"220", "SMTP")
 
 
 def load(port: int, args: argparse.Namespace) -> float:
