@@ -99,10 +99,11 @@ class App:
     async def start(self) -> None:
         config, role = self.config, self.role
         store = await Store.connect(config.storage.url)
-        relay = None
+        relay = handed = None
         if role is not None:
             store.runtime = RuntimeState(role.runtime_path, role.index)
             relay = self.relay = store.attach_relay(role.relay)
+            handed = HandedConnections(role.handoff, relay.connection_closed)
         await store.start_change_feed()
         self._ctx = ServerContext(
             config=config,
@@ -112,9 +113,8 @@ class App:
             ssl_context=server_ssl_context(config),
             node_id=f"{socket.gethostname()}:{os.getpid()}:{id(self):x}",
             listen_sockets=dict(role.sockets) if role is not None else {},
+            handed_connections=handed,
         )
-        if role is not None and relay is not None:
-            self._ctx.handed_connections = HandedConnections(role.handoff, relay.connection_closed)
         primary = role is None or role.primary
         try:
             for spec in config.listeners_enabled():
@@ -127,8 +127,8 @@ class App:
             raise
         if primary:
             self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
-        if relay is not None and self._ctx.handed_connections is not None:
-            self._ctx.handed_connections.start()
+        if relay is not None and handed is not None:
+            handed.start()
             relay.ready()
 
     async def _start_listener(self, spec: ListenerSpec) -> None:

@@ -66,7 +66,7 @@ class Listener:
 
     @property
     def port(self) -> int:
-        sockets = self.server.sockets or () if self.server is not None else ()
+        sockets = (self.server.sockets or ()) if self.server is not None else ()
         for sock in sockets:
             return int(sock.getsockname()[1])
         return self.spec.port

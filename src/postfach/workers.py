@@ -50,6 +50,7 @@ BACKLOG = 1024
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 RESTART_PAUSE = 1.0
+INHERITED = frozenset({"http"})  # served by worker 0 on the socket itself, not handed over
 
 
 class StartError(Exception):
@@ -169,10 +170,9 @@ class Supervisor:
             await self.stop()
             raise
         loop = asyncio.get_running_loop()
-        for name, sock in self.sockets.items():
-            if name != "http":
-                sock.setblocking(False)
-                loop.add_reader(sock.fileno(), self._accept, name, sock)
+        for name, sock in self._accepted().items():
+            sock.setblocking(False)
+            loop.add_reader(sock.fileno(), self._accept, name, sock)
         for index in range(self.count):
             self._monitors.append(asyncio.create_task(self._monitor(index), name=f"worker {index}"))
 
@@ -196,6 +196,11 @@ class Supervisor:
         finally:
             for task in (*waits, *exits):
                 task.cancel()
+
+    def _accepted(self) -> dict[str, socket.socket]:
+        """The listeners whose connections the supervisor accepts and hands over;
+        the rest (HTTP) worker 0 serves itself on the inherited socket."""
+        return {name: sock for name, sock in self.sockets.items() if name not in INHERITED}
 
     def _accept(self, name: str, sock: socket.socket) -> None:
         for _ in range(64):
@@ -232,7 +237,9 @@ class Supervisor:
         handoff, their_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         handoff.setblocking(False)
         their_handoff.set_inheritable(True)
-        inherited = {"http": self.sockets["http"]} if index == 0 and "http" in self.sockets else {}
+        inherited = (
+            {n: s for n, s in self.sockets.items() if n in INHERITED} if index == 0 else {}
+        )
         spec = WorkerSpec(
             index=index,
             relay_fd=theirs.fileno(),
@@ -297,6 +304,7 @@ class Supervisor:
             log.info("worker %d started again (pid %d)", index, self._workers[index].process.pid)
 
     def _forget(self, worker: _Worker) -> None:
+        """Closes the channels of a worker that has exited and drops what it held."""
         if worker.reader_task is not None:
             worker.reader_task.cancel()
         worker.writer.close()
@@ -307,10 +315,9 @@ class Supervisor:
     async def stop(self) -> None:
         self._stopping = True
         loop = asyncio.get_running_loop()
-        for name, sock in self.sockets.items():
-            if name != "http":
-                with contextlib.suppress(Exception):
-                    loop.remove_reader(sock.fileno())
+        for sock in self._accepted().values():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(sock.fileno())
         for task in self._monitors:
             task.cancel()
         for worker in self._workers.values():
@@ -325,10 +332,7 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     worker.process.kill()
                 await worker.process.wait()
-            if worker.reader_task is not None:
-                worker.reader_task.cancel()
-            worker.writer.close()
-            worker.handoff.close()
+            self._forget(worker)
         self._workers.clear()
         for sock in self.sockets.values():
             sock.close()

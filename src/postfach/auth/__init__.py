@@ -77,16 +77,25 @@ class _Throttle:
         if not times:
             return False
         now = self._clock()
-        horizon = max(self._config.failure_window, self._config.lockout)
-        while times and times[0] < now - horizon:
+        while times and times[0] < now - self.horizon:
             times.popleft()
         if not times:
             del self._failures[key]
             return False
         return _over_limit(times, now, self._config)
 
+    @property
+    def horizon(self) -> float:
+        """How far back a failure can still matter."""
+        return max(self._config.failure_window, self._config.lockout)
+
+    @property
+    def kept(self) -> int:
+        """How many failures of one key are remembered."""
+        return self._config.max_failures * 4
+
     def fail(self, key: str) -> None:
-        times = self._failures.setdefault(key, deque(maxlen=self._config.max_failures * 4))
+        times = self._failures.setdefault(key, deque(maxlen=self.kept))
         times.append(self._clock())
 
     def clear(self, key: str) -> None:
@@ -105,15 +114,12 @@ class _SharedThrottle(_Throttle):
 
     def blocked(self, key: str) -> bool:
         now = self._clock()
-        horizon = max(self._config.failure_window, self._config.lockout)
-        times = self._runtime.auth_failures(key, since=now - horizon)
+        times = self._runtime.auth_failures(key, since=now - self.horizon)
         return bool(times) and _over_limit(times, now, self._config)
 
     def fail(self, key: str) -> None:
         now = self._clock()
-        horizon = max(self._config.failure_window, self._config.lockout)
-        keep = self._config.max_failures * 4
-        self._runtime.auth_fail(key, now, keep=keep, forget_before=now - horizon)
+        self._runtime.auth_fail(key, now, keep=self.kept, forget_before=now - self.horizon)
 
     def clear(self, key: str) -> None:
         self._runtime.auth_clear(key)

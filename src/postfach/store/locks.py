@@ -10,6 +10,7 @@ write transaction on the mail database and no fsync.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,27 +21,59 @@ from postfach.store.schema import locks
 __all__ = ["LocksMixin"]
 
 
-class LocksMixin(StoreBase):
-    _leases: dict[str, tuple[str, float]]
+class _LocalLeases(Protocol):
+    """Leases kept on this machine (SQLite): in memory or in the runtime file."""
 
-    def _memory_leases(self) -> dict[str, tuple[str, float]] | None:
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool: ...
+    def refresh_lock(self, name: str, owner: str, ttl: float) -> bool: ...
+    def unlock(self, name: str, owner: str) -> None: ...
+
+
+class _MemoryLeases:
+    """The leases of a server that is one process."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, float]] = {}
+
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool:
+        now = time.time()
+        held = self._held.get(name)
+        if held is not None and held[0] != owner and held[1] > now:
+            return False
+        self._held[name] = (owner, now + ttl)
+        return True
+
+    def refresh_lock(self, name: str, owner: str, ttl: float) -> bool:
+        held = self._held.get(name)
+        if held is None or held[0] != owner:
+            return False
+        self._held[name] = (owner, time.time() + ttl)
+        return True
+
+    def unlock(self, name: str, owner: str) -> None:
+        held = self._held.get(name)
+        if held is not None and held[0] == owner:
+            del self._held[name]
+
+
+class LocksMixin(StoreBase):
+    _memory: _MemoryLeases
+
+    def _local_leases(self) -> _LocalLeases | None:
+        """None on PostgreSQL, where the leases are rows of the shared database."""
         if self.dialect != "sqlite":
             return None
-        if not hasattr(self, "_leases"):
-            self._leases = {}
-        return self._leases
+        if self.runtime is not None:
+            return self.runtime
+        if not hasattr(self, "_memory"):
+            self._memory = _MemoryLeases()
+        return self._memory
 
     async def try_lock(self, name: str, owner: str, ttl: float) -> bool:
+        local = self._local_leases()
+        if local is not None:
+            return local.try_lock(name, owner, ttl)
         now = time.time()
-        if self.dialect == "sqlite" and self.runtime is not None:
-            return self.runtime.try_lock(name, owner, ttl)
-        leases = self._memory_leases()
-        if leases is not None:
-            held = leases.get(name)
-            if held is not None and held[0] != owner and held[1] > now:
-                return False
-            leases[name] = (owner, now + ttl)
-            return True
         try:
             async with self.write() as tx:
                 row = (await tx.execute(select(locks).where(locks.c.name == name))).first()
@@ -61,15 +94,9 @@ class LocksMixin(StoreBase):
             return False
 
     async def refresh_lock(self, name: str, owner: str, ttl: float) -> bool:
-        if self.dialect == "sqlite" and self.runtime is not None:
-            return self.runtime.refresh_lock(name, owner, ttl)
-        leases = self._memory_leases()
-        if leases is not None:
-            held = leases.get(name)
-            if held is None or held[0] != owner:
-                return False
-            leases[name] = (owner, time.time() + ttl)
-            return True
+        local = self._local_leases()
+        if local is not None:
+            return local.refresh_lock(name, owner, ttl)
         async with self.write() as tx:
             result = await tx.execute(
                 update(locks)
@@ -79,14 +106,9 @@ class LocksMixin(StoreBase):
             return bool(result.rowcount)
 
     async def unlock(self, name: str, owner: str) -> None:
-        if self.dialect == "sqlite" and self.runtime is not None:
-            self.runtime.unlock(name, owner)
-            return
-        leases = self._memory_leases()
-        if leases is not None:
-            held = leases.get(name)
-            if held is not None and held[0] == owner:
-                del leases[name]
+        local = self._local_leases()
+        if local is not None:
+            local.unlock(name, owner)
             return
         async with self.write() as tx:
             await tx.execute(delete(locks).where(locks.c.name == name, locks.c.owner == owner))

@@ -131,6 +131,10 @@ _STORED_COLUMNS = (
     messages.c.entered_at,
     blobs.c.parsed,
 )
+# A message row with its blob's parse: what StoredMessage is made of (`_stored`).
+_STORED_SELECT = select(*_STORED_COLUMNS).join(
+    blobs, blobs.c.sha256 == messages.c.blob_sha256
+)
 
 
 # Hot look-ups, compiled once and run straight on the driver (StoreBase.fetch).
@@ -146,8 +150,7 @@ _PREPARED_UIDS = 32
 def _messages_by_uids(count: int) -> Select[Any]:
     """get_messages for `count` UIDs (bound as u0, u1, ...), built once per count."""
     return (
-        select(*_STORED_COLUMNS)
-        .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+        _STORED_SELECT
         .where(
             messages.c.mailbox_id == bindparam("mailbox_id"),
             messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
@@ -550,8 +553,7 @@ class MailMixin(AccountsMixin):
         condition, wanted = self._uid_filter(uids)
         async with self.read() as conn:
             rows = await conn.execute(
-                select(*_STORED_COLUMNS)
-                .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+                _STORED_SELECT
                 .where(messages.c.mailbox_id == mailbox_id, condition)
                 .order_by(messages.c.uid)
             )
@@ -842,8 +844,7 @@ class MailMixin(AccountsMixin):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    select(*_STORED_COLUMNS)
-                    .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+                    _STORED_SELECT
                     .join(mailboxes, mailboxes.c.id == messages.c.mailbox_id)
                     .where(mailboxes.c.account_id == account_id, *conditions)
                     .order_by(messages.c.internaldate.desc())

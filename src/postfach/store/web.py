@@ -35,9 +35,9 @@ from sqlalchemy.exc import IntegrityError
 
 from postfach.store.api import AlreadyExists, NotFound
 from postfach.store.base import StoreBase, inserted_id
-from postfach.store.mail import _STORED_COLUMNS, _stored
+from postfach.store.mail import _STORED_SELECT, _stored
 from postfach.store.records import AccountId, MailboxId, StoredMessage
-from postfach.store.schema import IdType, accounts, blobs, messages, metadata
+from postfach.store.schema import IdType, accounts, messages, metadata
 
 __all__ = ["AdminToken", "WebMixin", "WebSession", "token_digest"]
 
@@ -202,8 +202,7 @@ class WebMixin(StoreBase):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    select(*_STORED_COLUMNS)
-                    .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+                    _STORED_SELECT
                     .where(messages.c.mailbox_id == mailbox_id)
                     .order_by(messages.c.internaldate.desc(), messages.c.uid.desc())
                     .offset(max(offset, 0))
