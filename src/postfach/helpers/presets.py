@@ -53,13 +53,18 @@ class Preset:
     reference: str  # the provider's help page the values come from
 
 
-def _std(imap: str, pop3: str, smtp: str, *, smtp_port: int = 465) -> tuple[PresetRow, ...]:
-    """The common shape: IMAP 993, POP3 995, SMTP 465 or 587, all with TLS."""
-    security = SSL if smtp_port == 465 else STARTTLS
+def _std(
+    imap: str, pop3: str, smtp: str, *, smtp_ports: tuple[int, ...] = (465,)
+) -> tuple[PresetRow, ...]:
+    """The common shape: IMAP 993, POP3 995, SMTP on 465 and/or 587 in the order
+    the provider recommends them, all with TLS."""
     return (
         PresetRow("incoming", "IMAP", imap, 993, SSL),
         PresetRow("incoming", "POP3", pop3, 995, SSL),
-        PresetRow("outgoing", "SMTP", smtp, smtp_port, security),
+        *(
+            PresetRow("outgoing", "SMTP", smtp, port, SSL if port == 465 else STARTTLS)
+            for port in smtp_ports
+        ),
     )
 
 
@@ -104,12 +109,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "Gmail",
         ("gmail.com", "googlemail.com"),
-        (
-            PresetRow("incoming", "IMAP", "imap.gmail.com", 993, SSL),
-            PresetRow("incoming", "POP3", "pop.gmail.com", 995, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.gmail.com", 465, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.gmail.com", 587, STARTTLS),
-        ),
+        _std("imap.gmail.com", "pop.gmail.com", "smtp.gmail.com", smtp_ports=(465, 587)),
         (
             "POP must be switched on: Settings → Forwarding and POP/IMAP",
             "sign in with OAuth2 (Sign in with Google); with two-step verification a"
@@ -129,10 +129,11 @@ PRESETS: tuple[Preset, ...] = (
             "hotmail.co.uk",
             "live.de",
         ),
-        (
-            PresetRow("incoming", "IMAP", "outlook.office365.com", 993, SSL),
-            PresetRow("incoming", "POP3", "outlook.office365.com", 995, SSL),
-            PresetRow("outgoing", "SMTP", "smtp-mail.outlook.com", 587, STARTTLS),
+        _std(
+            "outlook.office365.com",
+            "outlook.office365.com",
+            "smtp-mail.outlook.com",
+            smtp_ports=(587,),
         ),
         (
             "POP must be switched on: Settings → Mail → Forwarding and IMAP",
@@ -145,11 +146,11 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "Yahoo",
         ("yahoo.com", "ymail.com", "rocketmail.com", "yahoo.de", "yahoo.co.uk", "yahoo.fr"),
-        (
-            PresetRow("incoming", "IMAP", "imap.mail.yahoo.com", 993, SSL),
-            PresetRow("incoming", "POP3", "pop.mail.yahoo.com", 995, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.mail.yahoo.com", 465, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.mail.yahoo.com", 587, STARTTLS),
+        _std(
+            "imap.mail.yahoo.com",
+            "pop.mail.yahoo.com",
+            "smtp.mail.yahoo.com",
+            smtp_ports=(465, 587),
         ),
         ("an app password is required: Account security → Generate app password",),
         "https://help.yahoo.com/kb/SLN4075.html",
@@ -189,46 +190,32 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "GMX",
         ("gmx.net", "gmx.de", "gmx.at", "gmx.ch"),
-        (
-            PresetRow("incoming", "IMAP", "imap.gmx.net", 993, SSL),
-            PresetRow("incoming", "POP3", "pop.gmx.net", 995, SSL),
-            PresetRow("outgoing", "SMTP", "mail.gmx.net", 587, STARTTLS),
-            PresetRow("outgoing", "SMTP", "mail.gmx.net", 465, SSL),
-        ),
+        _std("imap.gmx.net", "pop.gmx.net", "mail.gmx.net", smtp_ports=(587, 465)),
         ("POP3 and IMAP must be switched on: E-Mail settings → POP3/IMAP access",),
         "https://hilfe.gmx.net/pop-imap/einschalten.html",
     ),
     Preset(
         "GMX (international)",
         ("gmx.com", "gmx.us", "gmx.co.uk", "gmx.fr", "gmx.es"),
-        (
-            PresetRow("incoming", "IMAP", "imap.gmx.com", 993, SSL),
-            PresetRow("incoming", "POP3", "pop.gmx.com", 995, SSL),
-            PresetRow("outgoing", "SMTP", "mail.gmx.com", 587, STARTTLS),
-            PresetRow("outgoing", "SMTP", "mail.gmx.com", 465, SSL),
-        ),
+        _std("imap.gmx.com", "pop.gmx.com", "mail.gmx.com", smtp_ports=(587, 465)),
         ("POP3 and IMAP must be switched on: Settings → POP3 & IMAP",),
         "https://support.gmx.com/pop-imap/toggle.html",
     ),
     Preset(
         "WEB.DE",
         ("web.de",),
-        (
-            PresetRow("incoming", "IMAP", "imap.web.de", 993, SSL),
-            PresetRow("incoming", "POP3", "pop3.web.de", 995, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.web.de", 587, STARTTLS),
-        ),
+        _std("imap.web.de", "pop3.web.de", "smtp.web.de", smtp_ports=(587,)),
         ("POP3 and IMAP must be switched on: Settings → POP3/IMAP access",),
         "https://hilfe.web.de/pop-imap/einschalten.html",
     ),
     Preset(
         "T-Online",
         ("t-online.de", "magenta.de"),
-        (
-            PresetRow("incoming", "IMAP", "secureimap.t-online.de", 993, SSL),
-            PresetRow("incoming", "POP3", "securepop.t-online.de", 995, SSL),
-            PresetRow("outgoing", "SMTP", "securesmtp.t-online.de", 465, SSL),
-            PresetRow("outgoing", "SMTP", "securesmtp.t-online.de", 587, STARTTLS),
+        _std(
+            "secureimap.t-online.de",
+            "securepop.t-online.de",
+            "securesmtp.t-online.de",
+            smtp_ports=(465, 587),
         ),
         (
             "mail programs need the separate e-mail password (E-Mail Center → Settings"
@@ -240,12 +227,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "Zoho Mail",
         ("zoho.com", "zohomail.com"),
-        (
-            PresetRow("incoming", "IMAP", "imap.zoho.com", 993, SSL),
-            PresetRow("incoming", "POP3", "pop.zoho.com", 995, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.zoho.com", 465, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.zoho.com", 587, STARTTLS),
-        ),
+        _std("imap.zoho.com", "pop.zoho.com", "smtp.zoho.com", smtp_ports=(465, 587)),
         (
             "IMAP or POP access must be switched on: Settings → Mail Accounts",
             _APP_PW_NOTE,
@@ -256,12 +238,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "Zoho Mail (EU)",
         ("zohomail.eu", "zoho.eu"),
-        (
-            PresetRow("incoming", "IMAP", "imap.zoho.eu", 993, SSL),
-            PresetRow("incoming", "POP3", "pop.zoho.eu", 995, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.zoho.eu", 465, SSL),
-            PresetRow("outgoing", "SMTP", "smtp.zoho.eu", 587, STARTTLS),
-        ),
+        _std("imap.zoho.eu", "pop.zoho.eu", "smtp.zoho.eu", smtp_ports=(465, 587)),
         ("IMAP or POP access must be switched on: Settings → Mail Accounts", _APP_PW_NOTE),
         "https://www.zoho.com/mail/help/imap-access.html",
     ),
