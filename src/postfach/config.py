@@ -93,10 +93,15 @@ class ListenersConfig:
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
     allow_plaintext: bool = False
-    # Throttling of failed logins, per user and per IP address.
+    # Throttling of failed logins (auth/throttle.py): per user and address, per
+    # address, and a high ceiling per user that addresses the user logged in
+    # from within known_address_ttl are not held by.
     max_failures: int = 5
+    address_max_failures: int = 20
+    user_max_failures: int = 100
     failure_window: float = 300.0
     lockout: float = 300.0
+    known_address_ttl: float = 30 * 86400.0
     cache_ttl: float = 60.0
 
 

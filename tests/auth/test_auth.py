@@ -99,20 +99,70 @@ async def test_password_change_and_logout_invalidate_cache(
     assert (await authenticator.authenticate("bob@example.org", "newer", "imap", "ip")).ok
 
 
-async def test_throttling_per_user_and_ip(auth: tuple[Authenticator, Store, Clock]) -> None:
-    authenticator, store, clock = auth
+async def test_throttle_holds_the_user_at_that_address_only(
+    auth: tuple[Authenticator, Store, Clock],
+) -> None:
+    """Issue #14.4: wrong passwords from one address do not lock the user out elsewhere."""
+    authenticator, _store, clock = auth
     for _ in range(5):
         result = await authenticator.authenticate("bob@example.org", "bad", "imap", "10.0.0.1")
         assert result.failure is AuthFailure.BAD_CREDENTIALS
-    # Now refused without checking the secret, even the right one, from anywhere.
-    throttled = await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.2")
+    # That address is refused without a check, even with the right password ...
+    throttled = await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")
     assert throttled.failure is AuthFailure.THROTTLED
+    # ... every other address is not.
+    assert (await authenticator.authenticate("bob@example.org", "right", "pop3", "10.0.0.2")).ok
+    clock.now += 301
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
+
+
+async def test_throttle_per_address(auth: tuple[Authenticator, Store, Clock]) -> None:
+    authenticator, store, _clock = auth
     await store.add_account("carol@example.org", hash_password("pw"))
+    for n in range(AuthConfig().address_max_failures):
+        result = await authenticator.authenticate(f"u{n}@example.org", "x", "smtp", "10.0.0.1")
+        assert result.failure is AuthFailure.BAD_CREDENTIALS
     from_ip = await authenticator.authenticate("carol@example.org", "pw", "imap", "10.0.0.1")
     assert from_ip.failure is AuthFailure.THROTTLED
     assert (await authenticator.authenticate("carol@example.org", "pw", "imap", "10.0.0.9")).ok
-    clock.now += 301
+
+
+async def _spread_failures(authenticator: Authenticator, count: int) -> None:
+    """`count` wrong passwords for bob, two from each of many addresses."""
+    for n in range(count):
+        result = await authenticator.authenticate("bob", "bad", "imap", f"10.1.0.{n // 2}")
+        assert result.failure is AuthFailure.BAD_CREDENTIALS
+
+
+async def test_user_ceiling_spares_known_addresses(store: Store) -> None:
+    await store.add_domain("example.org")
+    await store.add_account("bob@example.org", hash_password("right"))
+    clock = Clock()
+    config = AuthConfig(user_max_failures=10, cache_ttl=60)
+    authenticator = Authenticator(store, config, clock)
     assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
+    await _spread_failures(authenticator, 9)
+    # Under the ceiling: a new address still gets its password checked.
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.2.0.1")).ok
+    await _spread_failures(authenticator, 1)
+    fresh = await authenticator.authenticate("bob@example.org", "right", "imap", "10.2.0.2")
+    assert fresh.failure is AuthFailure.THROTTLED
+    # The devices that logged in before keep working.
+    assert (await authenticator.authenticate("bob@example.org", "right", "pop3", "10.0.0.1")).ok
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.2.0.1")).ok
+    clock.now += 301
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.2.0.2")).ok
+
+
+async def test_user_ceiling_without_known_addresses(store: Store) -> None:
+    await store.add_domain("example.org")
+    await store.add_account("bob@example.org", hash_password("right"))
+    config = AuthConfig(user_max_failures=10, known_address_ttl=0, cache_ttl=60)
+    authenticator = Authenticator(store, config, Clock())
+    assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
+    await _spread_failures(authenticator, 10)
+    known = await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")
+    assert known.failure is AuthFailure.THROTTLED
 
 
 async def test_throttle_is_shared_by_the_workers(store: Store, tmp_path: Path) -> None:
@@ -123,23 +173,30 @@ async def test_throttle_is_shared_by_the_workers(store: Store, tmp_path: Path) -
     RuntimeState.create(path)
     clock = Clock()
     workers = []
+    config = AuthConfig(user_max_failures=10, cache_ttl=60)
     for index in range(2):
         store.runtime = RuntimeState(path, index)
-        workers.append(Authenticator(store, AuthConfig(cache_ttl=60), clock))
+        workers.append(Authenticator(store, config, clock))
     try:
         for attempt in range(5):
             worker = workers[attempt % 2]
             result = await worker.authenticate("bob@example.org", "bad", "imap", "10.0.0.1")
             assert result.failure is AuthFailure.BAD_CREDENTIALS
         for worker in workers:
-            result = await worker.authenticate("bob@example.org", "right", "imap", "10.0.0.2")
+            result = await worker.authenticate("bob@example.org", "right", "imap", "10.0.0.1")
             assert result.failure is AuthFailure.THROTTLED
-        clock.now += 301
+        # Another address logs in, in either worker, and becomes known to both.
         assert (await workers[1].authenticate("bob@example.org", "right", "pop3", "10.0.0.3")).ok
-        # The success cleared the user's count for both.
-        bad = await workers[0].authenticate("bob@example.org", "bad", "imap", "10.0.0.4")
-        assert bad.failure is AuthFailure.BAD_CREDENTIALS
-        assert (await workers[1].authenticate("bob@example.org", "right", "imap", "10.0.0.4")).ok
+        for attempt in range(5):
+            worker = workers[attempt % 2]
+            result = await worker.authenticate("bob@example.org", "bad", "imap", f"10.1.0.{attempt}")
+            assert result.failure is AuthFailure.BAD_CREDENTIALS
+        for worker in workers:  # the ceiling (10) is reached, counted over both workers
+            fresh = await worker.authenticate("bob@example.org", "right", "imap", "10.2.0.1")
+            assert fresh.failure is AuthFailure.THROTTLED
+            assert (await worker.authenticate("bob@example.org", "right", "imap", "10.0.0.3")).ok
+        clock.now += 301
+        assert (await workers[0].authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
     finally:
         assert store.runtime is not None
         store.runtime.close()

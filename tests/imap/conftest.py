@@ -50,7 +50,7 @@ class IsolatedServer(TestServer):
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
-    relaxed = {"max_failures": 10_000}
+    relaxed = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
     async with make_server(tmp_path_factory.mktemp("imap"), auth=relaxed) as running:
         yield running
 

@@ -1,5 +1,6 @@
 """Authentication shared by every protocol: passwords, app passwords, switches,
-throttling of failed logins, and a cache of recent successful logins.
+throttling of failed logins (throttle.py), their log lines (authlog.py), and a
+cache of recent successful logins.
 
 Mail programs log in very often (a client may open a connection per folder every
 few minutes), so a successful login is remembered under a keyed hash of user
@@ -16,15 +17,15 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from postfach.auth.authlog import AuthEvent, log_auth
 from postfach.auth.passwords import normalize_app_password, verify_password
+from postfach.auth.throttle import MemoryBook, RuntimeBook, Throttle
 from postfach.config import AuthConfig
 from postfach.store.api import StoreApi
 from postfach.store.records import Account, AccountId
-from postfach.store.runtime import RuntimeState
 
 __all__ = ["AuthFailure", "AuthResult", "Authenticator"]
 
@@ -57,74 +58,6 @@ class _CacheEntry:
     expires: float
 
 
-def _over_limit(times: Sequence[float], now: float, config: AuthConfig) -> bool:
-    """Too many failures in the window, or the lockout after them still running."""
-    recent = sum(1 for t in times if t >= now - config.failure_window)
-    locked = len(times) >= config.max_failures and times[-1] >= now - config.lockout
-    return recent >= config.max_failures or locked
-
-
-class _Throttle:
-    """Counts failures per key in a sliding window; refuses while over the limit."""
-
-    def __init__(self, config: AuthConfig, clock: Callable[[], float]) -> None:
-        self._config = config
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def blocked(self, key: str) -> bool:
-        times = self._failures.get(key)
-        if not times:
-            return False
-        now = self._clock()
-        while times and times[0] < now - self.horizon:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return False
-        return _over_limit(times, now, self._config)
-
-    @property
-    def horizon(self) -> float:
-        """How far back a failure can still matter."""
-        return max(self._config.failure_window, self._config.lockout)
-
-    @property
-    def kept(self) -> int:
-        """How many failures of one key are remembered."""
-        return self._config.max_failures * 4
-
-    def fail(self, key: str) -> None:
-        times = self._failures.setdefault(key, deque(maxlen=self.kept))
-        times.append(self._clock())
-
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
-class _SharedThrottle(_Throttle):
-    """The same count for all workers of `serve --workers N` (store/runtime.py): an
-    attacker must not get a fresh allowance in every worker process."""
-
-    def __init__(
-        self, config: AuthConfig, clock: Callable[[], float], runtime: RuntimeState
-    ) -> None:
-        super().__init__(config, clock)
-        self._runtime = runtime
-
-    def blocked(self, key: str) -> bool:
-        now = self._clock()
-        times = self._runtime.auth_failures(key, since=now - self.horizon)
-        return bool(times) and _over_limit(times, now, self._config)
-
-    def fail(self, key: str) -> None:
-        now = self._clock()
-        self._runtime.auth_fail(key, now, keep=self.kept, forget_before=now - self.horizon)
-
-    def clear(self, key: str) -> None:
-        self._runtime.auth_clear(key)
-
-
 class Authenticator:
     def __init__(
         self,
@@ -136,9 +69,8 @@ class Authenticator:
         self._config = config
         self._clock = clock
         runtime = store.runtime
-        self._throttle = (
-            _Throttle(config, clock) if runtime is None else _SharedThrottle(config, clock, runtime)
-        )
+        book = MemoryBook() if runtime is None else RuntimeBook(runtime)
+        self._throttle = Throttle(config, clock, book)
         self._cache: dict[bytes, _CacheEntry] = {}
         self._cache_key = secrets.token_bytes(32)
 
@@ -151,22 +83,26 @@ class Authenticator:
         return f"{user}@{domains[0].name}" if len(domains) == 1 else None
 
     async def authenticate(self, user: str, secret: str, protocol: str, ip: str) -> AuthResult:
+        """Checks a login; every refusal is logged in one line (authlog.py)."""
         assert protocol in PROTOCOLS, protocol
         address = await self.resolve_user(user)
-        user_key = f"user:{address or user.lower()}"
-        ip_key = f"ip:{ip}"
-        if self._throttle.blocked(user_key) or self._throttle.blocked(ip_key):
+        name = address or user.strip().lower()
+        held = self._throttle.refusal(name, ip)
+        if held is not None:
+            log_auth(AuthEvent.THROTTLED, name, ip, protocol, held.value)
             return AuthResult(None, AuthFailure.THROTTLED)
         account = await self._store.get_account(address) if address else None
         verified = await self._verify(account, address or "", secret, protocol)
         if verified is None or account is None:
-            self._throttle.fail(user_key)
-            self._throttle.fail(ip_key)
+            self._throttle.failed(name, ip)
+            reason = "unknown-user" if account is None else "bad-password"
+            log_auth(AuthEvent.FAILED, name, ip, protocol, reason)
             return AuthResult(None, AuthFailure.BAD_CREDENTIALS)
-        self._throttle.clear(user_key)
+        self._throttle.succeeded(name, ip)
         if (protocol == "imap" and not account.imap_enabled) or (
             protocol == "pop3" and not account.pop3_enabled
         ):
+            log_auth(AuthEvent.REFUSED, name, ip, protocol, "protocol-disabled")
             return AuthResult(account, AuthFailure.DISABLED, verified.app_password)
         return AuthResult(account, None, verified.app_password)
 

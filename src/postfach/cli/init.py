@@ -45,9 +45,12 @@ devices = ""                     # plaintext AUTH for scanners; local recipients
 
 [auth]
 allow_plaintext = false          # LOGIN/USER/AUTH before TLS on plain ports
-max_failures = 5                 # failed logins per user or IP within failure_window ...
-failure_window = 300.0           # ... seconds, then refused for lockout seconds
+max_failures = 5                 # failed logins for one user from one address within
+failure_window = 300.0           # ... failure_window seconds: refused for lockout seconds
 lockout = 300.0
+address_max_failures = 20        # the same for one address, whatever the users
+user_max_failures = 100          # one user from all addresses; addresses the user
+known_address_ttl = 2592000.0    # ... logged in from within this many seconds still may
 cache_ttl = 60.0                 # seconds a successful login is remembered
 
 [retention]

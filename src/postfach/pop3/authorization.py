@@ -10,7 +10,6 @@ Passwords are never logged or echoed.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
     from postfach.pop3.session import Session
 
 __all__ = ["SaslExchange", "auth", "password", "sasl_step", "stls", "user"]
-
-log = logging.getLogger(__name__)
 
 MECHANISMS = ("PLAIN", "LOGIN")
 
@@ -132,7 +129,6 @@ def _b64_text(response: bytes) -> str:
 async def _login(s: Session, name: str, secret: str) -> None:
     result = await s.ctx.auth.authenticate(name, secret, "pop3", s.env.ip)
     if not result.ok or result.account is None:
-        log.info("pop3 %s: login failed for %r from %s: %s", s.id, name, s.env.ip, result.failure)
         if result.failure is AuthFailure.THROTTLED:
             raise Pop3Error(replies.THROTTLED)
         raise Pop3Error(replies.LOGIN_FAILED)

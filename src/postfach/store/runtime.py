@@ -9,7 +9,8 @@ agree between processes on one machine:
   (imap/recent.py);
 - open connections per listener and client address, for `max_connections_per_ip`;
 - POP3 maildrop leases on SQLite (PostgreSQL keeps them in its own table);
-- failed logins per user and address, for the login throttle (auth/).
+- failed logins per user, address and both, and the addresses each user
+  logged in from, for the login throttle (auth/throttle.py).
 
 Every call is one or two statements on a local file without fsync
 (`synchronous=OFF`: a crash loses this state, and the next start begins a
@@ -40,6 +41,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS auth_failures (key TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS auth_failures_key ON auth_failures (key, at)",
     "CREATE INDEX IF NOT EXISTS auth_failures_at ON auth_failures (at)",
+    "CREATE TABLE IF NOT EXISTS auth_known ("
+    " user TEXT NOT NULL, ip TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (user, ip))",
     "CREATE TABLE IF NOT EXISTS leases ("
     " name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL,"
     " worker INTEGER NOT NULL)",
@@ -189,6 +192,21 @@ class RuntimeState:
 
     def auth_clear(self, key: str) -> None:
         self._conn.execute("DELETE FROM auth_failures WHERE key = ?", (key,))
+
+    def auth_remember(self, user: str, ip: str, at: float) -> None:
+        """`user` logged in from `ip` at `at` (the last time counts)."""
+        self._conn.execute(
+            "INSERT INTO auth_known (user, ip, at) VALUES (?, ?, ?)"
+            " ON CONFLICT (user, ip) DO UPDATE SET at = excluded.at",
+            (user, ip, at),
+        )
+
+    def auth_known(self, user: str, ip: str, since: float) -> bool:
+        """Whether `user` logged in from `ip` at `since` or later."""
+        row = self._conn.execute(
+            "SELECT 1 FROM auth_known WHERE user = ? AND ip = ? AND at >= ?", (user, ip, since)
+        ).fetchone()
+        return row is not None
 
     # -- the supervisor ------------------------------------------------------------
     def forget_worker(self, worker: int) -> None:
