@@ -189,7 +189,8 @@ async def test_throttle_is_shared_by_the_workers(store: Store, tmp_path: Path) -
         assert (await workers[1].authenticate("bob@example.org", "right", "pop3", "10.0.0.3")).ok
         for attempt in range(5):
             worker = workers[attempt % 2]
-            result = await worker.authenticate("bob@example.org", "bad", "imap", f"10.1.0.{attempt}")
+            ip = f"10.1.0.{attempt}"
+            result = await worker.authenticate("bob@example.org", "bad", "imap", ip)
             assert result.failure is AuthFailure.BAD_CREDENTIALS
         for worker in workers:  # the ceiling (10) is reached, counted over both workers
             fresh = await worker.authenticate("bob@example.org", "right", "imap", "10.2.0.1")

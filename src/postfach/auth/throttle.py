@@ -139,9 +139,7 @@ class RuntimeBook:
 class Throttle:
     """The three counts of one server (see the module docstring)."""
 
-    def __init__(
-        self, config: AuthConfig, clock: Callable[[], float], book: FailureBook
-    ) -> None:
+    def __init__(self, config: AuthConfig, clock: Callable[[], float], book: FailureBook) -> None:
         window, lockout = config.failure_window, config.lockout
         self._pair = Limit(max(1, config.max_failures), window, lockout)
         self._address = Limit(max(1, config.address_max_failures), window, lockout)
