@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import email.utils
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,11 +94,30 @@ async def test_wrong_password(server: TestServer) -> None:
     imap = step(results, "IMAP", Step.LOGIN)
     assert imap.status is Status.FAIL and "wrong password" in imap.summary
     assert "AUTHENTICATIONFAILED" in imap.detail
-    assert "535 5.7.8" in step(results, "SMTP", Step.LOGIN).detail
-    # POP3 alone cannot tell; nothing else logged in either, so both causes are named
-    pop3 = step(results, "POP3", Step.LOGIN)
-    assert "password is wrong or POP3 is switched off" in pop3.summary
+    # IMAP logs in first; its refusal is not asked of SMTP and POP3 again (issue #14.4)
+    for protocol in ("SMTP", "POP3"):
+        login = step(results, protocol, Step.LOGIN)
+        assert login.status is Status.FAIL and "wrong password" in login.summary
+        assert login.detail.startswith("not tried: the password was refused over IMAP")
     assert Step.SEND_AS not in steps(results, "SMTP")
+
+
+async def test_a_wrong_password_counts_once(
+    server: TestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #14.4: three protocols probed, one failed login against the lock-out."""
+    caplog.set_level(logging.INFO, logger="postfach.auth")
+    await server.add_user(ADDR, PASSWORD)
+    for _ in range(2):
+        results = await run_checks(ADDR, "not-it", targets=targets(server), options=FAST)
+        assert exit_status(results) == 1
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("auth ")]
+    assert (
+        failed == [f"auth failed: user=<{ADDR}> ip=<127.0.0.1> proto=imap reason=bad-password"] * 2
+    )
+    # Two runs, two failures: far from the lock-out, the right password works everywhere.
+    results = await run_checks(ADDR, PASSWORD, targets=targets(server), options=FAST)
+    assert exit_status(results) == 0
 
 
 async def test_wrong_password_with_the_store_at_hand(server: TestServer) -> None:

@@ -2,7 +2,8 @@
 
 `run_checks` is the one entry point: it picks the servers (given targets, or
 the settings `postfach settings` would print), probes IMAP, POP3 and SMTP at
-the same time, then draws the conclusions no single probe can:
+the same time (their logins one after another, see probe.LoginTurns), then
+draws the conclusions no single probe can:
 
 - a POP3 "login failure or POP3 disabled" is "switched off" when the same
   password logs in over IMAP or SMTP, or when this server's store says so;
@@ -30,7 +31,7 @@ from postfach.helpers.checks import (
 from postfach.helpers.dialogs import Verdict
 from postfach.helpers.discover import Discovery
 from postfach.helpers.login_words import disabled_hint
-from postfach.helpers.probe import Probe
+from postfach.helpers.probe import LoginTurns, Probe
 from postfach.helpers.settings import MailSettings, lookup_settings, split_address
 from postfach.store.api import StoreApi
 from postfach.store.records import Account
@@ -76,7 +77,8 @@ async def run_checks(
         targets = targets_from_settings(settings)
         if not targets:
             return [_no_settings(settings)]
-    probes = [Probe(t, address, password, options) for t in targets]
+    turns = LoginTurns()  # one wrong password: one failed login, not one per protocol
+    probes = [Probe(t, address, password, options, turns) for t in targets]
     await asyncio.gather(*(p.run() for p in probes))
     offset = await _server_clock(probes, options)
     if offset is not None:

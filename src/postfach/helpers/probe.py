@@ -5,12 +5,18 @@ greeting) → greeting → capabilities → login → (SMTP) MAIL FROM. Each ste
 one `CheckResult`; a failed step ends the run, except a certificate problem:
 like a user who accepts the certificate once, the probe goes on without
 verification so the login can still be diagnosed. Every wait has a timeout.
+
+The probes of one run take turns to log in (`LoginTurns`), IMAP first: once a
+server refused the password itself, the others are not sent it again, so one
+run with a wrong password counts as one failed login against the server's
+lock-out, not one per protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import datetime
 import socket
 import ssl
@@ -31,7 +37,7 @@ from postfach.helpers.conn import ConnectionClosed, LineConn, ProtocolTrouble, c
 from postfach.helpers.dialogs import Caps, Reply, Verdict
 from postfach.helpers.login_words import dns_words, login_result, no_login_words, send_as_result
 
-__all__ = ["Probe"]
+__all__ = ["LoginTurns", "Probe"]
 
 # OpenSSL verify codes after which the chain itself was trusted (x509_vfy.h):
 # 9/10 not yet valid/expired, 62/64 host name/IP address mismatch.
@@ -44,9 +50,48 @@ class StopProbe(Exception):
     """A step failed; its result is recorded and the run ends."""
 
 
+# The most telling reply first: IMAP and SMTP tell a wrong password from a switched-off
+# protocol, POP3 cannot (so it goes last, when the others had their say).
+_LOGIN_ORDER = {"IMAP": 0, "SMTP": 1, "POP3": 2}
+# Replies about the password itself: the same password would fail everywhere.
+_PASSWORD_REFUSED = frozenset(
+    {Verdict.BAD_CREDENTIALS, Verdict.THROTTLED, Verdict.APP_PASSWORD, Verdict.WEB_SIGN_IN}
+)
+
+
+class LoginTurns:
+    """The probes of one run log in one after another, and stop sending a password
+    a server refused."""
+
+    def __init__(self) -> None:
+        self._done: list[tuple[tuple[int, int], asyncio.Event]] = []
+        self.refused: tuple[str, Verdict] | None = None  # protocol, verdict
+
+    def join(self, protocol: str) -> tuple[tuple[int, int], asyncio.Event]:
+        """A place in the order; set the event when the login is over (or never comes)."""
+        place = (_LOGIN_ORDER.get(protocol, len(_LOGIN_ORDER)), len(self._done))
+        entry = (place, asyncio.Event())
+        self._done.append(entry)
+        return entry
+
+    async def wait(self, place: tuple[int, int]) -> None:
+        for other, done in self._done:
+            if other < place:
+                await done.wait()
+
+    def record(self, protocol: str, verdict: Verdict) -> None:
+        if verdict in _PASSWORD_REFUSED and self.refused is None:
+            self.refused = (protocol, verdict)
+
+
 class Probe:
     def __init__(
-        self, target: Target, address: str, password: str | None, options: CheckOptions
+        self,
+        target: Target,
+        address: str,
+        password: str | None,
+        options: CheckOptions,
+        turns: LoginTurns | None = None,
     ) -> None:
         self.target = target
         self.address = address
@@ -61,6 +106,8 @@ class Probe:
         self._ip = ""
         self.conn: LineConn | None = None  # the connection in use; closed at the end
         self.greeted = False  # only then is a QUIT/LOGOUT worth sending
+        self.turns = turns or LoginTurns()
+        self._place, self._login_over = self.turns.join(target.protocol)
 
     # -- recording -----------------------------------------------------------------
 
@@ -115,6 +162,7 @@ class Probe:
         except StopProbe:
             pass
         finally:
+            self._login_over.set()  # the next probe's turn, whether or not this one logged in
             if self.conn is not None:
                 await self.goodbye(self.conn)
         return self.results
@@ -440,16 +488,32 @@ class Probe:
             return
         if not self.dialog.login_offered(caps):
             raise self.fail(Step.LOGIN, *no_login_words(t, conn.tls), caps.text)
+        await self.turns.wait(self._place)
+        if self.turns.refused is not None:
+            raise StopProbe(self._not_sent_again(*self.turns.refused))
         try:
             reply = await self.dialog.login(conn, t.username or self.address, self.password, caps)
         except IO_ERRORS as exc:
             raise self.io_failure(Step.LOGIN, exc) from None
         self.verdict = dialogs.classify_login(reply)
+        self.turns.record(t.protocol, self.verdict)
         self.login_text = reply.text
         result = login_result(t, t.username or self.address, self.verdict, self.scrub(reply.text))
         self.results.append(result)
         if result.failed:
             raise StopProbe(result.summary)
+
+    def _not_sent_again(self, protocol: str, verdict: Verdict) -> str:
+        """The verdict of the server that refused the password, without asking again."""
+        t = self.target
+        self.verdict = verdict
+        words = login_result(t, t.username or self.address, verdict, "")
+        detail = (
+            f"not tried: the password was refused over {protocol}, and each wrong"
+            " try counts towards the server's lock-out"
+        )
+        self.results.append(dataclasses.replace(words, detail=detail))
+        return words.summary
 
     async def send_as(self, conn: LineConn, dialog: dialogs.SmtpDialog) -> None:
         try:
