@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import ssl
 from pathlib import Path
 
@@ -13,7 +14,17 @@ from cryptography.x509.oid import NameOID
 
 from postfach.config import Config
 
-__all__ = ["cert_paths", "make_self_signed", "server_ssl_context"]
+__all__ = ["cert_paths", "handshake_failed", "make_self_signed", "server_ssl_context"]
+
+log = logging.getLogger(__name__)
+
+# What a failed STARTTLS/STLS handshake raises: ssl.SSLError is an OSError.
+HANDSHAKE_ERRORS = (OSError, TimeoutError, ValueError)
+
+
+def handshake_failed(protocol: str, ip: str, exc: BaseException) -> None:
+    """One quiet line for a client whose TLS handshake failed: its problem, not ours."""
+    log.info("%s: TLS handshake from %s failed: %s", protocol, ip, exc or type(exc).__name__)
 
 
 def make_self_signed(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 
-__all__ = ["AuthEvent", "auth_line", "log_auth"]
+__all__ = ["AuthEvent", "auth_line", "escape_for_log", "log_auth"]
 
 log = logging.getLogger("postfach.auth")
 
@@ -29,18 +29,19 @@ class AuthEvent(enum.Enum):
     REFUSED = "refused"  # the password was right, the protocol is switched off
 
 
-def _safe(text: str) -> str:
+def escape_for_log(text: str, limit: int = MAX_USER) -> str:
+    """`text` a client chose, made safe inside `<...>` of a one-line log entry."""
     out = []
-    for ch in text[:MAX_USER]:
+    for ch in text[:limit]:
         if ch in "<>\\" or not ch.isprintable() or ch.isspace():
             out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
-    return "".join(out) + ("..." if len(text) > MAX_USER else "")
+    return "".join(out) + ("..." if len(text) > limit else "")
 
 
 def auth_line(event: AuthEvent, user: str, ip: str, protocol: str, reason: str) -> str:
-    who = f"user=<{_safe(user)}> ip=<{_safe(ip)}>"
+    who = f"user=<{escape_for_log(user)}> ip=<{escape_for_log(ip)}>"
     return f"auth {event.value}: {who} proto={protocol} reason={reason}"
 
 

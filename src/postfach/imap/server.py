@@ -23,6 +23,7 @@ from postfach.imap.recent import tracker_for
 from postfach.imap.session import Session, State
 from postfach.net import Listener, peer_ip, serve_streams
 from postfach.store.events import ChangeCredentials
+from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 __all__ = ["ImapConnection", "start_listener"]
 
@@ -74,7 +75,12 @@ class ImapConnection:
         buffer = getattr(self.reader, "_buffer", None)
         if isinstance(buffer, bytearray):
             buffer.clear()
-        await self.writer.start_tls(self.ctx.ssl_context)
+        try:
+            await self.writer.start_tls(self.ctx.ssl_context)
+        except HANDSHAKE_ERRORS as exc:
+            handshake_failed("imap", self.ip, exc)
+            self.writer.transport.abort()
+            raise ConnectionResetError("TLS handshake failed") from None
         self.tls = True
 
     async def read_line(self) -> bytes:

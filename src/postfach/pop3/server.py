@@ -24,6 +24,7 @@ from postfach.context import ServerContext
 from postfach.net import Listener, peer_ip, serve_streams
 from postfach.pop3 import replies
 from postfach.pop3.session import Session, SessionEnv
+from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 __all__ = ["IDLE_TIMEOUT", "MAX_LINE", "start_listener"]
 
@@ -143,8 +144,8 @@ class Connection:
             await asyncio.wait_for(
                 self.writer.start_tls(self.ctx.ssl_context), TLS_HANDSHAKE_TIMEOUT
             )
-        except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
-            log.info("pop3 %s: TLS handshake failed: %s", self.session.id, exc)
+        except HANDSHAKE_ERRORS as exc:
+            handshake_failed("pop3", self.session.env.ip, exc)
             self.session.closing = True
             self.writer.transport.abort()
             return

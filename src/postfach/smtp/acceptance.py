@@ -7,7 +7,8 @@ first; mail a user submits gets a Received line and, when the account asks for
 it, a copy in Sent (R10). Local recipients that cannot take the message after
 all (over quota) get the sender an RFC 3464 report, unless nobody could take it,
 in which case the reply itself says so (552 5.2.2). NOTIFY=SUCCESS on a local
-recipient gets a "delivered" report (RFC 3461 §4.1).
+recipient gets a "delivered" report (RFC 3461 §4.1). Each message taken or
+refused here is logged, with a line per recipient (maillog.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from postfach.queue.outbound import enqueue, send_report
 from postfach.smtp import replies
 from postfach.smtp.authres import authentication_results
 from postfach.smtp.errors import SmtpError
+from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, message_id, new_id
 from postfach.smtp.policy import ListenerRules
 from postfach.store.queue import NewQueueRecipient
 from postfach.store.records import DeliveryStatus
@@ -42,15 +44,35 @@ class Acceptance:
         self.rules = rules
 
     async def accept(self, session: Session, tx: Transaction, raw: bytes) -> replies.Reply:
+        """Takes the message; every outcome is logged (maillog.py)."""
+        facts = self._facts(session, tx, raw)
+        try:
+            return await self._take(session, tx, raw, facts)
+        except SmtpError as exc:
+            log_refused(facts, exc.reply)
+            raise
+
+    def _facts(self, session: Session, tx: Transaction, raw: bytes) -> MessageFacts:
+        user = session.account.address if session.account is not None else ""
+        return MessageFacts(
+            new_id(), tx.sender, len(raw), len(tx.recipients), _protocol(session),
+            session.ip, user, message_id(raw),
+        )  # fmt: skip
+
+    async def _take(
+        self, session: Session, tx: Transaction, raw: bytes, facts: MessageFacts
+    ) -> replies.Reply:
         local = [r for r in tx.recipients if r.local]
         remote = [r for r in tx.recipients if not r.local]
         received = self._received(session, tx)
+        queue_id: int | None = None
         try:
             if session.account is None and self.rules.mx:
                 raw = await self._with_authres(session, tx, raw)
             failed = await self._deliver_local(tx, local, raw, received) if local else []
             if remote:
-                await self._enqueue(tx, remote, b"Received: " + received.encode() + b"\r\n" + raw)
+                trace = b"Received: " + received.encode() + b"\r\n"
+                queue_id = await self._enqueue(tx, remote, trace + raw)
         except SmtpError:
             raise
         except Exception:
@@ -58,20 +80,18 @@ class Acceptance:
             raise SmtpError(replies.TEMP_FAILURE) from None
         if failed and len(failed) == len(local) and not remote:
             raise SmtpError(replies.MAILBOX_FULL)
+        delivered = [r.address for r in local if r not in failed]
+        bounced = [r.address for r in failed]
+        log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id)
         await self._after(session, tx, raw, local, failed)
         return replies.QUEUED
 
     def _received(self, session: Session, tx: Transaction) -> str:
-        """RFC 5321 §4.4 trace line; "with" per RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA)."""
-        protocol = "ESMTP" if session.extended else "SMTP"
-        if session.wire.tls:
-            protocol += "S"
-        if session.account is not None:
-            protocol += "A"
+        """RFC 5321 §4.4 trace line."""
         date = _date()
         return (
             f"from {session.helo or 'unknown'} ([{session.ip}])\r\n\tby {self.ctx.hostname} "
-            f"(postfach) with {protocol}; {date}"
+            f"(postfach) with {_protocol(session)}; {date}"
         )
 
     async def _with_authres(self, session: Session, tx: Transaction, raw: bytes) -> bytes:
@@ -89,9 +109,9 @@ class Acceptance:
         )
         return [r for r in local if statuses.get(r.address) is not DeliveryStatus.DELIVERED]
 
-    async def _enqueue(self, tx: Transaction, remote: list[Recipient], raw: bytes) -> None:
+    async def _enqueue(self, tx: Transaction, remote: list[Recipient], raw: bytes) -> int:
         recipients = [NewQueueRecipient(r.address, r.params.notify, r.params.orcpt) for r in remote]
-        await enqueue(
+        return await enqueue(
             self.ctx, tx.sender, recipients, raw, envid=tx.params.envid, ret=tx.params.ret
         )
 
@@ -123,6 +143,16 @@ class Acceptance:
                 )
         except Exception:
             log.exception("%s: post-acceptance step failed", self.rules.name)
+
+
+def _protocol(session: Session) -> str:
+    """The "with" of the trace line, per RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA)."""
+    protocol = "ESMTP" if session.extended else "SMTP"
+    if session.wire.tls:
+        protocol += "S"
+    if session.account is not None:
+        protocol += "A"
+    return protocol
 
 
 def _date() -> str:

@@ -48,6 +48,7 @@ from postfach.smtp.parser import parse_command
 from postfach.smtp.wire import Wire
 from postfach.store.events import ChangeCredentials
 from postfach.store.records import Account
+from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 if TYPE_CHECKING:
     from postfach.smtp.server import SmtpService
@@ -215,7 +216,8 @@ class Session:
         self.wire.send(replies.READY_TLS)
         try:
             await self.wire.start_tls(self.service.ctx.ssl_context)
-        except (OSError, TimeoutError) as exc:
+        except HANDSHAKE_ERRORS as exc:
+            handshake_failed(self.rules.name, self.ip, exc)
             raise ConnectionResetError("TLS handshake failed") from exc
         # RFC 3207 §4.2: forget everything learned before TLS.
         self.helo, self.state, self.tx = "", State.START, None

@@ -14,7 +14,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -25,7 +25,7 @@ from postfach.web import account, admin_api, autoconfig, checkpage, unsubscribe,
 from postfach.web.policy import PAGE_POLICY
 from postfach.web.problems import Problem, problem_response
 
-__all__ = ["SecurityHeaders", "build_app"]
+__all__ = ["ClientGone", "SecurityHeaders", "build_app"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,22 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ClientGone:
+    """A client that hangs up before its request body is read is one line in the
+    log, not a traceback from here and another from uvicorn."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            client = scope.get("client") or ("unknown", 0)
+            method, path = scope.get("method", ""), scope.get("path", "")
+            log.info("web: %s hung up during %s %s", client[0], method, path)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/"):
@@ -100,7 +116,7 @@ def build_app(ctx: ServerContext) -> Starlette:
             Problem: _problem,
             Exception: _server_error,
         },
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(ClientGone), Middleware(SecurityHeaders)],
     )
     app.state.ctx = ctx
     return app
