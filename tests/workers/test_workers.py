@@ -449,3 +449,32 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, workers: str) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("postfach: ") and str(port) in last and "in use" in last
     assert "Traceback" not in result.stderr
+
+
+def _imap_login_from(cluster: Cluster, source: str, password: str) -> bytes:
+    """The tagged reply to a LOGIN sent from the loopback address `source`."""
+    address = ("127.0.0.1", cluster.ports["imap"])
+    with socket.create_connection(address, timeout=10, source_address=(source, 0)) as s:
+        reader = s.makefile("rb")
+        reader.readline()
+        s.sendall(f'a1 LOGIN "{USER}" "{password}"\r\n'.encode())
+        while not (line := reader.readline()).startswith(b"a1 "):
+            pass
+        return line.rstrip()
+
+
+def test_failed_logins_count_in_both_workers_per_address(tmp_path: Path) -> None:
+    """Issue #14.4 with `--workers 2`: the attempts land in either worker and count
+    together against the attacker's address; the user's own address stays open."""
+    with _sqlite_cluster(tmp_path, max_per_ip=50) as cluster:
+        replies = [_imap_login_from(cluster, "127.0.0.2", "guess") for _ in range(6)]
+        assert replies == [b"a1 NO [AUTHENTICATIONFAILED] Authentication failed"] * 5 + [
+            b"a1 NO [UNAVAILABLE] Too many failed logins, try again later"
+        ]
+        throttled = _imap_login_from(cluster, "127.0.0.2", PASSWORD)
+        assert throttled.startswith(b"a1 NO [UNAVAILABLE]")
+        assert _imap_login_from(cluster, "127.0.0.1", PASSWORD).startswith(b"a1 OK")
+    log = cluster.log.read_text()
+    failed = f"auth failed: user=<{USER}> ip=<127.0.0.2> proto=imap reason=bad-password"
+    assert log.count(failed) == 5
+    assert log.count(f"auth throttled: user=<{USER}> ip=<127.0.0.2> proto=imap") == 2
