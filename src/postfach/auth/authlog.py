@@ -4,7 +4,7 @@
     auth throttled: user=<alice@example.org> ip=<192.0.2.7> proto=smtp reason=user-address
     auth refused: user=<alice@example.org> ip=<192.0.2.7> proto=pop3 reason=protocol-disabled
 
-A fail2ban filter matches `auth (failed|throttled): user=<[^>]*> ip=<HOST>`.
+A fail2ban filter matches `auth failed: user=<[^>]*> ip=<<HOST>>`.
 The user name is what the client typed, so it is escaped: no `<`, `>`, control
 characters or spaces survive, and it is cut at 100 characters, so a crafted
 name cannot forge a second `ip=<...>` or a second line. The password never
