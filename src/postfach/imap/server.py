@@ -21,7 +21,7 @@ from postfach.imap.errors import Bye, TooBig
 from postfach.imap.parser import command_name, literal_suffix
 from postfach.imap.recent import tracker_for
 from postfach.imap.session import Session, State
-from postfach.net import Listener, peer_ip, serve_streams
+from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
 from postfach.store.events import ChangeCredentials
 
 __all__ = ["ImapConnection", "start_listener"]
@@ -178,13 +178,14 @@ async def serve_connection(
     spec: ListenerSpec,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
+    deadline: LoginDeadline,
 ) -> None:
     conn = ImapConnection(ctx, spec, reader, writer)
     session = Session(ctx, conn)
     try:
         session.greet()
         await conn.flush()
-        await _loop(session, conn)
+        await _loop(session, conn, deadline)
         await conn.flush()
     finally:
         session.close()
@@ -192,7 +193,7 @@ async def serve_connection(
             writer.close()
 
 
-async def _loop(session: Session, conn: ImapConnection) -> None:
+async def _loop(session: Session, conn: ImapConnection, deadline: LoginDeadline) -> None:
     bad = 0
     while session.state is not State.LOGOUT:
         try:
@@ -209,6 +210,8 @@ async def _loop(session: Session, conn: ImapConnection) -> None:
             conn.write(r.untagged("BYE " + r.AUTOLOGOUT))
             return
         await session.execute(raw)
+        if session.state is not State.NOT_AUTH:
+            deadline.passed()
         bad = bad + 1 if session.last_bad else 0
         if bad >= MAX_BAD_COMMANDS:
             conn.write(r.untagged("BYE Too many invalid commands"))
@@ -224,6 +227,11 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
         ctx,
         spec,
         functools.partial(serve_connection, ctx, spec),
-        too_many=b"* BYE Too many connections from your address\r\n",
+        WireReplies(
+            too_many_from_ip=b"* BYE Too many connections from your address\r\n",
+            too_busy=b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+            timeout=r.untagged("BYE " + r.AUTOLOGOUT),
+        ),
+        ctx.config.limits.preauth_timeout,
         limit=MAX_LINE,
     )

@@ -21,9 +21,9 @@ import logging
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net import Listener, peer_ip, serve_streams
+from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
 from postfach.pop3 import replies
-from postfach.pop3.session import Session, SessionEnv
+from postfach.pop3.session import Session, SessionEnv, State
 
 __all__ = ["IDLE_TIMEOUT", "MAX_LINE", "start_listener"]
 
@@ -42,10 +42,17 @@ _session_ids = itertools.count(1)
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts the `pop3` or `pop3s` listener (`postfach.app.App` calls this)."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(ctx, spec, reader, writer).run()
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: LoginDeadline
+    ) -> None:
+        await Connection(ctx, spec, reader, writer, deadline).run()
 
-    return await serve_streams(ctx, spec, handle, too_many=replies.TOO_MANY_CONNECTIONS)
+    wire_replies = WireReplies(
+        too_many_from_ip=replies.TOO_MANY_CONNECTIONS,
+        too_busy=replies.SERVER_BUSY,
+        timeout=replies.TIMEOUT,
+    )
+    return await serve_streams(ctx, spec, handle, wire_replies, ctx.config.limits.preauth_timeout)
 
 
 class Connection:
@@ -57,10 +64,12 @@ class Connection:
         spec: ListenerSpec,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        deadline: LoginDeadline,
     ) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
+        self.deadline = deadline
         self.buffer = bytearray()
         self.discarding = False  # inside an overlong line, skipping to its end
         self.loop = asyncio.get_running_loop()
@@ -111,6 +120,8 @@ class Connection:
                 session.fail(replies.LINE_TOO_LONG)
                 continue
             await session.handle(line)
+            if session.state is State.TRANSACTION:
+                self.deadline.passed()
             if session.want_tls:
                 await self._flush()
                 await self._start_tls()
