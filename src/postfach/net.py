@@ -378,7 +378,12 @@ class Admission:
         if self._open >= self._cap or not _PROCESS_SLOTS.take():
             self._warn_full()
             return Refusal.BUSY
-        if ip not in self._exempt and not self._per_ip.opened(ip):
+        try:
+            allowed = ip in self._exempt or self._per_ip.opened(ip)
+        except BaseException:
+            _PROCESS_SLOTS.give()  # the runtime file failed: the slot is not held
+            raise
+        if not allowed:
             _PROCESS_SLOTS.give()
             return Refusal.FROM_IP
         self._open += 1

@@ -225,8 +225,21 @@ async def test_stalled_http_body_is_cut_after_the_body_timeout(tmp_path: Path) -
             b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
             b"\r\nContent-Length: 1000\r\n\r\nuser=a"
         )
-        await asyncio.wait_for(client.reader.read(), NOT_HUNG)  # closed, not hung
-        assert client.reader.at_eof()
+        response = await asyncio.wait_for(client.reader.read(), NOT_HUNG)  # closed, not hung
+        assert response.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
         # the listener still serves others
         response = await http_get(server.port("http"), "127.0.0.3")
         assert response.startswith(b"HTTP/1.1 200 ")
+
+
+async def test_http_listener_cap_refuses_the_excess_and_frees_up(tmp_path: Path) -> None:
+    async with make_server(tmp_path, limits={"max_connections": 2}) as server:
+        port = server.port("http")
+        first, second = await Client.open(port, "127.0.0.2"), await Client.open(port, "127.0.0.3")
+        refused = await Client.open(port, "127.0.0.4")
+        assert await refused.line() == b"HTTP/1.1 503 Service Unavailable\r\n"
+        assert b"Too many connections" in await refused.reader.read()
+        first.close()
+        await asyncio.sleep(0.1)
+        assert (await http_get(port, "127.0.0.4")).startswith(b"HTTP/1.1 200 ")
+        second.close()

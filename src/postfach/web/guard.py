@@ -10,8 +10,9 @@ everybody else out. `guarded_protocol` returns uvicorn's h11 protocol with
   `limits.http_header_timeout` seconds from its first byte (from the connect for
   the first request), else `408` and close: a total, not a per-byte, bound;
 - a body timeout: a pause of `limits.http_body_timeout` seconds inside a body
-  closes the connection. A pause is not counted while uvicorn has stopped
-  reading because the application has not taken the body yet.
+  is answered `408` (unless a response has begun) and closes the connection. A
+  pause is not counted while uvicorn has stopped reading because the
+  application has not taken the body yet.
 
 Between requests uvicorn's own keep-alive timeout applies.
 """
@@ -118,7 +119,9 @@ class _GuardedH11(H11Protocol):
             self._enter(_Phase.BODY, self.guard.body_timeout)  # the application is behind
             return
         log.info("http: %s too slow (%s); closing", self._ip, self._phase.value)
-        if self._phase is _Phase.HEADERS:
+        cycle = self.cycle
+        answered = cycle is not None and cycle.response_started and not cycle.response_complete
+        if not answered:  # a response under way is not cut into
             self.transport.write(REQUEST_TIMEOUT)
         self.transport.close()
 
