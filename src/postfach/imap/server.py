@@ -4,7 +4,9 @@ The loop reads one command at a time: a line, and for each literal it
 announces (`parser.literal_suffix`) the `+` continuation (synchronizing
 literals only), the octets and the next line. Size limits apply before any
 literal is read. While waiting for a command it also watches the account's
-change queue, so "log out everywhere" ends an idle connection at once.
+change queue, so "log out everywhere" ends an idle connection at once. A
+connection not logged in within `limits.preauth_timeout` gets `* BYE` and is
+closed (net.LoginDeadline); after login, `limits.idle_timeout` applies.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ complete line (or when enough output has piled up).
 
 Limits: a line longer than `MAX_LINE` is answered with -ERR and skipped up to
 its end; the session survives. RFC 1939 §3's autologout timer closes a
-connection idle for `IDLE_TIMEOUT`, without entering the UPDATE state.
+connection idle for `IDLE_TIMEOUT`, without entering the UPDATE state; before
+login, `limits.preauth_timeout` (net.LoginDeadline) ends it much sooner.
 STLS (RFC 2595 §4): any bytes the client sent after STLS and before the TLS
 handshake are discarded, so nothing sent in the clear runs as a command inside TLS.
 """
