@@ -119,6 +119,20 @@ class LimitsConfig:
     max_connections_per_ip: int = 50
     idle_timeout: float = 1800.0  # IMAP wants at least 30 minutes (RFC 9051 §5.4)
     smtp_timeout: float = 300.0
+    # Open connections per listener and process; 0: what the file-descriptor limit
+    # (RLIMIT_NOFILE) allows after a reserve for the store and logs (net.fd_budget).
+    max_connections: int = 0
+    # Seconds an IMAP or POP3 connection may take to log in: until then it holds
+    # a slot no user has claimed, so it gets far less than idle_timeout.
+    preauth_timeout: float = 60.0
+    # Seconds an SMTP session may take to reach MAIL FROM or AUTH, in total. RFC 5321
+    # §4.5.3.2 grants 5 minutes per command wait; this bounds a session that only
+    # trickles EHLO/NOOP/RSET to the same 5 minutes altogether.
+    smtp_preauth_timeout: float = 300.0
+    # HTTP: seconds for a request's whole header block (slow-header clients), and
+    # the longest pause inside a request body.
+    http_header_timeout: float = 15.0
+    http_body_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

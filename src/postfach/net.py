@@ -1,15 +1,21 @@
-"""Stream listeners shared by the line protocols: implicit TLS, per-IP limits, shutdown.
+"""Stream listeners shared by the line protocols: implicit TLS, limits, timeouts, shutdown.
 
-`serve_streams` wraps `asyncio.start_server`: it counts connections per client
-address, refuses the excess with the protocol's own words, and on `stop()` closes
-the socket and every open connection so that `postfach serve` ends promptly.
+`serve_streams` wraps `asyncio.start_server`. Each connection must pass its
+listener's `Admission` (per client address, per listener, and what the process's
+file descriptors allow; the HTTP listener uses the same), or it is refused with
+the protocol's own words. A `LoginDeadline` ends a connection that has not logged
+in soon: a silent client must not keep its slot for the post-login idle time.
+On `stop()` the socket and every open connection close so that `postfach serve`
+ends promptly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
+import resource
 import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -17,21 +23,74 @@ from dataclasses import dataclass, field
 from ssl import SSLContext
 from typing import Protocol
 
-from postfach.config import ListenerSpec
+from postfach.config import LimitsConfig, ListenerSpec
 from postfach.context import ServerContext
 
 __all__ = [
+    "Admission",
     "HandedConnections",
     "Listener",
+    "LoginDeadline",
+    "Refusal",
     "RunningListener",
     "StreamHandler",
+    "WireReplies",
+    "fd_budget",
     "peer_ip",
     "serve_streams",
 ]
 
 log = logging.getLogger(__name__)
 
-StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+FD_RESERVE = 64  # descriptors kept for the store, runtime file, logs, workers' channels
+CLOSE_GRACE = 5.0  # seconds a timed-out client gets to read its reply before the abort
+_CAP_WARNING_INTERVAL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class WireReplies:
+    """What a protocol says when a connection meets a limit, ready to send."""
+
+    too_many_from_ip: bytes  # limits.max_connections_per_ip
+    too_busy: bytes  # the listener or the process is full (limits.max_connections)
+    timeout: bytes  # no login within the pre-authentication timeout
+
+
+class LoginDeadline:
+    """Ends a connection that has not logged in `seconds` after it opened (0: never):
+    the protocol's timeout reply, then close. The session calls `passed()` at login."""
+
+    __slots__ = ("_handle", "_name", "_reply", "_writer")
+
+    def __init__(
+        self, writer: asyncio.StreamWriter, seconds: float, reply: bytes, name: str
+    ) -> None:
+        self._writer = writer
+        self._reply = reply
+        self._name = name
+        self._handle: asyncio.TimerHandle | None = None
+        if seconds > 0:
+            self._handle = asyncio.get_running_loop().call_later(seconds, self._expire)
+
+    def passed(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _expire(self) -> None:
+        self._handle = None
+        log.info("%s: %s did not log in in time; closing", self._name, peer_ip(self._writer))
+        with contextlib.suppress(Exception):
+            self._writer.write(self._reply)
+            self._writer.close()
+        # The close waits for the reply to drain; a client that reads nothing is cut.
+        transport = self._writer.transport
+        asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
+
+
+StreamHandler = Callable[
+    [asyncio.StreamReader, asyncio.StreamWriter, LoginDeadline], Awaitable[None]
+]
 
 
 def peer_ip(writer: asyncio.StreamWriter) -> str:
@@ -91,27 +150,31 @@ async def serve_streams(
     ctx: ServerContext,
     spec: ListenerSpec,
     handler: StreamHandler,
-    too_many: bytes,
+    replies: WireReplies,
+    preauth_timeout: float,
     limit: int = 64 * 1024,
 ) -> Listener:
-    """Starts `handler` for each connection; `too_many` is sent to an IP over its limit."""
-    counter = _ConnectionCounter(ctx, spec.name)
+    """Starts `handler` for each connection the listener's `Admission` lets in."""
+    admission = Admission(ctx, spec.name)
     listener: Listener
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         ip = peer_ip(writer)
         task = asyncio.current_task()
-        if not counter.opened(ip):
+        refusal = admission.admit(ip)
+        if refusal is not None:
             with contextlib.suppress(Exception):
-                writer.write(too_many)
+                busy = refusal is Refusal.BUSY
+                writer.write(replies.too_busy if busy else replies.too_many_from_ip)
                 await writer.drain()
                 writer.close()
             return
         listener.writers.add(writer)
         if task is not None:
             listener.tasks.add(task)
+        deadline = LoginDeadline(writer, preauth_timeout, replies.timeout, spec.name)
         try:
-            await handler(reader, writer)
+            await handler(reader, writer, deadline)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except asyncio.CancelledError:
@@ -120,7 +183,8 @@ async def serve_streams(
         except Exception:
             log.exception("%s: session from %s failed", spec.name, ip)
         finally:
-            counter.closed(ip)
+            deadline.passed()
+            admission.release(ip)
             listener.writers.discard(writer)
             if task is not None:
                 listener.tasks.discard(task)
@@ -142,7 +206,7 @@ async def serve_streams(
 
 def _take_handed(
     handed: HandedConnections,
-    on_connect: StreamHandler,
+    on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
     ssl: SSLContext | None,
     limit: int,
     listener: Listener,
@@ -255,3 +319,91 @@ class _ConnectionCounter:
         self._open[ip] -= 1
         if self._open[ip] <= 0:
             del self._open[ip]
+
+
+def fd_budget() -> int:
+    """Connections one process may hold open: its descriptor limit (RLIMIT_NOFILE)
+    less a reserve, so that a flood meets a polite refusal, not EMFILE in the store."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft > 1 << 20:
+        soft = 1 << 20
+    return max(soft - max(FD_RESERVE, soft // 10), 16)
+
+
+class Refusal(enum.Enum):
+    BUSY = "the listener or the process is full"
+    FROM_IP = "too many connections from the address"
+
+
+class _ProcessSlots:
+    """Connections open in this process on all listeners, against `fd_budget()`."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self._limit = 0
+
+    def take(self) -> bool:
+        if not self._limit:
+            self._limit = fd_budget()
+        if self.open >= self._limit:
+            return False
+        self.open += 1
+        return True
+
+    def give(self) -> None:
+        self.open -= 1
+
+
+_PROCESS_SLOTS = _ProcessSlots()
+
+
+class Admission:
+    """Whether one more connection may open on a listener: under the listener's cap
+    (`limits.max_connections`, 0: `fd_budget()`), the process's descriptors, and the
+    per-address limit. `exempt` addresses skip the last (HTTP's trusted proxies)."""
+
+    def __init__(
+        self, ctx: ServerContext, listener: str, exempt: frozenset[str] = frozenset()
+    ) -> None:
+        limits: LimitsConfig = ctx.config.limits
+        self._listener = listener
+        self._per_ip = _ConnectionCounter(ctx, listener)
+        self._cap = limits.max_connections or fd_budget()
+        self._exempt = exempt
+        self._open = 0
+        self._warned_at = -_CAP_WARNING_INTERVAL
+
+    def admit(self, ip: str) -> Refusal | None:
+        """None: counted in; call `release(ip)` when it closes."""
+        if self._open >= self._cap or not _PROCESS_SLOTS.take():
+            self._warn_full()
+            return Refusal.BUSY
+        try:
+            allowed = ip in self._exempt or self._per_ip.opened(ip)
+        except BaseException:
+            _PROCESS_SLOTS.give()  # the runtime file failed: the slot is not held
+            raise
+        if not allowed:
+            _PROCESS_SLOTS.give()
+            return Refusal.FROM_IP
+        self._open += 1
+        return None
+
+    def release(self, ip: str) -> None:
+        self._open -= 1
+        _PROCESS_SLOTS.give()
+        if ip not in self._exempt:
+            self._per_ip.closed(ip)
+
+    def _warn_full(self) -> None:
+        """One line a minute at most: a flood must not flood the log too."""
+        now = asyncio.get_running_loop().time()
+        if now - self._warned_at >= _CAP_WARNING_INTERVAL:
+            self._warned_at = now
+            log.warning(
+                "%s: %d connections open (process: %d); refusing new ones"
+                " (limits.max_connections, RLIMIT_NOFILE)",
+                self._listener,
+                self._open,
+                _PROCESS_SLOTS.open,
+            )

@@ -62,8 +62,13 @@ interval = 3600.0                # seconds between retention runs
 max_message_size = 52428800      # octets
 max_recipients = 100
 max_connections_per_ip = 50
+max_connections = 0              # per listener and process; 0: from the file-descriptor limit
 idle_timeout = 1800.0            # IMAP/POP3 seconds without a command
+preauth_timeout = 60.0           # IMAP/POP3 seconds to log in
 smtp_timeout = 300.0
+smtp_preauth_timeout = 300.0     # SMTP seconds to reach MAIL FROM or AUTH, in total
+http_header_timeout = 15.0       # HTTP seconds for a request's header block
+http_body_timeout = 30.0         # HTTP seconds a request body may pause
 
 [queue]
 relay_host = ""                  # "host:port": send all outbound mail there

@@ -4,7 +4,9 @@ The loop reads one command at a time: a line, and for each literal it
 announces (`parser.literal_suffix`) the `+` continuation (synchronizing
 literals only), the octets and the next line. Size limits apply before any
 literal is read. While waiting for a command it also watches the account's
-change queue, so "log out everywhere" ends an idle connection at once.
+change queue, so "log out everywhere" ends an idle connection at once. A
+connection not logged in within `limits.preauth_timeout` gets `* BYE` and is
+closed (net.LoginDeadline); after login, `limits.idle_timeout` applies.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from postfach.imap.errors import Bye, TooBig
 from postfach.imap.parser import command_name, literal_suffix
 from postfach.imap.recent import tracker_for
 from postfach.imap.session import Session, State
-from postfach.net import Listener, peer_ip, serve_streams
+from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
 from postfach.store.events import ChangeCredentials
 from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
@@ -184,13 +186,14 @@ async def serve_connection(
     spec: ListenerSpec,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
+    deadline: LoginDeadline,
 ) -> None:
     conn = ImapConnection(ctx, spec, reader, writer)
     session = Session(ctx, conn)
     try:
         session.greet()
         await conn.flush()
-        await _loop(session, conn)
+        await _loop(session, conn, deadline)
         await conn.flush()
     finally:
         session.close()
@@ -198,7 +201,7 @@ async def serve_connection(
             writer.close()
 
 
-async def _loop(session: Session, conn: ImapConnection) -> None:
+async def _loop(session: Session, conn: ImapConnection, deadline: LoginDeadline) -> None:
     bad = 0
     while session.state is not State.LOGOUT:
         try:
@@ -215,6 +218,8 @@ async def _loop(session: Session, conn: ImapConnection) -> None:
             conn.write(r.untagged("BYE " + r.AUTOLOGOUT))
             return
         await session.execute(raw)
+        if session.state is not State.NOT_AUTH:
+            deadline.passed()
         bad = bad + 1 if session.last_bad else 0
         if bad >= MAX_BAD_COMMANDS:
             conn.write(r.untagged("BYE Too many invalid commands"))
@@ -230,6 +235,11 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
         ctx,
         spec,
         functools.partial(serve_connection, ctx, spec),
-        too_many=b"* BYE Too many connections from your address\r\n",
+        WireReplies(
+            too_many_from_ip=b"* BYE Too many connections from your address\r\n",
+            too_busy=b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
+            timeout=r.untagged("BYE " + r.AUTOLOGOUT),
+        ),
+        ctx.config.limits.preauth_timeout,
         limit=MAX_LINE,
     )

@@ -8,7 +8,8 @@ complete line (or when enough output has piled up).
 
 Limits: a line longer than `MAX_LINE` is answered with -ERR and skipped up to
 its end; the session survives. RFC 1939 §3's autologout timer closes a
-connection idle for `IDLE_TIMEOUT`, without entering the UPDATE state.
+connection idle for `IDLE_TIMEOUT`, without entering the UPDATE state; before
+login, `limits.preauth_timeout` (net.LoginDeadline) ends it much sooner.
 STLS (RFC 2595 §4): any bytes the client sent after STLS and before the TLS
 handshake are discarded, so nothing sent in the clear runs as a command inside TLS.
 """
@@ -21,9 +22,9 @@ import logging
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net import Listener, peer_ip, serve_streams
+from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
 from postfach.pop3 import replies
-from postfach.pop3.session import Session, SessionEnv
+from postfach.pop3.session import Session, SessionEnv, State
 from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 __all__ = ["IDLE_TIMEOUT", "MAX_LINE", "start_listener"]
@@ -43,10 +44,17 @@ _session_ids = itertools.count(1)
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts the `pop3` or `pop3s` listener (`postfach.app.App` calls this)."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(ctx, spec, reader, writer).run()
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: LoginDeadline
+    ) -> None:
+        await Connection(ctx, spec, reader, writer, deadline).run()
 
-    return await serve_streams(ctx, spec, handle, too_many=replies.TOO_MANY_CONNECTIONS)
+    wire_replies = WireReplies(
+        too_many_from_ip=replies.TOO_MANY_CONNECTIONS,
+        too_busy=replies.SERVER_BUSY,
+        timeout=replies.TIMEOUT,
+    )
+    return await serve_streams(ctx, spec, handle, wire_replies, ctx.config.limits.preauth_timeout)
 
 
 class Connection:
@@ -58,10 +66,12 @@ class Connection:
         spec: ListenerSpec,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        deadline: LoginDeadline,
     ) -> None:
         self.ctx = ctx
         self.reader = reader
         self.writer = writer
+        self.deadline = deadline
         self.buffer = bytearray()
         self.discarding = False  # inside an overlong line, skipping to its end
         self.loop = asyncio.get_running_loop()
@@ -112,6 +122,8 @@ class Connection:
                 session.fail(replies.LINE_TOO_LONG)
                 continue
             await session.handle(line)
+            if session.state is State.TRANSACTION:
+                self.deadline.passed()
             if session.want_tls:
                 await self._flush()
                 await self._start_tls()

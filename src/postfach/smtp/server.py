@@ -15,7 +15,7 @@ import time
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net import Listener, peer_ip, serve_streams
+from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
 from postfach.recipients import RecipientCache
 from postfach.smtp import policy, replies
 from postfach.smtp.acceptance import Acceptance
@@ -98,9 +98,11 @@ class SmtpService:
         domains = sorted(await self.local_domains())
         return f"postmaster@{domains[0]}" if domains else f"postmaster@{self.hostname}"
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: LoginDeadline
+    ) -> None:
         wire = Wire(reader, writer, self.timeout)
-        await Session(self, wire, peer_ip(writer)).run()
+        await Session(self, wire, peer_ip(writer), deadline).run()
 
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
@@ -108,6 +110,10 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     if spec.name not in SMTP_LISTENERS:
         raise ValueError(f"not an SMTP listener: {spec.name}")
     service = SmtpService(ctx, spec)
-    return await serve_streams(
-        ctx, spec, service.handle, too_many=replies.TOO_MANY_CONNECTIONS.to_bytes()
+    wire_replies = WireReplies(
+        too_many_from_ip=replies.TOO_MANY_CONNECTIONS.to_bytes(),
+        too_busy=replies.SERVER_BUSY.to_bytes(),
+        timeout=replies.TIMEOUT.to_bytes(),
     )
+    preauth = ctx.config.limits.smtp_preauth_timeout
+    return await serve_streams(ctx, spec, service.handle, wire_replies, preauth)

@@ -51,6 +51,7 @@ from postfach.store.records import Account
 from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 if TYPE_CHECKING:
+    from postfach.net import LoginDeadline
     from postfach.smtp.server import SmtpService
 
 __all__ = ["COMMANDS", "Recipient", "Session", "State", "Transaction"]
@@ -87,10 +88,13 @@ class Transaction:
 
 
 class Session:
-    def __init__(self, service: SmtpService, wire: Wire, ip: str) -> None:
+    def __init__(
+        self, service: SmtpService, wire: Wire, ip: str, deadline: LoginDeadline
+    ) -> None:
         self.service = service
         self.wire = wire
         self.ip = ip
+        self.deadline = deadline  # until MAIL FROM or AUTH (limits.smtp_preauth_timeout)
         self.helo = ""
         self.extended = False
         self.state = State.START
@@ -111,6 +115,8 @@ class Session:
         try:
             while True:
                 reply = await self.step()
+                if self.tx is not None or self.account is not None:
+                    self.deadline.passed()
                 if reply is not _NO_REPLY:
                     self.wire.send(reply)
                 if reply.closes:

@@ -19,7 +19,9 @@ from starlette.applications import Starlette
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
+from postfach.net import Admission
 from postfach.web.app import build_app
+from postfach.web.guard import HttpGuard, guarded_protocol
 from postfach.web.mailing_campaigns import stop_runs
 
 __all__ = ["WebListener", "start_listener"]
@@ -75,6 +77,7 @@ class WebListener:
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
     """Starts the `http` listener on `spec.host:spec.port`."""
     app = build_app(ctx)
+    limits = ctx.config.limits
     config = uvicorn.Config(
         app,
         host=spec.host,
@@ -85,8 +88,15 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
         server_header=False,
         proxy_headers=True,
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
-        limit_concurrency=max(ctx.config.limits.max_connections_per_ip * 4, 100),
     )
+    # A trusted proxy speaks for many clients (their addresses are in its
+    # X-Forwarded-For): it is not held to the per-address limit.
+    guard = HttpGuard(
+        Admission(ctx, spec.name, exempt=_trusted_proxies(config.forwarded_allow_ips)),
+        header_timeout=limits.http_header_timeout,
+        body_timeout=limits.http_body_timeout,
+    )
+    config.http = guarded_protocol(guard)
     server = _EmbeddedServer(config)
     sockets = [ctx.listen_sockets["http"]] if "http" in ctx.listen_sockets else None
     task = asyncio.create_task(_serve(server, sockets), name=f"http {spec.host}:{spec.port}")
@@ -102,3 +112,9 @@ async def _serve(server: _EmbeddedServer, sockets: list[socket.socket] | None) -
         await server.serve(sockets=sockets)
     except SystemExit:  # uvicorn exits when it cannot bind
         log.error("http listener failed to start")
+
+
+def _trusted_proxies(allowed: list[str] | str) -> frozenset[str]:
+    """The literal addresses among uvicorn's forwarded_allow_ips ("127.0.0.1,::1" by default)."""
+    items = allowed.split(",") if isinstance(allowed, str) else allowed
+    return frozenset(item.strip() for item in items if item.strip() not in ("", "*"))
