@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from postfach.cooperative import Budget, run_off_loop
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.handlers.search import Searcher, check_charset
@@ -21,6 +21,9 @@ _SUBJ_LEADER = re.compile(r"^(?:\[[^\[\]]*\]\s*)*(?:re|fwd?)\s*(?:\[[^\[\]]*\])?
 _SUBJ_BLOB = re.compile(r"^\[[^\[\]]*\]\s*")
 _SUBJ_TRAILER = re.compile(r"\s*\(fwd\)\s*$", re.I)
 _MSGID = re.compile(r"<[^<>\s]+>")
+# Messages from which THREAD builds its tree in a thread: the tree, base subjects
+# and the response are pure work that would otherwise hold the loop for seconds.
+THREAD_OFF_LOOP = 500
 
 
 def base_subject(subject: str) -> str:
@@ -89,11 +92,8 @@ async def _infos(searcher: Searcher, found: list[int], references: bool = False)
             values = [v for name, v in await searcher.headers(i) if name == b"references"]
             info.references = values[0].decode("utf-8", "replace") if values else ""
         out.append(info)
+        await searcher.budget.charge()
     return out
-
-
-def _sorter(key: str) -> Callable[[Info], Any]:
-    return lambda info: _sort_key(info, key)
 
 
 def _sort_key(info: Info, key: str) -> Any:
@@ -117,11 +117,28 @@ async def sort(s: Session, cmd: c.Sort) -> str:
     found = sorted(await searcher.evaluate(cmd.key))
     infos = await _infos(searcher, found)
     infos.sort(key=lambda info: info.index)
+    keys = await _sort_keys(infos, [key for key, _ in cmd.criteria], searcher.budget)
+    order = list(range(len(infos)))
     for key, reverse in reversed(cmd.criteria):
-        infos.sort(key=_sorter(key), reverse=reverse)
-    numbers = [view.uids[i.index] if cmd.uid else i.index + 1 for i in infos]
+        order.sort(key=keys[key].__getitem__, reverse=reverse)
+    numbers = [view.uids[infos[k].index] if cmd.uid else infos[k].index + 1 for k in order]
     s.conn.write(r.untagged("SORT" + "".join(f" {n}" for n in numbers)))
     return "SORT completed"
+
+
+async def _sort_keys(
+    infos: list[Info], criteria: list[str], budget: Budget
+) -> dict[str, list[Any]]:
+    """Each criterion's key per message, made before sorting: base subjects and
+    decoded addresses are the costly part, and here the loop turns between them."""
+    keys: dict[str, list[Any]] = {}
+    for key in criteria:
+        if key not in keys:
+            keys[key] = values = []
+            for info in infos:
+                values.append(_sort_key(info, key))
+                await budget.charge()
+    return keys
 
 
 # -- THREAD --------------------------------------------------------------------------
@@ -148,25 +165,30 @@ async def thread(s: Session, cmd: c.Thread) -> str:
     searcher = Searcher(s, view)
     found = sorted(await searcher.evaluate(cmd.key))
     infos = await _infos(searcher, found, references=cmd.algorithm == "REFERENCES")
-    roots = _ordered_subject(infos) if cmd.algorithm == "ORDEREDSUBJECT" else _references(infos)
-
-    def number(info: Info) -> int:
-        return view.uids[info.index] if cmd.uid else info.index + 1
-
-    s.conn.write(r.untagged("THREAD " + "".join(f"({_format(n, number)})" for n in roots)))
+    numbers = {i.index: view.uids[i.index] if cmd.uid else i.index + 1 for i in infos}
+    line = await run_off_loop(
+        len(infos), THREAD_OFF_LOOP, _thread_line, cmd.algorithm, infos, numbers
+    )
+    s.conn.write(r.untagged(line))
     return "THREAD completed"
 
 
-def _format(node: Node, number: object) -> str:
+def _thread_line(algorithm: str, infos: list[Info], numbers: dict[int, int]) -> str:
+    """The THREAD response: pure, so that a big mailbox's runs in a thread."""
+    roots = _ordered_subject(infos) if algorithm == "ORDEREDSUBJECT" else _references(infos)
+    return "THREAD " + "".join(f"({_format(n, numbers)})" for n in roots)
+
+
+def _format(node: Node, numbers: dict[int, int]) -> str:
     parts: list[str] = []
     while True:
         if node.info is not None:
-            parts.append(str(number(node.info)))  # type: ignore[operator]
+            parts.append(str(numbers[node.info.index]))
         if len(node.children) == 1:
             node = node.children[0]
             continue
         if node.children:
-            parts.append("".join(f"({_format(ch, number)})" for ch in node.children))
+            parts.append("".join(f"({_format(ch, numbers)})" for ch in node.children))
         return " ".join(parts)
 
 
