@@ -72,3 +72,22 @@ async def test_heavy_commands_leave_the_worker_to_other_sessions(imap, wire):
         assert len(re.findall(r"\d+", untagged[0])) == MESSAGES  # every message, once
         # the other session waited at most a fraction of the heavy command's time
         assert max(gaps) < 0.4 * took, (command, took, max(gaps), len(gaps))
+
+
+async def test_thread_as_deep_as_references_go(imap, wire):
+    """A chain of 1,200 replies, and one message naming 3,000 ancestors: the old
+    recursive tree walk hit Python's recursion limit and ended the session."""
+    store = imap.ctx.store
+    inbox = await store.get_mailbox((await store.get_account(USER)).id, "INBOX")
+    chain = [
+        f"Subject: deep\r\nMessage-ID: <d{n}@x>\r\n"
+        + (f"In-Reply-To: <d{n - 1}@x>\r\n" if n else "")
+        + f"\r\nreply {n}\r\n"
+        for n in range(1200)
+    ]
+    await store.add_messages([NewMessage(inbox.id, prepare_blob(m.encode())) for m in chain])
+    ancestors = " ".join(f"<r{n}@x>" for n in range(3000))
+    await store.append(inbox.id, f"Subject: x\r\nReferences: {ancestors}\r\n\r\nhi\r\n".encode())
+    c = await wire(select="INBOX")
+    [line] = await c.ok("THREAD REFERENCES UTF-8 ALL")
+    assert line == "* THREAD (" + " ".join(str(n) for n in range(1, 1201)) + ")(1201)"

@@ -156,7 +156,29 @@ class Node:
         return min((ch.date() for ch in self.children), default=(0.0, 0))
 
     def has_descendant(self, other: Node) -> bool:
-        return any(ch is other or ch.has_descendant(other) for ch in self.children)
+        stack = list(self.children)
+        while stack:
+            node = stack.pop()
+            if node is other:
+                return True
+            stack.extend(node.children)
+        return False
+
+
+def _descendants_first(roots: list[Node]) -> list[Node]:
+    """Every node under `roots`, each after all of its descendants.
+
+    Threads nest as deep as their References chains (one message may list
+    thousands): the tree is walked with a list, never by recursion.
+    """
+    order: list[Node] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children)
+    order.reverse()
+    return order
 
 
 async def thread(s: Session, cmd: c.Thread) -> str:
@@ -179,17 +201,29 @@ def _thread_line(algorithm: str, infos: list[Info], numbers: dict[int, int]) -> 
     return "THREAD " + "".join(f"({_format(n, numbers)})" for n in roots)
 
 
-def _format(node: Node, numbers: dict[int, int]) -> str:
-    parts: list[str] = []
-    while True:
-        if node.info is not None:
-            parts.append(str(numbers[node.info.index]))
-        if len(node.children) == 1:
-            node = node.children[0]
+def _format(root: Node, numbers: dict[int, int]) -> str:
+    """RFC 5256 §4 thread-list: "1 2 (3)(4 5)"; a chain is a run of numbers, each
+    branch a parenthesized list (walked with a stack: branches nest deep too)."""
+    out: list[str] = []
+    stack: list[Node | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
             continue
-        if node.children:
-            parts.append("".join(f"({_format(ch, numbers)})" for ch in node.children))
-        return " ".join(parts)
+        node, chain = item, []
+        while True:
+            if node.info is not None:
+                chain.append(str(numbers[node.info.index]))
+            if len(node.children) != 1:
+                break
+            node = node.children[0]
+        out.append(" ".join(chain))
+        if node.children and chain:
+            out.append(" ")
+        for ch in reversed(node.children):
+            stack.extend((")", ch, "("))
+    return "".join(out)
 
 
 def _ordered_subject(infos: list[Info]) -> list[Node]:
@@ -213,7 +247,7 @@ def _references(infos: list[Info]) -> list[Node]:
         node = _link_message(table, info)
         node.info = info
     roots = [n for n in table.values() if n.parent is None]
-    roots = _prune(roots, top=True)
+    roots = _prune(roots)
     roots = _merge_subjects(roots)
     _sort_tree(roots)
     return roots
@@ -257,12 +291,20 @@ def _set_parent(child: Node, parent: Node) -> None:
     parent.children.append(child)
 
 
-def _prune(nodes: list[Node], top: bool) -> list[Node]:
-    out: list[Node] = []
-    for node in nodes:
-        node.children = _prune(node.children, top=False)
+def _prune(roots: list[Node]) -> list[Node]:
+    """RFC 5256 §4 step 4: dummies without children go, dummies with children
+    give them to their parent (at the top only a dummy with one child does)."""
+    for node in _descendants_first(roots):
+        node.children = _pruned(node.children, top=False)
         for ch in node.children:
             ch.parent = node
+    return _pruned(roots, top=True)
+
+
+def _pruned(nodes: list[Node], top: bool) -> list[Node]:
+    """One list of siblings pruned; their own children are pruned already."""
+    out: list[Node] = []
+    for node in nodes:
         if node.info is None:
             if not node.children:
                 continue
@@ -303,7 +345,7 @@ def _merge_subjects(roots: list[Node]) -> list[Node]:
     return out
 
 
-def _sort_tree(nodes: list[Node]) -> None:
-    for node in nodes:
-        _sort_tree(node.children)
-    nodes.sort(key=Node.date)
+def _sort_tree(roots: list[Node]) -> None:
+    for node in _descendants_first(roots):
+        node.children.sort(key=Node.date)
+    roots.sort(key=Node.date)
