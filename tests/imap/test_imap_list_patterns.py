@@ -9,7 +9,7 @@ import asyncio
 import functools
 import re
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from postfach.imap.patterns import compile_pattern, match_steps, matches
@@ -61,7 +61,8 @@ def test_matcher_agrees_with_the_reference(pattern: str, name: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(patterns, names)
 def test_matcher_agrees_with_the_old_regex(pattern: str, name: str) -> None:
-    """Same answers as before, INBOX's case rule included (short inputs: no blow-up)."""
+    """Same answers as before, INBOX's case rule included (few wildcards: no blow-up)."""
+    assume(sum(ch in "*%" for ch in pattern) <= 4)
     expected = old_regex(pattern).fullmatch(name) is not None
     assert matches(compile_pattern(pattern, SEP), name) == expected
 
