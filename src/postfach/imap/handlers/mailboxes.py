@@ -38,6 +38,9 @@ SPECIAL_USES = frozenset(
     {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
 )
 QUOTA_ROOT = ""
+# Matching steps (imap/patterns.py) between turns of the loop: a LIST of many long
+# patterns over many names is real work even in linear time.
+LIST_STEPS_PER_TURN = 50_000
 
 
 def wire_name(s: Session, name: str) -> bytes:
@@ -195,11 +198,6 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
         if "STATUS" in cmd.return_opts and mailbox is not None:
             await _write_status(s, mailbox, cmd.status_items)
     return f"{verb} completed"
-
-
-# Matching steps (imap/patterns.py) between turns of the loop: a LIST of many long
-# patterns over many names is real work even in linear time.
-LIST_STEPS_PER_TURN = 50_000
 
 
 async def _any_match(patterns: list[MailboxPattern], name: str, budget: Budget) -> bool:
