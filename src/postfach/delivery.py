@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 
 from postfach.recipients import RecipientCache
 from postfach.store import NewMessage, OverQuota, Store, StoreError
-from postfach.store.blobs import PreparedBlob, prepare_blob
+from postfach.store.blobs import prepare_blob_off_loop
 from postfach.store.records import Account, AccountId, DeliveryStatus, MailboxId, Uid
 
 __all__ = ["Delivery", "trace_headers"]
 
 log = logging.getLogger(__name__)
 
-# Messages above this size are parsed and hashed in a worker thread.
-_THREAD_PARSE_SIZE = 256 * 1024
 _MAX_BATCH = 512
 
 
@@ -84,7 +82,7 @@ class Delivery:
                 targets.setdefault(account.id, account)
         if not targets:
             return statuses
-        blob = await self._prepare(raw)
+        blob = await prepare_blob_off_loop(raw)
         received = received or self._received_line()
         jobs: dict[AccountId, _Job] = {}
         for account in targets.values():
@@ -114,16 +112,11 @@ class Delivery:
             mailbox = await self._store.get_mailbox(account.id, folder)
         if mailbox is None:
             raise StoreError(f"{account.address} has no folder {folder}")
-        job = self._submit(NewMessage(mailbox.id, await self._prepare(raw), b"", flags))
+        job = self._submit(NewMessage(mailbox.id, await prepare_blob_off_loop(raw), b"", flags))
         result = await job.future
         if isinstance(result, StoreError):
             raise result
         return result
-
-    async def _prepare(self, raw: bytes) -> PreparedBlob:
-        if len(raw) > _THREAD_PARSE_SIZE:
-            return await asyncio.to_thread(prepare_blob, raw)
-        return prepare_blob(raw)
 
     def _received_line(self) -> str:
         date = email.utils.formatdate(localtime=True)

@@ -205,7 +205,8 @@ def quoted(value: str | bytes, utf8: bool = True) -> bytes:
     """A quoted string, or a literal when the value cannot be quoted."""
     raw = value.encode("utf-8") if isinstance(value, str) else value
     if b"\r" in raw or b"\n" in raw or b"\0" in raw or (not utf8 and not raw.isascii()):
-        return b"{%d}\r\n" % len(raw) + raw
+        # a literal, but never with NUL in it (RFC 9051 §4.3): 0x80 stands in, as in FETCH
+        return b"{%d}\r\n" % len(raw) + raw.replace(b"\0", b"\x80")
     return b'"' + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 

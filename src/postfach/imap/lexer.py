@@ -128,7 +128,9 @@ class Cursor:
             out.append(ch)
 
     def literal(self) -> bytes:
-        self.take(b"~")
+        """`{n}` or RFC 3516 literal8 `~{n}`; only the latter may carry NUL (RFC 9051
+        ABNF "literal" is CHAR8, any octet but NUL)."""
+        binary = self.take(b"~")
         self.expect(b"{")
         size = self.digits(limit=1 << 40)
         self.take(b"+")
@@ -138,6 +140,8 @@ class Cursor:
         data = self.buf[self.pos : self.pos + size]
         if len(data) != size:
             raise self.fail("literal shorter than announced")
+        if not binary and b"\0" in data:
+            raise self.fail("NUL in a literal; binary content goes in a literal8 ~{n}")
         self.pos += size
         return data
 

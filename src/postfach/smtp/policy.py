@@ -151,5 +151,14 @@ def check_quota(accounts: Iterable[Account], declared: int | None) -> replies.Re
     return None
 
 
+def check_nul(raw: bytes, binary: bool) -> replies.Reply | None:
+    """NUL is not text (RFC 5322 §2.2, RFC 2045 §2.7-2.8: not even in 8bit data) and
+    IMAP could serve it in no plain literal (RFC 9051 §4.3); only BODY=BINARYMIME
+    content sent by BDAT may carry it (RFC 3030 §3, RFC 2045 §2.9)."""
+    if not binary and b"\0" in raw:
+        return replies.NUL_IN_MESSAGE
+    return None
+
+
 def is_spam(raw: bytes) -> bool:
     return _GTUBE in raw

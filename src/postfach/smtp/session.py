@@ -368,6 +368,7 @@ class Session:
 
     async def _accept(self, raw: bytes) -> replies.Reply:
         assert self.tx is not None
+        _refuse(policy.check_nul(raw, self.tx.params.body == "BINARYMIME"))
         if policy.is_spam(raw):
             raise SmtpError(replies.SPAM)
         _refuse(policy.check_header_from(raw, self.owned))

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postfach.store.accounts import AccountsMixin
 from postfach.store.api import AlreadyExists, FlagMode, NotFound, OverQuota, StoreError
-from postfach.store.blobs import PreparedBlob, prepare_blob
+from postfach.store.blobs import PreparedBlob, prepare_blob_off_loop
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags, ChangeMailboxes
 from postfach.store.flags import format_flags, parse_flags, plan_flags
 from postfach.store.records import (
@@ -332,7 +332,7 @@ class MailMixin(AccountsMixin):
         flags: frozenset[str] = frozenset(),
         internaldate: float | None = None,
     ) -> tuple[Uid, int]:
-        blob = prepare_blob(raw)
+        blob = await prepare_blob_off_loop(raw)
         [result] = await self.add_messages([NewMessage(mailbox_id, blob, b"", flags, internaldate)])
         if isinstance(result, StoreError):
             raise result

@@ -274,4 +274,7 @@ def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
 
 
 def _literal(data: bytes) -> bytes:
-    return b"{%d}\r\n" % len(data) + data
+    """A plain literal never carries NUL (RFC 9051 §4.3): a message stored with one
+    (before SMTP refused them, or by BINARYMIME) shows 0x80 there, as Dovecot's
+    does; the length stays, and BINARY[] serves the octets as they are."""
+    return b"{%d}\r\n" % len(data) + data.replace(b"\0", b"\x80")

@@ -5,13 +5,15 @@ RFC 6154 SPECIAL-USE), STATUS (RFC 8438 SIZE) and QUOTA (RFC 9208).
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from postfach.cooperative import Budget
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, No
 from postfach.imap.grammar import astring, encode_mutf7
+from postfach.imap.patterns import MailboxPattern, compile_pattern, match_steps
 from postfach.imap.recent import tracker_for
 from postfach.store.records import Account, Mailbox, MailboxStatus
 
@@ -36,6 +38,9 @@ SPECIAL_USES = frozenset(
     {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
 )
 QUOTA_ROOT = ""
+# Matching steps (imap/patterns.py) between turns of the loop: a LIST of many long
+# patterns over many names is real work even in linear time.
+LIST_STEPS_PER_TURN = 50_000
 
 
 def wire_name(s: Session, name: str) -> bytes:
@@ -148,22 +153,6 @@ async def subscribe(s: Session, cmd: c.Subscribe) -> str:
 # -- LIST ------------------------------------------------------------------------------
 
 
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """`*` matches anything, `%` anything but the separator; INBOX is case-insensitive."""
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "%":
-            out.append("[^/]*")
-        else:
-            out.append(re.escape(ch))
-    body = "".join(out)
-    if pattern[:5].upper() == "INBOX":
-        body = "(?i:INBOX)" + "".join(out[5:])
-    return re.compile(body, re.S)
-
-
 def _join(reference: str, pattern: str) -> str:
     if not reference or pattern.startswith(SEP):
         return pattern if not reference else reference.rstrip(SEP) + pattern
@@ -185,7 +174,7 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
         return f"{verb} completed"
     mailboxes = {m.name: m for m in await s.ctx.store.list_mailboxes(account.id)}
     subscribed = await s.ctx.store.subscriptions(account.id)
-    regexes = [pattern_regex(_join(cmd.reference, p)) for p in cmd.patterns]
+    patterns = [compile_pattern(_join(cmd.reference, p), SEP) for p in cmd.patterns]
     by_subscription = cmd.lsub or "SUBSCRIBED" in cmd.select_opts
     base = subscribed if by_subscription else set(mailboxes)
     parents = _parents(base)
@@ -193,10 +182,12 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
         parents = set()
     if by_subscription and not cmd.lsub and "RECURSIVEMATCH" not in cmd.select_opts:
         parents = set()
+    names = _Names(mailboxes, subscribed, _parents(set(mailboxes)))
+    budget = Budget(LIST_STEPS_PER_TURN)
     for name in sorted(base | parents, key=_list_order):
-        if not any(rx.fullmatch(name) for rx in regexes):
+        if not await _any_match(patterns, name, budget):
             continue
-        attrs = _attributes(s, cmd, name, mailboxes, subscribed)
+        attrs = _attributes(s, cmd, name, names)
         if attrs is None:
             continue
         line = f'{verb} ({" ".join(attrs)}) "/" '.encode() + wire_name(s, name)
@@ -209,6 +200,15 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
     return f"{verb} completed"
 
 
+async def _any_match(patterns: list[MailboxPattern], name: str, budget: Budget) -> bool:
+    for pattern in patterns:
+        found, steps = match_steps(pattern, name)
+        await budget.charge(steps)
+        if found:
+            return True
+    return False
+
+
 def _parents(names: set[str]) -> set[str]:
     return {SEP.join(n.split(SEP)[:i]) for n in names for i in range(1, n.count(SEP) + 1)}
 
@@ -217,24 +217,32 @@ def _list_order(name: str) -> tuple[int, str]:
     return (0 if name == "INBOX" else 1, name)
 
 
-def _attributes(
-    s: Session, cmd: c.ListMailboxes, name: str, mailboxes: dict[str, Mailbox], subscribed: set[str]
-) -> list[str] | None:
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """What LIST knows of the account's names, read once per command."""
+
+    mailboxes: dict[str, Mailbox]
+    subscribed: set[str]
+    # a set looked up once per listed name, not a scan of every mailbox per name
+    with_children: set[str]
+
+
+def _attributes(s: Session, cmd: c.ListMailboxes, name: str, names: _Names) -> list[str] | None:
     """The attributes of one listed name, or None when the selection options exclude it."""
-    mailbox = mailboxes.get(name)
+    mailbox = names.mailboxes.get(name)
+    subscribed = names.subscribed
+    has_children = name in names.with_children
     if cmd.lsub:
         return [] if name in subscribed else ["\\Noselect"]
     if "SPECIAL-USE" in cmd.select_opts and (mailbox is None or mailbox.special_use is None):
         return None
     attrs: list[str] = []
     if mailbox is None:
-        has_children = any(n.startswith(name + SEP) for n in mailboxes)
         if name in subscribed or not has_children:
             attrs.append("\\NonExistent")
         else:
             attrs.append("\\NonExistent" if s.rev2 or cmd.extended else "\\Noselect")
     if mailbox is not None or attrs == ["\\Noselect"] or not s.rev2:
-        has_children = any(n.startswith(name + SEP) for n in mailboxes)
         if "\\NonExistent" not in attrs or has_children:
             attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
     if mailbox is not None and mailbox.special_use:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from postfach.cooperative import Budget, run_off_loop
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.handlers.search import Searcher, check_charset
@@ -21,6 +21,9 @@ _SUBJ_LEADER = re.compile(r"^(?:\[[^\[\]]*\]\s*)*(?:re|fwd?)\s*(?:\[[^\[\]]*\])?
 _SUBJ_BLOB = re.compile(r"^\[[^\[\]]*\]\s*")
 _SUBJ_TRAILER = re.compile(r"\s*\(fwd\)\s*$", re.I)
 _MSGID = re.compile(r"<[^<>\s]+>")
+# Messages from which THREAD builds its tree in a thread: the tree, base subjects
+# and the response are pure work that would otherwise hold the loop for seconds.
+THREAD_OFF_LOOP = 500
 
 
 def base_subject(subject: str) -> str:
@@ -89,11 +92,8 @@ async def _infos(searcher: Searcher, found: list[int], references: bool = False)
             values = [v for name, v in await searcher.headers(i) if name == b"references"]
             info.references = values[0].decode("utf-8", "replace") if values else ""
         out.append(info)
+        await searcher.budget.charge()
     return out
-
-
-def _sorter(key: str) -> Callable[[Info], Any]:
-    return lambda info: _sort_key(info, key)
 
 
 def _sort_key(info: Info, key: str) -> Any:
@@ -117,11 +117,28 @@ async def sort(s: Session, cmd: c.Sort) -> str:
     found = sorted(await searcher.evaluate(cmd.key))
     infos = await _infos(searcher, found)
     infos.sort(key=lambda info: info.index)
+    keys = await _sort_keys(infos, [key for key, _ in cmd.criteria], searcher.budget)
+    order = list(range(len(infos)))
     for key, reverse in reversed(cmd.criteria):
-        infos.sort(key=_sorter(key), reverse=reverse)
-    numbers = [view.uids[i.index] if cmd.uid else i.index + 1 for i in infos]
+        order.sort(key=keys[key].__getitem__, reverse=reverse)
+    numbers = [view.uids[infos[k].index] if cmd.uid else infos[k].index + 1 for k in order]
     s.conn.write(r.untagged("SORT" + "".join(f" {n}" for n in numbers)))
     return "SORT completed"
+
+
+async def _sort_keys(
+    infos: list[Info], criteria: list[str], budget: Budget
+) -> dict[str, list[Any]]:
+    """Each criterion's key per message, made before sorting: base subjects and
+    decoded addresses are the costly part, and here the loop turns between them."""
+    keys: dict[str, list[Any]] = {}
+    for key in criteria:
+        if key not in keys:
+            keys[key] = values = []
+            for info in infos:
+                values.append(_sort_key(info, key))
+                await budget.charge()
+    return keys
 
 
 # -- THREAD --------------------------------------------------------------------------
@@ -139,7 +156,29 @@ class Node:
         return min((ch.date() for ch in self.children), default=(0.0, 0))
 
     def has_descendant(self, other: Node) -> bool:
-        return any(ch is other or ch.has_descendant(other) for ch in self.children)
+        stack = list(self.children)
+        while stack:
+            node = stack.pop()
+            if node is other:
+                return True
+            stack.extend(node.children)
+        return False
+
+
+def _descendants_first(roots: list[Node]) -> list[Node]:
+    """Every node under `roots`, each after all of its descendants.
+
+    Threads nest as deep as their References chains (one message may list
+    thousands): the tree is walked with a list, never by recursion.
+    """
+    order: list[Node] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(node.children)
+    order.reverse()
+    return order
 
 
 async def thread(s: Session, cmd: c.Thread) -> str:
@@ -148,26 +187,43 @@ async def thread(s: Session, cmd: c.Thread) -> str:
     searcher = Searcher(s, view)
     found = sorted(await searcher.evaluate(cmd.key))
     infos = await _infos(searcher, found, references=cmd.algorithm == "REFERENCES")
-    roots = _ordered_subject(infos) if cmd.algorithm == "ORDEREDSUBJECT" else _references(infos)
-
-    def number(info: Info) -> int:
-        return view.uids[info.index] if cmd.uid else info.index + 1
-
-    s.conn.write(r.untagged("THREAD " + "".join(f"({_format(n, number)})" for n in roots)))
+    numbers = {i.index: view.uids[i.index] if cmd.uid else i.index + 1 for i in infos}
+    line = await run_off_loop(
+        len(infos), THREAD_OFF_LOOP, _thread_line, cmd.algorithm, infos, numbers
+    )
+    s.conn.write(r.untagged(line))
     return "THREAD completed"
 
 
-def _format(node: Node, number: object) -> str:
-    parts: list[str] = []
-    while True:
-        if node.info is not None:
-            parts.append(str(number(node.info)))  # type: ignore[operator]
-        if len(node.children) == 1:
-            node = node.children[0]
+def _thread_line(algorithm: str, infos: list[Info], numbers: dict[int, int]) -> str:
+    """The THREAD response: pure, so that a big mailbox's runs in a thread."""
+    roots = _ordered_subject(infos) if algorithm == "ORDEREDSUBJECT" else _references(infos)
+    return "THREAD " + "".join(f"({_format(n, numbers)})" for n in roots)
+
+
+def _format(root: Node, numbers: dict[int, int]) -> str:
+    """RFC 5256 §4 thread-list: "1 2 (3)(4 5)"; a chain is a run of numbers, each
+    branch a parenthesized list (walked with a stack: branches nest deep too)."""
+    out: list[str] = []
+    stack: list[Node | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
             continue
-        if node.children:
-            parts.append("".join(f"({_format(ch, number)})" for ch in node.children))
-        return " ".join(parts)
+        node, chain = item, []
+        while True:
+            if node.info is not None:
+                chain.append(str(numbers[node.info.index]))
+            if len(node.children) != 1:
+                break
+            node = node.children[0]
+        out.append(" ".join(chain))
+        if node.children and chain:
+            out.append(" ")
+        for ch in reversed(node.children):
+            stack.extend((")", ch, "("))
+    return "".join(out)
 
 
 def _ordered_subject(infos: list[Info]) -> list[Node]:
@@ -191,7 +247,7 @@ def _references(infos: list[Info]) -> list[Node]:
         node = _link_message(table, info)
         node.info = info
     roots = [n for n in table.values() if n.parent is None]
-    roots = _prune(roots, top=True)
+    roots = _prune(roots)
     roots = _merge_subjects(roots)
     _sort_tree(roots)
     return roots
@@ -235,12 +291,20 @@ def _set_parent(child: Node, parent: Node) -> None:
     parent.children.append(child)
 
 
-def _prune(nodes: list[Node], top: bool) -> list[Node]:
-    out: list[Node] = []
-    for node in nodes:
-        node.children = _prune(node.children, top=False)
+def _prune(roots: list[Node]) -> list[Node]:
+    """RFC 5256 §4 step 4: dummies without children go, dummies with children
+    give them to their parent (at the top only a dummy with one child does)."""
+    for node in _descendants_first(roots):
+        node.children = _pruned(node.children, top=False)
         for ch in node.children:
             ch.parent = node
+    return _pruned(roots, top=True)
+
+
+def _pruned(nodes: list[Node], top: bool) -> list[Node]:
+    """One list of siblings pruned; their own children are pruned already."""
+    out: list[Node] = []
+    for node in nodes:
         if node.info is None:
             if not node.children:
                 continue
@@ -281,7 +345,7 @@ def _merge_subjects(roots: list[Node]) -> list[Node]:
     return out
 
 
-def _sort_tree(nodes: list[Node]) -> None:
-    for node in nodes:
-        _sort_tree(node.children)
-    nodes.sort(key=Node.date)
+def _sort_tree(roots: list[Node]) -> None:
+    for node in _descendants_first(roots):
+        node.children.sort(key=Node.date)
+    roots.sort(key=Node.date)
