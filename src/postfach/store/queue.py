@@ -8,6 +8,10 @@ recipients is still queued. A third table remembers which messages already had
 their one "delayed" report (RFC 3461 §4.1 NOTIFY=DELAY); it is a table of its
 own so that databases made before it need no migration. `QueueMixin` is mixed
 into `postfach.store.Store`.
+
+A lease is short (`server.lease_time`) and the node renews it while the
+delivery runs (`queue_renew`), so mail a dead node held is due again soon; a
+worker leases only what it is about to send, a small batch per connection.
 """
 
 from __future__ import annotations
@@ -123,6 +127,12 @@ class QueueItem:
     attempts: int
     next_attempt: float
     last_error: str
+    owner: str = ""  # the node delivering it now ("" when none)
+    lease_until: float = 0.0  # until when `owner` holds it, unless renewed
+
+    def in_flight(self, now: float) -> bool:
+        """Leased by a node that is (or was, until the lease ends) delivering it."""
+        return self.status == QUEUED and bool(self.owner) and self.lease_until > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +171,8 @@ def _item(row: Any) -> QueueItem:
         attempts=row.attempts,
         next_attempt=row.next_attempt,
         last_error=row.last_error,
+        owner=row.owner,
+        lease_until=row.lease_until,
     )
 
 
@@ -192,18 +204,32 @@ class QueueMixin(StoreBase):
         self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return message_id
 
-    async def queue_claim(self, owner: str, lease: float, limit: int = 100) -> list[QueueItem]:
-        """Takes up to `limit` due recipients for `lease` seconds."""
+    async def queue_due_domains(self, limit: int = 100) -> list[str]:
+        """Domains with recipients due and leased by nobody, longest waiting first."""
         now = time.time()
+        async with self.read() as conn:
+            rows = await conn.execute(
+                select(queue_recipients.c.domain)
+                .where(*_due(now))
+                .group_by(queue_recipients.c.domain)
+                .order_by(func.min(queue_recipients.c.next_attempt))
+                .limit(limit)
+            )
+            return [str(domain) for domain in rows.scalars()]
+
+    async def queue_claim(
+        self, owner: str, lease: float, limit: int = 100, domain: str | None = None
+    ) -> list[QueueItem]:
+        """Takes up to `limit` due recipients (of `domain`, if given) for `lease` seconds."""
+        now = time.time()
+        condition = _due(now)
+        if domain is not None:
+            condition.append(queue_recipients.c.domain == domain)
         async with self.write() as tx:
             due = (
                 select(queue_recipients.c.id)
-                .where(
-                    queue_recipients.c.status == QUEUED,
-                    queue_recipients.c.next_attempt <= now,
-                    queue_recipients.c.lease_until < now,
-                )
-                .order_by(queue_recipients.c.next_attempt)
+                .where(*condition)
+                .order_by(queue_recipients.c.next_attempt, queue_recipients.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -215,8 +241,28 @@ class QueueMixin(StoreBase):
                 .where(queue_recipients.c.id.in_(ids))
                 .values(owner=owner, lease_until=now + lease)
             )
-            rows = await tx.execute(select(queue_recipients).where(queue_recipients.c.id.in_(ids)))
+            rows = await tx.execute(
+                select(queue_recipients)
+                .where(queue_recipients.c.id.in_(ids))
+                .order_by(queue_recipients.c.next_attempt, queue_recipients.c.id)
+            )
             return [_item(row) for row in rows]
+
+    async def queue_renew(self, owner: str, recipient_ids: Sequence[int], lease: float) -> int:
+        """Extends `owner`'s lease on recipients it is still delivering; returns how many."""
+        if not recipient_ids:
+            return 0
+        async with self.write() as tx:
+            result = await tx.execute(
+                update(queue_recipients)
+                .where(
+                    queue_recipients.c.id.in_(list(recipient_ids)),
+                    queue_recipients.c.owner == owner,
+                    queue_recipients.c.status == QUEUED,
+                )
+                .values(lease_until=time.time() + lease)
+            )
+        return int(result.rowcount or 0)
 
     async def queue_message(self, message_id: int) -> QueueMessage | None:
         async with self.read() as conn:
@@ -334,7 +380,8 @@ class QueueMixin(StoreBase):
             condition.append(queue_recipients.c.message_id == message_id)
         async with self.write() as tx:
             result = await tx.execute(
-                update(queue_recipients).where(*condition).values(next_attempt=0.0, lease_until=0.0)
+                # Leases stay: a recipient on the wire now must not go out twice.
+                update(queue_recipients).where(*condition).values(next_attempt=0.0)
             )
         self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return int(result.rowcount or 0)
@@ -360,6 +407,15 @@ class QueueMixin(StoreBase):
                 .where(queue_recipients.c.status == QUEUED)
             )
         return int(count or 0)
+
+
+def _due(now: float) -> list[Any]:
+    """Recipients to try now: queued, their time come, and no node's lease on them."""
+    return [
+        queue_recipients.c.status == QUEUED,
+        queue_recipients.c.next_attempt <= now,
+        queue_recipients.c.lease_until < now,
+    ]
 
 
 def _recipient_row(message_id: int, recipient: NewQueueRecipient, now: float) -> dict[str, Any]:
