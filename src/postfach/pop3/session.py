@@ -14,7 +14,8 @@ with internal text.
 Invariants: the maildrop lock (store.try_lock, across nodes) is held from a
 successful login until `aclose`; it is a lease of `server.lease_time` seconds,
 renewed every third of it while the session lives (so a killed node's lock is
-gone that long after), and its loss ends the connection. The UPDATE state (RFC 1939 §6) runs only on QUIT.
+gone that long after), and its loss ends the connection. The UPDATE state (RFC
+1939 §6) runs only on QUIT.
 """
 
 from __future__ import annotations

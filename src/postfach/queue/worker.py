@@ -255,7 +255,6 @@ class QueueWorker:
             await self._report(messages[message_id], recipients)
         for message_id in deferred:
             await self._delay_notice(messages[message_id], outcomes, now)
-        await store.queue_cleanup(list(messages))
 
     async def _store_outcome(self, item: QueueItem, outcome: Outcome, now: float) -> None:
         store = self.ctx.store

@@ -3,11 +3,11 @@
 One row per message (its bytes, envelope sender and DSN envelope parameters)
 and one per recipient (its state, attempts, next attempt and last reply). Queue
 workers claim due recipients with a lease, so several nodes share the work; on
-PostgreSQL the claim uses SKIP LOCKED. A message row goes when none of its
-recipients is still queued. A third table remembers which messages already had
-their one "delayed" report (RFC 3461 §4.1 NOTIFY=DELAY); it is a table of its
-own so that databases made before it need no migration. `QueueMixin` is mixed
-into `postfach.store.Store`.
+PostgreSQL the claim uses SKIP LOCKED. A message row goes in the transaction
+that records its last queued recipient's outcome. A third table remembers
+which messages already had their one "delayed" report (RFC 3461 §4.1
+NOTIFY=DELAY); it is a table of its own so that databases made before it need
+no migration. `QueueMixin` is mixed into `postfach.store.Store`.
 
 A lease is short (`server.lease_time`) and the node renews it while the
 delivery runs (`queue_renew`), so mail a dead node held is due again soon; a
@@ -38,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postfach.store.base import StoreBase
 from postfach.store.events import QUEUE_WATCH, ChangeQueued
@@ -282,7 +283,9 @@ class QueueMixin(StoreBase):
         error: str = "",
         next_attempt: float | None = None,
     ) -> None:
-        """Records an attempt: "sent", "failed", or "queued" again at `next_attempt`."""
+        """Records an attempt: "sent", "failed", or "queued" again at `next_attempt`.
+        A message none of whose recipients is queued any more goes in the same
+        transaction: a node killed right after must not leave it behind."""
         if not recipient_ids:
             return
         values: dict[str, Any] = {
@@ -294,33 +297,14 @@ class QueueMixin(StoreBase):
         }
         if next_attempt is not None:
             values["next_attempt"] = next_attempt
+        ids = list(recipient_ids)
         async with self.write() as tx:
             await tx.execute(
-                update(queue_recipients)
-                .where(queue_recipients.c.id.in_(list(recipient_ids)))
-                .values(**values)
+                update(queue_recipients).where(queue_recipients.c.id.in_(ids)).values(**values)
             )
-
-    async def queue_cleanup(self, message_ids: Sequence[int]) -> list[int]:
-        """Deletes the messages none of whose recipients is still queued; returns their IDs."""
-        if not message_ids:
-            return []
-        async with self.write() as tx:
-            pending = select(queue_recipients.c.message_id).where(
-                queue_recipients.c.message_id.in_(list(message_ids)),
-                queue_recipients.c.status == QUEUED,
-            )
-            busy = set((await tx.execute(pending)).scalars())
-            done = [m for m in message_ids if m not in busy]
-            if done:
-                await tx.execute(
-                    delete(queue_recipients).where(queue_recipients.c.message_id.in_(done))
-                )
-                await tx.execute(
-                    delete(queue_delay_notices).where(queue_delay_notices.c.message_id.in_(done))
-                )
-                await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
-        return done
+            if status != QUEUED:
+                of = select(queue_recipients.c.message_id).where(queue_recipients.c.id.in_(ids))
+                await _delete_done(tx, list(set((await tx.execute(of)).scalars())))
 
     async def queue_recipients_of(self, message_id: int) -> list[QueueItem]:
         """Every recipient row of one message, in the order they were queued."""
@@ -407,6 +391,23 @@ class QueueMixin(StoreBase):
                 .where(queue_recipients.c.status == QUEUED)
             )
         return int(count or 0)
+
+
+async def _delete_done(tx: AsyncConnection, message_ids: Sequence[int]) -> list[int]:
+    """Deletes those of the messages none of whose recipients is still queued."""
+    pending = select(queue_recipients.c.message_id).where(
+        queue_recipients.c.message_id.in_(list(message_ids)),
+        queue_recipients.c.status == QUEUED,
+    )
+    busy = set((await tx.execute(pending)).scalars())
+    done = [m for m in message_ids if m not in busy]
+    if done:
+        await tx.execute(delete(queue_recipients).where(queue_recipients.c.message_id.in_(done)))
+        await tx.execute(
+            delete(queue_delay_notices).where(queue_delay_notices.c.message_id.in_(done))
+        )
+        await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
+    return done
 
 
 def _due(now: float) -> list[Any]:
