@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from postfach.store import Store
-from postfach.store.queue import QUEUED, SENT, NewQueueRecipient
+from postfach.store.queue import QUEUED, SENT, NewQueueRecipient, QueueAttempt
 
 RAW = b"From: a@example.org\r\nSubject: s\r\n\r\nbody\r\n"
 
@@ -50,9 +50,9 @@ async def test_the_last_outcome_removes_the_message(store: Store) -> None:
         RAW,
     )
     first, second = await store.queue_claim("node-a", 30.0, 10)
-    await store.queue_finish([first.id], SENT, "250 ok")
+    await store.queue_finish([QueueAttempt(first.id, SENT, "250 ok")])
     [entry] = await store.queue_list()
     assert [r.status for r in entry.recipients] == [SENT, QUEUED]
-    await store.queue_finish([second.id], SENT, "250 ok")
+    await store.queue_finish([QueueAttempt(second.id, SENT, "250 ok")])
     assert await store.queue_list() == []
     assert await store.queue_message(message_id) is None

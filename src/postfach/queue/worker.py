@@ -3,11 +3,12 @@
 Each round finds the domains with due mail and drains each one over at most
 `queue.connections_per_destination` connections at a time. A connection leases
 a small batch (BATCH recipients) only once it may send, sends it message by
-message, records each outcome as soon as it is known, and leases the next
-batch. Leases last `server.lease_time` and are renewed while the delivery
+message while the outcomes are written behind it (_Recorder), and leases the
+next batch. Leases last `server.lease_time` and are renewed while the delivery
 runs, so mail a dead node held moves again that long after it died, and what
-it may have sent without recording it (a duplicate then) is at most the one
-message each of its connections had on the wire.
+it may have sent without recording it (sent twice then) is what each of its
+connections sent during one write to the store: a message or two, never more
+than its batch.
 
 A 4xx reply or a broken connection defers a recipient with exponential
 back-off (`retry_base` · 2^attempts, at most 4 hours) until `queue.max_age`; a
@@ -26,7 +27,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from postfach.context import ServerContext
 from postfach.queue.client import Batch, Connection, Outcome
@@ -34,7 +35,7 @@ from postfach.queue.dsn import ReportRecipient, reply_status
 from postfach.queue.outbound import register_waker, send_report
 from postfach.queue.routes import Destination, RouteError, find_route
 from postfach.store.events import QUEUE_WATCH
-from postfach.store.queue import FAILED, QUEUED, SENT, QueueItem, QueueMessage
+from postfach.store.queue import FAILED, QUEUED, SENT, QueueAttempt, QueueItem, QueueMessage
 
 __all__ = ["QueueWorker", "backoff"]
 
@@ -46,6 +47,7 @@ DOMAINS_PER_ROUND = 100
 SETTLE_CHUNK = 100  # recipients given one outcome at a time without sending
 MAX_POLL = 5.0
 MIN_LEASE = 1.0
+NOT_ATTEMPTED = Outcome("deferred", "not attempted")
 
 
 def backoff(retry_base: float, attempts: int) -> float:
@@ -163,31 +165,39 @@ class QueueWorker:
     async def _deliver(
         self, dest: Destination, connection: Connection | None, items: list[QueueItem]
     ) -> Connection | None:
-        """Sends the batch message by message over `connection` (opened if None) and
-        records each outcome at once; returns the connection if it is still usable.
-        _Unreachable when no host of `dest` answers (the batch is recorded deferred)."""
-        batches = await self._batches(items)
-        for index, batch in enumerate(batches):
-            if connection is None:
-                try:
-                    connection = await Connection.open(dest, self.ctx.hostname)
-                except ConnectionError as exc:
-                    outcome = Outcome("deferred", str(exc))
-                    await self._record_all([i for b in batches[index:] for i in b.items], outcome)
-                    raise _Unreachable(outcome) from exc
-            try:
-                outcomes = await connection.send(batch)
-            except ConnectionError as exc:
-                connection = None  # the next message tries a new one
-                outcomes = {i.id: Outcome("deferred", str(exc)) for i in batch.items}
-            except Exception as exc:
-                log.exception("queue: sending message %d failed", batch.message.id)
-                await connection.close()
-                connection = None
-                reason = f"internal error: {type(exc).__name__}"
-                outcomes = {i.id: Outcome("deferred", reason) for i in batch.items}
-            await self._record(outcomes, batch.items)
+        """Sends the batch message by message over `connection` (opened if None) while
+        the outcomes are recorded behind; returns the connection if it is still
+        usable. _Unreachable when no host of `dest` answers (the rest recorded deferred)."""
+        recorder = _Recorder(self._record)
+        try:
+            for index, batch in enumerate(batches := await self._batches(items)):
+                if connection is None:
+                    try:
+                        connection = await Connection.open(dest, self.ctx.hostname)
+                    except ConnectionError as exc:
+                        outcome = Outcome("deferred", str(exc))
+                        rest = batches[index:]
+                        recorder.add({i.id: outcome for b in rest for i in b.items}, rest)
+                        raise _Unreachable(outcome) from exc
+                outcomes, connection = await self._send(connection, batch)
+                recorder.add(outcomes, [batch])
+        finally:
+            await recorder.flush()
         return connection
+
+    async def _send(
+        self, connection: Connection, batch: Batch
+    ) -> tuple[dict[int, Outcome], Connection | None]:
+        """One message; the connection is None after it broke (the next opens anew)."""
+        try:
+            return await connection.send(batch), connection
+        except ConnectionError as exc:
+            return {i.id: Outcome("deferred", str(exc)) for i in batch.items}, None
+        except Exception as exc:
+            log.exception("queue: sending message %d failed", batch.message.id)
+            await connection.close()
+            reason = f"internal error: {type(exc).__name__}"
+            return {i.id: Outcome("deferred", reason) for i in batch.items}, None
 
     async def _claim(self, domain: str, limit: int) -> list[QueueItem]:
         items = await self.ctx.store.queue_claim(self.ctx.node_id, self._lease, limit, domain)
@@ -204,8 +214,7 @@ class QueueWorker:
                 self._held.difference_update(item.id for item in items)
 
     async def _record_all(self, items: Sequence[QueueItem], outcome: Outcome) -> None:
-        for batch in await self._batches(items):
-            await self._record({i.id: outcome for i in batch.items}, batch.items)
+        await self._record({i.id: outcome for i in items}, await self._batches(items))
 
     async def _renew_leases(self) -> None:
         """Extends the lease of whatever this node is delivering, every third of it."""
@@ -231,48 +240,52 @@ class QueueWorker:
                 self._held.difference_update(item.id for item in message_items)
         return batches
 
-    async def _record(self, outcomes: dict[int, Outcome], items: Sequence[QueueItem]) -> None:
-        """Stores each recipient's outcome, then sends the reports it calls for."""
-        store, now = self.ctx.store, time.time()
-        messages = {i.message_id: await store.queue_message(i.message_id) for i in items}
-        reports: dict[int, list[ReportRecipient]] = defaultdict(list)
-        deferred: dict[int, list[QueueItem]] = defaultdict(list)
-        for item in items:
-            outcome = outcomes.get(item.id, Outcome("deferred", "not attempted"))
-            message = messages[item.message_id]
-            if outcome.kind == "deferred" and message is not None:
-                if now - message.created > self.ctx.config.queue.max_age:
-                    reason = f"delivery time expired; last error: {outcome.reply}"
-                    outcome = Outcome("failed", reason, outcome.code, outcome.host)
-            await self._store_outcome(item, outcome, now)
-            self._held.discard(item.id)
-            report = _report_for(item, outcome)
-            if report is not None:
-                reports[item.message_id].append(report)
-            if outcome.kind == "deferred" and _wants_delay_notice(item):
-                deferred[item.message_id].append(item)
-        for message_id, recipients in reports.items():
-            await self._report(messages[message_id], recipients)
-        for message_id in deferred:
-            await self._delay_notice(messages[message_id], outcomes, now)
+    async def _record(self, outcomes: dict[int, Outcome], batches: Sequence[Batch]) -> None:
+        """Stores the recipients' outcomes in one transaction, then sends the
+        reports they call for."""
+        now = time.time()
+        final = {
+            item.id: self._expire(outcomes.get(item.id, NOT_ATTEMPTED), batch.message, now)
+            for batch in batches
+            for item in batch.items
+        }
+        attempts = [self._attempt(i, final[i.id], now) for b in batches for i in b.items]
+        await self.ctx.store.queue_finish(attempts)
+        self._held.difference_update(final)
+        for batch in batches:
+            await self._reports(batch, final, now)
 
-    async def _store_outcome(self, item: QueueItem, outcome: Outcome, now: float) -> None:
-        store = self.ctx.store
+    def _expire(self, outcome: Outcome, message: QueueMessage, now: float) -> Outcome:
+        """A deferral past `queue.max_age` is a failure."""
+        if outcome.kind == "deferred" and now - message.created > self.ctx.config.queue.max_age:
+            reason = f"delivery time expired; last error: {outcome.reply}"
+            return Outcome("failed", reason, outcome.code, outcome.host)
+        return outcome
+
+    def _attempt(self, item: QueueItem, outcome: Outcome, now: float) -> QueueAttempt:
         if outcome.kind == "sent":
-            await store.queue_finish([item.id], SENT, outcome.reply)
-        elif outcome.kind == "failed":
+            return QueueAttempt(item.id, SENT, outcome.reply)
+        if outcome.kind == "failed":
             log.info("queue: %s failed: %s", item.address, outcome.reply)
-            await store.queue_finish([item.id], FAILED, outcome.reply)
-        else:
-            delay = backoff(self.ctx.config.queue.retry_base, item.attempts)
-            await store.queue_finish([item.id], QUEUED, outcome.reply, now + delay)
+            return QueueAttempt(item.id, FAILED, outcome.reply)
+        delay = backoff(self.ctx.config.queue.retry_base, item.attempts)
+        return QueueAttempt(item.id, QUEUED, outcome.reply, now + delay)
+
+    async def _reports(self, batch: Batch, final: dict[int, Outcome], now: float) -> None:
+        """What one message's outcomes call for: failure or success reports, and
+        the one "delayed" report."""
+        reports = [r for i in batch.items if (r := _report_for(i, final[i.id])) is not None]
+        if reports:
+            await self._report(batch.message, reports)
+        if any(final[i.id].kind == "deferred" and _wants_delay_notice(i) for i in batch.items):
+            await self._delay_notice(batch.message, final, now)
 
     async def _delay_notice(
-        self, message: QueueMessage | None, outcomes: dict[int, Outcome], now: float
+        self, message: QueueMessage, outcomes: dict[int, Outcome], now: float
     ) -> None:
         """One "delayed" report per message, listing every recipient still waiting."""
         threshold = self.ctx.config.queue.delay_warning
-        if message is None or not message.sender or not threshold:
+        if not message.sender or not threshold:
             return
         if now - message.created < threshold:
             return
@@ -292,12 +305,10 @@ class QueueWorker:
 
     async def _report(
         self,
-        message: QueueMessage | None,
+        message: QueueMessage,
         recipients: list[ReportRecipient],
         ret: str | None = None,
     ) -> None:
-        if message is None:
-            return
         try:
             await send_report(
                 self.ctx,
@@ -310,6 +321,40 @@ class QueueWorker:
             )
         except Exception:
             log.exception("report for queue message %d could not be sent", message.id)
+
+
+_Record = Callable[[dict[int, Outcome], Sequence[Batch]], Awaitable[None]]
+
+
+class _Recorder:
+    """Records a lane's outcomes while it goes on sending: one write at a time,
+    each taking everything sent meanwhile. Sending never waits for the store,
+    and what a kill leaves sent but unrecorded is what one write takes."""
+
+    def __init__(self, record: _Record) -> None:
+        self._record = record
+        self._outcomes: dict[int, Outcome] = {}
+        self._batches: list[Batch] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    def add(self, outcomes: dict[int, Outcome], batches: Sequence[Batch]) -> None:
+        self._outcomes.update(outcomes)
+        self._batches.extend(batches)
+        if self._writing is None or self._writing.done():
+            if self._writing is not None:
+                self._writing.result()  # a write that failed stops the lane
+            self._writing = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._batches:
+            outcomes, batches = self._outcomes, self._batches
+            self._outcomes, self._batches = {}, []
+            await self._record(outcomes, batches)
+
+    async def flush(self) -> None:
+        """Until all is recorded (even if the lane is cancelled meanwhile)."""
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
 
 
 class _Unreachable(Exception):

@@ -46,6 +46,7 @@ from postfach.store.schema import IdType, metadata
 
 __all__ = [
     "NewQueueRecipient",
+    "QueueAttempt",
     "QueueEntry",
     "QueueItem",
     "QueueMessage",
@@ -134,6 +135,16 @@ class QueueItem:
     def in_flight(self, now: float) -> bool:
         """Leased by a node that is (or was, until the lease ends) delivering it."""
         return self.status == QUEUED and bool(self.owner) and self.lease_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAttempt:
+    """How one try of one recipient ended, for `queue_finish`."""
+
+    recipient_id: int
+    status: str  # SENT, FAILED, or QUEUED again at `next_attempt`
+    error: str = ""  # the remote reply, or our reason
+    next_attempt: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,33 +287,21 @@ class QueueMixin(StoreBase):
             row.id, row.sender, row.envid, row.ret, bytes(row.raw), row.size, row.created
         )
 
-    async def queue_finish(
-        self,
-        recipient_ids: Sequence[int],
-        status: str,
-        error: str = "",
-        next_attempt: float | None = None,
-    ) -> None:
-        """Records an attempt: "sent", "failed", or "queued" again at `next_attempt`.
-        A message none of whose recipients is queued any more goes in the same
-        transaction: a node killed right after must not leave it behind."""
-        if not recipient_ids:
+    async def queue_finish(self, attempts: Sequence[QueueAttempt]) -> None:
+        """Records attempts, all in one transaction. A message none of whose
+        recipients is queued any more goes in it too: a node killed right after
+        must not leave it behind."""
+        if not attempts:
             return
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": queue_recipients.c.attempts + 1,
-            "last_error": error,
-            "owner": "",
-            "lease_until": 0.0,
-        }
-        if next_attempt is not None:
-            values["next_attempt"] = next_attempt
-        ids = list(recipient_ids)
         async with self.write() as tx:
-            await tx.execute(
-                update(queue_recipients).where(queue_recipients.c.id.in_(ids)).values(**values)
-            )
-            if status != QUEUED:
+            for attempt in attempts:
+                await tx.execute(
+                    update(queue_recipients)
+                    .where(queue_recipients.c.id == attempt.recipient_id)
+                    .values(**_attempt_values(attempt))
+                )
+            ids = [a.recipient_id for a in attempts if a.status != QUEUED]
+            if ids:
                 of = select(queue_recipients.c.message_id).where(queue_recipients.c.id.in_(ids))
                 await _delete_done(tx, list(set((await tx.execute(of)).scalars())))
 
@@ -391,6 +390,19 @@ class QueueMixin(StoreBase):
                 .where(queue_recipients.c.status == QUEUED)
             )
         return int(count or 0)
+
+
+def _attempt_values(attempt: QueueAttempt) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": attempt.status,
+        "attempts": queue_recipients.c.attempts + 1,
+        "last_error": attempt.error,
+        "owner": "",
+        "lease_until": 0.0,
+    }
+    if attempt.next_attempt is not None:
+        values["next_attempt"] = attempt.next_attempt
+    return values
 
 
 async def _delete_done(tx: AsyncConnection, message_ids: Sequence[int]) -> list[int]:
