@@ -136,7 +136,11 @@ class QueueWorker:
                 kind = "failed" if exc.permanent else "deferred"
                 await self._settle_all(domain, Outcome(kind, exc.reason))
                 return
-            await asyncio.gather(*(self._lane(domain, dest) for _ in range(self._lanes)))
+            lanes = [self._lane(domain, dest) for _ in range(self._lanes)]
+            # Each lane ends on its own: one that fails must not leave the others unowned.
+            for result in await asyncio.gather(*lanes, return_exceptions=True):
+                if isinstance(result, Exception):
+                    log.error("queue: delivery to %s failed", domain, exc_info=result)
         except Exception:
             log.exception("queue: delivery to %s failed", domain)
         finally:
