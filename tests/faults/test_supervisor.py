@@ -78,7 +78,7 @@ def test_a_stalled_worker_is_replaced(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'postfach.db'}"
     asyncio.run(prepare(url))
     ports = {"imap": 0, "http": 0}
-    config = write_config(tmp_path / "postfach.toml", url, ports, server="worker_stall_timeout = 2")
+    config = write_config(tmp_path / "postfach.toml", url, ports, server="worker_stall_timeout = 3")
     log = tmp_path / "serve.log"
     with running(config, log) as node:
         workers = node.workers()
