@@ -163,9 +163,11 @@ class App:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        for listener in self.listeners.values():
-            with contextlib.suppress(Exception):
-                await listener.stop()
+        # All at once: each stop closes its listening socket before it waits for its
+        # sessions, so no port stays held while another listener winds down.
+        await asyncio.gather(
+            *(listener.stop() for listener in self.listeners.values()), return_exceptions=True
+        )
         self.listeners.clear()
         for service in reversed(self._services):
             with contextlib.suppress(Exception):

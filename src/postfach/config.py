@@ -61,6 +61,13 @@ class ServerConfig:
     # Processes `postfach serve` runs, sharing the listening sockets; 0: one per
     # CPU core and one more, which keeps the cores busy while a worker waits on disk.
     workers: int = 0
+    # Seconds a worker's event loop may stand still before the supervisor kills and
+    # replaces it (a runaway computation must not freeze every session); 0: never.
+    worker_stall_timeout: float = 30.0
+    # Seconds a node's hold on outbound mail it is sending, or on a POP3 maildrop,
+    # outlives the node: renewed every third of it while held, so a killed node's
+    # mail moves again and its POP3 user gets in again this long after the kill.
+    lease_time: float = 30.0
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1) + 1

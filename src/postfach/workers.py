@@ -19,16 +19,28 @@ connections per address, failed logins, POP3 leases on SQLite) lives in the
 runtime file the supervisor makes anew at every start (store/runtime.py).
 
 A worker that dies is started again after a pause; connections it held are
-lost, new ones go to the others meanwhile. SIGTERM or SIGINT to the
-supervisor stops every worker.
+lost, new ones go to the others meanwhile. A worker whose event loop stops
+turning (it says `beat` on the relay every second) for
+`server.worker_stall_timeout` seconds is killed and replaced the same way: one
+runaway computation must not freeze every session the worker holds. SIGTERM
+or SIGINT to the supervisor stops every worker.
+
+Workers end with their supervisor, however it ends: the kernel kills each one
+when the supervisor dies (PR_SET_PDEATHSIG on Linux; a stuck loop could not
+react to anything gentler), and the end of the relay stops a worker that
+outlives it anyway. Otherwise a supervisor killed by the OOM killer would leave
+workers holding the listening ports, and every restart would fail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -38,19 +50,28 @@ from pathlib import Path
 from typing import Any
 
 from postfach.config import Config, ListenerSpec
-from postfach.store.notify import CLOSED, READY
+from postfach.store.notify import CLOSED, HEARTBEAT, READY
 from postfach.store.runtime import RuntimeState
 from postfach.tls import server_ssl_context
 
-__all__ = ["StartError", "Supervisor", "WorkerSpec", "bind_listener", "runtime_path"]
+__all__ = [
+    "StartError",
+    "Supervisor",
+    "WorkerSpec",
+    "bind_listener",
+    "die_with_supervisor",
+    "runtime_path",
+]
 
 log = logging.getLogger(__name__)
 
 BACKLOG = 1024
+BIND_RETRY = 2.0  # seconds a port in use is tried again (see _bind)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 RESTART_PAUSE = 1.0
 INHERITED = frozenset({"http"})  # served by worker 0 on the socket itself, not handed over
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class StartError(Exception):
@@ -59,6 +80,19 @@ class StartError(Exception):
 
 def runtime_path(config: Config) -> Path:
     return Path(config.server.data_dir) / "runtime.db"
+
+
+def die_with_supervisor(supervisor: int) -> bool:
+    """Asks the kernel to kill this worker when its supervisor dies (Linux); False
+    when the supervisor is gone already (it died before the request took effect)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+                log.warning("prctl(PR_SET_PDEATHSIG): %s", os.strerror(ctypes.get_errno()))
+        except (OSError, AttributeError) as exc:  # no usable libc: the relay's end remains
+            log.warning("prctl(PR_SET_PDEATHSIG) unavailable: %s", exc)
+    return os.getppid() == supervisor
 
 
 def bind_listener(spec: ListenerSpec) -> socket.socket:
@@ -87,9 +121,26 @@ def bind_listener(spec: ListenerSpec) -> socket.socket:
             sock.close()
             error = exc
             continue
-        sock.set_inheritable(True)
+        # Not inheritable: uvloop's spawn ignores close_fds, so an inheritable socket
+        # would go to every worker. pass_fds hands each worker exactly its own.
         return sock
-    raise OSError(f"listener {spec.name}: cannot listen on {spec.host}:{spec.port}: {error}")
+    message = f"listener {spec.name}: cannot listen on {spec.host}:{spec.port}: {error}"
+    raise OSError(message) from error
+
+
+async def _bind(spec: ListenerSpec) -> socket.socket:
+    """bind_listener, tried again for BIND_RETRY seconds while the port is in use:
+    right after a crash the processes of the server before may be ending still."""
+    deadline = time.monotonic() + BIND_RETRY
+    while True:
+        try:
+            return bind_listener(spec)
+        except OSError as exc:
+            cause = exc.__cause__
+            in_use = isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE
+            if not in_use or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +152,7 @@ class WorkerSpec:
     handoff_fd: int
     socket_fds: dict[str, int]
     runtime: str
+    supervisor: int  # its pid: the worker checks that it has not died already
 
     def encode(self) -> str:
         return json.dumps(
@@ -110,6 +162,7 @@ class WorkerSpec:
                 "handoff": self.handoff_fd,
                 "sockets": self.socket_fds,
                 "runtime": self.runtime,
+                "supervisor": self.supervisor,
             }
         )
 
@@ -122,6 +175,7 @@ class WorkerSpec:
             handoff_fd=int(data["handoff"]),
             socket_fds={str(k): int(v) for k, v in data["sockets"].items()},
             runtime=str(data["runtime"]),
+            supervisor=int(data["supervisor"]),
         )
 
 
@@ -135,6 +189,8 @@ class _Worker:
     open: int = 0  # connections handed over and not reported closed
     reader_task: asyncio.Task[None] | None = None
     started: float = field(default_factory=time.monotonic)
+    beat: float = field(default_factory=time.monotonic)  # its loop last said it turns
+    stalled: bool = False  # killed for a stalled loop; its exit is expected
 
 
 class Supervisor:
@@ -158,7 +214,7 @@ class Supervisor:
         # Made here once if missing, or every worker would write its own self-signed pair.
         server_ssl_context(self.config)
         for spec in self.config.listeners_enabled():
-            self.sockets[spec.name] = bind_listener(spec)
+            self.sockets[spec.name] = await _bind(spec)
         path = runtime_path(self.config)
         RuntimeState.create(path)
         self._runtime = RuntimeState(path, worker=-1)
@@ -175,6 +231,7 @@ class Supervisor:
             loop.add_reader(sock.fileno(), self._accept, name, sock)
         for index in range(self.count):
             self._monitors.append(asyncio.create_task(self._monitor(index), name=f"worker {index}"))
+        self._monitors.append(asyncio.create_task(self._watch_stalls(), name="stall watchdog"))
 
     async def _wait_ready(self) -> None:
         waits = [asyncio.create_task(w.ready.wait()) for w in self._workers.values()]
@@ -233,10 +290,8 @@ class Supervisor:
 
     async def _spawn(self, index: int) -> None:
         ours, theirs = socket.socketpair()
-        theirs.set_inheritable(True)
         handoff, their_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         handoff.setblocking(False)
-        their_handoff.set_inheritable(True)
         inherited = (
             {n: s for n, s in self.sockets.items() if n in INHERITED} if index == 0 else {}
         )
@@ -246,6 +301,7 @@ class Supervisor:
             handoff_fd=their_handoff.fileno(),
             socket_fds={name: sock.fileno() for name, sock in inherited.items()},
             runtime=str(runtime_path(self.config)),
+            supervisor=os.getpid(),
         )
         try:
             process = await asyncio.create_subprocess_exec(
@@ -275,12 +331,40 @@ class Supervisor:
             if line == CLOSED:
                 worker.open = max(0, worker.open - 1)
                 continue
+            if line == HEARTBEAT:
+                worker.beat = time.monotonic()
+                continue
             if line == READY:
+                worker.beat = time.monotonic()
                 worker.ready.set()
                 continue
             for other in self._workers.values():
                 if other is not worker and not other.writer.is_closing():
                     other.writer.write(line)
+
+    async def _watch_stalls(self) -> None:
+        """Kills a running worker whose loop has been silent too long; _monitor
+        then starts a new one as for any worker that died."""
+        timeout = self.config.server.worker_stall_timeout
+        if timeout <= 0:
+            return
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = time.monotonic()
+            for worker in list(self._workers.values()):
+                silent = now - worker.beat
+                if worker.stalled or not worker.ready.is_set() or silent <= timeout:
+                    continue
+                if worker.process.returncode is not None:
+                    continue
+                log.error(
+                    "worker %d: event loop stalled for %.0f s; replacing it",
+                    worker.index,
+                    silent,
+                )
+                worker.stalled = True
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.kill()
 
     async def _monitor(self, index: int) -> None:
         while True:

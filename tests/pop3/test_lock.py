@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from postfach.pop3 import replies
-from postfach.pop3.session import LOCK_TTL
 
 from .helpers import PASSWORD, Wire, fill, message
 
@@ -55,7 +54,8 @@ async def test_other_accounts_are_independent(server):
 async def test_lock_held_by_another_node(server):
     account = await server.add_user("a@example.org", PASSWORD)
     store = server.ctx.store
-    assert await store.try_lock(f"pop3:{account.id}", "other-node/1", LOCK_TTL)
+    lease = server.ctx.config.server.lease_time
+    assert await store.try_lock(f"pop3:{account.id}", "other-node/1", lease)
     wire = await Wire.open(server)
     await wire.cmd(b"USER a@example.org")
     assert await wire.cmd(b"PASS " + PASSWORD.encode()) == replies.IN_USE

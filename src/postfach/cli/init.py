@@ -23,6 +23,8 @@ hostname = "{hostname}"          # the name in greetings, Received lines and cer
 data_dir = "{data_dir}"          # database, certificate, DKIM keys (relative to this file)
 public_name = ""                 # name mail programs are told, if not hostname (proxy, NAT)
 workers = 0                      # processes sharing the listeners; 0: CPU cores + 1
+worker_stall_timeout = 30.0      # a worker whose loop stands still this long is replaced
+lease_time = 30.0                # a dead node's hold on outbound mail / POP3 lock ends after this
 
 [storage]
 url = "{storage_url}"

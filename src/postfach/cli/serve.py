@@ -19,7 +19,7 @@ from postfach.clientsettings import settings_table
 from postfach.config import Config, ListenerSpec, dev_config, load_config
 from postfach.store import Store
 from postfach.store.records import Account
-from postfach.workers import Supervisor, WorkerSpec
+from postfach.workers import Supervisor, WorkerSpec, die_with_supervisor
 
 __all__ = ["register"]
 
@@ -131,6 +131,8 @@ async def _run_supervisor(
 
 
 async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.Event) -> int:
+    if not die_with_supervisor(spec.supervisor):
+        return 1  # orphaned before it began: nobody would hand it a connection
     for handler in logging.getLogger().handlers:
         handler.setFormatter(
             logging.Formatter(

@@ -12,8 +12,10 @@ reply; anything else is logged and ends the session with a generic reply, never
 with internal text.
 
 Invariants: the maildrop lock (store.try_lock, across nodes) is held from a
-successful login until `aclose`; it is refreshed in the background and its loss
-ends the connection. The UPDATE state (RFC 1939 §6) runs only on QUIT.
+successful login until `aclose`; it is a lease of `server.lease_time` seconds,
+renewed every third of it while the session lives (so a killed node's lock is
+gone that long after), and its loss ends the connection. The UPDATE state (RFC
+1939 §6) runs only on QUIT.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ __all__ = ["COMMANDS", "Pop3Error", "Session", "SessionEnv", "State"]
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 20
-LOCK_TTL = 120.0  # seconds; refreshed every LOCK_TTL / 4
+MIN_LOCK_TTL = 1.0
 
 
 class State(enum.Enum):
@@ -163,7 +165,7 @@ class Session:
         """After a good login: lock the maildrop (across nodes), load it, watch for logout."""
         name = f"pop3:{account.id}"
         store = self.ctx.store
-        if not await store.try_lock(name, self.lock_owner, LOCK_TTL):
+        if not await store.try_lock(name, self.lock_owner, self.lock_ttl):
             raise Pop3Error(replies.IN_USE)
         self._lock_name = name
         try:
@@ -177,6 +179,10 @@ class Session:
         self.state = State.TRANSACTION
         self._tasks.append(asyncio.create_task(self._watch(queue)))
         self._tasks.append(asyncio.create_task(self._keep_lock()))
+
+    @property
+    def lock_ttl(self) -> float:
+        return max(MIN_LOCK_TTL, self.ctx.config.server.lease_time)
 
     @property
     def lock_owner(self) -> str:
@@ -209,9 +215,11 @@ class Session:
 
     async def _keep_lock(self) -> None:
         while True:
-            await asyncio.sleep(LOCK_TTL / 4)
+            await asyncio.sleep(self.lock_ttl / 3)
             try:
-                held = await self.ctx.store.refresh_lock(self._lock_name, self.lock_owner, LOCK_TTL)
+                held = await self.ctx.store.refresh_lock(
+                    self._lock_name, self.lock_owner, self.lock_ttl
+                )
             except StoreError:
                 log.exception("pop3 %s: lock refresh failed", self.id)
                 continue

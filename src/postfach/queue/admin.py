@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from postfach.queue.outbound import wake
-from postfach.store.queue import QueueEntry, QueueMixin
+from postfach.store.queue import QueueEntry, QueueItem, QueueMixin
 
 __all__ = ["delete", "format_entries", "list_entries", "retry"]
 
@@ -35,12 +35,27 @@ def format_entries(entries: list[QueueEntry], now: float | None = None) -> str:
         age = _age(now - entry.created)
         lines.append(f"{entry.id:>8}  {entry.size:>9}  {age:>6}  <{entry.sender}>")
         for item in entry.recipients:
-            wait = max(0.0, item.next_attempt - now)
-            state = item.status if item.status != "queued" else f"queued, next try in {_age(wait)}"
+            state = _state(item, now)
             lines.append(f"{'':>8}  {item.address}  ({state}, {item.attempts} attempt(s))")
             if item.last_error:
                 lines.append(f"{'':>10}{item.last_error}")
     return "\n".join(lines)
+
+
+def _state(item: QueueItem, now: float) -> str:
+    if item.in_flight(now):
+        lease = _age(item.lease_until - now)
+        return f"in flight: being sent by {_owner(item.owner)}, lease {lease} left"
+    if item.status != "queued":
+        return item.status
+    return f"queued, next try in {_age(max(0.0, item.next_attempt - now))}"
+
+
+def _owner(owner: str) -> str:
+    """A queue worker's node ID, "host:pid:instance", as "host pid N"."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return f"{host} pid {pid}" if pid.isdigit() else owner
 
 
 def _age(seconds: float) -> str:

@@ -2,15 +2,16 @@
 
 STARTTLS is used whenever the server offers it, without certificate checks
 (opportunistic TLS, RFC 3207 §4.1 and RFC 7435). Several messages go over the same
-connection, each its own transaction (RSET between). Every recipient gets an
-`Outcome`: sent, failed (5xx) or deferred (4xx, or the connection broke).
-DSN parameters travel on when the next hop offers DSN (RFC 3461 §5.2).
+`Connection`, one after the other, each its own transaction (RSET between), so
+the queue worker can record each outcome as soon as it is known. Every
+recipient gets an `Outcome`: sent, failed (5xx) or deferred (4xx, or the
+connection broke). DSN parameters travel on when the next hop offers DSN (RFC
+3461 §5.2).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -19,7 +20,7 @@ from postfach.queue.routes import Destination
 from postfach.smtp.parser import xtext_encode
 from postfach.store.queue import QueueItem, QueueMessage
 
-__all__ = ["Batch", "Outcome", "send_batches"]
+__all__ = ["Batch", "Connection", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -70,31 +71,33 @@ async def _connect(dest: Destination, local_hostname: str) -> tuple[aiosmtplib.S
     raise ConnectionError(last_error)
 
 
-async def send_batches(
-    dest: Destination, batches: Sequence[Batch], local_hostname: str
-) -> dict[int, Outcome]:
-    """Delivers the batches in order over one connection; outcomes by recipient ID."""
-    outcomes: dict[int, Outcome] = {}
-    try:
+class Connection:
+    """One open SMTP connection to a destination, for message after message."""
+
+    def __init__(self, client: aiosmtplib.SMTP, host: str) -> None:
+        self._client = client
+        self.host = host
+
+    @classmethod
+    async def open(cls, dest: Destination, local_hostname: str) -> Connection:
+        """Connects to the first host of `dest` that answers; ConnectionError if none."""
         client, host = await _connect(dest, local_hostname)
-    except ConnectionError as exc:
-        return {i.id: Outcome("deferred", str(exc)) for b in batches for i in b.items}
-    try:
-        for batch in batches:
-            try:
-                outcomes.update(await _send_one(client, host, batch))
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-                reason = f"lost connection with {host}: {exc}"
-                for b in batches:
-                    for item in b.items:
-                        outcomes.setdefault(item.id, Outcome("deferred", reason, host=host))
-                break
-    finally:
+        return cls(client, host)
+
+    async def send(self, batch: Batch) -> dict[int, Outcome]:
+        """One message to its recipients; ConnectionError when the connection broke
+        (the batch's recipients then have no outcome: nobody knows what arrived)."""
         try:
-            await client.quit()
+            return await _send_one(self._client, self.host, batch)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            self._client.close()
+            raise ConnectionError(f"lost connection with {self.host}: {exc}") from exc
+
+    async def close(self) -> None:
+        try:
+            await self._client.quit()
         except Exception:
-            client.close()
-    return outcomes
+            self._client.close()
 
 
 async def _send_one(client: aiosmtplib.SMTP, host: str, batch: Batch) -> dict[int, Outcome]:

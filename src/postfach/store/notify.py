@@ -35,6 +35,8 @@ from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
 __all__ = [
     "CHANNEL",
     "CLOSED",
+    "HEARTBEAT",
+    "HEARTBEAT_INTERVAL",
     "READY",
     "PgNotifier",
     "RelayNotifier",
@@ -169,9 +171,12 @@ class PgNotifier:
             self._listener = None
 
 
-# Control lines on the relay: a worker has started; a connection it was handed ended.
+# Control lines on the relay: a worker has started; a connection it was handed ended;
+# its event loop still turns (every HEARTBEAT_INTERVAL s, for the supervisor's watchdog).
 READY = b"ready\n"
 CLOSED = b"closed\n"
+HEARTBEAT = b"beat\n"
+HEARTBEAT_INTERVAL = 1.0
 
 
 class RelayNotifier:
@@ -184,6 +189,7 @@ class RelayNotifier:
         self._writer: asyncio.StreamWriter | None = None
         self._pending: list[bytes] = []
         self._reader_task: asyncio.Task[None] | None = None
+        self._beat_task: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()  # the supervisor is gone: the worker should end
 
     def send(self, account_id: AccountId, changes: list[Change]) -> None:
@@ -208,6 +214,14 @@ class RelayNotifier:
             self._writer.write(line)
         self._pending.clear()
         self._reader_task = asyncio.create_task(self._read(reader), name="relay")
+        self._beat_task = asyncio.create_task(self._beat(), name="relay heartbeat")
+
+    async def _beat(self) -> None:
+        """A line a second while the loop turns: a worker whose loop is stuck
+        (a runaway computation, a blocking call) falls silent and is replaced."""
+        while True:
+            self._write(HEARTBEAT)
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while line := await reader.readline():
@@ -221,10 +235,11 @@ class RelayNotifier:
         self.closed.set()
 
     async def close(self) -> None:
-        if self._reader_task is not None:
-            self._reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
+        for task in (self._beat_task, self._reader_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._writer is None:
             self._sock.close()
             return

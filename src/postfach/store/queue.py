@@ -3,11 +3,15 @@
 One row per message (its bytes, envelope sender and DSN envelope parameters)
 and one per recipient (its state, attempts, next attempt and last reply). Queue
 workers claim due recipients with a lease, so several nodes share the work; on
-PostgreSQL the claim uses SKIP LOCKED. A message row goes when none of its
-recipients is still queued. A third table remembers which messages already had
-their one "delayed" report (RFC 3461 §4.1 NOTIFY=DELAY); it is a table of its
-own so that databases made before it need no migration. `QueueMixin` is mixed
-into `postfach.store.Store`.
+PostgreSQL the claim uses SKIP LOCKED. A message row goes in the transaction
+that records its last queued recipient's outcome. A third table remembers
+which messages already had their one "delayed" report (RFC 3461 §4.1
+NOTIFY=DELAY); it is a table of its own so that databases made before it need
+no migration. `QueueMixin` is mixed into `postfach.store.Store`.
+
+A lease is short (`server.lease_time`) and the node renews it while the
+delivery runs (`queue_renew`), so mail a dead node held is due again soon; a
+worker leases only what it is about to send, a small batch per connection.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postfach.store.base import StoreBase
 from postfach.store.events import QUEUE_WATCH, ChangeQueued
@@ -41,6 +46,7 @@ from postfach.store.schema import IdType, metadata
 
 __all__ = [
     "NewQueueRecipient",
+    "QueueAttempt",
     "QueueEntry",
     "QueueItem",
     "QueueMessage",
@@ -123,6 +129,22 @@ class QueueItem:
     attempts: int
     next_attempt: float
     last_error: str
+    owner: str = ""  # the node delivering it now ("" when none)
+    lease_until: float = 0.0  # until when `owner` holds it, unless renewed
+
+    def in_flight(self, now: float) -> bool:
+        """Leased by a node that is (or was, until the lease ends) delivering it."""
+        return self.status == QUEUED and bool(self.owner) and self.lease_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class QueueAttempt:
+    """How one try of one recipient ended, for `queue_finish`."""
+
+    recipient_id: int
+    status: str  # SENT, FAILED, or QUEUED again at `next_attempt`
+    error: str = ""  # the remote reply, or our reason
+    next_attempt: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +183,8 @@ def _item(row: Any) -> QueueItem:
         attempts=row.attempts,
         next_attempt=row.next_attempt,
         last_error=row.last_error,
+        owner=row.owner,
+        lease_until=row.lease_until,
     )
 
 
@@ -192,18 +216,32 @@ class QueueMixin(StoreBase):
         self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return message_id
 
-    async def queue_claim(self, owner: str, lease: float, limit: int = 100) -> list[QueueItem]:
-        """Takes up to `limit` due recipients for `lease` seconds."""
+    async def queue_due_domains(self, limit: int = 100) -> list[str]:
+        """Domains with recipients due and leased by nobody, longest waiting first."""
         now = time.time()
+        async with self.read() as conn:
+            rows = await conn.execute(
+                select(queue_recipients.c.domain)
+                .where(*_due(now))
+                .group_by(queue_recipients.c.domain)
+                .order_by(func.min(queue_recipients.c.next_attempt))
+                .limit(limit)
+            )
+            return [str(domain) for domain in rows.scalars()]
+
+    async def queue_claim(
+        self, owner: str, lease: float, limit: int = 100, domain: str | None = None
+    ) -> list[QueueItem]:
+        """Takes up to `limit` due recipients (of `domain`, if given) for `lease` seconds."""
+        now = time.time()
+        condition = _due(now)
+        if domain is not None:
+            condition.append(queue_recipients.c.domain == domain)
         async with self.write() as tx:
             due = (
                 select(queue_recipients.c.id)
-                .where(
-                    queue_recipients.c.status == QUEUED,
-                    queue_recipients.c.next_attempt <= now,
-                    queue_recipients.c.lease_until < now,
-                )
-                .order_by(queue_recipients.c.next_attempt)
+                .where(*condition)
+                .order_by(queue_recipients.c.next_attempt, queue_recipients.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -215,8 +253,28 @@ class QueueMixin(StoreBase):
                 .where(queue_recipients.c.id.in_(ids))
                 .values(owner=owner, lease_until=now + lease)
             )
-            rows = await tx.execute(select(queue_recipients).where(queue_recipients.c.id.in_(ids)))
+            rows = await tx.execute(
+                select(queue_recipients)
+                .where(queue_recipients.c.id.in_(ids))
+                .order_by(queue_recipients.c.next_attempt, queue_recipients.c.id)
+            )
             return [_item(row) for row in rows]
+
+    async def queue_renew(self, owner: str, recipient_ids: Sequence[int], lease: float) -> int:
+        """Extends `owner`'s lease on recipients it is still delivering; returns how many."""
+        if not recipient_ids:
+            return 0
+        async with self.write() as tx:
+            result = await tx.execute(
+                update(queue_recipients)
+                .where(
+                    queue_recipients.c.id.in_(list(recipient_ids)),
+                    queue_recipients.c.owner == owner,
+                    queue_recipients.c.status == QUEUED,
+                )
+                .values(lease_until=time.time() + lease)
+            )
+        return int(result.rowcount or 0)
 
     async def queue_message(self, message_id: int) -> QueueMessage | None:
         async with self.read() as conn:
@@ -229,52 +287,23 @@ class QueueMixin(StoreBase):
             row.id, row.sender, row.envid, row.ret, bytes(row.raw), row.size, row.created
         )
 
-    async def queue_finish(
-        self,
-        recipient_ids: Sequence[int],
-        status: str,
-        error: str = "",
-        next_attempt: float | None = None,
-    ) -> None:
-        """Records an attempt: "sent", "failed", or "queued" again at `next_attempt`."""
-        if not recipient_ids:
+    async def queue_finish(self, attempts: Sequence[QueueAttempt]) -> None:
+        """Records attempts, all in one transaction. A message none of whose
+        recipients is queued any more goes in it too: a node killed right after
+        must not leave it behind."""
+        if not attempts:
             return
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": queue_recipients.c.attempts + 1,
-            "last_error": error,
-            "owner": "",
-            "lease_until": 0.0,
-        }
-        if next_attempt is not None:
-            values["next_attempt"] = next_attempt
         async with self.write() as tx:
-            await tx.execute(
-                update(queue_recipients)
-                .where(queue_recipients.c.id.in_(list(recipient_ids)))
-                .values(**values)
-            )
-
-    async def queue_cleanup(self, message_ids: Sequence[int]) -> list[int]:
-        """Deletes the messages none of whose recipients is still queued; returns their IDs."""
-        if not message_ids:
-            return []
-        async with self.write() as tx:
-            pending = select(queue_recipients.c.message_id).where(
-                queue_recipients.c.message_id.in_(list(message_ids)),
-                queue_recipients.c.status == QUEUED,
-            )
-            busy = set((await tx.execute(pending)).scalars())
-            done = [m for m in message_ids if m not in busy]
-            if done:
+            for attempt in attempts:
                 await tx.execute(
-                    delete(queue_recipients).where(queue_recipients.c.message_id.in_(done))
+                    update(queue_recipients)
+                    .where(queue_recipients.c.id == attempt.recipient_id)
+                    .values(**_attempt_values(attempt))
                 )
-                await tx.execute(
-                    delete(queue_delay_notices).where(queue_delay_notices.c.message_id.in_(done))
-                )
-                await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
-        return done
+            ids = [a.recipient_id for a in attempts if a.status != QUEUED]
+            if ids:
+                of = select(queue_recipients.c.message_id).where(queue_recipients.c.id.in_(ids))
+                await _delete_done(tx, list(set((await tx.execute(of)).scalars())))
 
     async def queue_recipients_of(self, message_id: int) -> list[QueueItem]:
         """Every recipient row of one message, in the order they were queued."""
@@ -334,7 +363,8 @@ class QueueMixin(StoreBase):
             condition.append(queue_recipients.c.message_id == message_id)
         async with self.write() as tx:
             result = await tx.execute(
-                update(queue_recipients).where(*condition).values(next_attempt=0.0, lease_until=0.0)
+                # Leases stay: a recipient on the wire now must not go out twice.
+                update(queue_recipients).where(*condition).values(next_attempt=0.0)
             )
         self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return int(result.rowcount or 0)
@@ -360,6 +390,45 @@ class QueueMixin(StoreBase):
                 .where(queue_recipients.c.status == QUEUED)
             )
         return int(count or 0)
+
+
+def _attempt_values(attempt: QueueAttempt) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": attempt.status,
+        "attempts": queue_recipients.c.attempts + 1,
+        "last_error": attempt.error,
+        "owner": "",
+        "lease_until": 0.0,
+    }
+    if attempt.next_attempt is not None:
+        values["next_attempt"] = attempt.next_attempt
+    return values
+
+
+async def _delete_done(tx: AsyncConnection, message_ids: Sequence[int]) -> list[int]:
+    """Deletes those of the messages none of whose recipients is still queued."""
+    pending = select(queue_recipients.c.message_id).where(
+        queue_recipients.c.message_id.in_(list(message_ids)),
+        queue_recipients.c.status == QUEUED,
+    )
+    busy = set((await tx.execute(pending)).scalars())
+    done = [m for m in message_ids if m not in busy]
+    if done:
+        await tx.execute(delete(queue_recipients).where(queue_recipients.c.message_id.in_(done)))
+        await tx.execute(
+            delete(queue_delay_notices).where(queue_delay_notices.c.message_id.in_(done))
+        )
+        await tx.execute(delete(queue_messages).where(queue_messages.c.id.in_(done)))
+    return done
+
+
+def _due(now: float) -> list[Any]:
+    """Recipients to try now: queued, their time come, and no node's lease on them."""
+    return [
+        queue_recipients.c.status == QUEUED,
+        queue_recipients.c.next_attempt <= now,
+        queue_recipients.c.lease_until < now,
+    ]
 
 
 def _recipient_row(message_id: int, recipient: NewQueueRecipient, now: float) -> dict[str, Any]:
