@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
+import resource
 import signal
 import socket
 from collections.abc import Mapping
@@ -92,10 +94,12 @@ async def run_serve(args: argparse.Namespace) -> int:
         workers = config.server.worker_count()
     if ":memory:" in config.storage.url:
         workers = 1  # an in-memory database cannot be shared between processes
+    raise_descriptor_limit()
     if workers > 1:
         return await _run_supervisor(args, config, workers, password, account, stop)
     app = App(config)
     await app.start()
+    gc.freeze()  # what start-up built lives for good: full collections need not walk it
     try:
         ports = {name: (lst.spec, lst.port) for name, lst in app.listeners.items()}
         _print_banner(config, ports, password, account, workers=1)
@@ -146,14 +150,25 @@ async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.
         sockets={name: socket.socket(fileno=fd) for name, fd in spec.socket_fds.items()},
         runtime_path=spec.runtime,
     )
+    raise_descriptor_limit()
     app = App(_config(args), role)
     await app.start()
+    gc.freeze()  # as above: shorter pauses of the loop on a full collection
     try:
         assert app.relay is not None
         await _wait_for(stop, app.relay.closed)  # closed: the supervisor is gone
     finally:
         await app.stop()
     return 0
+
+
+def raise_descriptor_limit() -> None:
+    """Lifts the soft RLIMIT_NOFILE to the hard one: the connection budget
+    (net.fd_budget) follows the soft limit, which shells often leave at 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _print_banner(
