@@ -27,6 +27,8 @@ from postfach.queue.client import Batch, Outcome, send_batches
 from postfach.queue.dsn import ReportRecipient, reply_status
 from postfach.queue.outbound import register_waker, send_report
 from postfach.queue.routes import Destination, RouteError, find_route
+from postfach.store import faults
+from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.events import QUEUE_WATCH
 from postfach.store.queue import FAILED, QUEUED, SENT, QueueItem, QueueMessage
 
@@ -89,6 +91,9 @@ class QueueWorker:
             self._wake.clear()
             try:
                 claimed = await self.run_once()
+            except (StoreUnavailable, StoreFull) as exc:
+                faults.report(exc, "queue round")
+                claimed = 0
             except Exception:
                 log.exception("queue round failed")
                 claimed = 0

@@ -25,6 +25,7 @@ from postfach.smtp import replies
 from postfach.smtp.authres import authentication_results
 from postfach.smtp.errors import SmtpError
 from postfach.smtp.policy import ListenerRules
+from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
 from postfach.store.records import DeliveryStatus
 
@@ -51,8 +52,8 @@ class Acceptance:
             failed = await self._deliver_local(tx, local, raw, received) if local else []
             if remote:
                 await self._enqueue(tx, remote, b"Received: " + received.encode() + b"\r\n" + raw)
-        except SmtpError:
-            raise
+        except (SmtpError, StoreUnavailable, StoreFull):
+            raise  # a fault of the store: the session answers 451 / 452
         except Exception:
             log.exception("%s: accepting a message from %s failed", self.rules.name, session.ip)
             raise SmtpError(replies.TEMP_FAILURE) from None

@@ -25,7 +25,9 @@ from sqlalchemy import Select, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from postfach.store.api import StoreUnavailable
 from postfach.store.events import Hub
+from postfach.store.faults import classify, translated
 from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
 from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
@@ -182,26 +184,29 @@ class StoreBase:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction; committed when the block ends without error."""
-        if self._write_lock is None:
-            async with self._writer.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock:
-            gate = self._batch_writer.gate if self._batch_writer is not None else None
-            if gate is not None:
-                await gate.acquire()
-            try:
+        """One write transaction; committed when the block ends without error.
+        Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
+        with translated():
+            if self._write_lock is None:
                 async with self._writer.begin() as conn:
                     yield conn
-            finally:
+                return
+            async with self._write_lock:
+                gate = self._batch_writer.gate if self._batch_writer is not None else None
                 if gate is not None:
-                    gate.release()
+                    await gate.acquire()
+                try:
+                    async with self._writer.begin() as conn:
+                        yield conn
+                finally:
+                    if gate is not None:
+                        gate.release()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._reader.connect() as conn:
-            yield conn
+        with translated():
+            async with self._reader.connect() as conn:
+                yield conn
 
     async def fetch(self, stmt: Select[Any], **params: Any) -> list[Any]:
         """Runs a prepared SELECT straight on the driver: one trip for the whole
@@ -213,10 +218,17 @@ class StoreBase:
         async with self.read() as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            if self.dialect == "sqlite":
-                rows = await driver.execute_fetchall(sql, args)
-            else:
-                rows = await driver.fetch(sql, *args)
+            try:
+                if self.dialect == "sqlite":
+                    rows = await driver.execute_fetchall(sql, args)
+                else:
+                    rows = await driver.fetch(sql, *args)
+            except Exception as exc:
+                if classify(exc) is StoreUnavailable:
+                    # SQLAlchemy did not see this error: tell its pool the
+                    # connection is dead, or the next checkout gets it again.
+                    await conn.invalidate(exc)
+                raise
         return [row_type(*row) for row in rows]
 
     def _compiled(self, stmt: Select[Any]) -> tuple[str, list[str], Any]:
