@@ -1,0 +1,187 @@
+"""PostgreSQL stopped under SMTP and IMAP load (issue 14, point 7).
+
+A private PostgreSQL (private_pg.py), never the machine's own, serves an
+in-process postfach. While SMTP clients deliver and IMAP clients log in and
+ask for STATUS, `pg_ctl stop -m fast` takes the database away for a few
+seconds and `pg_ctl start` brings it back. Every SMTP step must get a reply
+(451 4.3.0 while the store is down), every IMAP command a tagged response
+(NO [UNAVAILABLE]) with the session alive; afterwards service is back without
+a restart, and every message that got 250 is in the mailbox exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import os
+import re
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from faults.private_pg import PrivatePostgres, pg_bin_dir, private_postgres
+from faults.wireclients import (
+    Outcomes,
+    RawImap,
+    SmtpAttempt,
+    run_loops,
+    smtp_send,
+    unique_tag,
+)
+from harness import DOMAIN, TestServer, server_config_dict
+from postfach.app import App
+from postfach.config import config_from_dict
+
+USER = "alice@example.org"
+PASSWORD = "correct horse battery"
+OUTAGE = 3.0  # seconds the database is away
+MAX_ROUNDS = 400  # per load thread: bounded whatever happens
+
+
+def _skip_reason() -> str:
+    if pg_bin_dir() is None:
+        return "PostgreSQL server binaries missing (apt-get install postgresql; make test-deps)"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "running as root without runuser: initdb cannot run as another user"
+    return ""
+
+
+pytestmark = pytest.mark.skipif(bool(_skip_reason()), reason=_skip_reason() or "ok")
+
+
+@pytest.fixture
+async def pg_server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, PrivatePostgres]]:
+    with private_postgres() as pg:
+        config = config_from_dict(server_config_dict(tmp_path, pg.url), "test")
+        app = App(config)
+        await app.start()
+        try:
+            server = TestServer(app)
+            await app.ctx.store.add_domain(DOMAIN)
+            await server.add_user(USER, PASSWORD)
+            yield server, pg
+        finally:
+            await app.stop()
+
+
+def _smtp_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], None]:
+    def loop(stop: threading.Event) -> None:
+        for _ in range(MAX_ROUNDS):
+            if stop.is_set():
+                return
+            outcomes.add_smtp(smtp_send(port, unique_tag("load")))
+            time.sleep(0.02)
+
+    return loop
+
+
+def _imap_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], None]:
+    """One long session (logged in before the outage) and, beside it, fresh logins."""
+
+    def loop(stop: threading.Event) -> None:
+        steady = RawImap(port)
+        outcomes.add_imap("LOGIN", *steady.command(f'LOGIN {USER} "{PASSWORD}"'))
+        for _ in range(MAX_ROUNDS):
+            if stop.is_set() or not steady.alive:
+                break
+            outcomes.add_imap("STATUS", *steady.command("STATUS INBOX (MESSAGES)"))
+            outcomes.add_imap("NOOP", *steady.command("NOOP"))
+            fresh = RawImap(port)
+            status, line = fresh.command(f'LOGIN {USER} "{PASSWORD}"')
+            outcomes.add_imap("LOGIN", status, line)
+            if status == "OK":
+                outcomes.add_imap("SELECT", *fresh.command("SELECT INBOX"))
+            fresh.close()
+            time.sleep(0.02)
+        steady.close()
+
+    return loop
+
+
+async def _join(threads: list[threading.Thread], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not any(t.is_alive() for t in threads), "a load client hung"
+
+
+async def _back(server: TestServer) -> bool:
+    """A new delivery and a new IMAP login both succeed (polled, bounded)."""
+    smtp, imap = server.port("smtp"), server.port("imap")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        attempt = await asyncio.to_thread(smtp_send, smtp, unique_tag("after"))
+        client = await asyncio.to_thread(RawImap, imap)
+        status, _ = await asyncio.to_thread(client.command, f'LOGIN {USER} "{PASSWORD}"')
+        await asyncio.to_thread(client.close)
+        if attempt.accepted and status == "OK":
+            return True
+        await asyncio.sleep(0.3)
+    return False
+
+
+def _stored_subjects(port: int) -> Counter[str]:
+    client = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        client.login(USER, PASSWORD)
+        client.select("INBOX", readonly=True)
+        _, data = client.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        subjects: Counter[str] = Counter()
+        for item in data:
+            if isinstance(item, tuple):
+                found = re.search(rb"Subject: (\S+)", item[1])
+                if found:
+                    subjects[found.group(1).decode()] += 1
+        return subjects
+    finally:
+        client.logout()
+
+
+def _unanswered(attempts: list[SmtpAttempt]) -> list[str]:
+    return [f"{a.tag}: {a.codes} then {a.unanswered}" for a in attempts if a.unanswered]
+
+
+async def test_every_client_is_answered_while_postgres_is_away(
+    pg_server: tuple[TestServer, PrivatePostgres],
+) -> None:
+    server, pg = pg_server
+    outcomes = Outcomes()
+    stop = threading.Event()
+    smtp, imap = server.port("smtp"), server.port("imap")
+    loops = [_smtp_loop(smtp, outcomes) for _ in range(3)]
+    loops += [_imap_loop(imap, outcomes) for _ in range(2)]
+    threads = run_loops(loops, stop)
+    try:
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(pg.stop, "fast")
+        await asyncio.sleep(OUTAGE)
+        await asyncio.to_thread(pg.start)
+        assert await _back(server), "service did not come back by itself within 30 s"
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await _join(threads, timeout=60)
+
+    # Every SMTP step got a reply; while the store was away that reply was a 4xx.
+    assert _unanswered(outcomes.smtp) == []
+    refused = [a for a in outcomes.smtp if not a.accepted]
+    codes = Counter(code for a in refused for code in a.codes if code >= 400)
+    assert codes, "no SMTP attempt met the outage: the test proved nothing"
+    assert set(codes) <= {421, 451}, codes
+    # Every IMAP command got its tagged response; the long sessions lived on.
+    statuses = Counter(status for _, status, _ in outcomes.imap)
+    assert statuses["EOF"] == 0 and statuses["BYE"] == 0, statuses
+    failed = [line for _, status, line in outcomes.imap if status == "NO"]
+    assert failed, "no IMAP command met the outage"
+    assert [line for line in failed if b"[UNAVAILABLE]" not in line] == []
+    # Nothing acknowledged was lost or stored twice.
+    stored = await asyncio.to_thread(_stored_subjects, imap)
+    accepted = [a.tag for a in outcomes.smtp if a.accepted]
+    assert accepted
+    assert {tag: stored[tag] for tag in accepted} == dict.fromkeys(accepted, 1)
+    assert all(count == 1 for count in stored.values())
