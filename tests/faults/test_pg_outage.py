@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import os
+import poplib
 import re
 import shutil
 import threading
@@ -103,6 +104,32 @@ def _imap_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], Non
     return loop
 
 
+def _pop3_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], None]:
+    """Log in, STAT, QUIT, again and again: every line gets +OK or -ERR [SYS/TEMP]."""
+
+    def loop(stop: threading.Event) -> None:
+        for _ in range(MAX_ROUNDS):
+            if stop.is_set():
+                return
+            try:
+                pop = poplib.POP3("127.0.0.1", port, timeout=20)
+                outcomes.add_pop3(pop.getwelcome())
+                for command in (f"USER {USER}", f"PASS {PASSWORD}", "STAT", "QUIT"):
+                    pop._putcmd(command)
+                    answer = pop._getline()[0]
+                    outcomes.add_pop3(answer)
+                    if not answer.startswith(b"+OK") and command != "QUIT":
+                        pop._putcmd("QUIT")
+                        outcomes.add_pop3(pop._getline()[0])
+                        break
+                pop.close()
+            except (OSError, poplib.error_proto) as exc:
+                outcomes.add_pop3(f"no answer: {exc}".encode())
+            time.sleep(0.05)
+
+    return loop
+
+
 async def _join(threads: list[threading.Thread], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
@@ -155,6 +182,7 @@ async def test_every_client_is_answered_while_postgres_is_away(
     smtp, imap = server.port("smtp"), server.port("imap")
     loops = [_smtp_loop(smtp, outcomes) for _ in range(3)]
     loops += [_imap_loop(imap, outcomes) for _ in range(2)]
+    loops += [_pop3_loop(server.port("pop3"), outcomes)]
     threads = run_loops(loops, stop)
     try:
         await asyncio.sleep(1.0)
@@ -179,6 +207,14 @@ async def test_every_client_is_answered_while_postgres_is_away(
     failed = [line for _, status, line in outcomes.imap if status == "NO"]
     assert failed, "no IMAP command met the outage"
     assert [line for line in failed if b"[UNAVAILABLE]" not in line] == []
+    assert any(cmd == "LOGIN" and status == "NO" for cmd, status, _ in outcomes.imap)
+    # POP3: every line answered, +OK or -ERR [SYS/TEMP]; or [IN-USE] when a
+    # session's QUIT could not release its maildrop lease while the database
+    # was away (the lease then runs out by itself).
+    answers = (b"+OK", b"-ERR [SYS/TEMP]", b"-ERR [IN-USE]")
+    odd = [a for a in outcomes.pop3 if not a.startswith(answers)]
+    assert odd == []
+    assert any(a.startswith(b"-ERR [SYS/TEMP]") for a in outcomes.pop3)
     # Nothing acknowledged was lost or stored twice.
     stored = await asyncio.to_thread(_stored_subjects, imap)
     accepted = [a.tag for a in outcomes.smtp if a.accepted]

@@ -116,6 +116,7 @@ class Outcomes:
 
     smtp: list[SmtpAttempt] = field(default_factory=list)
     imap: list[tuple[str, str, bytes]] = field(default_factory=list)  # (command, status, line)
+    pop3: list[bytes] = field(default_factory=list)  # the first line of each answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_smtp(self, attempt: SmtpAttempt) -> None:
@@ -125,6 +126,10 @@ class Outcomes:
     def add_imap(self, command: str, status: str, line: bytes) -> None:
         with self.lock:
             self.imap.append((command, status, line))
+
+    def add_pop3(self, answer: bytes) -> None:
+        with self.lock:
+            self.pop3.append(answer)
 
 
 def unique_tag(prefix: str) -> str:

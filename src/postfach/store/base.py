@@ -85,6 +85,21 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@contextlib.asynccontextmanager
+async def _drop_if_cut(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A connection that failed as cut (the database restarted) leaves the pool.
+    SQLAlchemy does this for the disconnects it knows; asyncpg's state errors
+    and failures on the raw driver (`fetch`) it does not see, and the dead
+    connection would go to the next caller, and the next."""
+    try:
+        yield
+    except Exception as exc:
+        if classify(exc) is StoreUnavailable and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                await conn.invalidate(exc)
+        raise
+
+
 class StoreBase:
     """Holds the engines and the hub; the mixins add the API on top."""
 
@@ -188,7 +203,7 @@ class StoreBase:
         Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
         with translated():
             if self._write_lock is None:
-                async with self._writer.begin() as conn:
+                async with self._writer.begin() as conn, _drop_if_cut(conn):
                     yield conn
                 return
             async with self._write_lock:
@@ -196,7 +211,7 @@ class StoreBase:
                 if gate is not None:
                     await gate.acquire()
                 try:
-                    async with self._writer.begin() as conn:
+                    async with self._writer.begin() as conn, _drop_if_cut(conn):
                         yield conn
                 finally:
                     if gate is not None:
@@ -205,7 +220,7 @@ class StoreBase:
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         with translated():
-            async with self._reader.connect() as conn:
+            async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 
     async def fetch(self, stmt: Select[Any], **params: Any) -> list[Any]:
@@ -218,17 +233,10 @@ class StoreBase:
         async with self.read() as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
-            try:
-                if self.dialect == "sqlite":
-                    rows = await driver.execute_fetchall(sql, args)
-                else:
-                    rows = await driver.fetch(sql, *args)
-            except Exception as exc:
-                if classify(exc) is StoreUnavailable:
-                    # SQLAlchemy did not see this error: tell its pool the
-                    # connection is dead, or the next checkout gets it again.
-                    await conn.invalidate(exc)
-                raise
+            if self.dialect == "sqlite":
+                rows = await driver.execute_fetchall(sql, args)
+            else:
+                rows = await driver.fetch(sql, *args)
         return [row_type(*row) for row in rows]
 
     def _compiled(self, stmt: Select[Any]) -> tuple[str, list[str], Any]:

@@ -44,11 +44,14 @@ _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _PG_FULL = ("53100",)
 _PG_DOWN = ("08", "57P", "53")
 # Names of driver exceptions that mean "no usable connection" but carry no
-# SQLSTATE: asyncpg's InterfaceError ("connection is closed") and its kin.
+# SQLSTATE: asyncpg's InterfaceError ("connection is closed") and its kin, and
+# InternalClientError ("cannot switch to state 12; another operation is in
+# progress"), which a pooled connection cut by a restart raises on next use.
 _DOWN_NAMES = {
     "InterfaceError",
     "ConnectionDoesNotExistError",
     "ConnectionFailureError",
+    "InternalClientError",
 }
 
 

@@ -20,7 +20,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from postfach.store.api import StoreFull, StoreUnavailable
+from postfach.store.api import StoreUnavailable
 from postfach.store.events import (
     Change,
     ChangeAddUid,
@@ -31,7 +31,7 @@ from postfach.store.events import (
     ChangeQueued,
     Hub,
 )
-from postfach.store.faults import report, translated
+from postfach.store.faults import report
 from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
 
 __all__ = [
@@ -140,17 +140,16 @@ class PgNotifier:
         import asyncpg
 
         try:
-            with translated():
-                conn = await asyncpg.connect(self._dsn)
-                try:
-                    while not self._outbox.empty():
-                        payload = self._outbox.get_nowait()
-                        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-                finally:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-        except (StoreUnavailable, StoreFull) as exc:
-            report(exc, "change notifications")
+            conn = await asyncpg.connect(self._dsn)
+            try:
+                while not self._outbox.empty():
+                    payload = self._outbox.get_nowait()
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        except Exception as exc:  # refused, or cut mid-send (asyncpg's state errors too)
+            report(StoreUnavailable(f"{type(exc).__name__}: {exc}"), "change notifications")
             while not self._outbox.empty():
                 self._outbox.get_nowait()
 
