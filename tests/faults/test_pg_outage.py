@@ -12,6 +12,7 @@ a restart, and every message that got 250 is in the mailbox exactly once.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import imaplib
 import os
 import poplib
@@ -130,6 +131,16 @@ def _pop3_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], Non
     return loop
 
 
+def _http_get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.request("GET", path, headers={"Authorization": "Bearer some-token"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 async def _join(threads: list[threading.Thread], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
@@ -187,7 +198,11 @@ async def test_every_client_is_answered_while_postgres_is_away(
     try:
         await asyncio.sleep(1.0)
         await asyncio.to_thread(pg.stop, "fast")
-        await asyncio.sleep(OUTAGE)
+        await asyncio.sleep(OUTAGE / 2)
+        # HTTP too: the admin API answers 503, not a 500 or the driver's words.
+        status, body = await asyncio.to_thread(_http_get, server.port("http"), "/api/v1/domains")
+        assert status == 503 and b"127.0.0.1" not in body, (status, body)
+        await asyncio.sleep(OUTAGE / 2)
         await asyncio.to_thread(pg.start)
         assert await _back(server), "service did not come back by itself within 30 s"
         await asyncio.sleep(0.5)
