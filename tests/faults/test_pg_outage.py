@@ -12,6 +12,7 @@ a restart, and every message that got 250 is in the mailbox exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import imaplib
 import os
@@ -31,6 +32,7 @@ from faults.wireclients import (
     Outcomes,
     RawImap,
     SmtpAttempt,
+    message_for,
     run_loops,
     smtp_send,
     unique_tag,
@@ -38,6 +40,7 @@ from faults.wireclients import (
 from harness import DOMAIN, TestServer, server_config_dict
 from postfach.app import App
 from postfach.config import config_from_dict
+from postfach.store import Store
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
@@ -236,3 +239,32 @@ async def test_every_client_is_answered_while_postgres_is_away(
     assert accepted
     assert {tag: stored[tag] for tag in accepted} == dict.fromkeys(accepted, 1)
     assert all(count == 1 for count in stored.values())
+    # Another node's delivery still reaches an IDLE session here: this node
+    # listens for change notifications again by itself.
+    assert await _idle_hears_other_node(server, pg)
+
+
+async def _idle_hears_other_node(server: TestServer, pg: PrivatePostgres) -> bool:
+    client = await asyncio.to_thread(RawImap, server.port("imap"))
+    await asyncio.to_thread(client.command, f'LOGIN {USER} "{PASSWORD}"')
+    await asyncio.to_thread(client.command, "SELECT INBOX")
+    client.sock.sendall(b"i1 IDLE\r\n")
+    assert (await asyncio.to_thread(client.file.readline)).startswith(b"+")
+    client.sock.settimeout(1.0)
+    other = await Store.connect(pg.url, migrate=False)
+    try:
+        account = await other.get_account(USER)
+        assert account is not None
+        inbox = await other.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        heard = b""
+        for _ in range(20):  # a notification sent before it listens again is lost
+            await other.append(inbox.id, message_for(unique_tag("node-b")))
+            with contextlib.suppress(TimeoutError):
+                heard += await asyncio.to_thread(client.sock.recv, 4096)
+            if b" EXISTS\r\n" in heard:
+                return True
+        return False
+    finally:
+        await other.close()
+        client.sock.close()
