@@ -5,13 +5,16 @@ in-process postfach. While SMTP clients deliver and IMAP clients log in and
 ask for STATUS, `pg_ctl stop -m fast` takes the database away for a few
 seconds and `pg_ctl start` brings it back. Every SMTP step must get a reply
 (451 4.3.0 while the store is down), every IMAP command a tagged response
-(NO [UNAVAILABLE]) with the session alive; afterwards service is back without
-a restart, and every message that got 250 is in the mailbox exactly once.
+(NO [UNAVAILABLE]) with the session alive, every POP3 line +OK or -ERR
+[SYS/TEMP]; AUTH gets 454 4.7.0 and HTTP 503. Afterwards service is back
+without a restart, every message that got 250 is in the mailbox exactly once,
+and IDLE hears another node's deliveries again (LISTEN is re-established).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import http.client
 import imaplib
@@ -19,6 +22,7 @@ import os
 import poplib
 import re
 import shutil
+import smtplib
 import threading
 import time
 from collections import Counter
@@ -134,6 +138,16 @@ def _pop3_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], Non
     return loop
 
 
+def _auth_codes(port: int) -> list[int]:
+    """AUTH PLAIN, then NOOP: the two reply codes."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
+        client.ehlo("client.example.net")
+        token = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
+        codes = [client.docmd("AUTH", f"PLAIN {token}")[0]]
+        codes.append(client.noop()[0])
+        return codes
+
+
 def _http_get(port: int, path: str) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
@@ -205,6 +219,9 @@ async def test_every_client_is_answered_while_postgres_is_away(
         # HTTP too: the admin API answers 503, not a 500 or the driver's words.
         status, body = await asyncio.to_thread(_http_get, server.port("http"), "/api/v1/domains")
         assert status == 503 and b"127.0.0.1" not in body, (status, body)
+        # AUTH on submission: RFC 4954's temporary failure, and the session goes on.
+        codes = await asyncio.to_thread(_auth_codes, server.port("submission"))
+        assert codes == [454, 250], codes
         await asyncio.sleep(OUTAGE / 2)
         await asyncio.to_thread(pg.start)
         assert await _back(server), "service did not come back by itself within 30 s"
