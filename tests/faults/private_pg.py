@@ -16,12 +16,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PrivatePostgres", "pg_bin_dir", "private_postgres"]
+__all__ = ["PrivatePostgres", "pg_bin_dir", "private_postgres", "unavailable_reason"]
 
 
 def pg_bin_dir() -> Path | None:
@@ -36,6 +35,20 @@ def pg_bin_dir() -> Path | None:
     ]
     candidates.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
     return candidates[-1] if candidates else None
+
+
+def unavailable_reason() -> str:
+    """Why no private PostgreSQL can be started here; "" when one can."""
+    if pg_bin_dir() is None:
+        return "PostgreSQL server binaries missing (apt-get install postgresql; make test-deps)"
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            return "running as root without runuser: initdb refuses root"
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres user to run initdb as"
+    return ""
 
 
 def _free_port() -> int:
@@ -91,10 +104,7 @@ class PrivatePostgres:
 def private_postgres() -> Iterator[PrivatePostgres]:
     bin_dir = pg_bin_dir()
     assert bin_dir is not None
-    user = None
-    if os.geteuid() == 0:
-        user = "postgres"
-        pwd.getpwnam(user)
+    user = "postgres" if os.geteuid() == 0 else None
     base = Path(tempfile.mkdtemp(prefix="postfach-pg-"))
     if user is not None:
         entry = pwd.getpwnam(user)
@@ -109,4 +119,3 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             if pg.running():
                 pg.stop("immediate")
         shutil.rmtree(base, ignore_errors=True)
-        time.sleep(0)

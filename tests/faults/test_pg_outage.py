@@ -18,10 +18,8 @@ import base64
 import contextlib
 import http.client
 import imaplib
-import os
 import poplib
 import re
-import shutil
 import smtplib
 import threading
 import time
@@ -31,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.private_pg import PrivatePostgres, pg_bin_dir, private_postgres
+from faults.private_pg import PrivatePostgres, private_postgres, unavailable_reason
 from faults.wireclients import (
     Outcomes,
     RawImap,
@@ -52,15 +50,7 @@ OUTAGE = 3.0  # seconds the database is away
 MAX_ROUNDS = 400  # per load thread: bounded whatever happens
 
 
-def _skip_reason() -> str:
-    if pg_bin_dir() is None:
-        return "PostgreSQL server binaries missing (apt-get install postgresql; make test-deps)"
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        return "running as root without runuser: initdb cannot run as another user"
-    return ""
-
-
-pytestmark = pytest.mark.skipif(bool(_skip_reason()), reason=_skip_reason() or "ok")
+pytestmark = pytest.mark.skipif(bool(unavailable_reason()), reason=unavailable_reason() or "-")
 
 
 @pytest.fixture

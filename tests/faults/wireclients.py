@@ -11,12 +11,19 @@ from __future__ import annotations
 import smtplib
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Outcomes", "RawImap", "SmtpAttempt", "message_for", "run_loops", "smtp_send"]
+__all__ = [
+    "Outcomes",
+    "RawImap",
+    "SmtpAttempt",
+    "message_for",
+    "run_loops",
+    "smtp_send",
+    "unique_tag",
+]
 
 SOCKET_TIMEOUT = 20.0  # far beyond any answer; reaching it counts as "no answer"
 
@@ -144,11 +151,3 @@ def run_loops(
         thread.start()
     return threads
 
-
-def wait_until(check: Callable[[], bool], timeout: float, pause: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(pause)
-    return False
