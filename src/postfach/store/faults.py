@@ -97,7 +97,7 @@ def _one(exc: BaseException) -> type[StoreError] | None:
         return StoreFull if exc.errno in _FULL_ERRNOS else StoreUnavailable
     if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw a disconnect
         return StoreUnavailable
-    if type(exc).__name__ in _DOWN_NAMES or type(exc).__module__.startswith("sqlalchemy.pool"):
+    if type(exc).__name__ in _DOWN_NAMES:
         return StoreUnavailable
     name = f"{type(exc).__module__}.{type(exc).__name__}"
     if name == "sqlalchemy.exc.TimeoutError":  # no connection free in the pool

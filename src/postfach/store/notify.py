@@ -183,7 +183,7 @@ class PgNotifier:
                 except Exception as exc:
                     log.debug("change notifications: not yet back: %s", exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, 5.0)
         finally:
             self._relisten = None
 
