@@ -14,9 +14,10 @@ agree between processes on one machine:
 Every call is one or two statements on a local file without fsync
 (`synchronous=OFF`: a crash loses this state, and the next start begins a
 fresh file anyway), so the calls run on the event loop: a thread hop would cost
-more than the statement. A fault of the file (a full disk) raises StoreFull or
-StoreUnavailable, as the mail store's faults do (store/faults.py). Rows carry the worker that wrote them, so the
-supervisor can drop a crashed worker's connections and leases.
+more than the statement. Rows carry the worker that wrote them, so the
+supervisor can drop a crashed worker's connections and leases. A fault of the
+file (a full disk) raises StoreFull or StoreUnavailable, as the mail store's
+faults do (store/faults.py).
 """
 
 from __future__ import annotations
