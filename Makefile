@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test test-deps lint typecheck pytest bench clean
 
-# Real mail programs the tests drive (Debian packages). Installed when missing
+# Real mail programs the tests drive (Debian packages), and the PostgreSQL
+# server the fault tests start privately (tests/faults). Installed when missing
 # and we are root; without them the tests that need one are skipped.
-TEST_DEBS := isync fetchmail getmail6 swaks libnet-ssleay-perl chromium
+TEST_DEBS := isync fetchmail getmail6 swaks libnet-ssleay-perl chromium postgresql
 TEST_BINS := mbsync fetchmail getmail swaks chromium
 
 $(STAMP): pyproject.toml
@@ -32,6 +33,7 @@ pytest: $(STAMP)
 test-deps:
 	@missing=""; for bin in $(TEST_BINS); do command -v $$bin >/dev/null 2>&1 || missing=yes; done; \
 	perl -MNet::SSLeay -e1 >/dev/null 2>&1 || missing=yes; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=yes; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing test programs: $(TEST_DEBS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \

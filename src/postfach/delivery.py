@@ -15,7 +15,15 @@ import logging
 from dataclasses import dataclass, field
 
 from postfach.recipients import RecipientCache
-from postfach.store import NewMessage, OverQuota, Store, StoreError
+from postfach.store import (
+    NewMessage,
+    OverQuota,
+    Store,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    faults,
+)
 from postfach.store.blobs import prepare_blob_off_loop
 from postfach.store.records import Account, AccountId, DeliveryStatus, MailboxId, Uid
 
@@ -146,7 +154,10 @@ class Delivery:
             try:
                 results = await self._store.add_messages([job.item for job in batch])
             except Exception as exc:
-                log.exception("delivery batch of %d failed", len(batch))
+                if isinstance(exc, StoreUnavailable | StoreFull):
+                    faults.report(exc, f"delivery batch of {len(batch)}")
+                else:
+                    log.exception("delivery batch of %d failed", len(batch))
                 for job in batch:
                     if not job.future.done():
                         job.future.set_exception(exc)

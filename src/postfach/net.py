@@ -25,6 +25,8 @@ from typing import Protocol
 
 from postfach.config import LimitsConfig, ListenerSpec
 from postfach.context import ServerContext
+from postfach.store.api import StoreError
+from postfach.store.runtime import RuntimeState
 
 __all__ = [
     "Admission",
@@ -296,29 +298,68 @@ class HandedConnections:
 
 class _ConnectionCounter:
     """Open connections per client address on one listener: in this process's
-    memory, or in the runtime file all workers of `serve --workers N` share."""
+    memory, or in the runtime file all workers of `serve --workers N` share.
+
+    A runtime file that cannot be written (a full disk) must not refuse or drop
+    connections: the count moves to memory until the file works again (logged
+    once each way), and decrements it missed are applied then."""
 
     def __init__(self, ctx: ServerContext, listener: str) -> None:
         self._runtime = ctx.store.runtime
         self._listener = listener
         self._limit = ctx.config.limits.max_connections_per_ip
-        self._open: Counter[str] = Counter()
+        self._open: Counter[str] = Counter()  # counted in memory
+        self._owed: Counter[str] = Counter()  # closes the runtime file missed
+        self._degraded = False
 
     def opened(self, ip: str) -> bool:
         if self._runtime is not None:
-            return self._runtime.connection_opened(self._listener, ip, self._limit)
+            try:
+                self._settle(self._runtime)
+                allowed = self._runtime.connection_opened(self._listener, ip, self._limit)
+            except StoreError as exc:
+                self._failed(exc)
+            else:
+                self._recovered()
+                return allowed
         if self._open[ip] >= self._limit:
             return False
         self._open[ip] += 1
         return True
 
     def closed(self, ip: str) -> None:
-        if self._runtime is not None:
-            self._runtime.connection_closed(self._listener, ip)
+        if self._open[ip] > 0 or self._runtime is None:
+            self._open[ip] -= 1
+            if self._open[ip] <= 0:
+                del self._open[ip]
             return
-        self._open[ip] -= 1
-        if self._open[ip] <= 0:
-            del self._open[ip]
+        try:
+            self._runtime.connection_closed(self._listener, ip)
+        except StoreError as exc:
+            self._owed[ip] += 1
+            self._failed(exc)
+
+    def _settle(self, runtime: RuntimeState) -> None:
+        while self._owed:
+            ip = next(iter(self._owed))
+            runtime.connection_closed(self._listener, ip)
+            self._owed[ip] -= 1
+            if self._owed[ip] <= 0:
+                del self._owed[ip]
+
+    def _failed(self, exc: StoreError) -> None:
+        if not self._degraded:
+            self._degraded = True
+            log.warning(
+                "%s: cannot count connections in the runtime file (%s); counting in memory",
+                self._listener,
+                exc,
+            )
+
+    def _recovered(self) -> None:
+        if self._degraded:
+            self._degraded = False
+            log.warning("%s: counting connections in the runtime file again", self._listener)
 
 
 def fd_budget() -> int:

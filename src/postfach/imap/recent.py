@@ -24,7 +24,8 @@ import time
 import weakref
 from collections.abc import Sequence
 
-from postfach.store.api import StoreApi
+from postfach.store import faults
+from postfach.store.api import StoreApi, StoreError
 from postfach.store.records import MailboxId, Uid
 from postfach.store.runtime import RuntimeState
 
@@ -102,11 +103,21 @@ class SharedRecentTracker(RecentTracker):
     def _get(self, key: Key) -> int | None:
         return self._runtime.recent_high(key[0], key[1])
 
+    # A runtime file that cannot be written (a full disk) costs \Recent, not
+    # the command: no mark is set and nobody claims, so no message is shown
+    # as recent twice.
     def _first(self, key: Key, high: int) -> None:
-        self._runtime.recent_prime(key[0], key[1], high)
+        try:
+            self._runtime.recent_prime(key[0], key[1], high)
+        except StoreError as exc:
+            faults.report(exc, "imap \\Recent marks")
 
     def _raise(self, key: Key, uid: int) -> bool:
-        return self._runtime.recent_claim(key[0], key[1], uid)
+        try:
+            return self._runtime.recent_claim(key[0], key[1], uid)
+        except StoreError as exc:
+            faults.report(exc, "imap \\Recent marks")
+            return False
 
 
 _TRACKERS: weakref.WeakKeyDictionary[StoreApi, RecentTracker] = weakref.WeakKeyDictionary()

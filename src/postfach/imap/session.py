@@ -27,7 +27,15 @@ from postfach.imap.errors import Bad, Bye, No
 from postfach.imap.lexer import BadSyntax
 from postfach.imap.parser import parse_command
 from postfach.imap.selected import SelectedView
-from postfach.store.api import AlreadyExists, NotFound, OverQuota, StoreError
+from postfach.store import faults
+from postfach.store.api import (
+    AlreadyExists,
+    NotFound,
+    OverQuota,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from postfach.store.events import Change, ChangeCredentials
 from postfach.store.records import Account
 
@@ -210,6 +218,8 @@ class Session:
             self.conn.write(r.tagged(tag or "*", "NO", exc.line("").lstrip()))
         except StoreError as exc:
             self._after_error(allow_expunge=False)
+            if isinstance(exc, StoreUnavailable | StoreFull):
+                faults.report(exc, f"imap session from {self.conn.ip}")
             self.conn.write(r.tagged(tag or "*", "NO", _store_error(exc)))
         except Bye as exc:
             self.conn.write(r.untagged(exc.line("BYE")))
@@ -255,4 +265,11 @@ def _store_error(exc: StoreError) -> str:
         return "[ALREADYEXISTS] Mailbox already exists"
     if isinstance(exc, OverQuota):
         return "[OVERQUOTA] Quota exceeded"
+    # RFC 5530 UNAVAILABLE, "temporary failure because a subsystem is down", for
+    # both: a full disk is the server's, not the user's quota (OVERQUOTA would
+    # contradict GETQUOTAROOT), and it passes when the administrator frees space.
+    if isinstance(exc, StoreFull):
+        return "[UNAVAILABLE] " + r.STORE_FULL
+    if isinstance(exc, StoreUnavailable):
+        return "[UNAVAILABLE] " + r.STORE_UNAVAILABLE
     return "[SERVERBUG] The operation failed"

@@ -18,6 +18,8 @@ import time
 from postfach.context import ServerContext
 from postfach.mailing.api import Mailing
 from postfach.mailing.bouncebox import BoxResult
+from postfach.store import faults
+from postfach.store.api import StoreFull, StoreUnavailable
 
 __all__ = ["MailingService"]
 
@@ -59,6 +61,8 @@ class MailingService:
                 if time.time() >= next_bounces:
                     next_bounces = time.time() + interval
                     await self._check_bounces(mailing)
+            except (StoreUnavailable, StoreFull) as exc:
+                faults.report(exc, "mailing round")
             except Exception:
                 log.exception("mailing: round failed")
             await asyncio.sleep(LOOP)

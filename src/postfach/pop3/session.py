@@ -8,8 +8,9 @@ a command in the wrong state gets -ERR and the session goes on.
 
 Errors: a handler raises `Pop3Error(reply)`; `handle` writes the reply. That is
 the one place errors become wire replies. A `StoreError` becomes a [SYS/TEMP]
-reply; anything else is logged and ends the session with a generic reply, never
-with internal text.
+reply (a store that is down or full too, and the session goes on); anything
+else is logged and ends the session with a generic reply, never with
+internal text.
 
 Invariants: the maildrop lock (store.try_lock, across nodes) is held from a
 successful login until `aclose`; it is a lease of `server.lease_time` seconds,
@@ -54,7 +55,8 @@ from postfach.pop3.parser import parse
 from postfach.pop3.reader import MessageReader
 from postfach.pop3.replies import Pop3Error
 from postfach.pop3.transfer import TERMINATOR, head_and_lines, stuff, to_crlf
-from postfach.store.api import NotFound, StoreError
+from postfach.store import faults
+from postfach.store.api import NotFound, StoreError, StoreFull, StoreUnavailable
 from postfach.store.events import ChangeCredentials
 from postfach.store.records import Account
 
@@ -121,6 +123,11 @@ class Session:
                 await self.dispatch(parse(line))
         except Pop3Error as exc:
             self.fail(exc.reply)
+        except (StoreUnavailable, StoreFull) as exc:
+            # The server's fault, not the client's: answered, not counted.
+            faults.report(exc, f"pop3 {self.id}")
+            full = isinstance(exc, StoreFull)
+            self.out.append(replies.STORAGE_FULL if full else replies.STORE_UNAVAILABLE)
         except StoreError:
             log.exception("pop3 %s: store error", self.id)
             self.fail(replies.STORE_FAILED)

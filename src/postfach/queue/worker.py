@@ -34,6 +34,8 @@ from postfach.queue.client import Batch, Connection, Outcome
 from postfach.queue.dsn import ReportRecipient, reply_status
 from postfach.queue.outbound import register_waker, send_report
 from postfach.queue.routes import Destination, RouteError, find_route
+from postfach.store import faults
+from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.events import QUEUE_WATCH
 from postfach.store.queue import FAILED, QUEUED, SENT, QueueAttempt, QueueItem, QueueMessage
 
@@ -106,6 +108,8 @@ class QueueWorker:
             self._wake.clear()
             try:
                 await self.run_once()
+            except (StoreUnavailable, StoreFull) as exc:
+                faults.report(exc, "queue round")
             except Exception:
                 log.exception("queue round failed")
             with contextlib.suppress(TimeoutError):
@@ -228,6 +232,8 @@ class QueueWorker:
                 continue
             try:
                 await self.ctx.store.queue_renew(self.ctx.node_id, list(self._held), self._lease)
+            except (StoreUnavailable, StoreFull) as exc:
+                faults.report(exc, "queue lease renewal")
             except Exception:
                 log.exception("queue: renewing the leases failed")
 

@@ -27,6 +27,7 @@ from postfach.smtp.authres import authentication_results
 from postfach.smtp.errors import SmtpError
 from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, message_id, new_id
 from postfach.smtp.policy import ListenerRules
+from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
 from postfach.store.records import DeliveryStatus
 
@@ -73,8 +74,8 @@ class Acceptance:
             if remote:
                 trace = b"Received: " + received.encode() + b"\r\n"
                 queue_id = await self._enqueue(tx, remote, trace + raw)
-        except SmtpError:
-            raise
+        except (SmtpError, StoreUnavailable, StoreFull):
+            raise  # a fault of the store: the session answers 451 / 452
         except Exception:
             log.exception("%s: accepting a message from %s failed", self.rules.name, session.ip)
             raise SmtpError(replies.TEMP_FAILURE) from None

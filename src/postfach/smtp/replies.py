@@ -85,6 +85,10 @@ NEED_SMTPUTF8 = Reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8")
 BAD_SENDER = Reply(501, "5.1.7", "Bad sender address syntax")
 BAD_RECIPIENT = Reply(501, "5.1.3", "Bad recipient address syntax")
 TEMP_FAILURE = Reply(451, "4.3.0", "Temporary failure, please try again later")
+# The store is down or full (store/faults.py); RFC 3463 §3.4: X.3.0 other or
+# undefined mail system status, X.3.1 mail system full.
+STORE_UNAVAILABLE = Reply(451, "4.3.0", "Mail store unavailable, please try again later")
+STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage, please try again later")
 
 # -- protocol errors ---------------------------------------------------------------
 SYNTAX_ERROR = Reply(500, "5.5.2", "Syntax error, command unrecognized")

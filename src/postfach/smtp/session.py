@@ -46,6 +46,8 @@ from postfach.smtp.data import finish_content, normalize_newlines
 from postfach.smtp.errors import CloseSession, SmtpError
 from postfach.smtp.parser import parse_command
 from postfach.smtp.wire import Wire
+from postfach.store import faults
+from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.events import ChangeCredentials
 from postfach.store.records import Account
 from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
@@ -144,6 +146,8 @@ class Session:
             return await self.dispatch(command)
         except CloseSession:
             raise
+        except (StoreUnavailable, StoreFull) as exc:
+            return self.store_fault(command, exc)
         except SmtpError as exc:
             if isinstance(command, Bdat) and exc.reply is not replies.TOO_BIG:
                 self.reset()  # RFC 3030 §2: a failed chunk fails the transaction
@@ -151,6 +155,20 @@ class Session:
             if self.errors >= policy.MAX_ERRORS:
                 raise CloseSession(replies.TOO_MANY_ERRORS) from None
             return exc.reply
+
+    def store_fault(
+        self, command: Command | None, exc: StoreUnavailable | StoreFull
+    ) -> replies.Reply:
+        """The store is down or full: a 4xx for this command, and the session goes
+        on (the fault is the server's, so it does not count against the client)."""
+        faults.report(exc, f"{self.rules.name}: SMTP session from {self.ip}")
+        if isinstance(command, Bdat):
+            self.reset()  # RFC 3030 §2: a failed chunk fails the transaction
+        if isinstance(command, Auth):
+            return replies.AUTH_TEMP_FAILURE  # RFC 4954 §6
+        if isinstance(exc, StoreFull):
+            return replies.STORAGE_FULL
+        return replies.STORE_UNAVAILABLE
 
     async def dispatch(self, command: Command) -> replies.Reply:
         handler, states = COMMANDS[type(command)]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from postfach.store.api import AlreadyExists, NotFound, OverQuota, StoreApi, StoreError
+from postfach.store.api import (
+    AlreadyExists,
+    NotFound,
+    OverQuota,
+    StoreApi,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from postfach.store.events import Hub
 from postfach.store.locks import LocksMixin
 from postfach.store.mail import MailMixin, NewMessage
@@ -18,6 +26,8 @@ __all__ = [
     "Store",
     "StoreApi",
     "StoreError",
+    "StoreFull",
+    "StoreUnavailable",
 ]
 
 

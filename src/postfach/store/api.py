@@ -10,7 +10,7 @@ Errors: `StoreError` subclasses below; protocol layers map them to wire replies.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from postfach.store.events import Hub
 from postfach.store.records import (
@@ -28,7 +28,9 @@ from postfach.store.records import (
     StoredMessage,
     Uid,
 )
-from postfach.store.runtime import RuntimeState
+
+if TYPE_CHECKING:  # runtime.py raises this module's errors (store/faults.py)
+    from postfach.store.runtime import RuntimeState
 
 __all__ = [
     "AlreadyExists",
@@ -37,6 +39,8 @@ __all__ = [
     "OverQuota",
     "StoreApi",
     "StoreError",
+    "StoreFull",
+    "StoreUnavailable",
 ]
 
 FlagMode = Literal["add", "remove", "replace"]
@@ -56,6 +60,14 @@ class AlreadyExists(StoreError):
 
 class OverQuota(StoreError):
     pass
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or used right now (store/faults.py)."""
+
+
+class StoreFull(StoreError):
+    """The database cannot grow: its disk is full (store/faults.py)."""
 
 
 class StoreApi(Protocol):

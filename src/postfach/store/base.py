@@ -25,7 +25,9 @@ from sqlalchemy import Select, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from postfach.store.api import StoreUnavailable
 from postfach.store.events import Hub
+from postfach.store.faults import classify, translated
 from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
 from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
@@ -81,6 +83,21 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.asynccontextmanager
+async def _drop_if_cut(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A connection that failed as cut (the database restarted) leaves the pool.
+    SQLAlchemy does this for the disconnects it knows; asyncpg's state errors
+    and failures on the raw driver (`fetch`) it does not see, and the dead
+    connection would go to the next caller, and the next."""
+    try:
+        yield
+    except Exception as exc:
+        if classify(exc) is StoreUnavailable and not conn.invalidated:
+            with contextlib.suppress(Exception):
+                await conn.invalidate(exc)
+        raise
 
 
 class StoreBase:
@@ -182,26 +199,29 @@ class StoreBase:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction; committed when the block ends without error."""
-        if self._write_lock is None:
-            async with self._writer.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock:
-            gate = self._batch_writer.gate if self._batch_writer is not None else None
-            if gate is not None:
-                await gate.acquire()
-            try:
-                async with self._writer.begin() as conn:
+        """One write transaction; committed when the block ends without error.
+        Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
+        with translated():
+            if self._write_lock is None:
+                async with self._writer.begin() as conn, _drop_if_cut(conn):
                     yield conn
-            finally:
+                return
+            async with self._write_lock:
+                gate = self._batch_writer.gate if self._batch_writer is not None else None
                 if gate is not None:
-                    gate.release()
+                    await gate.acquire()
+                try:
+                    async with self._writer.begin() as conn, _drop_if_cut(conn):
+                        yield conn
+                finally:
+                    if gate is not None:
+                        gate.release()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._reader.connect() as conn:
-            yield conn
+        with translated():
+            async with self._reader.connect() as conn, _drop_if_cut(conn):
+                yield conn
 
     async def fetch(self, stmt: Select[Any], **params: Any) -> list[Any]:
         """Runs a prepared SELECT straight on the driver: one trip for the whole

@@ -20,6 +20,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from postfach.store.api import StoreUnavailable
 from postfach.store.events import (
     Change,
     ChangeAddUid,
@@ -30,6 +31,7 @@ from postfach.store.events import (
     ChangeQueued,
     Hub,
 )
+from postfach.store.faults import report
 from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
 
 __all__ = [
@@ -125,6 +127,7 @@ class PgNotifier:
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._listener: Any = None
+        self._relisten: asyncio.Task[None] | None = None
 
     def send(self, account_id: AccountId, changes: list[Change]) -> None:
         for payload in encode_changes(self._node, account_id, changes):
@@ -133,15 +136,24 @@ class PgNotifier:
             self._sender = asyncio.create_task(self._send_loop(), name="pg-notify")
 
     async def _send_loop(self) -> None:
+        """Sends what is queued. With the database away the changes are dropped:
+        this node's own sessions have them already, and the other nodes lose
+        their connection too (their sessions re-read on the next command)."""
         import asyncpg
 
-        conn = await asyncpg.connect(self._dsn)
         try:
+            conn = await asyncpg.connect(self._dsn)
+            try:
+                while not self._outbox.empty():
+                    payload = self._outbox.get_nowait()
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        except Exception as exc:  # refused, or cut mid-send (asyncpg's state errors too)
+            report(StoreUnavailable(f"{type(exc).__name__}: {exc}"), "change notifications")
             while not self._outbox.empty():
-                payload = self._outbox.get_nowait()
-                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-        finally:
-            await conn.close()
+                self._outbox.get_nowait()
 
     async def flush(self) -> None:
         if self._sender is not None:
@@ -153,6 +165,29 @@ class PgNotifier:
 
         self._listener = await asyncpg.connect(self._dsn)
         await self._listener.add_listener(CHANNEL, self._on_notify)
+        self._listener.add_termination_listener(self._on_lost)
+
+    def _on_lost(self, _conn: Any) -> None:
+        """The database went away (a restart): listen again once it is back."""
+        if self._listener is not None and self._relisten is None:
+            self._relisten = asyncio.get_running_loop().create_task(
+                self._listen_again(), name="pg-listen"
+            )
+
+    async def _listen_again(self) -> None:
+        delay = 0.5
+        try:
+            while self._listener is not None:
+                try:
+                    await self.listen()
+                    log.warning("change notifications: listening again")
+                    return
+                except Exception as exc:
+                    log.debug("change notifications: not yet back: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        finally:
+            self._relisten = None
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -165,10 +200,12 @@ class PgNotifier:
 
     async def close(self) -> None:
         await self.flush()
-        if self._listener is not None:
+        listener, self._listener = self._listener, None
+        if self._relisten is not None:
+            self._relisten.cancel()
+        if listener is not None:
             with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
+                await listener.close()
 
 
 # Control lines on the relay: a worker has started; a connection it was handed ended;

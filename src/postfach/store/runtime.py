@@ -16,7 +16,9 @@ Every call is one or two statements on a local file without fsync
 (`synchronous=OFF`: a crash loses this state, and the next start begins a
 fresh file anyway), so the calls run on the event loop: a thread hop would cost
 more than the statement. Rows carry the worker that wrote them, so the
-supervisor can drop a crashed worker's connections and leases.
+supervisor can drop a crashed worker's connections and leases. A fault of the
+file (a full disk) raises StoreFull or StoreUnavailable, as the mail store's
+faults do (store/faults.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from postfach.store.faults import translated
+from postfach.store.sqlite_writer import rollback
 
 __all__ = ["RuntimeState"]
 
@@ -49,13 +55,33 @@ _SCHEMA = (
 )
 
 
+class _Cursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        with translated():
+            return super().execute(sql, parameters)
+
+
+class _Connection(sqlite3.Connection):
+    """Every statement's fault becomes StoreFull / StoreUnavailable: a full disk
+    makes this file unwritable first (store/faults.py)."""
+
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        cursor: sqlite3.Cursor = self.cursor()
+        return cursor.execute(sql, parameters)
+
+
 class RuntimeState:
     """One worker's handle on the shared runtime file."""
 
     def __init__(self, path: str | Path, worker: int) -> None:
         self.path = str(path)
         self.worker = worker
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, factory=_Connection
+        )
         for pragma in ("journal_mode=WAL", "synchronous=OFF", "busy_timeout=5000"):
             self._conn.execute(f"PRAGMA {pragma}")
 
@@ -90,10 +116,10 @@ class RuntimeState:
         cursor.execute("BEGIN IMMEDIATE")
         try:
             yield cursor
+            cursor.execute("COMMIT")
         except BaseException:
-            cursor.execute("ROLLBACK")
+            rollback(self._conn)
             raise
-        cursor.execute("COMMIT")
 
     # -- \Recent ------------------------------------------------------------------
     def recent_high(self, mailbox_id: int, uidvalidity: int) -> int | None:

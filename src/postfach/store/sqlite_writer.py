@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 from postfach.store.blobs import PreparedBlob
+from postfach.store.faults import translated
 from postfach.store.flags import format_flags, parse_flags, plan_flags
 from postfach.store.records import AccountId, MailboxId
 
-__all__ = ["BatchRow", "SqliteBatchWriter", "WriteGate"]
+__all__ = ["BatchRow", "SqliteBatchWriter", "WriteGate", "rollback"]
 
 _T = TypeVar("_T")
 
@@ -53,6 +54,15 @@ _INSERT_MESSAGE = (
     "INSERT INTO messages (mailbox_id, uid, modseq, flags, internaldate, size, blob_sha256,"
     " prefix, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Ends a failed transaction. A failed COMMIT (SQLITE_FULL, say) may leave
+    it open, and then every later BEGIN would fail too; an error SQLite already
+    rolled back makes ROLLBACK itself fail, which must not hide the first error."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 class WriteGate:
@@ -162,23 +172,24 @@ class SqliteBatchWriter:
         order; the next fsync'd commit (a delivery, an APPEND) makes it durable too.
         A power cut may undo the last such changes, never lose a message: Dovecot's
         default (mail_fsync = optimized) does the same."""
-        conn = self._connection()
-        self.gate.acquire_blocking()
-        if not fsync:
-            conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with translated():
+            conn = self._connection()
+            self.gate.acquire_blocking()
             try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-        finally:
-            if not fsync:
-                conn.execute("PRAGMA synchronous=FULL")
-            self.gate.release()
+                if not fsync:
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    rollback(conn)
+                    raise
+                return result
+            finally:
+                if not fsync:
+                    conn.execute("PRAGMA synchronous=FULL")
+                self.gate.release()
 
     def close(self) -> None:
         def _close() -> None:

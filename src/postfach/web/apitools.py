@@ -15,7 +15,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from postfach.store import AlreadyExists, NotFound, StoreError
+from postfach.store import (
+    AlreadyExists,
+    NotFound,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    faults,
+)
 from postfach.web.common import context
 from postfach.web.problems import Problem
 
@@ -61,6 +68,9 @@ def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitab
             raise Problem(404, "not-found", str(exc)) from None
         except AlreadyExists as exc:
             raise Problem(409, "conflict", str(exc)) from None
+        except (StoreUnavailable, StoreFull) as exc:
+            faults.report(exc, f"web: {request.method} {request.url.path}")
+            raise Problem(503, "unavailable", "the mail store is unavailable or full") from None
         except (StoreError, ValueError) as exc:
             raise Problem(422, "invalid", str(exc)) from None
         if result is None:

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postfach.context import ServerContext
+from postfach.store import StoreFull, StoreUnavailable, faults
 from postfach.web import account, admin_api, autoconfig, checkpage, unsubscribe, webmail
 from postfach.web.policy import PAGE_POLICY
 from postfach.web.problems import Problem, problem_response
@@ -93,10 +94,22 @@ async def _problem(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StoreUnavailable | StoreFull):
+        return _store_fault(request, exc)
     log.exception("web: %s %s failed", request.method, request.url.path, exc_info=exc)
     if request.url.path.startswith("/api/"):
         return problem_response(Problem(500, "server-error"), request.url.path)
     return PlainTextResponse("500 Something went wrong on the server.\n", status_code=500)
+
+
+def _store_fault(request: Request, exc: StoreUnavailable | StoreFull) -> Response:
+    """The store is away or full: 503, a passing condition, not a server bug."""
+    faults.report(exc, f"web: {request.method} {request.url.path}")
+    if request.url.path.startswith("/api/"):
+        problem = Problem(503, "unavailable", "the mail store is unavailable or full")
+        return problem_response(problem, request.url.path)
+    text = "503 The mail store is unavailable or full; please try again later.\n"
+    return PlainTextResponse(text, status_code=503, headers={"Retry-After": "30"})
 
 
 def build_app(ctx: ServerContext) -> Starlette:

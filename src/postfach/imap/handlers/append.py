@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from postfach.imap import commands as c
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail
-from postfach.store.api import OverQuota
-from postfach.store.records import Uid
+from postfach.store.api import OverQuota, StoreError
+from postfach.store.records import MailboxId, Uid
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
 
 __all__ = ["append"]
+
+log = logging.getLogger(__name__)
 
 
 async def append(s: Session, cmd: c.Append) -> str:
@@ -38,11 +41,20 @@ async def append(s: Session, cmd: c.Append) -> str:
             uid, uidvalidity = await store.append(mailbox.id, message.data, flags, message.date)
             uids.append(uid)
     except OverQuota:
-        if uids:
-            await store.delete_messages(mailbox.id, uids)
+        await _undo(s, mailbox.id, uids)
         raise No("Quota exceeded", "OVERQUOTA") from None
     except BaseException:
-        if uids:
-            await store.delete_messages(mailbox.id, uids)
+        await _undo(s, mailbox.id, uids)
         raise
     return f"[APPENDUID {uidvalidity} {compact_uids(int(u) for u in uids)}] APPEND completed"
+
+
+async def _undo(s: Session, mailbox_id: MailboxId, uids: list[Uid]) -> None:
+    """Removes what a failed MULTIAPPEND stored; a store that fails again (it
+    is down or full) must not hide the first error, which the client gets."""
+    if not uids:
+        return
+    try:
+        await s.ctx.store.delete_messages(mailbox_id, uids)
+    except StoreError as exc:
+        log.warning("imap: undoing a failed APPEND failed too: %s", exc)
