@@ -10,11 +10,17 @@ Passwords are never logged or echoed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from postfach.auth import AuthFailure
-from postfach.auth.sasl import SaslError, b64decode_text, decode_plain
+from postfach.auth.sasl import (
+    MECHANISMS,
+    Challenge,
+    Failure,
+    FailureKind,
+    SaslExchange,
+    Step,
+)
 from postfach.pop3 import replies
 from postfach.pop3.commands import Auth, Pass, Stls, User
 from postfach.pop3.replies import Pop3Error
@@ -22,17 +28,7 @@ from postfach.pop3.replies import Pop3Error
 if TYPE_CHECKING:
     from postfach.pop3.session import Session
 
-__all__ = ["SaslExchange", "auth", "password", "sasl_step", "stls", "user"]
-
-MECHANISMS = ("PLAIN", "LOGIN")
-
-
-@dataclass(slots=True)
-class SaslExchange:
-    """An AUTH in progress: the next client line is a response, not a command."""
-
-    mechanism: str
-    username: str | None = None
+__all__ = ["auth", "password", "sasl_step", "stls", "user"]
 
 
 def _require_auth_allowed(s: Session) -> None:
@@ -73,57 +69,44 @@ async def auth(s: Session, cmd: Auth) -> None:
     if cmd.mechanism is None:
         s.out.append(replies.OK + b"".join(m.encode() + b"\r\n" for m in MECHANISMS) + b".\r\n")
         return
-    if cmd.mechanism not in MECHANISMS:
-        raise Pop3Error(replies.UNKNOWN_MECHANISM)
     exchange = SaslExchange(cmd.mechanism)
-    if cmd.initial is None:
-        s.sasl = exchange
-        plain = exchange.mechanism == "PLAIN"
-        s.out.append(replies.SASL_EMPTY_CHALLENGE if plain else replies.SASL_USERNAME)
-        return
-    await _respond(s, exchange, cmd.initial.encode("latin-1"))
+    initial = None if cmd.initial is None else cmd.initial.encode("latin-1")
+    await _step(s, exchange, exchange.start(_framed(initial)))
 
 
 async def sasl_step(s: Session, line: bytes) -> None:
     """RFC 5034 §4: one client response; "*" cancels the exchange."""
     exchange, s.sasl = s.sasl, None
-    if line == b"*":
-        raise Pop3Error(replies.AUTH_CANCELLED)
-    await _respond(s, exchange, line)
+    await _step(s, exchange, exchange.respond(_framed(line)))
 
 
-async def _respond(s: Session, exchange: SaslExchange, response: bytes) -> None:
-    if exchange.mechanism == "PLAIN":
-        await _plain(s, response)
-        return
-    text = _b64_text(response)
-    if exchange.username is None:
-        exchange.username = text
+async def _step(s: Session, exchange: SaslExchange, step: Step) -> None:
+    """Sends the next challenge, or logs in; acting as another user is refused."""
+    if isinstance(step, Challenge):
         s.sasl = exchange
-        s.out.append(replies.SASL_PASSWORD)
+        s.out.append(b"+ " + step.encoded + b"\r\n")
         return
-    await _login(s, exchange.username, text)
-
-
-async def _plain(s: Session, response: bytes) -> None:
-    """RFC 4616 PLAIN: authzid NUL authcid NUL password; acting as another user is refused."""
-    try:
-        authzid, authcid, secret = decode_plain(b"" if response == b"=" else response)
-    except SaslError:
-        raise Pop3Error(replies.AUTH_BAD_BASE64) from None
-    if authzid and authzid != authcid:
+    if isinstance(step, Failure):
+        raise Pop3Error(_SASL_FAILURES[step.kind])
+    if step.authzid and step.authzid != step.authcid:
         raise Pop3Error(replies.LOGIN_FAILED)
-    await _login(s, authcid, secret)
+    await _login(s, step.authcid, step.password)
 
 
-def _b64_text(response: bytes) -> str:
-    """A LOGIN response: base64 of UTF-8 text ("=" is empty, RFC 5034 §4)."""
-    if response == b"=":
-        return ""
-    try:
-        return b64decode_text(response)
-    except SaslError:
-        raise Pop3Error(replies.AUTH_BAD_BASE64) from None
+def _framed(response: bytes | None) -> bytes | None:
+    """A response as the exchange takes it: "=" is empty (RFC 5034 §4), blanks dropped."""
+    if response is None or response == b"=":
+        return None if response is None else b""
+    stripped = response.strip()
+    return response if stripped == b"*" else stripped  # only a bare "*" cancels
+
+
+_SASL_FAILURES = {
+    FailureKind.BAD_BASE64: replies.AUTH_BAD_BASE64,
+    FailureKind.MALFORMED: replies.AUTH_BAD_BASE64,
+    FailureKind.CANCELLED: replies.AUTH_CANCELLED,
+    FailureKind.UNSUPPORTED: replies.UNKNOWN_MECHANISM,
+}
 
 
 async def _login(s: Session, name: str, secret: str) -> None:

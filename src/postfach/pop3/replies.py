@@ -56,7 +56,3 @@ SOME_NOT_REMOVED = err("[SYS/TEMP] some deleted messages were not removed")
 LOCK_LOST = err("[SYS/TEMP] maildrop lock lost, closing connection")
 TOO_MANY_CONNECTIONS = err("[SYS/TEMP] too many connections from your address")
 SERVER_BUSY = err("[SYS/TEMP] too many connections, try again later")
-# RFC 5034 §4: "+ " then the base64 challenge.
-SASL_EMPTY_CHALLENGE = b"+ \r\n"
-SASL_USERNAME = b"+ VXNlcm5hbWU6\r\n"  # "Username:" (draft-murchison-sasl-login)
-SASL_PASSWORD = b"+ UGFzc3dvcmQ6\r\n"  # "Password:"

@@ -13,8 +13,6 @@ the outbound queue has it durably (acceptance.py); AUTH secrets are never logged
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import enum
 import logging
@@ -23,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from postfach.auth import AuthFailure
-from postfach.auth.sasl import SaslError, decode_plain
+from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
 from postfach.smtp import policy, replies
 from postfach.smtp.commands import (
     Auth,
@@ -254,45 +252,16 @@ class Session:
         refusal = policy.auth_refusal(self.rules, self.wire.tls)
         if refusal is not None:
             raise SmtpError(refusal)
-        if command.mechanism == "PLAIN":
-            user, secret = await self._auth_plain(command.initial)
-        elif command.mechanism == "LOGIN":
-            user, secret = await self._auth_login(command.initial)
-        else:
-            raise SmtpError(replies.UNKNOWN_MECHANISM)
-        return await self._authenticate(user, secret)
-
-    async def _challenge(self, prompt: bytes) -> bytes:
-        """Sends a 334 challenge; returns the client's base64 answer ("*" cancels)."""
-        self.wire.send_raw(b"334 " + base64.b64encode(prompt) + b"\r\n")
-        line = (await self.wire.readline()).strip()
-        if line == b"*":
-            raise SmtpError(replies.AUTH_CANCELLED)
-        return line
-
-    async def _auth_plain(self, initial: str | None) -> tuple[str, str]:
-        if initial is None:
-            data = await self._challenge(b"")
-        else:
-            data = b"" if initial == "=" else initial.encode("ascii", "replace")
-        try:
-            authzid, user, secret = decode_plain(data)
-        except SaslError:
-            raise SmtpError(replies.AUTH_MALFORMED) from None
-        if authzid and authzid.lower() != user.lower():
+        exchange = SaslExchange(command.mechanism)
+        step = exchange.start(_initial_response(command))
+        while isinstance(step, Challenge):
+            self.wire.send_raw(b"334 " + step.encoded + b"\r\n")
+            step = exchange.respond((await self.wire.readline()).strip())
+        if isinstance(step, Failure):
+            raise SmtpError(_SASL_FAILURES[step.kind])
+        if step.authzid and step.authzid.lower() != step.authcid.lower():
             raise SmtpError(replies.BAD_CREDENTIALS)  # no acting for others
-        return user, secret
-
-    async def _auth_login(self, initial: str | None) -> tuple[str, str]:
-        if initial is None:
-            user = _b64(await self._challenge(b"Username:"))
-        else:
-            user = _b64(initial.encode("ascii", "replace"))
-        secret = _b64(await self._challenge(b"Password:"))
-        try:
-            return user.decode("utf-8"), secret.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SmtpError(replies.AUTH_MALFORMED) from None
+        return await self._authenticate(step.authcid, step.password)
 
     async def _authenticate(self, user: str, secret: str) -> replies.Reply:
         ctx = self.service.ctx
@@ -403,11 +372,21 @@ def _refuse(reply: replies.Reply | None) -> None:
         raise SmtpError(reply)
 
 
-def _b64(data: bytes) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise SmtpError(replies.AUTH_MALFORMED) from None
+def _initial_response(command: Auth) -> bytes | None:
+    """RFC 4954 §4: "=" is an empty initial response (taken so for PLAIN only, as before)."""
+    if command.initial is None:
+        return None
+    if command.initial == "=" and command.mechanism == "PLAIN":
+        return b""
+    return command.initial.encode("ascii", "replace")
+
+
+_SASL_FAILURES = {
+    FailureKind.BAD_BASE64: replies.AUTH_MALFORMED,
+    FailureKind.MALFORMED: replies.AUTH_MALFORMED,
+    FailureKind.CANCELLED: replies.AUTH_CANCELLED,
+    FailureKind.UNSUPPORTED: replies.UNKNOWN_MECHANISM,
+}
 
 
 def state_error(state: State, command: Command) -> replies.Reply:

@@ -4,18 +4,10 @@ LOGIN, AUTHENTICATE (RFC 9051 §6.1-6.2, RFC 2971, RFC 5161, RFC 4959 SASL-IR).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING
 
 from postfach.auth import AuthFailure
-from postfach.auth.sasl import (
-    LOGIN_PASSWORD_PROMPT,
-    LOGIN_USER_PROMPT,
-    SaslError,
-    b64decode_text,
-    decode_plain,
-)
+from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, No
@@ -96,35 +88,28 @@ async def authenticate(s: Session, cmd: c.Authenticate) -> str:
     """RFC 9051 §6.2.2 with PLAIN (RFC 4616) and LOGIN; `*` cancels."""
     if not s.login_allowed:
         raise No(r.PRIVACY_REQUIRED, "PRIVACYREQUIRED")
-    try:
-        if cmd.mechanism == "PLAIN":
-            data = cmd.initial if cmd.initial is not None else await _challenge(s, b"")
-            authzid, user, password = decode_plain(data)
-            if authzid and authzid != user:
-                raise No("Proxy authorization is not supported", "AUTHORIZATIONFAILED")
-        elif cmd.mechanism == "LOGIN":
-            user = (
-                b64decode_text(cmd.initial)
-                if cmd.initial
-                else b64decode_text(await _challenge(s, LOGIN_USER_PROMPT))
-            )
-            password = b64decode_text(await _challenge(s, LOGIN_PASSWORD_PROMPT))
-        else:
-            raise No("Unsupported authentication mechanism", "CANNOT")
-    except SaslError:
-        raise Bad("Invalid SASL response") from None
-    await _authenticate(s, user, password)
+    exchange = SaslExchange(cmd.mechanism)
+    # An empty LOGIN initial response ("=") is taken as none: the username is asked for.
+    initial = cmd.initial if cmd.mechanism == "PLAIN" else cmd.initial or None
+    step, answered = exchange.start(initial), False
+    while isinstance(step, Challenge):
+        s.conn.write(b"+ " + step.encoded + b"\r\n")
+        await s.conn.flush()
+        step, answered = exchange.respond((await s.conn.read_line()).rstrip(b"\r\n")), True
+    if isinstance(step, Failure):
+        raise _sasl_failure(step.kind, answered)
+    if step.authzid and step.authzid != step.authcid:
+        raise No("Proxy authorization is not supported", "AUTHORIZATIONFAILED")
+    await _authenticate(s, step.authcid, step.password)
     return f"[CAPABILITY {s.capabilities()}] Logged in"
 
 
-async def _challenge(s: Session, prompt: bytes) -> bytes:
-    s.conn.write(b"+ " + prompt + b"\r\n")
-    await s.conn.flush()
-    line = (await s.conn.read_line()).rstrip(b"\r\n")
-    if line == b"*":
-        raise Bad("Authentication cancelled")
-    try:
-        base64.b64decode(line, validate=True)
-    except (binascii.Error, ValueError):
-        raise Bad("Invalid base64 in SASL response") from None
-    return line
+def _sasl_failure(kind: FailureKind, answered: bool) -> Bad | No:
+    """`answered`: the failing response answered a "+" challenge (not SASL-IR)."""
+    if kind is FailureKind.UNSUPPORTED:
+        return No("Unsupported authentication mechanism", "CANNOT")
+    if kind is FailureKind.CANCELLED:
+        return Bad("Authentication cancelled")
+    if kind is FailureKind.BAD_BASE64 and answered:
+        return Bad("Invalid base64 in SASL response")
+    return Bad("Invalid SASL response")
