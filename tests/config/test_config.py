@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from postfach.clientsettings import own_settings
+from postfach.clientsetup.own import own_settings
 from postfach.config import ConfigError, config_from_dict, dev_config, load_config
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from postfach.app import App, WorkerRole
 from postfach.auth.passwords import generate_app_password, hash_password_async
-from postfach.clientsettings import settings_table
+from postfach.clientsetup.own import settings_table
 from postfach.config import Config, ListenerSpec, dev_config, load_config
 from postfach.store import Store
 from postfach.store.records import Account

@@ -20,7 +20,7 @@ from postfach.auth.passwords import (
     hash_password_async,
     normalize_app_password,
 )
-from postfach.clientsettings import own_settings
+from postfach.clientsetup.own import own_settings
 from postfach.store import AlreadyExists, NotFound
 from postfach.store.records import Pop3Delete
 from postfach.web.autoconfig import mobileconfig

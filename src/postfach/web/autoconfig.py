@@ -2,7 +2,7 @@
 autodiscover (POX) and an Apple configuration profile.
 
 The values come from the configuration (`[server] public_name` and the
-listener ports, through `postfach.clientsettings`), so they are right behind a
+listener ports, through `postfach.clientsetup.own`), so they are right behind a
 proxy too. Builders are pure functions of (config, address) and return bytes;
 the routes at the bottom only pick the address and the domain.
 
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from postfach.clientsettings import ServerSetting, own_settings
+from postfach.clientsetup.own import ServerSetting, own_settings
 from postfach.config import Config
 from postfach.web.common import context
 

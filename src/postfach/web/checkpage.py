@@ -1,6 +1,6 @@
 """"Check my mail program settings": the doctor's checks for a signed-in user (R29).
 
-The page runs `postfach.helpers.run_checks` against this server's own settings
+The page runs `postfach.clientsetup.run_checks` against this server's own settings
 for the user's address — what a mail program would do — and shows each step in
 plain words with what to change. The password typed into the form is used for
 the logins of this one run and kept nowhere; without it the logins are skipped.
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from postfach.helpers import CheckOptions, run_checks
+from postfach.clientsetup import CheckOptions, run_checks
 from postfach.tls import cert_paths
 from postfach.web.common import context, render
 from postfach.web.sessions import User, action, page

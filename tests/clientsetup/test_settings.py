@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import server_config_dict
+from postfach.clientsetup.discover import Discovery, SrvRecord, parse_autoconfig
+from postfach.clientsetup.presets import PRESETS, find_preset
+from postfach.clientsetup.settings import lookup_settings, settings_json, split_address
 from postfach.config import config_from_dict
-from postfach.helpers.discover import Discovery, SrvRecord, parse_autoconfig
-from postfach.helpers.presets import PRESETS, find_preset
-from postfach.helpers.settings import lookup_settings, settings_json, split_address
 from postfach.store import Store
 
 from .support import http_server, run_cli
@@ -360,7 +360,7 @@ async def test_cli_settings_for_an_own_domain(
 
 
 async def test_doctor_targets_from_own_settings(tmp_path: Path, store: Store) -> None:
-    from postfach.helpers import Target, targets_from_settings
+    from postfach.clientsetup import Target, targets_from_settings
 
     await store.add_domain("example.org")
     s = await lookup_settings("ann@example.org", config=_config(tmp_path), store=store)

@@ -8,17 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postfach.helpers.certs import (
+from postfach.clientsetup.certs import (
     CertFacts,
     certificate_problems,
     describe_offset,
     host_matches,
     read_certificate,
 )
-from postfach.helpers.checks import Target, parse_target
-from postfach.helpers.clock import find_date, server_offset
-from postfach.helpers.dialogs import Reply, Verdict, classify_login, spoken_protocol
-from postfach.helpers.login_words import send_as_result
+from postfach.clientsetup.checks import Target, parse_target
+from postfach.clientsetup.clock import find_date, server_offset
+from postfach.clientsetup.dialogs import Reply, Verdict, classify_login, spoken_protocol
+from postfach.clientsetup.login_words import send_as_result
 
 from .support import make_cert
 

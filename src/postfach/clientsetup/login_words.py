@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import socket
 
-from postfach.helpers.checks import CheckResult, Status, Step, Target, usual_ports
-from postfach.helpers.dialogs import Reply, Verdict
+from postfach.clientsetup.checks import CheckResult, Status, Step, Target, usual_ports
+from postfach.clientsetup.dialogs import Reply, Verdict
 
 __all__ = [
     "disabled_hint",

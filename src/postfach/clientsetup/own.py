@@ -1,6 +1,6 @@
-"""The settings a mail program needs for an address on this server (R27).
+"""This server's own settings table: what a mail program needs for an address here (R27).
 
-Used by `serve` at start, by `postfach settings` (postfach.helpers.settings,
+Used by `serve` at start, by `postfach settings` (postfach.clientsetup.settings,
 which adds presets and discovery for other domains) and by the web pages.
 """
 

@@ -21,9 +21,9 @@ import datetime
 import socket
 import ssl
 
-from postfach.helpers import dialogs
-from postfach.helpers.certs import CertFacts, certificate_problems, read_certificate
-from postfach.helpers.checks import (
+from postfach.clientsetup import dialogs
+from postfach.clientsetup.certs import CertFacts, certificate_problems, read_certificate
+from postfach.clientsetup.checks import (
     CheckOptions,
     CheckResult,
     Status,
@@ -32,10 +32,10 @@ from postfach.helpers.checks import (
     usual_port,
     usual_ports,
 )
-from postfach.helpers.clock import find_date
-from postfach.helpers.conn import ConnectionClosed, LineConn, ProtocolTrouble, client_context
-from postfach.helpers.dialogs import Caps, Reply, Verdict
-from postfach.helpers.login_words import dns_words, login_result, no_login_words, send_as_result
+from postfach.clientsetup.clock import find_date
+from postfach.clientsetup.conn import ConnectionClosed, LineConn, ProtocolTrouble, client_context
+from postfach.clientsetup.dialogs import Caps, Reply, Verdict
+from postfach.clientsetup.login_words import dns_words, login_result, no_login_words, send_as_result
 
 __all__ = ["LoginTurns", "Probe"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postfach.clientsettings import ServerSetting
+from postfach.clientsetup.own import ServerSetting
 
 __all__ = ["PRESETS", "Preset", "PresetRow", "UserFormat", "find_preset", "rows_for"]
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from postfach.helpers.conn import LineConn, ProtocolTrouble
+from postfach.clientsetup.conn import LineConn, ProtocolTrouble
 
 __all__ = [
     "DIALOGS",

@@ -18,9 +18,8 @@ import dataclasses
 import datetime
 from collections.abc import Sequence
 
-from postfach.config import Config
-from postfach.helpers import clock
-from postfach.helpers.checks import (
+from postfach.clientsetup import clock
+from postfach.clientsetup.checks import (
     PROTOCOLS,
     CheckOptions,
     CheckResult,
@@ -28,11 +27,12 @@ from postfach.helpers.checks import (
     Step,
     Target,
 )
-from postfach.helpers.dialogs import Verdict
-from postfach.helpers.discover import Discovery
-from postfach.helpers.login_words import disabled_hint
-from postfach.helpers.probe import LoginTurns, Probe
-from postfach.helpers.settings import MailSettings, lookup_settings, split_address
+from postfach.clientsetup.dialogs import Verdict
+from postfach.clientsetup.discover import Discovery
+from postfach.clientsetup.login_words import disabled_hint
+from postfach.clientsetup.probe import LoginTurns, Probe
+from postfach.clientsetup.settings import MailSettings, lookup_settings, split_address
+from postfach.config import Config
 from postfach.store.api import StoreApi
 from postfach.store.records import Account
 

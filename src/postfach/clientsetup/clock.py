@@ -12,7 +12,7 @@ import email.utils
 import re
 import statistics
 
-from postfach.helpers.conn import LineConn, client_context
+from postfach.clientsetup.conn import LineConn, client_context
 
 __all__ = ["find_date", "http_date", "server_offset"]
 

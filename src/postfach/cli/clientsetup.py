@@ -18,11 +18,11 @@ from typing import Any
 
 from rich.console import Console
 
+from postfach.clientsetup.checks import CheckOptions, CheckResult, Status, Target, parse_target
+from postfach.clientsetup.discover import Discovery
+from postfach.clientsetup.doctor import exit_status, run_checks
+from postfach.clientsetup.settings import lookup_settings, print_settings, settings_json
 from postfach.config import Config, find_config_file, load_config, parse_host_port
-from postfach.helpers.checks import CheckOptions, CheckResult, Status, Target, parse_target
-from postfach.helpers.discover import Discovery
-from postfach.helpers.doctor import exit_status, run_checks
-from postfach.helpers.settings import lookup_settings, print_settings, settings_json
 from postfach.store import Store
 
 __all__ = ["register"]

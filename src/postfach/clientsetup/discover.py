@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from xml.etree import ElementTree
 
-from postfach.clientsettings import ServerSetting
+from postfach.clientsetup.own import ServerSetting
 
 __all__ = [
     "AUTOCONFIG_URLS",

@@ -4,8 +4,8 @@ The answer comes from the first source that knows the domain:
 
 1. postfach itself, when the domain is one of the store's domains (config ports,
    public name, and the account's switches);
-2. a built-in preset of a public provider (postfach.helpers.presets);
-3. the domain's autoconfig file or RFC 6186 SRV records (postfach.helpers.discover),
+2. a built-in preset of a public provider (postfach.clientsetup.presets);
+3. the domain's autoconfig file or RFC 6186 SRV records (postfach.clientsetup.discover),
    when discovery is allowed;
 4. otherwise a clear "unknown".
 """
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from postfach.clientsettings import ServerSetting, own_notes, own_settings
+from postfach.clientsetup.discover import Discovery
+from postfach.clientsetup.own import ServerSetting, own_notes, own_settings
+from postfach.clientsetup.presets import find_preset, rows_for
 from postfach.config import Config
-from postfach.helpers.discover import Discovery
-from postfach.helpers.presets import find_preset, rows_for
 from postfach.store.api import StoreApi
 
 __all__ = ["MailSettings", "lookup_settings", "print_settings", "split_address"]

@@ -8,7 +8,7 @@ import contextlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postfach.helpers import CheckOptions, Status, Target, run_checks
+from postfach.clientsetup import CheckOptions, Status, Target, run_checks
 
 OPTIONS = CheckOptions(timeout=0.3, greeting_wait=0.2)
 PREFIXES = [b"", b"* OK hi\r\n", b"+OK hi\r\n", b"220 hi\r\n", b"220-a\r\n"]
