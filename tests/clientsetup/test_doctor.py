@@ -16,8 +16,10 @@ from harness import TestServer, make_server
 from postfach.clientsetup import CheckOptions, CheckResult, Status, Step, Target, run_checks
 from postfach.clientsetup.doctor import exit_status
 from postfach.tls import make_self_signed
+from support.cli import run_cli
+from support.net import free_port
 
-from .support import NOW, PASSWORD, free_port, http_server, make_cert, run_cli
+from .kit import NOW, PASSWORD, http_server, make_cert
 
 ADDR = "ann@example.org"
 FAST = CheckOptions(timeout=3.0, greeting_wait=0.4)

@@ -16,8 +16,9 @@ from postfach.clientsetup.presets import PRESETS, find_preset
 from postfach.clientsetup.settings import lookup_settings, settings_json, split_address
 from postfach.config import config_from_dict
 from postfach.store import Store
+from support.cli import run_cli
 
-from .support import http_server, run_cli
+from .kit import http_server
 
 PORTS = {
     "smtp": 25,
@@ -238,7 +239,7 @@ async def test_autoconfig_404_falls_through_to_unknown() -> None:
 
 
 async def test_autoconfig_nothing_listening_is_quick() -> None:
-    from .support import free_port
+    from support.net import free_port
 
     discovery = _local_discovery(free_port())
     s = await asyncio.wait_for(lookup_settings("joe@example.net", discovery=discovery), 5)

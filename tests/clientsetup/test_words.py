@@ -20,7 +20,7 @@ from postfach.clientsetup.clock import find_date, server_offset
 from postfach.clientsetup.dialogs import Reply, Verdict, classify_login, spoken_protocol
 from postfach.clientsetup.login_words import send_as_result
 
-from .support import make_cert
+from .kit import make_cert
 
 # What servers answer to a refused login: postfach's own words (DESIGN.md) and the
 # texts the big providers are known to send.

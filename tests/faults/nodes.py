@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,6 @@ __all__ = [
     "USER",
     "Node",
     "alive",
-    "free_port",
     "listening_inodes",
     "prepare",
     "running",
@@ -39,12 +37,6 @@ __all__ = [
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
 LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def prepare(url: str) -> None:

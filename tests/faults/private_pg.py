@@ -13,12 +13,13 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.net import free_port
 
 __all__ = ["PrivatePostgres", "pg_bin_dir", "private_postgres", "unavailable_reason"]
 
@@ -49,12 +50,6 @@ def unavailable_reason() -> str:
         except KeyError:
             return "running as root and there is no postgres user to run initdb as"
     return ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -109,7 +104,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(base, entry.pw_uid, entry.pw_gid)
-    pg = PrivatePostgres(bin_dir, base, _free_port(), user)
+    pg = PrivatePostgres(bin_dir, base, free_port(), user)
     try:
         pg.init()
         pg.start()

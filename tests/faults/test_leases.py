@@ -24,8 +24,9 @@ from harness import BACKENDS, storage_url
 from postfach.queue.worker import BATCH
 from postfach.store import Store
 from postfach.store.queue import NewQueueRecipient
+from support.net import free_port
 
-from .nodes import PASSWORD, USER, Node, free_port, prepare, wait_for, write_config
+from .nodes import PASSWORD, USER, Node, prepare, wait_for, write_config
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 

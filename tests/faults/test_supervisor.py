@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from support.net import free_port
+
 from .nodes import (
     PASSWORD,
     USER,
     Node,
     alive,
-    free_port,
     listening_inodes,
     prepare,
     running,

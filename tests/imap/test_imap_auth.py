@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import imaplib
-import ssl
 
 import pytest
 from tests.imap.conftest import PASSWORD, USER
 from tests.imap.imapwire import Wire
 
 from harness import make_server
+from support.net import insecure_tls_context
 
 
 def b64(text: str) -> str:
@@ -143,10 +143,7 @@ async def test_logindisabled_without_tls_then_starttls(tmp_path):
         assert status.startswith("NO [PRIVACYREQUIRED]")
         untagged, status = await c.cmd("STARTTLS")
         assert status == "OK Begin TLS negotiation now"
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        await c.writer.start_tls(context)
+        await c.writer.start_tls(insecure_tls_context())
         untagged, _ = await c.cmd("CAPABILITY")
         assert "AUTH=PLAIN" in untagged[0] and "STARTTLS" not in untagged[0]
         await c.ok(f"LOGIN {USER} {PASSWORD}")
@@ -154,9 +151,7 @@ async def test_logindisabled_without_tls_then_starttls(tmp_path):
 
 
 async def test_imaps_with_imaplib(imap):
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = insecure_tls_context()
 
     def run() -> list[bytes]:
         with imaplib.IMAP4_SSL(imap.host, imap.port("imaps"), ssl_context=context) as client:

@@ -12,8 +12,7 @@ from postfach.mailing.api import Mailing
 from postfach.mailing.clock import ManualClock
 from postfach.mailing.relays import RelaySettings
 from postfach.store import Store
-
-from .sinks import Sink
+from support.smtpsink import Sink
 
 
 @pytest.fixture

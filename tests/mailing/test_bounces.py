@@ -18,9 +18,10 @@ from postfach.mailing.api import BounceBoxSettings, Mailing
 from postfach.mailing.bounces import read_report
 from postfach.mailing.clock import ManualClock
 from postfach.mailing.tokens import message_id, return_path
+from support.imap import imap_append
+from support.smtpsink import Sink
 
 from .conftest import make_campaign, relay_for
-from .sinks import Sink
 
 DATA = Path(__file__).parent / "data" / "bounces"
 SENDER = "news@alpha.example"
@@ -81,15 +82,6 @@ def test_read_report_never_raises(raw: bytes):
     assert isinstance(report.bounces, list)
 
 
-def imap_append(port: int, messages: list[bytes]) -> None:
-    client = imaplib.IMAP4("127.0.0.1", port)
-    client.login("bounces@example.org", "pw")
-    for raw in messages:
-        status, _ = client.append("INBOX", None, None, raw)
-        assert status == "OK"
-    client.logout()
-
-
 def imap_count(port: int, folder: str) -> int:
     client = imaplib.IMAP4("127.0.0.1", port)
     client.login("bounces@example.org", "pw")
@@ -121,7 +113,9 @@ async def test_bounce_mailbox_over_imap_marks_the_right_contacts(tmp_path: Path)
             "Subject: unsubscribe\r\n\r\n\r\n"
         ).encode()
         port = srv.port("imap")
-        await asyncio.to_thread(imap_append, port, [*reports, unsubscribe])
+        await asyncio.to_thread(
+            imap_append, port, "bounces@example.org", "pw", *reports, unsubscribe
+        )
         await mailing.add_bounce_box(
             BounceBoxSettings(
                 "main", "127.0.0.1", port, "bounces@example.org", "pw", security="none"

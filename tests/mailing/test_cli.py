@@ -12,8 +12,7 @@ import pytest
 
 from postfach.cli.main import main
 from postfach.mailing.clock import ManualClock
-
-from .sinks import Sink
+from support.smtpsink import Sink
 
 
 class Cli:

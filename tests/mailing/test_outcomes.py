@@ -83,7 +83,7 @@ async def test_login_refusal_fails_over_to_next_relay(mailing: Mailing, sinks, p
     report = await mailing.send("spring")
     assert report.finished and report.sent == 4
     assert not refusing.received and len(ok.received) == 4
-    assert refusing.logins == ["news"] and ok.logins == ["news2"]
+    assert refusing.logins == [("news", "right")] and ok.logins == [("news2", "pw2")]
     assert "refused the login for news: 535" in report.set_aside["alpha"]
     # The refused relay's reservations were given back.
     status = {s.relay.name: s.quota for s in await mailing.status()}

@@ -9,16 +9,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from postfach.store.records import Account, Mailbox, StoredMessage
+from support.net import insecure_tls_context
 
 T = TypeVar("T")
 PASSWORD = "secret"
-
-
-def client_tls() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -28,7 +22,8 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 def connect(server: Any, *, tls: bool = False) -> poplib.POP3:
     if tls:
-        return poplib.POP3_SSL(server.host, server.port("pop3s"), context=client_tls(), timeout=10)
+        context = insecure_tls_context()
+        return poplib.POP3_SSL(server.host, server.port("pop3s"), context=context, timeout=10)
     return poplib.POP3(server.host, server.port("pop3"), timeout=10)
 
 
@@ -76,7 +71,7 @@ class Wire:
 
     @classmethod
     async def open(cls, server: Any, listener: str = "pop3") -> Wire:
-        ctx = client_tls() if listener == "pop3s" else None
+        ctx = insecure_tls_context() if listener == "pop3s" else None
         reader, writer = await asyncio.open_connection(
             server.host, server.port(listener), ssl=ctx
         )

@@ -8,8 +8,9 @@ import poplib
 import pytest
 
 from postfach.pop3 import replies
+from support.net import insecure_tls_context
 
-from .helpers import PASSWORD, Wire, client_tls, connect, in_thread, login
+from .helpers import PASSWORD, Wire, connect, in_thread, login
 
 LOGIN_FAILED = b"-ERR [AUTH] login failure or POP3 disabled"
 
@@ -174,7 +175,7 @@ async def test_stls_then_login(server):
 
     def run():
         pop = connect(server)
-        pop.stls(context=client_tls())
+        pop.stls(context=insecure_tls_context())
         caps = pop.capa()
         pop.user("a@example.org")
         pop.pass_(PASSWORD)
@@ -190,7 +191,7 @@ async def test_stls_then_login(server):
 async def test_stls_twice_is_refused(server):
     def run():
         pop = connect(server)
-        pop.stls(context=client_tls())
+        pop.stls(context=insecure_tls_context())
         try:
             pop._shortcmd("STLS")
         except poplib.error_proto as exc:
@@ -240,7 +241,7 @@ async def test_plaintext_refused_until_stls(make_server, tmp_path):
 
         def run():
             pop = connect(server)
-            pop.stls(context=client_tls())
+            pop.stls(context=insecure_tls_context())
             pop.user("a@example.org")
             pop.pass_(PASSWORD)
             pop.quit()
@@ -254,6 +255,6 @@ async def test_cleartext_pipelined_after_stls_is_discarded(server):
     # A man in the middle appends commands after STLS; they must not run inside TLS.
     await wire.send(b"STLS\r\nUSER a@example.org\r\nPASS " + PASSWORD.encode() + b"\r\n")
     assert await wire.line() == replies.TLS_GO
-    await wire.writer.start_tls(client_tls())
+    await wire.writer.start_tls(insecure_tls_context())
     assert await wire.cmd(b"STAT") == replies.NOT_AUTHENTICATED
     await wire.close()

@@ -6,6 +6,8 @@ import asyncio
 import base64
 import ssl
 
+from support.net import insecure_tls_context
+
 
 class Wire:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -14,7 +16,7 @@ class Wire:
 
     @classmethod
     async def open(cls, host: str, port: int, *, tls: bool = False) -> Wire:
-        context = insecure_context() if tls else None
+        context = insecure_tls_context() if tls else None
         reader, writer = await asyncio.open_connection(host, port, ssl=context)
         return cls(reader, writer)
 
@@ -58,7 +60,7 @@ class Wire:
 
     async def starttls(self) -> None:
         await self.expect("STARTTLS", 220)
-        await self.writer.start_tls(insecure_context())
+        await self.writer.start_tls(insecure_tls_context())
 
     async def closed(self, timeout: float = 5) -> bool:
         data = await asyncio.wait_for(self.reader.read(), timeout)
@@ -70,13 +72,6 @@ class Wire:
             await self.writer.wait_closed()
         except (ConnectionError, ssl.SSLError):
             pass
-
-
-def insecure_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def reply_of(reply: object) -> tuple[int, str]:

@@ -12,9 +12,10 @@ import pytest
 
 from harness import TestServer, make_server
 from postfach.smtp import replies
+from support.net import insecure_tls_context
 
 from .smtpmailbox import messages_in
-from .smtpwire import Wire, insecure_context, reply_of
+from .smtpwire import Wire, reply_of
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello.\r\n"
 
@@ -128,7 +129,7 @@ async def test_smtplib_submission_saves_to_sent(server: TestServer) -> None:
 
     def send() -> None:
         with smtplib.SMTP(server.host, server.port("submission"), timeout=10) as client:
-            client.starttls(context=insecure_context())
+            client.starttls(context=insecure_tls_context())
             client.login("a@example.org", "pw")
             client.sendmail("a@example.org", ["b@example.org"], MESSAGE)
 
@@ -144,7 +145,7 @@ async def test_submissions_implicit_tls_with_smtplib(server: TestServer) -> None
 
     def send() -> None:
         with smtplib.SMTP_SSL(
-            server.host, server.port("submissions"), context=insecure_context(), timeout=10
+            server.host, server.port("submissions"), context=insecure_tls_context(), timeout=10
         ) as client:
             client.login("a", "pw")  # the bare local part on a one-domain server (R1)
             client.sendmail("a@example.org", ["b@example.org"], MESSAGE)
@@ -193,7 +194,7 @@ async def test_starttls_discards_injected_plaintext(server: TestServer) -> None:
     wire = await session(server, "submission")
     await wire.send("STARTTLS\r\nNOOP")  # NOOP sent in clear, pipelined after STARTTLS
     assert (await wire.reply())[0] == 220
-    await wire.writer.start_tls(insecure_context())
+    await wire.writer.start_tls(insecure_tls_context())
     # The injected NOOP must not be answered inside TLS: the first reply is EHLO's.
     code, text = await wire.cmd("EHLO again")
     assert code == 250 and "Hello again" in text

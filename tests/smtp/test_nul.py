@@ -10,9 +10,10 @@ import pytest
 
 from harness import TestServer
 from postfach.smtp import replies
+from support.net import insecure_tls_context
 
 from .smtpmailbox import messages_in
-from .smtpwire import Wire, insecure_context, reply_of
+from .smtpwire import Wire, reply_of
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello.\r\n"
 WITH_NUL = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: nul\r\n\r\nbad\0byte\r\n"
@@ -23,13 +24,13 @@ def client_for(server: TestServer, listener: str) -> smtplib.SMTP:
     port = server.port(listener)
     if listener == "submissions":
         client: smtplib.SMTP = smtplib.SMTP_SSL(
-            server.host, port, context=insecure_context(), timeout=10
+            server.host, port, context=insecure_tls_context(), timeout=10
         )
     else:
         client = smtplib.SMTP(server.host, port, timeout=10)
     if listener != "smtp":
         if listener == "submission":  # devices takes plaintext AUTH (R7)
-            client.starttls(context=insecure_context())
+            client.starttls(context=insecure_tls_context())
         client.login("a@example.org", "pw")
     return client
 

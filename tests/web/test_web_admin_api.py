@@ -17,7 +17,7 @@ from .webhelpers import PASSWORD, sign_in
 PROBLEM = "application/problem+json"
 
 
-def run_cli(config_path, *argv: str) -> None:
+def parse_webadmin_args(config_path, *argv: str) -> None:
     parser = argparse.ArgumentParser()
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config")
@@ -58,18 +58,18 @@ async def test_requests_without_a_valid_token_are_refused(web, header):
 async def test_the_cli_makes_lists_and_revokes_tokens(web, tmp_path, capsys):
     config = tmp_path / "postfach.toml"
     config.write_text(f'[storage]\nurl = "{web.ctx.store.url}"\n')
-    args = run_cli(config, "admin", "token", "provisioning")
+    args = parse_webadmin_args(config, "admin", "token", "provisioning")
     assert await args.handler(args) == 0
     token = capsys.readouterr().out.split()[-1]
     assert token.startswith("pfat_")
     web.client.headers["authorization"] = f"Bearer {token}"
     assert (await web.client.get("/api/v1/domains")).status_code == 200
-    args = run_cli(config, "admin", "token", "--list")
+    args = parse_webadmin_args(config, "admin", "token", "--list")
     await args.handler(args)
     assert "provisioning" in capsys.readouterr().out
     # only a hash is stored
     assert token not in str(await web.ctx.store.list_admin_tokens())
-    args = run_cli(config, "admin", "token", "--revoke", "provisioning")
+    args = parse_webadmin_args(config, "admin", "token", "--revoke", "provisioning")
     await args.handler(args)
     assert_problem(await web.client.get("/api/v1/domains"), 401)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import imaplib
 import logging
 import time
 
@@ -18,8 +17,9 @@ from postfach.mailing.api import Mailing
 from postfach.mailing.tokens import message_id, return_path
 from postfach.web.app import build_app
 from postfach.web.mailing_campaigns import stop_runs
+from support.imap import imap_append
+from support.smtpsink import Sink
 
-from .smtpsink import Sink
 from .test_web_admin_api import PROBLEM, assert_problem
 from .webhelpers import BASE_URL
 
@@ -362,7 +362,7 @@ async def test_bad_campaigns_are_problems(api, change):
 
 async def test_send_through_a_real_relay_and_follow_the_outcomes(api, sink):
     c = api.client
-    sink.refuse["cid@dest.example"] = "550 5.1.1 <cid@dest.example>: no such user"
+    sink.replies["cid@dest.example"] = "550 5.1.1 <cid@dest.example>: no such user"
     await c.post(f"{M}/relays", json=relay_body(sink, hourly_limit=10, daily_limit=100))
     await import_csv(c)
     await c.post(
@@ -521,13 +521,6 @@ Message-ID: {msgid}
 
 --B--
 """
-
-
-def imap_append(port: int, address: str, password: str, raw: bytes) -> None:
-    client = imaplib.IMAP4("127.0.0.1", port)
-    client.login(address, password)
-    assert client.append("INBOX", None, None, raw)[0] == "OK"
-    client.logout()
 
 
 async def test_bounce_mailboxes_add_list_check_remove(api, sink, caplog):

@@ -15,7 +15,6 @@ import poplib
 import signal
 import smtplib
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from aiosmtpd.controller import Controller
 from harness import BACKENDS, storage_url
 from postfach.auth.passwords import hash_password_async
 from postfach.store import Store
+from support.net import insecure_tls_context
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
@@ -216,9 +216,7 @@ def test_banner_and_two_workers(cluster: Cluster) -> None:
 
 def test_implicit_tls_in_each_worker(cluster: Cluster) -> None:
     """imaps: the worker does the TLS handshake on a connection the supervisor accepted."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = insecure_tls_context()
 
     def connect() -> imaplib.IMAP4_SSL:
         return imaplib.IMAP4_SSL("127.0.0.1", cluster.ports["imaps"], ssl_context=context)

@@ -1,13 +1,10 @@
-"""Shared pieces of the settings and doctor tests: certificates, ports, the CLI."""
+"""Shared pieces of the settings and doctor tests: certificates and an HTTP server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime
-import io
-import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,8 +12,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from postfach.cli.main import main
 
 PASSWORD = "Kx9-unique-Secret!"
 NOW = datetime.datetime.now(datetime.UTC)
@@ -59,13 +54,6 @@ def make_cert(
     return cert_path, key_path
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def http_server(body: bytes, date: str = "", status: str = "200 OK") -> AsyncIterator[int]:
     """A loopback HTTP/1.x server answering every request with `body` (and a Date)."""
@@ -88,19 +76,3 @@ async def http_server(body: bytes, date: str = "", status: str = "200 OK") -> As
     finally:
         server.close()
         await server.wait_closed()
-
-
-async def run_cli(argv: list[str], stdin: str = "") -> tuple[int, str]:
-    """`postfach ARGV` in a thread with its own event loop; (exit status, stdout+stderr)."""
-
-    def call() -> tuple[int, str]:
-        out = io.StringIO()
-        old = sys.stdin, sys.stdout, sys.stderr
-        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, out
-        try:
-            status = main(argv)
-        finally:
-            sys.stdin, sys.stdout, sys.stderr = old
-        return status, out.getvalue()
-
-    return await asyncio.to_thread(call)

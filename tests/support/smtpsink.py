@@ -1,8 +1,9 @@
-"""SMTP sinks on loopback for the mailing tests: real aiosmtpd servers.
+"""An SMTP relay on loopback for the mailing and web tests: a real aiosmtpd server.
 
-A `Sink` records every accepted message with the time of the shared clock, can
-require AUTH (and refuse every login), offer PIPELINING, and answers chosen
-recipients with a given reply (550, 451, ...).
+A `Sink` records every accepted message (with the time of the tests' clock, when
+given one) and every login (user, password); it can require AUTH (and refuse
+every login), offer PIPELINING, answer chosen recipients with a given reply
+(550, 451, ...) or drop the connection at a recipient the first time.
 """
 
 from __future__ import annotations
@@ -11,28 +12,32 @@ import asyncio
 import email
 import email.policy
 from dataclasses import dataclass, field
-from typing import Any
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from postfach.mailing.clock import ManualClock
+if TYPE_CHECKING:
+    from postfach.mailing.clock import ManualClock
+
+__all__ = ["Received", "Sink"]
 
 
 @dataclass
 class Received:
-    at: float
+    at: float  # the clock's time, 0.0 without a clock
     mail_from: str
     rcpt: str
     data: bytes
 
     @property
-    def message(self) -> email.message.EmailMessage:
+    def message(self) -> EmailMessage:
         return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
 
 
 @dataclass
 class Sink:
-    clock: ManualClock
+    clock: ManualClock | None = None
     login: str = ""
     password: str = ""
     refuse_login: bool = False
@@ -41,7 +46,7 @@ class Sink:
     drop_once: set[str] = field(default_factory=set)  # rcpt: 421 and hang up, the first time
     received: list[Received] = field(default_factory=list)
     connections: int = 0
-    logins: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)  # (user, password) tried
     server: asyncio.Server | None = None
     port: int = 0
 
@@ -69,22 +74,19 @@ class Sink:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        at = self.clock.now() if self.clock is not None else 0.0
         for rcpt in envelope.rcpt_tos:
-            self.received.append(
-                Received(self.clock.now(), envelope.mail_from, rcpt, envelope.content)
-            )
-        return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
+            self.received.append(Received(at, envelope.mail_from, rcpt, envelope.content))
+        return f"250 2.0.0 Ok: queued as SINK{len(self.received)}"
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
     ) -> AuthResult:
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
-        user = data.login.decode()
-        self.logins.append(user)
-        ok = (
-            not self.refuse_login and user == self.login and data.password.decode() == self.password
-        )
+        given = (data.login.decode(), data.password.decode())
+        self.logins.append(given)
+        ok = not self.refuse_login and given == (self.login, self.password)
         return AuthResult(success=ok, handled=False)
 
     def _factory(self) -> SMTP:
@@ -109,3 +111,7 @@ class Sink:
 
     def times(self) -> list[float]:
         return [r.at for r in self.received]
+
+    def messages(self) -> dict[str, EmailMessage]:
+        """rcpt -> the message it got."""
+        return {r.rcpt: r.message for r in self.received}
