@@ -106,6 +106,18 @@ async def test_auth_login_and_cancel(server: TestServer) -> None:
     assert await other.cmd("AUTH PLAIN !!!") == reply_of(replies.AUTH_MALFORMED)
 
 
+async def test_auth_login_refuses_a_non_utf8_username_at_once(server: TestServer) -> None:
+    """The shared SASL exchange refuses a user name that is not UTF-8 before asking
+    for the password, as IMAP and POP3 do (SMTP used to ask for the password first)."""
+    await server.add_user("a@example.org", "right")
+    wire = await session(server, "submission")
+    assert await wire.cmd("AUTH LOGIN") == (334, "VXNlcm5hbWU6")
+    assert await wire.cmd("/w==") == reply_of(replies.AUTH_MALFORMED)  # b"\xff"
+    assert await wire.cmd("AUTH LOGIN /w==") == reply_of(replies.AUTH_MALFORMED)
+    await wire.login("a@example.org", "right")
+    await wire.close()
+
+
 async def test_sender_ownership(server: TestServer) -> None:
     account = await server.add_user("a@example.org", "pw")
     await server.ctx.store.add_alias("alias@example.org", account.address)
