@@ -1,6 +1,7 @@
 """Authentication shared by every protocol: passwords, app passwords, switches,
-throttling of failed logins (throttle.py), their log lines (authlog.py), and a
-cache of recent successful logins.
+throttling of failed logins (throttle.py), their log lines (authlog.py), the
+SASL PLAIN/LOGIN exchange SMTP, IMAP and POP3 drive (sasl.py), and a cache of
+recent successful logins.
 
 Mail programs log in very often (a client may open a connection per folder every
 few minutes), so a successful login is remembered under a keyed hash of user
