@@ -12,14 +12,12 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from postfach.auth.passwords import hash_password_async
-from postfach.store import Store
+from support.serve import prepare_user, start_serve
 
 __all__ = [
     "PASSWORD",
@@ -41,12 +39,7 @@ LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3
 
 async def prepare(url: str) -> None:
     """The domain and the one user every fault test logs in as."""
-    store = await Store.connect(url)
-    try:
-        await store.add_domain("example.org")
-        await store.add_account(USER, await hash_password_async(PASSWORD))
-    finally:
-        await store.close()
+    await prepare_user(url, USER, PASSWORD)
 
 
 def write_config(
@@ -77,33 +70,7 @@ class Node:
     def start(cls, config: Path, log: Path, workers: int = 2) -> Node:
         """Starts `postfach serve` and waits for its banner (every listener bound,
         every worker ready)."""
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "postfach",
-                "serve",
-                "--config",
-                str(config),
-                "--workers",
-                str(workers),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=log.open("a"),
-            text=True,
-            start_new_session=True,
-        )
-        ports: dict[str, int] = {}
-        assert process.stdout is not None
-        for line in process.stdout:
-            words = line.split()
-            if len(words) == 2 and ":" in words[1]:
-                ports[words[0]] = int(words[1].rsplit(":", 1)[1])
-            if line.startswith("stop with"):
-                break
-        if process.poll() is not None or not ports:
-            process.wait(30)
-            raise AssertionError(f"serve did not start: {log.read_text()[-3000:]}")
+        process, ports = start_serve(config, log, workers, own_session=True)
         return cls(process, ports, log)
 
     @property

@@ -21,7 +21,6 @@ import poplib
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,7 @@ from pathlib import Path
 import pytest
 
 from faults.wireclients import RawImap, SmtpAttempt, message_for, smtp_send, unique_tag
-from postfach.auth.passwords import hash_password_async
-from postfach.store import Store
+from support.serve import prepare_user, start_serve
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
@@ -73,12 +71,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 async def _prepare(url: str) -> None:
-    store = await Store.connect(url)
-    try:
-        await store.add_domain("example.org")
-        await store.add_account(USER, await hash_password_async(PASSWORD))
-    finally:
-        await store.close()
+    await prepare_user(url, USER, PASSWORD)
 
 
 def _start(tmp_path: Path, data: Path, url: str) -> Serve:
@@ -92,21 +85,8 @@ def _start(tmp_path: Path, data: Path, url: str) -> Serve:
         "[auth]\nallow_plaintext = true\n"
     )
     log = tmp_path / "serve.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "postfach", "serve", "--config", str(config), "--workers", "2"],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-    )
-    ports: dict[str, int] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        words = line.split()
-        if len(words) == 2 and ":" in words[1]:
-            ports[words[0]] = int(words[1].rsplit(":", 1)[1])
-        if line.startswith("stop with"):
-            break
-    if process.poll() is not None or "smtp" not in ports:
+    process, ports = start_serve(config, log)
+    if "smtp" not in ports:
         raise AssertionError(f"serve did not start: {log.read_text()[-2000:]}")
     return Serve(process, ports, log)
 

@@ -28,9 +28,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from harness import BACKENDS, storage_url
-from postfach.auth.passwords import hash_password_async
-from postfach.store import Store
 from support.net import insecure_tls_context
+from support.serve import prepare_user, start_serve
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
@@ -115,12 +114,7 @@ class Cluster:
 
 
 async def _prepare(url: str) -> None:
-    store = await Store.connect(url)
-    try:
-        await store.add_domain("example.org")
-        await store.add_account(USER, await hash_password_async(PASSWORD))
-    finally:
-        await store.close()
+    await prepare_user(url, USER, PASSWORD)
 
 
 def _start(tmp_path: Path, url: str, limits: str = "", extra: str = "") -> Cluster:
@@ -135,21 +129,8 @@ def _start(tmp_path: Path, url: str, limits: str = "", extra: str = "") -> Clust
         f"[auth]\nallow_plaintext = true\n[limits]\n{limits}\n{extra}"
     )
     log = tmp_path / "serve.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "postfach", "serve", "--config", str(config), "--workers", "2"],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-    )
-    ports: dict[str, int] = {}
-    assert process.stdout is not None
-    for line in process.stdout:
-        words = line.split()
-        if len(words) == 2 and ":" in words[1]:
-            ports[words[0]] = int(words[1].rsplit(":", 1)[1])
-        if line.startswith("stop with"):
-            break
-    if process.poll() is not None or "imap" not in ports:
+    process, ports = start_serve(config, log)
+    if "imap" not in ports:
         raise AssertionError(f"serve did not start: {log.read_text()[-2000:]}")
     return Cluster(process, ports, log)
 
