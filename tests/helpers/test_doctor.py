@@ -15,7 +15,7 @@ import pytest
 from harness import TestServer, make_server
 from postfach.helpers import CheckOptions, CheckResult, Status, Step, Target, run_checks
 from postfach.helpers.doctor import exit_status
-from postfach.tls import make_self_signed
+from postfach.net.tls import make_self_signed
 
 from .support import NOW, PASSWORD, free_port, http_server, make_cert, run_cli
 
