@@ -26,14 +26,14 @@ from postfach.context import ServerContext
 from postfach.delivery import Delivery
 from postfach.imap import server as imap_server
 from postfach.mailing.service import MailingService
-from postfach.net import HandedConnections, RunningListener
+from postfach.net.listeners import HandedConnections, RunningListener
+from postfach.net.tls import server_ssl_context
 from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
 from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
-from postfach.tls import server_ssl_context
 from postfach.web import server as web_server
 
 __all__ = ["LISTENERS", "App", "WorkerRole"]

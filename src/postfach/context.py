@@ -12,7 +12,7 @@ from postfach.config import Config
 if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
-    from postfach.net import HandedConnections
+    from postfach.net.listeners import HandedConnections
     from postfach.store import Store
 
 __all__ = ["ServerContext"]

@@ -50,9 +50,9 @@ from pathlib import Path
 from typing import Any
 
 from postfach.config import Config, ListenerSpec
+from postfach.net.tls import server_ssl_context
 from postfach.store.notify import CLOSED, HEARTBEAT, READY
 from postfach.store.runtime import RuntimeState
-from postfach.tls import server_ssl_context
 
 __all__ = [
     "StartError",

@@ -24,7 +24,7 @@ def make_cert(
     not_before: datetime.datetime | None = None,
     days: int = 365,
 ) -> tuple[Path, Path]:
-    """A self-signed certificate for exactly `names` (postfach.tls always adds localhost)."""
+    """A self-signed certificate for exactly `names` (postfach.net.tls always adds localhost)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     start = not_before or NOW - datetime.timedelta(days=1)

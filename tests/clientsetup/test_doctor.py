@@ -15,7 +15,7 @@ import pytest
 from harness import TestServer, make_server
 from postfach.clientsetup import CheckOptions, CheckResult, Status, Step, Target, run_checks
 from postfach.clientsetup.doctor import exit_status
-from postfach.tls import make_self_signed
+from postfach.net.tls import make_self_signed
 from support.cli import run_cli
 from support.net import free_port
 

@@ -29,7 +29,7 @@ from postfach.mailing.smtpclient import (
     SmtpLost,
     SmtpRefused,
 )
-from postfach.tls import make_self_signed
+from postfach.net.tls import make_self_signed
 
 QUICK = 2.0  # seconds: a client that waits for a reply that cannot come fails fast
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from postfach.cli.admin import _dkim_key
 from postfach.config import load_config
+from postfach.net.tls import cert_paths
 from postfach.store import Store
-from postfach.tls import cert_paths
 
 __all__ = ["register", "render_config"]
 

@@ -6,7 +6,9 @@ literals only), the octets and the next line. Size limits apply before any
 literal is read. While waiting for a command it also watches the account's
 change queue, so "log out everywhere" ends an idle connection at once. A
 connection not logged in within `limits.preauth_timeout` gets `* BYE` and is
-closed (net.LoginDeadline); after login, `limits.idle_timeout` applies.
+closed (net.lines.LoginDeadline); after login, `limits.idle_timeout` applies.
+The bytes travel on the shared channel (net/lines.py); IMAP's own are the
+literals and the idle wait interleaved with the change queue.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from postfach.imap.errors import Bye, TooBig
 from postfach.imap.parser import command_name, literal_suffix
 from postfach.imap.recent import tracker_for
 from postfach.imap.session import Session, State
-from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
+from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline, peer_ip
+from postfach.net.listeners import Listener, WireReplies, serve_streams
+from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
+from postfach.serving import listener_env
 from postfach.store.events import ChangeCredentials
-from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 __all__ = ["ImapConnection", "start_listener"]
 
@@ -48,37 +52,21 @@ class ImapConnection:
         writer: asyncio.StreamWriter,
     ) -> None:
         self.ctx = ctx
-        self.reader = reader
         self.writer = writer
         self.ip = peer_ip(writer)
         self.tls = spec.implicit_tls
         self.plaintext_port = not spec.implicit_tls
-        self._out: list[bytes] = []
-        self._size = 0
-
-    def write(self, data: bytes) -> None:
-        self._out.append(data)
-        self._size += len(data)
-        if self._size >= WRITE_CHUNK:
-            self._push()
-
-    def _push(self) -> None:
-        if self._out:
-            self.writer.write(b"".join(self._out))
-            self._out.clear()
-            self._size = 0
-
-    async def flush(self) -> None:
-        self._push()
-        await self.writer.drain()
+        # No idle timer on the channel: next_command waits on the change queue too.
+        self.channel = LineChannel(
+            reader, writer, max_line=MAX_LINE, push_at=WRITE_CHUNK, partial_at_eof=True
+        )
+        self.write = self.channel.write
+        self.flush = self.channel.flush
 
     async def start_tls(self) -> None:
         """RFC 9051 §6.2.1; input pipelined after STARTTLS is discarded (CVE-2011-0411)."""
-        buffer = getattr(self.reader, "_buffer", None)
-        if isinstance(buffer, bytearray):
-            buffer.clear()
         try:
-            await self.writer.start_tls(self.ctx.ssl_context)
+            await self.channel.start_tls(self.ctx.ssl_context)
         except HANDSHAKE_ERRORS as exc:
             handshake_failed("imap", self.ip, exc)
             self.writer.transport.abort()
@@ -86,29 +74,13 @@ class ImapConnection:
         self.tls = True
 
     async def read_line(self) -> bytes:
-        """One line up to MAX_LINE octets; a longer one is skipped and raises TooBig."""
+        """One line with its line end, up to MAX_LINE octets; a longer one is
+        skipped and raises TooBig."""
         try:
-            line = await self.reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as exc:
-            head = bytes(self.reader._buffer[:200]) if hasattr(self.reader, "_buffer") else b""
-            await self._skip_line(exc.consumed)
-            raise TooBig(command_name(head)[0], r.LINE_TOO_LONG) from None
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                return exc.partial
-            raise ConnectionResetError("client closed") from None
-        if len(line) > MAX_LINE:
-            raise TooBig(command_name(line)[0], r.LINE_TOO_LONG)
-        return line
-
-    async def _skip_line(self, consumed: int) -> None:
-        while True:
-            await self.reader.readexactly(max(consumed, 1))
-            try:
-                await self.reader.readuntil(b"\n")
-                return
-            except asyncio.LimitOverrunError as exc:
-                consumed = exc.consumed
+            return await self.channel.read_line(keep_end=True)
+        except LineTooLong as exc:
+            await self.channel.skip_overlong()
+            raise TooBig(command_name(exc.head)[0], r.LINE_TOO_LONG) from None
 
     async def read_command(self) -> bytes:
         """A complete command with its literals inline."""
@@ -127,29 +99,18 @@ class ImapConnection:
             if sync:
                 self.write(b"+ Ready for literal data\r\n")
                 await self.flush()
-            parts.append(await self.reader.readexactly(size))
+            parts.append(await self.channel.read_exact(size))
             line = await self.read_line()
             parts.append(line)
         return b"".join(parts)
 
     async def _discard(self, size: int) -> None:
         """Reads and drops a too-big non-synchronizing literal and the rest of its command."""
-        while size > 0:
-            chunk = await self.reader.read(min(size, 1 << 16))
-            if not chunk:
-                raise ConnectionResetError("client closed")
-            size -= len(chunk)
+        await self.channel.read_exact(size, keep=False)
         line = await self.read_line()
         while (literal := literal_suffix(line)) is not None:
-            await self._discard_bytes(literal[0])
+            await self.channel.read_exact(literal[0], keep=False)
             line = await self.read_line()
-
-    async def _discard_bytes(self, size: int) -> None:
-        while size > 0:
-            chunk = await self.reader.read(min(size, 1 << 16))
-            if not chunk:
-                raise ConnectionResetError("client closed")
-            size -= len(chunk)
 
 
 async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
@@ -232,8 +193,7 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     tracker_for(ctx.store)  # \Recent counts from here (imap/recent.py)
     # a partial, not a wrapper coroutine: every await resumes each frame of the chain
     return await serve_streams(
-        ctx,
-        spec,
+        listener_env(ctx, spec),
         functools.partial(serve_connection, ctx, spec),
         WireReplies(
             too_many_from_ip=b"* BYE Too many connections from your address\r\n",

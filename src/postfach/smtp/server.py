@@ -1,11 +1,12 @@
 """SMTP listeners: `smtp` (MX, port 25), `submission` (587), `submissions` (465), `devices`.
 
-`start_listener` is what `postfach.app.App` calls for each enabled SMTP
-listener. The protocol engine is postfach's own (parser.py, session.py, wire.py)
-on `postfach.net.serve_streams`, which brings implicit TLS for `submissions`, the
-per-IP connection limit and a clean shutdown. aiosmtpd was the first choice; it
-is not used because it cannot carry DSN parameters, BDAT, enhanced codes on every
-reply and the per-message speed goal of issue 3 without rewriting its core.
+`start_listener` is what `postfach.app.App` calls for each enabled SMTP listener.
+The protocol engine is postfach's own (parser.py, session.py, wire.py) on
+`postfach.net`: `serve_streams` brings implicit TLS for `submissions`, the per-IP
+connection limit and a clean shutdown; wire.py frames on its LineChannel. aiosmtpd
+was the first choice; it is not used because it cannot carry DSN parameters, BDAT,
+enhanced codes on every reply and the per-message speed goal of issue 3 without
+rewriting its core.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net import Listener, LoginDeadline, WireReplies, peer_ip, serve_streams
+from postfach.net.lines import LoginDeadline, peer_ip
+from postfach.net.listeners import Listener, WireReplies, serve_streams
 from postfach.recipients import RecipientCache
+from postfach.serving import listener_env
 from postfach.smtp import policy, replies
 from postfach.smtp.acceptance import Acceptance
 from postfach.smtp.session import Session
@@ -116,4 +119,4 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
         timeout=replies.TIMEOUT.to_bytes(),
     )
     preauth = ctx.config.limits.smtp_preauth_timeout
-    return await serve_streams(ctx, spec, service.handle, wire_replies, preauth)
+    return await serve_streams(listener_env(ctx, spec), service.handle, wire_replies, preauth)

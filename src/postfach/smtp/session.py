@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from postfach.auth import AuthFailure
 from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
+from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.smtp import policy, replies
 from postfach.smtp.commands import (
     Auth,
@@ -48,10 +49,9 @@ from postfach.store import faults
 from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.events import ChangeCredentials
 from postfach.store.records import Account
-from postfach.tls import HANDSHAKE_ERRORS, handshake_failed
 
 if TYPE_CHECKING:
-    from postfach.net import LoginDeadline
+    from postfach.net.lines import LoginDeadline
     from postfach.smtp.server import SmtpService
 
 __all__ = ["COMMANDS", "Recipient", "Session", "State", "Transaction"]

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from postfach.clientsetup import CheckOptions, run_checks
-from postfach.tls import cert_paths
+from postfach.net.tls import cert_paths
 from postfach.web.common import context, render
 from postfach.web.sessions import User, action, page
 

@@ -27,7 +27,7 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from postfach.net import Admission, Refusal
+from postfach.net.listeners import Admission, Refusal
 
 __all__ = ["HttpGuard", "guarded_protocol"]
 

@@ -1,7 +1,7 @@
 """The `http` listener: uvicorn's server run inside postfach's event loop.
 
 `start_listener` is what `postfach.app.App` calls; it returns an object with
-the two members App uses of `postfach.net.Listener`: `port` (the bound port,
+the two members App uses of `postfach.net.listeners.Listener`: `port` (the bound port,
 also when the configuration says 0) and `stop()`, which also ends the campaign
 runs started through the admin API.
 """
@@ -19,7 +19,8 @@ from starlette.applications import Starlette
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net import Admission
+from postfach.net.listeners import Admission
+from postfach.serving import listener_env
 from postfach.web.app import build_app
 from postfach.web.guard import HttpGuard, guarded_protocol
 from postfach.web.mailing_campaigns import stop_runs
@@ -92,7 +93,7 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
     # A trusted proxy speaks for many clients (their addresses are in its
     # X-Forwarded-For): it is not held to the per-address limit.
     guard = HttpGuard(
-        Admission(ctx, spec.name, exempt=_trusted_proxies(config.forwarded_allow_ips)),
+        Admission(listener_env(ctx, spec), exempt=_trusted_proxies(config.forwarded_allow_ips)),
         header_timeout=limits.http_header_timeout,
         body_timeout=limits.http_body_timeout,
     )

@@ -1,12 +1,14 @@
 """Stream listeners shared by the line protocols: implicit TLS, limits, timeouts, shutdown.
 
-`serve_streams` wraps `asyncio.start_server`. Each connection must pass its
-listener's `Admission` (per client address, per listener, and what the process's
-file descriptors allow; the HTTP listener uses the same), or it is refused with
-the protocol's own words. A `LoginDeadline` ends a connection that has not logged
-in soon: a silent client must not keep its slot for the post-login idle time.
-On `stop()` the socket and every open connection close so that `postfach serve`
-ends promptly.
+A listener sees a `ListenerEnv`, not the process's ServerContext: its spec, the TLS
+context, the two connection limits, the shared per-address counts and, in a worker,
+the supervisor's hand-over. `serve_streams` wraps `asyncio.start_server`. Each
+connection must pass its listener's `Admission` (per client address, per listener,
+and what the process's file descriptors allow; the HTTP listener uses the same), or
+it is refused with the protocol's own words. A `LoginDeadline` ends a connection
+that has not logged in soon: a silent client must not keep its slot for the
+post-login idle time. On `stop()` the socket and every open connection close so that
+`postfach serve` ends promptly.
 """
 
 from __future__ import annotations
@@ -23,30 +25,53 @@ from dataclasses import dataclass, field
 from ssl import SSLContext
 from typing import Protocol
 
-from postfach.config import LimitsConfig, ListenerSpec
-from postfach.context import ServerContext
-from postfach.store.api import StoreError
-from postfach.store.runtime import RuntimeState
+from postfach.config import ListenerSpec
+from postfach.net.lines import LoginDeadline, peer_ip
 
 __all__ = [
     "Admission",
+    "ConnectionCounts",
+    "CountsUnavailable",
     "HandedConnections",
     "Listener",
-    "LoginDeadline",
+    "ListenerEnv",
     "Refusal",
     "RunningListener",
     "StreamHandler",
     "WireReplies",
     "fd_budget",
-    "peer_ip",
     "serve_streams",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("postfach.net")  # the name its lines had before the split
 
 FD_RESERVE = 64  # descriptors kept for the store, runtime file, logs, workers' channels
-CLOSE_GRACE = 5.0  # seconds a timed-out client gets to read its reply before the abort
 _CAP_WARNING_INTERVAL = 60.0
+
+
+class CountsUnavailable(Exception):
+    """The shared connection counts cannot be read or written now (a full disk)."""
+
+
+class ConnectionCounts(Protocol):
+    """Open connections per listener and client address, shared by the workers of
+    `serve --workers N` (the runtime file). Failures raise CountsUnavailable."""
+
+    def connection_opened(self, listener: str, ip: str, limit: int) -> bool: ...
+
+    def connection_closed(self, listener: str, ip: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerEnv:
+    """What a listener needs of its process: no store, no context."""
+
+    spec: ListenerSpec
+    ssl_context: SSLContext
+    max_connections: int  # limits.max_connections (0: fd_budget())
+    max_connections_per_ip: int  # limits.max_connections_per_ip
+    shared_counts: ConnectionCounts | None = None  # None: counted in this process
+    handed: HandedConnections | None = None  # a worker: the supervisor accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,48 +83,9 @@ class WireReplies:
     timeout: bytes  # no login within the pre-authentication timeout
 
 
-class LoginDeadline:
-    """Ends a connection that has not logged in `seconds` after it opened (0: never):
-    the protocol's timeout reply, then close. The session calls `passed()` at login."""
-
-    __slots__ = ("_handle", "_name", "_reply", "_writer")
-
-    def __init__(
-        self, writer: asyncio.StreamWriter, seconds: float, reply: bytes, name: str
-    ) -> None:
-        self._writer = writer
-        self._reply = reply
-        self._name = name
-        self._handle: asyncio.TimerHandle | None = None
-        if seconds > 0:
-            self._handle = asyncio.get_running_loop().call_later(seconds, self._expire)
-
-    def passed(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def _expire(self) -> None:
-        self._handle = None
-        log.info("%s: %s did not log in in time; closing", self._name, peer_ip(self._writer))
-        with contextlib.suppress(Exception):
-            self._writer.write(self._reply)
-            self._writer.close()
-        # The close waits for the reply to drain; a client that reads nothing is cut.
-        transport = self._writer.transport
-        asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
-
-
 StreamHandler = Callable[
     [asyncio.StreamReader, asyncio.StreamWriter, LoginDeadline], Awaitable[None]
 ]
-
-
-def peer_ip(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return "unknown"
 
 
 class RunningListener(Protocol):
@@ -149,15 +135,15 @@ class Listener:
 
 
 async def serve_streams(
-    ctx: ServerContext,
-    spec: ListenerSpec,
+    env: ListenerEnv,
     handler: StreamHandler,
     replies: WireReplies,
     preauth_timeout: float,
     limit: int = 64 * 1024,
 ) -> Listener:
     """Starts `handler` for each connection the listener's `Admission` lets in."""
-    admission = Admission(ctx, spec.name)
+    spec = env.spec
+    admission = Admission(env)
     listener: Listener
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -193,8 +179,8 @@ async def serve_streams(
             with contextlib.suppress(Exception):
                 writer.close()
 
-    ssl = ctx.ssl_context if spec.implicit_tls else None
-    handed = ctx.handed_connections
+    ssl = env.ssl_context if spec.implicit_tls else None
+    handed = env.handed
     if handed is not None:
         listener = Listener(spec, None, handed=handed)
         handed.register(spec.name, _take_handed(handed, on_connect, ssl, limit, listener))
@@ -304,10 +290,10 @@ class _ConnectionCounter:
     connections: the count moves to memory until the file works again (logged
     once each way), and decrements it missed are applied then."""
 
-    def __init__(self, ctx: ServerContext, listener: str) -> None:
-        self._runtime = ctx.store.runtime
-        self._listener = listener
-        self._limit = ctx.config.limits.max_connections_per_ip
+    def __init__(self, env: ListenerEnv) -> None:
+        self._runtime = env.shared_counts
+        self._listener = env.spec.name
+        self._limit = env.max_connections_per_ip
         self._open: Counter[str] = Counter()  # counted in memory
         self._owed: Counter[str] = Counter()  # closes the runtime file missed
         self._degraded = False
@@ -317,7 +303,7 @@ class _ConnectionCounter:
             try:
                 self._settle(self._runtime)
                 allowed = self._runtime.connection_opened(self._listener, ip, self._limit)
-            except StoreError as exc:
+            except CountsUnavailable as exc:
                 self._failed(exc)
             else:
                 self._recovered()
@@ -335,11 +321,11 @@ class _ConnectionCounter:
             return
         try:
             self._runtime.connection_closed(self._listener, ip)
-        except StoreError as exc:
+        except CountsUnavailable as exc:
             self._owed[ip] += 1
             self._failed(exc)
 
-    def _settle(self, runtime: RuntimeState) -> None:
+    def _settle(self, runtime: ConnectionCounts) -> None:
         while self._owed:
             ip = next(iter(self._owed))
             runtime.connection_closed(self._listener, ip)
@@ -347,7 +333,7 @@ class _ConnectionCounter:
             if self._owed[ip] <= 0:
                 del self._owed[ip]
 
-    def _failed(self, exc: StoreError) -> None:
+    def _failed(self, exc: CountsUnavailable) -> None:
         if not self._degraded:
             self._degraded = True
             log.warning(
@@ -403,13 +389,10 @@ class Admission:
     (`limits.max_connections`, 0: `fd_budget()`), the process's descriptors, and the
     per-address limit. `exempt` addresses skip the last (HTTP's trusted proxies)."""
 
-    def __init__(
-        self, ctx: ServerContext, listener: str, exempt: frozenset[str] = frozenset()
-    ) -> None:
-        limits: LimitsConfig = ctx.config.limits
-        self._listener = listener
-        self._per_ip = _ConnectionCounter(ctx, listener)
-        self._cap = limits.max_connections or fd_budget()
+    def __init__(self, env: ListenerEnv, exempt: frozenset[str] = frozenset()) -> None:
+        self._listener = env.spec.name
+        self._per_ip = _ConnectionCounter(env)
+        self._cap = env.max_connections or fd_budget()
         self._exempt = exempt
         self._open = 0
         self._warned_at = -_CAP_WARNING_INTERVAL

@@ -1,0 +1,12 @@
+"""The wire layer: what every protocol stands on, and nothing of what they mean.
+
+It owns the listeners (`listeners`: accepting, implicit TLS, admission by
+address, listener and descriptors, the hand-over from the supervisor, shutdown),
+TLS (`tls`: the certificate and the server context) and one connection's bytes
+(`lines`: the bounded line reader, the batched writer, STARTTLS, the idle timer
+and the login deadline). The protocols (imap/, pop3/, smtp/, web/) frame on it.
+
+It knows no store and no ServerContext: a listener gets a `ListenerEnv`, and
+the per-address counts shared by workers arrive as a `ConnectionCounts`
+(postfach.serving builds both from the context).
+"""
