@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from postfach import dkim
 from postfach.context import ServerContext
+from postfach.message.address import header_from_addresses
 from postfach.queue.dsn import ReportRecipient, build_report
-from postfach.smtp.policy import header_from_addresses
 from postfach.store.queue import NewQueueRecipient
 from postfach.store.records import DeliveryStatus
 
