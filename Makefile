@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/postfach serve --dev
 
+# ruff, then the layering contracts of pyproject.toml [tool.importlinter].
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

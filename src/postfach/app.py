@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,6 +26,8 @@ from postfach.config import Config, ListenerSpec
 from postfach.context import ServerContext
 from postfach.delivery import Delivery
 from postfach.imap import server as imap_server
+from postfach.imap.indexcache import IndexCache
+from postfach.imap.recent import tracker_for
 from postfach.mailing.service import MailingService
 from postfach.net.listeners import HandedConnections, RunningListener
 from postfach.net.tls import server_ssl_context
@@ -32,11 +35,12 @@ from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
 from postfach.store import Store
+from postfach.store.mailing import MailingStore
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
 from postfach.web import server as web_server
 
-__all__ = ["LISTENERS", "App", "WorkerRole"]
+__all__ = ["LISTENERS", "App", "WorkerRole", "build_context"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,33 @@ class WorkerRole:
         return self.index == 0
 
 
+async def build_context(
+    config: Config,
+    store: Store,
+    *,
+    ssl_context: ssl.SSLContext,
+    node_id: str,
+    listen_sockets: dict[str, socket.socket] | None = None,
+    handed_connections: HandedConnections | None = None,
+) -> ServerContext:
+    """Every shared service of one process, each made once (the store connected,
+    its runtime file set for a worker)."""
+    return ServerContext(
+        config=config,
+        store=store,
+        auth=Authenticator(store, config.auth),
+        delivery=Delivery(store, config.server.hostname),
+        ssl_context=ssl_context,
+        node_id=node_id,
+        recent=tracker_for(store.runtime),
+        index_cache=IndexCache(),
+        mailing=await MailingStore.attach(store),
+        campaigns_sending=set(),
+        listen_sockets=listen_sockets or {},
+        handed_connections=handed_connections,
+    )
+
+
 class App:
     """Starts and stops everything `postfach serve` runs."""
 
@@ -105,11 +136,9 @@ class App:
             relay = self.relay = store.attach_relay(role.relay)
             handed = HandedConnections(role.handoff, relay.connection_closed)
         await store.start_change_feed()
-        self._ctx = ServerContext(
-            config=config,
-            store=store,
-            auth=Authenticator(store, config.auth),
-            delivery=Delivery(store, config.server.hostname),
+        self._ctx = await build_context(
+            config,
+            store,
             ssl_context=server_ssl_context(config),
             node_id=f"{socket.gethostname()}:{os.getpid()}:{id(self):x}",
             listen_sockets=dict(role.sockets) if role is not None else {},

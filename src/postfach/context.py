@@ -1,31 +1,68 @@
-"""What every listener gets: the shared services of one postfach process."""
+"""What every listener gets: the shared services of one postfach process.
+
+`postfach.app.build_context` makes each service once per process and hands it
+here as a field; nothing is looked up elsewhere by store or by process. Fields
+are typed by Protocols where the implementation lives in a protocol package
+(imap/recent.py, imap/indexcache.py), so this module imports no protocol.
+"""
 
 from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from postfach.config import Config
+from postfach.store.records import MailboxId
 
 if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
     from postfach.net.listeners import HandedConnections
-    from postfach.store import Store
+    from postfach.store.api import StoreApi
+    from postfach.store.mailing import MailingStore
+    from postfach.store.records import Mailbox, MailboxIndex
+    from postfach.store.roles import ServerStore
 
-__all__ = ["ServerContext"]
+__all__ = ["MailboxIndexCache", "RecentKey", "RecentMarks", "ServerContext"]
+
+RecentKey = tuple[MailboxId, int]  # mailbox and its UIDVALIDITY
+
+
+class RecentMarks(Protocol):
+    """IMAP \\Recent (RFC 3501 §2.3.2): which messages some session was told about."""
+
+    def known(self, key: RecentKey) -> bool: ...
+    async def prime(self, store: StoreApi, key: RecentKey, uids: Sequence[int]) -> None: ...
+    def unclaimed(self, key: RecentKey, uids: Sequence[int]) -> list[int]: ...
+    def claim(self, key: RecentKey, uid: int) -> bool: ...
+    def settled(self, key: RecentKey, uidnext: int) -> bool: ...
+
+
+class MailboxIndexCache(Protocol):
+    """Indexes of big mailboxes kept between SELECTs while still exact."""
+
+    def get(self, mailbox: Mailbox) -> MailboxIndex | None: ...
+    def has(self, mailbox_id: MailboxId) -> bool: ...
+    def put(self, mailbox: Mailbox, index: MailboxIndex) -> None: ...
 
 
 @dataclass(slots=True)
 class ServerContext:
     config: Config
-    store: Store
+    store: ServerStore
     auth: Authenticator
     delivery: Delivery
     ssl_context: ssl.SSLContext
     node_id: str  # unique per process: owner of cross-node locks
+    recent: RecentMarks  # IMAP \Recent marks (imap/recent.py)
+    index_cache: MailboxIndexCache  # IMAP SELECT's indexes of big mailboxes (imap/indexcache.py)
+    mailing: MailingStore  # the mailing tables, made sure of once at start
+    # Campaigns being sent in this process: one run each, however many facades
+    # (the engine's, the admin API's) start one (mailing/scheduler.py).
+    campaigns_sending: set[int]
     # A worker of `serve --workers N`: listening sockets the supervisor bound, by
     # listener (HTTP), and the connections it accepts and hands over (the others).
     listen_sockets: dict[str, socket.socket] = field(default_factory=dict)

@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postfach.message.xtext import xtext_encode
 from postfach.smtp import replies
 from postfach.smtp.commands import Auth, Bdat, Data, Helo, Mail, Noop, Quit, Rcpt, StartTls
 from postfach.smtp.data import DataCollector, finish_content
 from postfach.smtp.errors import SmtpError
-from postfach.smtp.parser import parse_command, xtext_decode, xtext_encode
+from postfach.smtp.parser import parse_command, xtext_decode
 
 
 def error_of(line: bytes) -> replies.Reply:

@@ -156,19 +156,15 @@ async def _mailing(args: argparse.Namespace, internal: bool = False) -> AsyncIte
         if not internal:
             yield await Mailing.open(store, config)
             return
-        from postfach.auth import Authenticator
-        from postfach.context import ServerContext
-        from postfach.delivery import Delivery
+        from postfach.app import build_context
 
-        delivery = Delivery(store, config.server.hostname)
-        ctx = ServerContext(
-            config, store, Authenticator(store, config.auth), delivery,
-            ssl.create_default_context(), "cli",
-        )  # fmt: skip
+        ctx = await build_context(
+            config, store, ssl_context=ssl.create_default_context(), node_id="cli"
+        )
         try:
-            yield await Mailing.open(store, config, ctx=ctx)
+            yield Mailing.of_process(ctx)
         finally:
-            await delivery.stop()
+            await ctx.delivery.stop()
 
 
 # -- relays --------------------------------------------------------------------

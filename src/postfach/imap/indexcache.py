@@ -11,19 +11,17 @@ index that raced a commit can only be newer than its key, and then the key
 never matches again.
 
 Only mailboxes of `MIN_MESSAGES` or more are kept, at most `MAX_ENTRIES` per
-store, each for at most `MAX_AGE` seconds.
+process (the context's `index_cache`), each for at most `MAX_AGE` seconds.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections import OrderedDict
 
-from postfach.store.api import StoreApi
 from postfach.store.records import Mailbox, MailboxId, MailboxIndex
 
-__all__ = ["IndexCache", "cache_for"]
+__all__ = ["IndexCache"]
 
 MIN_MESSAGES = 5000
 MAX_ENTRIES = 8
@@ -65,13 +63,3 @@ class IndexCache:
         self._entries.move_to_end(mailbox.id)
         while len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
-
-
-_CACHES: weakref.WeakKeyDictionary[StoreApi, IndexCache] = weakref.WeakKeyDictionary()
-
-
-def cache_for(store: StoreApi) -> IndexCache:
-    cache = _CACHES.get(store)
-    if cache is None:
-        cache = _CACHES[store] = IndexCache()
-    return cache

@@ -10,7 +10,7 @@ claiming them (RFC 3501 §6.3.2); IMAP4rev2 sessions (RFC 9051 dropped
 \\Recent) neither see nor claim.
 
 The first time this process looks at a mailbox, the mark is set below the
-messages that entered it since the IMAP listener started (`entered_at`), so
+messages that entered it since the process started (`entered_at`), so
 mail that arrived before any session noticed stays recent, and mail from
 before a restart does not all turn recent at once.
 
@@ -21,7 +21,6 @@ runtime file (store/runtime.py), so "exactly one session" holds across them.
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Sequence
 
 from postfach.store import faults
@@ -120,14 +119,7 @@ class SharedRecentTracker(RecentTracker):
             return False
 
 
-_TRACKERS: weakref.WeakKeyDictionary[StoreApi, RecentTracker] = weakref.WeakKeyDictionary()
-
-
-def tracker_for(store: StoreApi) -> RecentTracker:
-    """The tracker of one store (one per process in production; tests run several)."""
-    tracker = _TRACKERS.get(store)
-    if tracker is None:
-        runtime = store.runtime
-        tracker = RecentTracker() if runtime is None else SharedRecentTracker(runtime)
-        _TRACKERS[store] = tracker
-    return tracker
+def tracker_for(runtime: RuntimeState | None) -> RecentTracker:
+    """The tracker of one process (App makes it once); the workers of `serve
+    --workers N` share their marks through `runtime`."""
+    return RecentTracker() if runtime is None else SharedRecentTracker(runtime)

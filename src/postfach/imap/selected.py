@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from postfach.imap.grammar import compact_uids
-from postfach.imap.recent import RecentTracker
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
 from postfach.store.records import Mailbox, MailboxId, MailboxIndex, MessageMeta
+
+if TYPE_CHECKING:
+    from postfach.context import RecentMarks
 
 __all__ = ["SelectedView", "format_flags"]
 
@@ -47,7 +50,7 @@ class SelectedView:
     announced_exists: int = 0
     recent: set[int] = field(default_factory=set)  # UIDs recent in this session
     announced_recent: int = 0
-    tracker: RecentTracker | None = None  # None: \Recent not shown (IMAP4rev2)
+    tracker: RecentMarks | None = None  # None: \Recent not shown (IMAP4rev2)
     claims: bool = False  # claims new arrivals as its recent messages (read-write)
     _interned: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     _spelling: dict[str, str] = field(default_factory=dict)  # keyword.lower() -> as stored
@@ -81,7 +84,7 @@ class SelectedView:
     def recent_key(self) -> tuple[MailboxId, int]:
         return (self.mailbox_id, self.uidvalidity)
 
-    def start_recent(self, tracker: RecentTracker, claims: bool) -> None:
+    def start_recent(self, tracker: RecentMarks, claims: bool) -> None:
         """RFC 3501 §2.3.2: the messages no session has been told about are ours."""
         self.tracker = tracker
         self.claims = claims

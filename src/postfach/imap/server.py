@@ -22,9 +22,10 @@ from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.imap import responses as r
 from postfach.imap.errors import Bye, TooBig
+from postfach.imap.handlers import COMMANDS
 from postfach.imap.parser import command_name, literal_suffix
-from postfach.imap.recent import tracker_for
-from postfach.imap.session import Session, State
+from postfach.imap.session import Session
+from postfach.imap.state import ImapLimits, State
 from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline, peer_ip
 from postfach.net.listeners import Listener, WireReplies, serve_streams
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
@@ -48,10 +49,12 @@ class ImapConnection:
         self,
         ctx: ServerContext,
         spec: ListenerSpec,
+        limits: ImapLimits,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
         self.ctx = ctx
+        self.limits = limits
         self.writer = writer
         self.ip = peer_ip(writer)
         self.tls = spec.implicit_tls
@@ -86,7 +89,7 @@ class ImapConnection:
         """A complete command with its literals inline."""
         line = await self.read_line()
         tag, name = command_name(line)
-        limit = self.ctx.config.limits.max_message_size if name == "APPEND" else MAX_COMMAND_LITERAL
+        limit = self.limits.max_message_size if name == "APPEND" else MAX_COMMAND_LITERAL
         parts = [line]
         total = len(line)
         while (literal := literal_suffix(line)) is not None:
@@ -116,7 +119,7 @@ class ImapConnection:
 async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
     """Waits for a command; meanwhile ends the session on "log out everywhere". None: timeout."""
     reader = asyncio.ensure_future(conn.read_command())
-    timeout = conn.ctx.config.limits.idle_timeout
+    timeout = session.limits.idle_timeout
     try:
         while True:
             queue = session.queue
@@ -128,7 +131,7 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
             )
             if getter in done:
                 change = getter.result()
-                session.pending.append(change)
+                session.add_pending(change)
                 if isinstance(change, ChangeCredentials):
                     session.check_logout([change])
             else:
@@ -145,12 +148,13 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
 async def serve_connection(
     ctx: ServerContext,
     spec: ListenerSpec,
+    limits: ImapLimits,
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     deadline: LoginDeadline,
 ) -> None:
-    conn = ImapConnection(ctx, spec, reader, writer)
-    session = Session(ctx, conn)
+    conn = ImapConnection(ctx, spec, limits, reader, writer)
+    session = Session(ctx, conn, limits, COMMANDS)
     try:
         session.greet()
         await conn.flush()
@@ -190,16 +194,16 @@ async def _loop(session: Session, conn: ImapConnection, deadline: LoginDeadline)
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts `imap` or `imaps` as `postfach.app.App` expects."""
-    tracker_for(ctx.store)  # \Recent counts from here (imap/recent.py)
+    limits = ImapLimits.from_config(ctx.config.limits)  # read once per listener
     # a partial, not a wrapper coroutine: every await resumes each frame of the chain
     return await serve_streams(
         listener_env(ctx, spec),
-        functools.partial(serve_connection, ctx, spec),
+        functools.partial(serve_connection, ctx, spec, limits),
         WireReplies(
             too_many_from_ip=b"* BYE Too many connections from your address\r\n",
             too_busy=b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
             timeout=r.untagged("BYE " + r.AUTOLOGOUT),
         ),
-        ctx.config.limits.preauth_timeout,
+        limits.preauth_timeout,
         limit=MAX_LINE,
     )

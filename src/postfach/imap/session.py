@@ -15,9 +15,8 @@ Invariants (after mox's imapserver):
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +26,7 @@ from postfach.imap.errors import Bad, Bye, No
 from postfach.imap.lexer import BadSyntax
 from postfach.imap.parser import parse_command
 from postfach.imap.selected import SelectedView
+from postfach.imap.state import ImapLimits, State, capabilities
 from postfach.store import faults
 from postfach.store.api import (
     AlreadyExists,
@@ -42,28 +42,9 @@ from postfach.store.records import Account
 if TYPE_CHECKING:
     from postfach.context import ServerContext
 
-__all__ = ["Conn", "Session", "State"]
+__all__ = ["CommandTable", "Conn", "Handler", "Session"]
 
 log = logging.getLogger(__name__)
-
-
-class State(enum.Flag):
-    NOT_AUTH = enum.auto()
-    AUTH = enum.auto()
-    SELECTED = enum.auto()
-    LOGOUT = enum.auto()
-
-
-ANY = State.NOT_AUTH | State.AUTH | State.SELECTED
-AUTHED = State.AUTH | State.SELECTED
-
-BASE_CAPABILITIES = (
-    "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS CHILDREN "
-    "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS MOVE CONDSTORE QRESYNC "
-    "ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT QUOTA "
-    "QUOTA=RES-STORAGE STATUS=SIZE MULTIAPPEND BINARY"
-)
-ENABLEABLE = frozenset({"IMAP4REV2", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
 
 
 class Conn(Protocol):
@@ -80,14 +61,23 @@ class Conn(Protocol):
 
 
 Handler = Callable[["Session", Any], Awaitable[str | None]]
+# Each command type: its handler and the states that allow it (handlers/__init__.py).
+CommandTable = Mapping[type[Any], tuple[Handler, State]]
 
 
 class Session:
-    """Holds the state of one connection and applies commands to the store."""
+    """Holds the state of one connection and applies commands to the store.
 
-    def __init__(self, ctx: ServerContext, conn: Conn) -> None:
+    Handlers read the session's fields; they change its state only through its
+    methods (logged_in, enter_selected, leave_selected, enable, save_search, close)."""
+
+    def __init__(
+        self, ctx: ServerContext, conn: Conn, limits: ImapLimits, commands: CommandTable
+    ) -> None:
         self.ctx = ctx
         self.conn = conn
+        self.limits = limits
+        self.commands = commands
         self.state = State.NOT_AUTH
         self.account: Account | None = None
         self.queue: asyncio.Queue[Change] | None = None
@@ -121,17 +111,13 @@ class Session:
         return self.conn.tls or self.ctx.config.auth.allow_plaintext
 
     def capabilities(self) -> str:
-        caps = BASE_CAPABILITIES
-        if self.state is State.NOT_AUTH:
-            if self.conn.plaintext_port and not self.conn.tls:
-                caps += " STARTTLS"
-            if self.login_allowed:
-                caps += " AUTH=PLAIN AUTH=LOGIN SASL-IR"
-            else:
-                caps += " LOGINDISABLED"
-        else:
-            caps += f" APPENDLIMIT={self.ctx.config.limits.max_message_size}"
-        return caps
+        return capabilities(
+            self.state,
+            plaintext_port=self.conn.plaintext_port,
+            tls=self.conn.tls,
+            login_allowed=self.login_allowed,
+            appendlimit=self.limits.max_message_size,
+        )
 
     def selected(self) -> SelectedView:
         if self.view is None:
@@ -153,6 +139,26 @@ class Session:
         self.account = account
         self.state = State.AUTH
         self.queue = self._exit.enter_context(self.ctx.store.hub.watch(account.id))
+
+    def enter_selected(self, view: SelectedView) -> None:
+        self.view = view
+        self.state = State.SELECTED
+
+    def leave_selected(self) -> None:
+        self.view = None
+        self.state = State.AUTH
+
+    def enable(self, *capabilities: str) -> None:
+        """RFC 5161 ENABLE, or CONDSTORE turned on by its first use (RFC 7162 §3.1)."""
+        self.enabled.update(capabilities)
+
+    def save_search(self, uids: list[int]) -> None:
+        """SEARCHRES (RFC 5182): the result `$` stands for."""
+        self.saved_uids = uids
+
+    def add_pending(self, change: Change) -> None:
+        """A change that arrived while a command or IDLE waited; folded in at `sync`."""
+        self.pending.append(change)
 
     def close(self) -> None:
         self._exit.close()
@@ -236,9 +242,7 @@ class Session:
             self.sync(allow_expunge)
 
     async def dispatch(self, cmd: c.Command) -> str | None:
-        from postfach.imap.handlers import COMMANDS
-
-        handler, states = COMMANDS[type(cmd)]
+        handler, states = self.commands[type(cmd)]
         if not self.state & states:
             if self.state is State.NOT_AUTH:
                 raise No("Log in first")

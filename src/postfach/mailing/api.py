@@ -160,6 +160,8 @@ class Mailing(BounceMixin):
         self.vault = vault
         self.clock: Clock = clock or SystemClock()
         self.ctx = ctx
+        # One run per campaign per process: the context's set, else this facade's.
+        self.sending: set[int] = ctx.campaigns_sending if ctx is not None else set()
 
     @classmethod
     async def open(
@@ -171,6 +173,11 @@ class Mailing(BounceMixin):
     ) -> Mailing:
         mailing = await MailingStore.attach(store)
         return cls(mailing, config, Vault.for_data_dir(config.data_path), clock, ctx)
+
+    @classmethod
+    def of_process(cls, ctx: ServerContext) -> Mailing:
+        """The facade over the context's mailing tables (made sure of at start)."""
+        return cls(ctx.mailing, ctx.config, Vault.for_data_dir(ctx.config.data_path), ctx=ctx)
 
     # -- relays --------------------------------------------------------------
     async def add_relay(self, settings: RelaySettings) -> Relay:
@@ -325,7 +332,7 @@ class Mailing(BounceMixin):
         base = self.unsubscribe_base()
         settings = SchedulerSettings(owner=default_owner(), unsubscribe_base=base)
         settings = replace(settings, **overrides)
-        return Scheduler(self.store, self.connect, settings, self.clock, progress)
+        return Scheduler(self.store, self.connect, settings, self.clock, progress, self.sending)
 
     def unsubscribe_base(self) -> str:
         configured = self.config.mailing.unsubscribe_url

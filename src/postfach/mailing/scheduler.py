@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -117,10 +116,6 @@ def _next_batch(handled: int, seconds: float) -> int:
     return max(CLAIM_MIN, min(CLAIM_MAX, int(rate * BATCH_SECONDS)))
 
 
-# Campaigns being sent in this process, per open store.
-_ACTIVE: weakref.WeakKeyDictionary[object, set[int]] = weakref.WeakKeyDictionary()
-
-
 class Scheduler:
     def __init__(
         self,
@@ -129,26 +124,28 @@ class Scheduler:
         settings: SchedulerSettings,
         clock: Clock | None = None,
         progress: Progress | None = None,
+        sending: set[int] | None = None,
     ) -> None:
         self.mailing = mailing
         self.connect = connect
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.progress = progress
+        # Campaigns being sent in this process (the context's campaigns_sending).
+        self.sending: set[int] = set() if sending is None else sending
 
     async def run(self, campaign: Campaign) -> RunReport:
         """Sends what is queued for `campaign` until nothing is left or no relay can.
 
         One run per campaign per process (the service's and an API-started one
         would otherwise both send); other nodes are kept apart by the claims."""
-        active = _ACTIVE.setdefault(self.mailing.store, set())
-        if campaign.id in active:
+        if campaign.id in self.sending:
             return RunReport(already_running=True)
-        active.add(campaign.id)
+        self.sending.add(campaign.id)
         try:
             return await self._run(campaign)
         finally:
-            active.discard(campaign.id)
+            self.sending.discard(campaign.id)
 
     async def _run(self, campaign: Campaign) -> RunReport:
         attachments = await self.mailing.attachments(campaign.id)

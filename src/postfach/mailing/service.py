@@ -51,7 +51,7 @@ class MailingService:
         self._runs.clear()
 
     async def _loop(self) -> None:
-        mailing = await Mailing.open(self.ctx.store, self.ctx.config, ctx=self.ctx)
+        mailing = Mailing.of_process(self.ctx)
         interval = self.ctx.config.mailing.bounce_interval
         interval = interval or DEFAULT_BOUNCE_INTERVAL
         next_bounces = time.time() + 60.0

@@ -2,7 +2,7 @@
 
 Every campaign message carries `List-Unsubscribe: <https://host/unsubscribe/T>`
 and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. The web listener
-answers the POST by calling `unsubscribe(store, token)`; the contact is marked
+answers the POST by calling `unsubscribe(ctx.mailing, token)`; the contact is marked
 and gets no further campaigns from that list. The token is the recipient's
 random token (mailing/tokens.py), so no key is needed to check it.
 """
@@ -16,10 +16,11 @@ from postfach.store.mailing import MailingStore
 __all__ = ["unsubscribe"]
 
 
-async def unsubscribe(store: StoreBase, token: str) -> bool:
-    """Marks the contact behind `token` unsubscribed; False if the token is unknown."""
+async def unsubscribe(store: StoreBase | MailingStore, token: str) -> bool:
+    """Marks the contact behind `token` unsubscribed; False if the token is unknown.
+    `postfach serve` passes the context's MailingStore; a bare store is attached."""
     token = token.strip().lower()
     if not TOKEN_RE.fullmatch(token):
         return False
-    mailing = await MailingStore.attach(store)
+    mailing = store if isinstance(store, MailingStore) else await MailingStore.attach(store)
     return await mailing.unsubscribe(token)

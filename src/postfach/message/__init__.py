@@ -6,6 +6,12 @@ The store calls `parse_message` when a message arrives and keeps
 BODY[...] / BINARY[...] with `section_bytes` / `decode_part_body`, never
 parsing the message again. See `sections` for how the per-recipient trace
 prefix combines with the shared blob.
+
+Owns everything about a message's bytes that needs no server: parsing
+(`parse`, `headers`, `params`, `decode`, `address`, including the From:
+addresses SMTP checks and DKIM signs for), the parsed model (`model`), IMAP
+sections (`sections`) and RFC 3461 xtext (`xtext`). It imports nothing else of
+postfach's (import-linter contract in pyproject.toml).
 """
 
 from postfach.message.headers import decode_words, header_value, trace_prefix

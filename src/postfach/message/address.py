@@ -10,15 +10,20 @@ The parser never fails: a display name is the phrase before ``<``, or, for a
 bare addr-spec, its last comment (``a@b (Name)``). A missing local part or
 domain becomes ``MISSING_MAILBOX`` / ``MISSING_DOMAIN`` as Dovecot writes them,
 never NIL, which would mean a group.
+
+`header_from_addresses` reads the From: addresses as Python's email package
+does, for the SMTP sender check (R18) and for picking the DKIM signing domain.
 """
 
 from __future__ import annotations
 
 import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses
 
 from postfach.message.model import Address
 
-__all__ = ["MISSING_DOMAIN", "MISSING_MAILBOX", "parse_address_list"]
+__all__ = ["MISSING_DOMAIN", "MISSING_MAILBOX", "header_from_addresses", "parse_address_list"]
 
 MISSING_MAILBOX = b"MISSING_MAILBOX"
 MISSING_DOMAIN = b"MISSING_DOMAIN"
@@ -172,3 +177,21 @@ def parse_address_list(value: bytes | None) -> tuple[Address, ...] | None:
     if value is None:
         return None
     return tuple(_Reader(tokenize(value)).run()) or None
+
+
+_FROM_FIELD = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def header_from_addresses(raw: bytes) -> list[str]:
+    """Addresses in the From: fields of the header section (RFC 5322 §3.6.2)."""
+    end = raw.find(b"\r\n\r\n")
+    header = raw if end < 0 else raw[: end + 2]
+    addresses: list[str] = []
+    for match in _FROM_FIELD.finditer(header):
+        value = match.group(1).decode("utf-8", "replace").replace("\r\n", "").replace("\n", "")
+        try:
+            value = str(make_header(decode_header(value)))
+        except Exception:  # noqa: S110 - undecodable words are kept as they are
+            pass
+        addresses.extend(addr for _, addr in getaddresses([value]) if addr)
+    return addresses

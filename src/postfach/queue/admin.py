@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import time
 
-from postfach.queue.outbound import wake
-from postfach.store.queue import QueueEntry, QueueItem, QueueMixin
+from postfach.store.queue import QueueEntry, QueueItem
+from postfach.store.roles import QueueApi
 
 __all__ = ["delete", "format_entries", "list_entries", "retry"]
 
 
-async def list_entries(store: QueueMixin) -> list[QueueEntry]:
+async def list_entries(store: QueueApi) -> list[QueueEntry]:
     return await store.queue_list()
 
 
-async def retry(store: QueueMixin, message_id: int | None = None) -> int:
+async def retry(store: QueueApi, message_id: int | None = None) -> int:
     """Makes queued recipients due now; returns how many."""
-    count = await store.queue_retry(message_id)
-    wake()
-    return count
+    return await store.queue_retry(message_id)  # its ChangeQueued wakes the queue worker
 
 
-async def delete(store: QueueMixin, message_id: int) -> bool:
+async def delete(store: QueueApi, message_id: int) -> bool:
     return await store.queue_delete(message_id)
 
 

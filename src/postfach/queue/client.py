@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
+from postfach.message.xtext import xtext_encode
 from postfach.queue.routes import Destination
-from postfach.smtp.parser import xtext_encode
 from postfach.store.queue import QueueItem, QueueMessage
 
 __all__ = ["Batch", "Connection", "Outcome"]

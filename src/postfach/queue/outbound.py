@@ -1,7 +1,7 @@
 """Putting mail into the outbound queue, and sending delivery reports (R20, R21).
 
-`enqueue` signs the message with the sending domain's DKIM key, stores it (durable
-on return) and wakes the queue workers of this process. `send_report` delivers
+`enqueue` signs the message with the sending domain's DKIM key and stores it
+(durable on return); the store's change hub wakes the queue worker. `send_report` delivers
 an RFC 3464 report to a local sender's Inbox, or queues it for a remote one with
 the null reverse-path, so a report never causes another report.
 """
@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Sequence
 
 from postfach import dkim
 from postfach.context import ServerContext
+from postfach.message.address import header_from_addresses
 from postfach.queue.dsn import ReportRecipient, build_report
-from postfach.smtp.policy import header_from_addresses
 from postfach.store.queue import NewQueueRecipient
 from postfach.store.records import DeliveryStatus
 
-__all__ = ["enqueue", "register_waker", "send_report", "wake"]
+__all__ = ["enqueue", "send_report"]
 
 log = logging.getLogger(__name__)
 
-_WAKERS: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
 _SIGN_IN_THREAD = 64 * 1024
-
-
-def register_waker(event: asyncio.Event) -> None:
-    _WAKERS.add(event)
-
-
-def wake() -> None:
-    """Tells this process's queue workers that new mail is waiting."""
-    for event in list(_WAKERS):
-        event.set()
 
 
 async def dkim_sign(ctx: ServerContext, raw: bytes, sender: str) -> bytes:
@@ -67,9 +55,8 @@ async def enqueue(
     """Queues `raw` for the remote recipients; durable when it returns."""
     if sign:
         raw = await dkim_sign(ctx, raw, sender)
-    message_id = await ctx.store.queue_insert(sender, recipients, raw, envid=envid, ret=ret)
-    wake()
-    return message_id
+    # The store publishes ChangeQueued: that wakes the queue worker (QueueWorker._hear_queued).
+    return await ctx.store.queue_insert(sender, recipients, raw, envid=envid, ret=ret)
 
 
 async def send_report(

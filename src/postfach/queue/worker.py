@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from postfach.context import ServerContext
 from postfach.queue.client import Batch, Connection, Outcome
 from postfach.queue.dsn import ReportRecipient, reply_status
-from postfach.queue.outbound import register_waker, send_report
+from postfach.queue.outbound import send_report
 from postfach.queue.routes import Destination, RouteError, find_route
 from postfach.store import faults
 from postfach.store.api import StoreFull, StoreUnavailable
@@ -77,13 +77,13 @@ class QueueWorker:
         self._held: set[int] = set()  # recipients leased and not yet recorded
 
     async def start(self) -> None:
-        register_waker(self._wake)
         self._task = asyncio.create_task(self._run(), name="queue-worker")
         self._hearing = asyncio.create_task(self._hear_queued(), name="queue-wake")
         self._renewing = asyncio.create_task(self._renew_leases(), name="queue-leases")
 
     async def _hear_queued(self) -> None:
-        """Mail queued by another worker process or node (store: ChangeQueued)."""
+        """Mail queued in this process, by another worker process or by another node
+        (store: ChangeQueued), and retries asked for by `postfach queue retry`."""
         with self.ctx.store.hub.watch(QUEUE_WATCH) as changes:
             while True:
                 await changes.get()

@@ -17,7 +17,6 @@ import email.utils
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from postfach.context import ServerContext
 from postfach.queue.dsn import ReportRecipient
@@ -27,12 +26,10 @@ from postfach.smtp.authres import authentication_results
 from postfach.smtp.errors import SmtpError
 from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, message_id, new_id
 from postfach.smtp.policy import ListenerRules
+from postfach.smtp.transaction import Peer, Recipient, Transaction
 from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
 from postfach.store.records import DeliveryStatus
-
-if TYPE_CHECKING:
-    from postfach.smtp.session import Recipient, Session, Transaction
 
 __all__ = ["Acceptance"]
 
@@ -44,7 +41,7 @@ class Acceptance:
         self.ctx = ctx
         self.rules = rules
 
-    async def accept(self, session: Session, tx: Transaction, raw: bytes) -> replies.Reply:
+    async def accept(self, session: Peer, tx: Transaction, raw: bytes) -> replies.Reply:
         """Takes the message; every outcome is logged (maillog.py)."""
         facts = self._facts(session, tx, raw)
         try:
@@ -53,7 +50,7 @@ class Acceptance:
             log_refused(facts, exc.reply)
             raise
 
-    def _facts(self, session: Session, tx: Transaction, raw: bytes) -> MessageFacts:
+    def _facts(self, session: Peer, tx: Transaction, raw: bytes) -> MessageFacts:
         user = session.account.address if session.account is not None else ""
         return MessageFacts(
             new_id(), tx.sender, len(raw), len(tx.recipients), _protocol(session),
@@ -61,7 +58,7 @@ class Acceptance:
         )  # fmt: skip
 
     async def _take(
-        self, session: Session, tx: Transaction, raw: bytes, facts: MessageFacts
+        self, session: Peer, tx: Transaction, raw: bytes, facts: MessageFacts
     ) -> replies.Reply:
         local = [r for r in tx.recipients if r.local]
         remote = [r for r in tx.recipients if not r.local]
@@ -87,7 +84,7 @@ class Acceptance:
         await self._after(session, tx, raw, local, failed)
         return replies.QUEUED
 
-    def _received(self, session: Session, tx: Transaction) -> str:
+    def _received(self, session: Peer, tx: Transaction) -> str:
         """RFC 5321 §4.4 trace line."""
         date = _date()
         return (
@@ -95,7 +92,7 @@ class Acceptance:
             f"(postfach) with {_protocol(session)}; {date}"
         )
 
-    async def _with_authres(self, session: Session, tx: Transaction, raw: bytes) -> bytes:
+    async def _with_authres(self, session: Peer, tx: Transaction, raw: bytes) -> bytes:
         header = await authentication_results(
             self.ctx.hostname, session.ip, session.helo, tx.sender, raw
         )
@@ -118,7 +115,7 @@ class Acceptance:
 
     async def _after(
         self,
-        session: Session,
+        session: Peer,
         tx: Transaction,
         raw: bytes,
         local: list[Recipient],
@@ -146,10 +143,10 @@ class Acceptance:
             log.exception("%s: post-acceptance step failed", self.rules.name)
 
 
-def _protocol(session: Session) -> str:
+def _protocol(session: Peer) -> str:
     """The "with" of the trace line, per RFC 3848 (ESMTP, ESMTPS, ESMTPA, ESMTPSA)."""
     protocol = "ESMTP" if session.extended else "SMTP"
-    if session.wire.tls:
+    if session.tls:
         protocol += "S"
     if session.account is not None:
         protocol += "A"

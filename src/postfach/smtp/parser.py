@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from postfach.message.xtext import xtext_decode as decode_xtext
 from postfach.smtp import replies
 from postfach.smtp.commands import (
     Auth,
@@ -30,7 +31,7 @@ from postfach.smtp.commands import (
 )
 from postfach.smtp.errors import SmtpError
 
-__all__ = ["parse_address", "parse_command", "xtext_decode", "xtext_encode"]
+__all__ = ["parse_address", "parse_command", "xtext_decode"]
 
 # RFC 5321 §4.1.2 atext, widened by RFC 6531 §3.3 to any non-ASCII UTF-8 character.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
@@ -44,7 +45,6 @@ _ADDRESS_LITERAL = re.compile(r"\[[A-Za-z0-9:.\-]+\]")
 _KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 _VALUE = re.compile(r"[^\s=\x00-\x1f\x7f]+")
 _VERB = re.compile(rb"[A-Za-z]{1,16}")
-_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
 _ADDR_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _DSN_NOTIFY = frozenset({"SUCCESS", "FAILURE", "DELAY"})
@@ -297,18 +297,11 @@ def _parse_orcpt(value: str | None) -> tuple[str, str]:
 
 
 def xtext_decode(value: str) -> str:
-    """RFC 3461 §4: "+XX" is the octet with hex value XX."""
-    if not value.isascii() or not _XTEXT.fullmatch(value):
-        raise SmtpError(replies.BAD_PARAMETER)
-    return re.sub(r"\+([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), value)
-
-
-def xtext_encode(value: str) -> str:
-    return "".join(
-        c if 0x21 <= ord(c) <= 0x7E and c not in "+=" else f"+{b:02X}"
-        for c in value
-        for b in ([ord(c)] if ord(c) < 0x80 else c.encode("utf-8"))
-    )
+    """RFC 3461 §4 (message/xtext.py); a value that is not xtext gets 501."""
+    try:
+        return decode_xtext(value)
+    except ValueError:
+        raise SmtpError(replies.BAD_PARAMETER) from None
 
 
 _KNOWN_UNSUPPORTED = frozenset({"EXPN", "TURN", "ETRN", "ATRN", "SEND", "SOML", "SAML"})

@@ -8,12 +8,10 @@ from users, `devices` takes plaintext AUTH and delivers only locally (R7).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.header import decode_header, make_header
-from email.utils import getaddresses
 
+from postfach.message.address import header_from_addresses
 from postfach.smtp import replies
 from postfach.store.records import Account
 
@@ -28,7 +26,6 @@ __all__ = [
     "check_route",
     "check_sender",
     "check_size",
-    "header_from_addresses",
     "is_spam",
     "mail_refusal",
     "rules_for",
@@ -39,7 +36,6 @@ MAX_JUNK_COMMANDS = 100  # NOOP/RSET/VRFY/HELP/EHLO/AUTH... outside transactions
 
 # The GTUBE test string: the one message every spam filter must refuse (R19).
 _GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-_FROM_FIELD = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,21 +89,6 @@ def check_sender(address: str, owned: frozenset[str] | None) -> replies.Reply | 
     if owned is None or address == "" or _owns(address, owned):
         return None
     return replies.SENDER_NOT_OWNED
-
-
-def header_from_addresses(raw: bytes) -> list[str]:
-    """Addresses in the From: fields of the header section (RFC 5322 §3.6.2)."""
-    end = raw.find(b"\r\n\r\n")
-    header = raw if end < 0 else raw[: end + 2]
-    addresses: list[str] = []
-    for match in _FROM_FIELD.finditer(header):
-        value = match.group(1).decode("utf-8", "replace").replace("\r\n", "").replace("\n", "")
-        try:
-            value = str(make_header(decode_header(value)))
-        except Exception:  # noqa: S110 - undecodable words are kept as they are
-            pass
-        addresses.extend(addr for _, addr in getaddresses([value]) if addr)
-    return addresses
 
 
 def check_header_from(raw: bytes, owned: frozenset[str] | None) -> replies.Reply | None:

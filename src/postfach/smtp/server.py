@@ -12,100 +12,31 @@ rewriting its core.
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.net.lines import LoginDeadline, peer_ip
 from postfach.net.listeners import Listener, WireReplies, serve_streams
-from postfach.recipients import RecipientCache
 from postfach.serving import listener_env
-from postfach.smtp import policy, replies
-from postfach.smtp.acceptance import Acceptance
+from postfach.smtp import replies
+from postfach.smtp.service import SmtpService
 from postfach.smtp.session import Session
 from postfach.smtp.wire import Wire
-from postfach.store.records import Account
 
-__all__ = ["SMTP_LISTENERS", "SmtpService", "start_listener"]
+__all__ = ["SMTP_LISTENERS", "handle", "start_listener"]
 
 SMTP_LISTENERS = frozenset({"smtp", "submission", "submissions", "devices"})
-_DOMAIN_CACHE_TTL = 5.0
-_EHLO_CACHE_SIZE = 1000
 
 
-class SmtpService:
-    """What the sessions of one listener share: rules, limits and a local-domain cache."""
-
-    def __init__(self, ctx: ServerContext, spec: ListenerSpec) -> None:
-        self.ctx = ctx
-        self.spec = spec
-        self.rules = policy.rules_for(spec.name, ctx.config.auth.allow_plaintext)
-        limits = ctx.config.limits
-        self.hostname = ctx.hostname
-        self.max_size = limits.max_message_size
-        self.max_recipients = limits.max_recipients
-        self.timeout = limits.smtp_timeout
-        self.acceptance = Acceptance(ctx, self.rules)
-        self.greeting = replies.Reply(220, "", f"{self.hostname} ESMTP postfach")
-        self._domains: frozenset[str] = frozenset()
-        self._domains_at = -_DOMAIN_CACHE_TTL
-        self._domains_pending: asyncio.Future[frozenset[str]] | None = None
-        # Accounts with a quota are looked up afresh: RCPT checks their usage.
-        self._recipients = RecipientCache(
-            ctx.store, keep=lambda accounts: not any(a.quota_bytes for a in accounts)
-        )
-        self._ehlo: dict[tuple[str, tuple[str, ...]], replies.Reply] = {}
-
-    async def local_domains(self) -> frozenset[str]:
-        if time.monotonic() - self._domains_at < _DOMAIN_CACHE_TTL:
-            return self._domains
-        if self._domains_pending is None:
-            # One look-up however many sessions find the cache stale at once.
-            self._domains_pending = asyncio.ensure_future(self._load_domains())
-            self._domains_pending.add_done_callback(self._domains_loaded)
-        return await asyncio.shield(self._domains_pending)
-
-    async def _load_domains(self) -> frozenset[str]:
-        domains = await self.ctx.store.list_domains()
-        self._domains = frozenset(d.name.lower() for d in domains)
-        self._domains_at = time.monotonic()
-        return self._domains
-
-    def _domains_loaded(self, future: asyncio.Future[frozenset[str]]) -> None:
-        self._domains_pending = None
-        if not future.cancelled():
-            future.exception()  # retrieved here; each waiter gets it raised
-
-    async def resolve(self, address: str) -> list[Account]:
-        """The accounts behind a local address, cached briefly for the RCPT check."""
-        return await self._recipients.resolve(address)
-
-    def ehlo_reply(self, helo: str, keywords: tuple[str, ...]) -> replies.Reply:
-        """The EHLO reply; the few distinct ones (clients re-use their names) are kept."""
-        key = (helo, keywords)
-        reply = self._ehlo.get(key)
-        if reply is None:
-            if len(self._ehlo) >= _EHLO_CACHE_SIZE:
-                self._ehlo.clear()
-            text = "\n".join([f"{self.hostname} Hello {helo}", *keywords])
-            reply = self._ehlo[key] = replies.Reply(250, "", text)
-        return reply
-
-    async def is_local_domain(self, domain: str) -> bool:
-        return domain.lower() in await self.local_domains()
-
-    async def canonical_recipient(self, address: str) -> str:
-        """RFC 5321 §4.5.1: a bare "postmaster" means the postmaster of the first domain."""
-        if address != "postmaster":
-            return address
-        domains = sorted(await self.local_domains())
-        return f"postmaster@{domains[0]}" if domains else f"postmaster@{self.hostname}"
-
-    async def handle(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: LoginDeadline
-    ) -> None:
-        wire = Wire(reader, writer, self.timeout)
-        await Session(self, wire, peer_ip(writer), deadline).run()
+async def handle(
+    service: SmtpService,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    deadline: LoginDeadline,
+) -> None:
+    wire = Wire(reader, writer, service.timeout)
+    await Session(service, wire, peer_ip(writer), deadline).run()
 
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
@@ -119,4 +50,6 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
         timeout=replies.TIMEOUT.to_bytes(),
     )
     preauth = ctx.config.limits.smtp_preauth_timeout
-    return await serve_streams(listener_env(ctx, spec), service.handle, wire_replies, preauth)
+    return await serve_streams(
+        listener_env(ctx, spec), functools.partial(handle, service), wire_replies, preauth
+    )

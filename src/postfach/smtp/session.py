@@ -17,7 +17,6 @@ import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from postfach.auth import AuthFailure
@@ -32,11 +31,9 @@ from postfach.smtp.commands import (
     Helo,
     Help,
     Mail,
-    MailParams,
     Noop,
     Quit,
     Rcpt,
-    RcptParams,
     Rset,
     StartTls,
     Vrfy,
@@ -44,6 +41,7 @@ from postfach.smtp.commands import (
 from postfach.smtp.data import finish_content, normalize_newlines
 from postfach.smtp.errors import CloseSession, SmtpError
 from postfach.smtp.parser import parse_command
+from postfach.smtp.transaction import Recipient, Transaction
 from postfach.smtp.wire import Wire
 from postfach.store import faults
 from postfach.store.api import StoreFull, StoreUnavailable
@@ -52,7 +50,7 @@ from postfach.store.records import Account
 
 if TYPE_CHECKING:
     from postfach.net.lines import LoginDeadline
-    from postfach.smtp.server import SmtpService
+    from postfach.smtp.service import SmtpService
 
 __all__ = ["COMMANDS", "Recipient", "Session", "State", "Transaction"]
 
@@ -69,22 +67,6 @@ class State(enum.Enum):
 ANY = frozenset(State)
 GREETED = frozenset({State.READY, State.MAIL, State.RCPT})
 OUTSIDE = frozenset({State.START, State.READY})
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    address: str
-    params: RcptParams
-    local: bool
-
-
-@dataclass(slots=True)
-class Transaction:
-    sender: str
-    params: MailParams
-    recipients: list[Recipient] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)  # BDAT content so far
-    chunk_size: int = 0
 
 
 class Session:
@@ -108,6 +90,10 @@ class Session:
     @property
     def rules(self) -> policy.ListenerRules:
         return self.service.rules
+
+    @property
+    def tls(self) -> bool:
+        return self.wire.tls
 
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:

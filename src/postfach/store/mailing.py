@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -355,20 +354,17 @@ def _chunks(items: Sequence[Any], size: int = 2000) -> Iterable[Sequence[Any]]:
 class MailingStore:
     """The mailing tables over an open store."""
 
-    _ready: weakref.WeakSet[StoreBase] = weakref.WeakSet()
-
     def __init__(self, store: StoreBase) -> None:
         self.store = store
 
     @classmethod
     async def attach(cls, store: StoreBase) -> MailingStore:
-        """Creates the mailing tables if this database lacks them."""
-        if store not in cls._ready:
-            async with store.write() as tx:
-                if store.dialect == "postgresql":
-                    await tx.exec_driver_sql("SELECT pg_advisory_xact_lock(7268511)")
-                await tx.run_sync(_create)
-            cls._ready.add(store)
+        """Creates the mailing tables if this database lacks them. Once per process
+        (postfach.app.build_context) or per command; the context carries the result."""
+        async with store.write() as tx:
+            if store.dialect == "postgresql":
+                await tx.exec_driver_sql("SELECT pg_advisory_xact_lock(7268511)")
+            await tx.run_sync(_create)
         return cls(store)
 
     # -- relays (R22) --------------------------------------------------------

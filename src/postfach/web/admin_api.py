@@ -24,8 +24,9 @@ from postfach.auth.passwords import (
     hash_password_async,
     normalize_app_password,
 )
-from postfach.store import NotFound, Store
+from postfach.store import NotFound
 from postfach.store.records import Account, Pop3Delete
+from postfach.store.roles import ServerStore
 from postfach.web import mailing_api, mailing_campaigns
 from postfach.web.apitools import PREFIX, endpoint, field, read_json
 from postfach.web.common import context
@@ -51,7 +52,7 @@ def account_json(account: Account) -> dict[str, object]:
     }
 
 
-def _store(request: Request) -> Store:
+def _store(request: Request) -> ServerStore:
     return context(request).store
 
 

@@ -94,12 +94,11 @@ BOX_FIELDS: dict[str, type] = {
 
 
 async def mailing_of(request: Request) -> Mailing:
-    """The app's facade, opened once (it creates the mailing tables if missing)."""
+    """The app's facade, made once over the context's mailing tables."""
     state = request.app.state
     mailing: Mailing | None = getattr(state, "mailing", None)
     if mailing is None:
-        ctx = context(request)
-        mailing = await Mailing.open(ctx.store, ctx.config, ctx=ctx)
+        mailing = Mailing.of_process(context(request))
         state.mailing = mailing
     return mailing
 

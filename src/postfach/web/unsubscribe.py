@@ -100,7 +100,7 @@ async def one_click(request: Request) -> Response:
     form = await _form(request)
     if form.get("List-Unsubscribe") != ONE_CLICK:
         raise Problem(400, "bad-request", "expected the body List-Unsubscribe=One-Click")
-    await unsubscribe(context(request).store, token)
+    await unsubscribe(context(request).mailing, token)
     if "text/html" in request.headers.get("accept", ""):
         response: Response = render(request, "unsubscribe.html", valid=True, done=True)
     else:

@@ -1,21 +1,21 @@
 """The command table: every command type, its handler and the states that allow it.
 
-Declared once (STYLE §7.3); `Session.dispatch` looks commands up here.
+Declared once (STYLE §7.3); the listener (server.py) gives it to each `Session`,
+whose `dispatch` looks commands up in it, so the session module imports no handler.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from postfach.imap import commands as c
 from postfach.imap.handlers import append, auth, fetch, mailboxes, search, select, store, threads
-from postfach.imap.session import ANY, AUTHED, Handler, State
+from postfach.imap.session import CommandTable
+from postfach.imap.state import ANY, AUTHED, State
 
 __all__ = ["COMMANDS"]
 
 SEL = State.SELECTED
 
-COMMANDS: dict[type[Any], tuple[Handler, State]] = {
+COMMANDS: CommandTable = {
     c.Capability: (auth.capability, ANY),
     c.Noop: (auth.noop, ANY),
     c.Logout: (auth.logout, ANY),

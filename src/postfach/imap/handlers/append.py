@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def append(s: Session, cmd: c.Append) -> str:
     """Stores every message or none: a failure removes those already stored."""
     mailbox = await mailbox_or_fail(s, cmd.mailbox, trycreate=True)
-    limit = s.ctx.config.limits.max_message_size
+    limit = s.limits.max_message_size
     for message in cmd.messages:
         if len(message.data) > limit:
             raise No("Message too big", "TOOBIG")

@@ -11,7 +11,7 @@ from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, No
-from postfach.imap.session import ENABLEABLE
+from postfach.imap.state import ENABLEABLE
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
@@ -47,8 +47,8 @@ async def enable(s: Session, cmd: c.Enable) -> str:
     for cap in cmd.capabilities:
         if cap in ENABLEABLE and cap not in s.enabled:
             if cap == "QRESYNC" and "CONDSTORE" not in s.enabled:
-                s.enabled.add("CONDSTORE")
-            s.enabled.add(cap)
+                s.enable("CONDSTORE")
+            s.enable(cap)
             newly.append(cap)
     names = {"IMAP4REV2": "IMAP4rev2"}
     s.conn.write(r.untagged(" ".join(["ENABLED", *(names.get(n, n) for n in newly)])))

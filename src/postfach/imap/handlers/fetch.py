@@ -46,7 +46,7 @@ async def fetch(s: Session, cmd: c.Fetch) -> str:
     indexes = resolve(s, view, cmd.seqset, cmd.uid)
     items = list(cmd.items)
     if cmd.changedsince is not None:
-        s.enabled.add("CONDSTORE")
+        s.enable("CONDSTORE")
         indexes = [i for i in indexes if view.modseqs[i] > cmd.changedsince]
         if cmd.vanished:
             await _vanished(s, view, cmd)

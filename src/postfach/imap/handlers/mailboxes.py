@@ -14,7 +14,6 @@ from postfach.imap import responses as r
 from postfach.imap.errors import Bad, No
 from postfach.imap.grammar import astring, encode_mutf7
 from postfach.imap.patterns import MailboxPattern, compile_pattern, match_steps
-from postfach.imap.recent import tracker_for
 from postfach.store.records import Account, Mailbox, MailboxStatus
 
 if TYPE_CHECKING:
@@ -114,10 +113,7 @@ async def delete(s: Session, cmd: c.Delete) -> str:
     view = s.view
     await s.ctx.store.delete_mailbox(account.id, cmd.mailbox)
     if view is not None and view.name == cmd.mailbox:
-        s.view = None
-        from postfach.imap.session import State
-
-        s.state = State.AUTH
+        s.leave_selected()
     return "DELETE completed"
 
 
@@ -277,7 +273,7 @@ async def _recent(s: Session, mailbox: Mailbox) -> int:
     if s.rev2:
         return 0
     store = s.ctx.store
-    tracker = tracker_for(store)
+    tracker = s.ctx.recent
     key = (mailbox.id, mailbox.uidvalidity)
     if tracker.settled(key, int(mailbox.uidnext)):
         return 0

@@ -106,7 +106,7 @@ class Searcher:
             return pool & set(self._seq(key))
         if isinstance(key, c.KeyModSeq):
             self.max_modseq_key = True
-            self.s.enabled.add("CONDSTORE")
+            self.s.enable("CONDSTORE")
             return {i for i in pool if view.modseqs[i] >= key.modseq}
         if isinstance(key, c.KeyAnd):
             result = set(pool)
@@ -242,7 +242,7 @@ async def search(s: Session, cmd: c.Search) -> str:
         s.conn.write(r.untagged(line))
         return "SEARCH completed"
     if "SAVE" in opts:
-        s.saved_uids = _saved(view, found, opts)
+        s.save_search(_saved(view, found, opts))
         if opts == ("SAVE",):
             return "SEARCH completed"
     s.conn.write(r.untagged(esearch(cmd.tag, cmd.uid, numbers, opts, modseq)))

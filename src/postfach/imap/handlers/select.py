@@ -12,8 +12,6 @@ from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail, wire_name
-from postfach.imap.indexcache import cache_for
-from postfach.imap.recent import tracker_for
 from postfach.imap.selected import SelectedView, format_flags
 from postfach.store.records import Mailbox, MailboxIndex, ModSeq
 
@@ -27,29 +25,25 @@ SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\D
 
 async def select(s: Session, cmd: c.Select) -> str:
     """RFC 9051 §6.3.2-3. A failed SELECT leaves no mailbox selected."""
-    from postfach.imap.session import State
-
     if cmd.qresync is not None and not s.qresync:
         raise Bad("QRESYNC is not enabled")
     if s.view is not None:
-        s.view = None
-        s.state = State.AUTH
+        s.leave_selected()
         s.conn.write(r.untagged("OK [CLOSED] Previous mailbox closed"))
     if cmd.condstore:
-        s.enabled.add("CONDSTORE")
+        s.enable("CONDSTORE")
     mailbox = await mailbox_or_fail(s, cmd.mailbox)
     s.take_changes()  # committed before the index is read: already in it
     mailbox, index = await _index(s, mailbox)
     view = SelectedView.load(mailbox, index, cmd.readonly)
     if not s.rev2:
-        tracker = tracker_for(s.ctx.store)
+        tracker = s.ctx.recent
         await tracker.prime(s.ctx.store, view.recent_key, view.uids)
         view.start_recent(tracker, claims=not cmd.readonly)
     _write_select_data(s, view)
     if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
         await _qresync(s, view, cmd.qresync)
-    s.view = view
-    s.state = State.SELECTED
+    s.enter_selected(view)
     mode = "READ-ONLY" if cmd.readonly else "READ-WRITE"
     return f"[{mode}] {'EXAMINE' if cmd.readonly else 'SELECT'} completed"
 
@@ -58,7 +52,7 @@ async def _index(s: Session, mailbox: Mailbox) -> tuple[Mailbox, MailboxIndex]:
     """The mailbox's index: kept from an earlier SELECT when the mailbox row shows
     no change since (imap/indexcache.py), else read from the store."""
     store = s.ctx.store
-    cache = cache_for(store)
+    cache = s.ctx.index_cache
     if cache.has(mailbox.id):
         fresh = await store.get_mailbox_by_id(mailbox.id)  # read after take_changes
         if fresh is not None:
@@ -117,24 +111,18 @@ async def _qresync(s: Session, view: SelectedView, params: c.QresyncParams) -> N
 
 async def close(s: Session, cmd: c.Close) -> str:
     """RFC 9051 §6.4.1: expunge silently (read-write only), then leave the selected state."""
-    from postfach.imap.session import State
-
     view = s.selected()
     if not view.readonly:
         await s.ctx.store.expunge(view.mailbox_id)
-    s.view = None
-    s.state = State.AUTH
+    s.leave_selected()
     s.take_changes()
     return "CLOSE completed"
 
 
 async def unselect(s: Session, cmd: c.Unselect) -> str:
     """RFC 3691 / RFC 9051 §6.4.2."""
-    from postfach.imap.session import State
-
     s.selected()
-    s.view = None
-    s.state = State.AUTH
+    s.leave_selected()
     return "UNSELECT completed"
 
 
@@ -157,11 +145,11 @@ async def idle(s: Session, cmd: c.Idle) -> str:
             getter = asyncio.ensure_future(s.queue.get())
             finished, _ = await asyncio.wait(
                 {reader, getter},
-                timeout=s.ctx.config.limits.idle_timeout,
+                timeout=s.limits.idle_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if getter in finished:
-                s.pending.append(getter.result())
+                s.add_pending(getter.result())
                 s.sync(allow_expunge=True)
                 await s.conn.flush()
             else:

@@ -29,7 +29,7 @@ async def store(s: Session, cmd: c.Store) -> str:
         raise No(READ_ONLY, "READ-ONLY")
     indexes = resolve(s, view, cmd.seqset, cmd.uid)
     if cmd.unchangedsince is not None:
-        s.enabled.add("CONDSTORE")
+        s.enable("CONDSTORE")
     mode: Literal["add", "remove", "replace"] = (
         "add" if cmd.mode == "add" else "remove" if cmd.mode == "remove" else "replace"
     )
