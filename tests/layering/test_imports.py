@@ -15,8 +15,6 @@ ROOT = Path(postfach.__file__).parent
 # Loops other parts of issue 15 remove (net/ package, SASL in auth/, the store by
 # role, the client-settings package). Delete an entry with its loop.
 KNOWN = {
-    frozenset({"postfach.context", "postfach.net"}),
-    frozenset({"postfach.pop3.authorization", "postfach.pop3.session"}),
     frozenset(
         {
             "postfach.store.api",
@@ -25,7 +23,6 @@ KNOWN = {
             "postfach.store.sqlite_writer",
         }
     ),
-    frozenset({"postfach.helpers", "postfach.helpers.doctor", "postfach.helpers.probe"}),
 }
 
 

@@ -10,7 +10,7 @@ Passwords are never logged or echoed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from postfach.auth import AuthFailure
 from postfach.auth.sasl import (
@@ -21,29 +21,58 @@ from postfach.auth.sasl import (
     SaslExchange,
     Step,
 )
+from postfach.context import ServerContext
 from postfach.pop3 import replies
 from postfach.pop3.commands import Auth, Pass, Stls, User
 from postfach.pop3.replies import Pop3Error
+from postfach.store.records import Account
 
-if TYPE_CHECKING:
-    from postfach.pop3.session import Session
-
-__all__ = ["auth", "password", "sasl_step", "stls", "user"]
+__all__ = ["LoginSession", "auth", "password", "sasl_step", "stls", "user"]
 
 
-def _require_auth_allowed(s: Session) -> None:
+class Connection(Protocol):
+    tls: bool
+    ip: str
+
+
+class Drop(Protocol):
+    def stat(self) -> tuple[int, int]: ...
+
+
+class LoginSession(Protocol):
+    """What this state reads and sets of a session (pop3/session.py), so that the
+    session can import these handlers without the handlers importing it."""
+
+    ctx: ServerContext
+    out: list[bytes]
+    pending_user: str | None
+    sasl: SaslExchange | None
+    want_tls: bool
+
+    @property
+    def env(self) -> Connection: ...
+    @property
+    def maildrop(self) -> Drop: ...
+    @property
+    def auth_allowed(self) -> bool: ...
+    @property
+    def stls_offered(self) -> bool: ...
+    async def enter_transaction(self, account: Account) -> None: ...
+
+
+def _require_auth_allowed(s: LoginSession) -> None:
     if not s.auth_allowed:
         raise Pop3Error(replies.PLAINTEXT_REFUSED)
 
 
-async def user(s: Session, cmd: User) -> None:
+async def user(s: LoginSession, cmd: User) -> None:
     """RFC 1939 §7 USER: always +OK, so that names cannot be probed."""
     _require_auth_allowed(s)
     s.pending_user = cmd.name
     s.out.append(replies.USER_OK)
 
 
-async def password(s: Session, cmd: Pass) -> None:
+async def password(s: LoginSession, cmd: Pass) -> None:
     """RFC 1939 §7 PASS: only right after USER."""
     _require_auth_allowed(s)
     name, s.pending_user = s.pending_user, None
@@ -52,7 +81,7 @@ async def password(s: Session, cmd: Pass) -> None:
     await _login(s, name, cmd.secret)
 
 
-async def stls(s: Session, cmd: Stls) -> None:
+async def stls(s: LoginSession, cmd: Stls) -> None:
     """RFC 2595 §4 STLS: the server upgrades after this reply is sent."""
     if s.env.tls:
         raise Pop3Error(replies.TLS_ACTIVE)
@@ -62,7 +91,7 @@ async def stls(s: Session, cmd: Stls) -> None:
     s.want_tls = True
 
 
-async def auth(s: Session, cmd: Auth) -> None:
+async def auth(s: LoginSession, cmd: Auth) -> None:
     """RFC 5034 §4 AUTH; a bare AUTH lists the mechanisms, as many clients expect."""
     _require_auth_allowed(s)
     s.pending_user = None
@@ -71,16 +100,18 @@ async def auth(s: Session, cmd: Auth) -> None:
         return
     exchange = SaslExchange(cmd.mechanism)
     initial = None if cmd.initial is None else cmd.initial.encode("latin-1")
-    await _step(s, exchange, exchange.start(_framed(initial)))
+    await _step(s, exchange, exchange.start(None if initial is None else _framed(initial)))
 
 
-async def sasl_step(s: Session, line: bytes) -> None:
+async def sasl_step(s: LoginSession, line: bytes) -> None:
     """RFC 5034 §4: one client response; "*" cancels the exchange."""
     exchange, s.sasl = s.sasl, None
+    if exchange is None:  # the session calls this only while an exchange runs
+        raise Pop3Error(replies.AUTH_CANCELLED)
     await _step(s, exchange, exchange.respond(_framed(line)))
 
 
-async def _step(s: Session, exchange: SaslExchange, step: Step) -> None:
+async def _step(s: LoginSession, exchange: SaslExchange, step: Step) -> None:
     """Sends the next challenge, or logs in; acting as another user is refused."""
     if isinstance(step, Challenge):
         s.sasl = exchange
@@ -93,10 +124,10 @@ async def _step(s: Session, exchange: SaslExchange, step: Step) -> None:
     await _login(s, step.authcid, step.password)
 
 
-def _framed(response: bytes | None) -> bytes | None:
+def _framed(response: bytes) -> bytes:
     """A response as the exchange takes it: "=" is empty (RFC 5034 §4), blanks dropped."""
-    if response is None or response == b"=":
-        return None if response is None else b""
+    if response == b"=":
+        return b""
     stripped = response.strip()
     return response if stripped == b"*" else stripped  # only a bare "*" cancels
 
@@ -109,7 +140,7 @@ _SASL_FAILURES = {
 }
 
 
-async def _login(s: Session, name: str, secret: str) -> None:
+async def _login(s: LoginSession, name: str, secret: str) -> None:
     result = await s.ctx.auth.authenticate(name, secret, "pop3", s.env.ip)
     if not result.ok or result.account is None:
         if result.failure is AuthFailure.THROTTLED:

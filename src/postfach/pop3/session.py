@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from postfach.auth.sasl import SaslExchange
 from postfach.context import ServerContext
 from postfach.pop3 import authorization as login
 from postfach.pop3 import replies
@@ -102,7 +103,7 @@ class Session:
         self.want_tls = False
         self.errors = 0
         self.pending_user: str | None = None
-        self.sasl: Any = None  # an authorization.SaslExchange while AUTH runs
+        self.sasl: SaslExchange | None = None  # while AUTH runs
         self.account: Account | None = None
         self.maildrop = Maildrop([], [])
         self.reader = MessageReader(self.ctx.store, [])
