@@ -1,7 +1,31 @@
-"""The store: the only package that speaks SQL (see store/api.py for the contract)."""
+"""The store: the only package that speaks SQL. store/api.py is its contract.
+
+`Store` is one object holding the engines (store/base.py) and one role per part
+of the data, each a class of its own module with its Protocol in store/api.py.
+Every table is declared in store/schema.py and made by `migrate`. Who owns what:
+
+- `store.accounts` (accounts.py): `domains`, `accounts`, `aliases`, `app_passwords`.
+- `store.mailboxes` (mailboxes.py): `mailboxes`, `subscriptions`.
+- `store.mail` (mail.py, with mail_sql.py and sqlite_fastpath.py deciding by
+  rules.py): `messages`, `blobs`, `expunged`.
+- `store.queue` (queue.py): `queue_messages`, `queue_recipients`, `queue_delay_notices`.
+- `store.web` (web.py): `web_sessions`, `admin_tokens`.
+- `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
+- `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
+- `store.runtime` (runtime.py): no table of the mail database; a file the
+  workers of `serve --workers N` share.
+- `store.hub` (events.py, notify.py): no table; changes travel by NOTIFY or the
+  supervisor's relay.
+- The base (base.py): `meta` (schema version, UIDVALIDITY counter).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from postfach.store.accounts import AccountsStore
 from postfach.store.api import (
     AlreadyExists,
     NotFound,
@@ -11,11 +35,14 @@ from postfach.store.api import (
     StoreFull,
     StoreUnavailable,
 )
+from postfach.store.base import StoreBase
 from postfach.store.events import Hub
-from postfach.store.locks import LocksMixin
-from postfach.store.mail import MailMixin, NewMessage
-from postfach.store.queue import QueueMixin
-from postfach.store.web import WebMixin
+from postfach.store.locks import Locks
+from postfach.store.mail import MailStore, NewMessage
+from postfach.store.mailboxes import MailboxStore
+from postfach.store.mailing import MailingStore
+from postfach.store.queue import QueueStore
+from postfach.store.web import WebSessionStore
 
 __all__ = [
     "AlreadyExists",
@@ -31,11 +58,33 @@ __all__ = [
 ]
 
 
-class Store(WebMixin, MailMixin, LocksMixin, QueueMixin):
-    """SQLite or PostgreSQL behind the narrow API of `StoreApi`."""
+class Store(StoreBase):
+    """SQLite or PostgreSQL behind the roles of `StoreApi`."""
+
+    def __init__(self, url: str, writer: AsyncEngine, reader: AsyncEngine, dialect: str) -> None:
+        super().__init__(url, writer, reader, dialect)
+        self.accounts = AccountsStore(self)
+        self.mail = MailStore(self)
+        self.mailboxes = MailboxStore(self, self.mail)
+        self.queue = QueueStore(self)
+        self.web = WebSessionStore(self)
+        self.mailing = MailingStore(self)
+        self.locks = Locks(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:
         store = await cls.open(url, migrate=migrate)
         assert isinstance(store, Store)
         return store
+
+
+if TYPE_CHECKING:
+    from postfach.store.api import RuntimeApi
+    from postfach.store.runtime import RuntimeState
+
+    # mypy fails here when a role drifts from its Protocol.
+    def _store_keeps_its_contract(store: Store) -> StoreApi:
+        return store
+
+    def _runtime_keeps_its_contract(runtime: RuntimeState) -> RuntimeApi:
+        return runtime

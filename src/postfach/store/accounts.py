@@ -1,4 +1,10 @@
-"""Domains, accounts, aliases and app passwords."""
+"""The accounts role (`store.accounts`): domains, accounts, aliases and app passwords.
+
+Owns the `domains`, `accounts`, `aliases` and `app_passwords` tables. Creating an
+account creates its standard folders (store/mailboxes.py); removing one removes
+its folders, messages and subscriptions too, and "log out everywhere" drops its
+web sessions (store/web.py). Credential changes publish `ChangeCredentials`.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store.api import AlreadyExists, NotFound
-from postfach.store.base import StoreBase, inserted_id
+from postfach.store.base import Role, inserted_id
 from postfach.store.events import ChangeCredentials
+from postfach.store.mail_sql import collect_blobs
+from postfach.store.mailboxes import insert_mailbox
 from postfach.store.records import (
     DEFAULT_MAILBOXES,
     Account,
@@ -27,11 +35,11 @@ from postfach.store.schema import (
     domains,
     mailboxes,
     messages,
-    meta,
     subscriptions,
 )
+from postfach.store.web import drop_web_sessions
 
-__all__ = ["AccountsMixin", "normalize_address"]
+__all__ = ["AccountsStore", "normalize_address"]
 
 _SETTINGS = frozenset(
     {
@@ -76,7 +84,9 @@ def _domain(row: Any) -> Domain:
     return Domain(row.id, row.name, row.dkim_selector, row.dkim_private_key)
 
 
-class AccountsMixin(StoreBase):
+class AccountsStore(Role):
+    """Who may log in, and where mail to an address goes; see `AccountsApi`."""
+
     # -- domains -------------------------------------------------------------
     async def add_domain(self, name: str, dkim_selector: str = "", dkim_key: str = "") -> Domain:
         name = normalize_address(name)
@@ -146,35 +156,12 @@ class AccountsMixin(StoreBase):
                 )
                 account_id = inserted_id(result)
                 for name, special_use in DEFAULT_MAILBOXES:
-                    await self._insert_mailbox(tx, account_id, name, special_use)
+                    await insert_mailbox(tx, account_id, name, special_use)
         except IntegrityError:
             raise AlreadyExists(f"account {address} exists already") from None
         account = await self.get_account(address)
         assert account is not None
         return account
-
-    async def _next_uidvalidity(self, tx: Any) -> int:
-        """UIDVALIDITY strictly increases, so a recreated folder never repeats one."""
-        row = (await tx.execute(select(meta.c.value).where(meta.c.key == "uidvalidity"))).first()
-        value = max(int(row[0]) + 1 if row else 1, int(time.time()))
-        value = value % 0xFFFFFFFF or 1
-        await tx.execute(update(meta).where(meta.c.key == "uidvalidity").values(value=str(value)))
-        return value
-
-    async def _insert_mailbox(
-        self, tx: Any, account_id: int, name: str, special_use: str | None
-    ) -> int:
-        result = await tx.execute(
-            insert(mailboxes).values(
-                account_id=account_id,
-                name=name,
-                special_use=special_use,
-                uidvalidity=await self._next_uidvalidity(tx),
-                uidnext=1,
-                highestmodseq=1,
-            )
-        )
-        return inserted_id(result)
 
     async def get_account(self, address: str) -> Account | None:
         rows = await self.fetch(_ACCOUNT_BY_ADDRESS, address=normalize_address(address))
@@ -210,11 +197,8 @@ class AccountsMixin(StoreBase):
             await tx.execute(delete(app_passwords).where(app_passwords.c.account_id == account_id))
             await tx.execute(delete(aliases).where(aliases.c.target == address))
             await tx.execute(delete(accounts).where(accounts.c.id == account_id))
-            await self._collect_blobs(tx, shas)
+            await collect_blobs(tx, shas)
         self.hub.publish(AccountId(account_id), [ChangeCredentials(0, logout=True)])
-
-    async def _collect_blobs(self, tx: Any, shas: set[str] | None = None) -> None:
-        raise NotImplementedError  # MailMixin provides it
 
     async def set_password_hash(self, account_id: AccountId, password_hash: str) -> None:
         async with self.write() as tx:
@@ -258,12 +242,9 @@ class AccountsMixin(StoreBase):
             )
             if generation is None:
                 raise NotFound(f"no account #{account_id}")
-            await self._drop_web_sessions(tx, account_id)
+            await drop_web_sessions(tx, account_id)
         self.hub.publish(account_id, [ChangeCredentials(int(generation), logout=True)])
         return int(generation)
-
-    async def _drop_web_sessions(self, tx: Any, account_id: AccountId) -> None:
-        """Web sessions carry the generation they were made in; older ones stop working."""
 
     # -- aliases -------------------------------------------------------------
     async def add_alias(self, address: str, target: str) -> Alias:

@@ -1,18 +1,35 @@
-"""The narrow async API every protocol uses; only `store/` speaks SQL.
+"""The store's contract, role by role; only `store/` speaks SQL.
 
-`postfach.store.Store` implements this Protocol on SQLAlchemy Core for SQLite
-and PostgreSQL. Methods take and return records (store/records.py). Mutations
-commit, then publish `Change` values on `store.hub`.
+`postfach.store.Store` implements `StoreApi` on SQLAlchemy Core for SQLite and
+PostgreSQL: one object holding one role per part of the data, each with its
+Protocol below and its tables (store/schema.py, created and migrated by
+`migrate`):
+
+- `store.accounts` (`AccountsApi`): domains, accounts, aliases, app passwords.
+- `store.mailboxes` (`MailboxesApi`): an account's folders and subscriptions.
+- `store.mail` (`MailApi`): messages: add, read, flags, copy/move, expunge, search.
+- `store.queue` (`QueueApi`): the outbound queue.
+- `store.web` (`WebSessionsApi`): browser sessions and admin API tokens.
+- `store.mailing` (`MailingApi`): bulk mailing's relays, lists, campaigns, sends.
+- `store.locks` (`LocksApi`): named leases across processes and nodes.
+- `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
+- `store.hub` (`HubApi`): the change hub sessions watch.
+
+Methods take and return records (store/records.py, store/queue.py,
+store/web.py, store/mailing_records.py). Mutations commit, then publish
+`Change` values on `store.hub`.
 
 Errors: `StoreError` subclasses below; protocol layers map them to wire replies.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from postfach.store.events import Hub
+from postfach.store.events import Change
 from postfach.store.records import (
     Account,
     AccountId,
@@ -29,18 +46,47 @@ from postfach.store.records import (
     Uid,
 )
 
-if TYPE_CHECKING:  # runtime.py raises this module's errors (store/faults.py)
+if TYPE_CHECKING:  # those modules import this one (its errors)
+    from postfach.store.mail_sql import NewMessage
+    from postfach.store.mailing_records import (
+        BounceBox,
+        Campaign,
+        Claimed,
+        Contact,
+        Outcome,
+        Quota,
+        RecipientRow,
+        Relay,
+        Settle,
+    )
+    from postfach.store.queue import (
+        NewQueueRecipient,
+        QueueAttempt,
+        QueueEntry,
+        QueueItem,
+        QueueMessage,
+    )
     from postfach.store.runtime import RuntimeState
+    from postfach.store.web import AdminToken, WebSession
 
 __all__ = [
+    "AccountsApi",
     "AlreadyExists",
     "FlagMode",
+    "HubApi",
+    "LocksApi",
+    "MailApi",
+    "MailboxesApi",
+    "MailingApi",
     "NotFound",
     "OverQuota",
+    "QueueApi",
+    "RuntimeApi",
     "StoreApi",
     "StoreError",
     "StoreFull",
     "StoreUnavailable",
+    "WebSessionsApi",
 ]
 
 FlagMode = Literal["add", "remove", "replace"]
@@ -70,12 +116,48 @@ class StoreFull(StoreError):
     """The database cannot grow: its disk is full (store/faults.py)."""
 
 
-class StoreApi(Protocol):
-    hub: Hub
-    dialect: str  # "sqlite" or "postgresql"
-    runtime: RuntimeState | None  # shared by the workers of `serve --workers N`
+class HubApi(Protocol):
+    """Changes, published after commit, to the sessions that watch an account."""
 
-    async def close(self) -> None: ...
+    def watch(self, account_id: AccountId) -> AbstractContextManager[asyncio.Queue[Change]]:
+        """A queue of the account's changes, for as long as the block runs."""
+
+    def publish(self, account_id: AccountId, changes: list[Change]) -> None:
+        """Called after commit: this process's sessions, then the other nodes."""
+
+    def watching(self, account_id: AccountId) -> int: ...
+
+
+class RuntimeApi(Protocol):
+    """State the workers of `serve --workers N` share on one machine (store/runtime.py)."""
+
+    def recent_high(self, mailbox_id: int, uidvalidity: int) -> int | None: ...
+    def recent_prime(self, mailbox_id: int, uidvalidity: int, high: int) -> None:
+        """Sets the first mark of a mailbox unless another worker was first."""
+    def recent_claim(self, mailbox_id: int, uidvalidity: int, uid: int) -> bool:
+        """Raises the mark to `uid`; True when it was below (this caller claimed it)."""
+    def connection_opened(self, listener: str, ip: str, limit: int) -> bool:
+        """Counts a connection in unless `ip` has `limit` open on `listener` already."""
+    def connection_closed(self, listener: str, ip: str) -> None: ...
+    def try_lock(self, name: str, owner: str, ttl: float) -> bool: ...
+    def refresh_lock(self, name: str, owner: str, ttl: float) -> bool: ...
+    def unlock(self, name: str, owner: str) -> None: ...
+    def auth_failures(self, key: str, since: float) -> list[float]:
+        """Times of `key`'s failures since `since`, oldest first."""
+    def auth_fail(self, key: str, at: float, keep: int, forget_before: float) -> None:
+        """Records a failure; keeps the newest `keep` of the key and none of any key older than
+        `forget_before`."""
+    def auth_clear(self, key: str) -> None: ...
+    def auth_remember(self, user: str, ip: str, at: float) -> None:
+        """`user` logged in from `ip` at `at` (the last time counts)."""
+    def auth_known(self, user: str, ip: str, since: float) -> bool:
+        """Whether `user` logged in from `ip` at `since` or later."""
+    def forget_worker(self, worker: int) -> None:
+        """Drops what a worker that died held: its connections and its leases."""
+
+
+class AccountsApi(Protocol):
+    """Domains, accounts, aliases and app passwords."""
 
     # -- domains -------------------------------------------------------------
     async def add_domain(
@@ -88,7 +170,6 @@ class StoreApi(Protocol):
     # -- accounts ------------------------------------------------------------
     async def add_account(self, address: str, password_hash: str, quota_bytes: int = 0) -> Account:
         """Creates the account and its standard folders (INBOX, Sent, Drafts, Spam, Trash)."""
-        ...
 
     async def get_account(self, address: str) -> Account | None: ...
     async def get_account_by_id(self, account_id: AccountId) -> Account | None: ...
@@ -96,16 +177,13 @@ class StoreApi(Protocol):
     async def remove_account(self, address: str) -> None: ...
     async def set_password_hash(self, account_id: AccountId, password_hash: str) -> None:
         """Publishes ChangeCredentials(logout=False)."""
-        ...
 
     async def update_account(self, account_id: AccountId, **settings: object) -> Account:
         """Settings: quota_bytes, imap_enabled, pop3_enabled, pop3_folders (tuple),
         pop3_mark_read, pop3_delete (Pop3Delete), save_sent."""
-        ...
 
     async def bump_credentials(self, account_id: AccountId) -> int:
         """Log out everywhere: new generation, web sessions dropped, ChangeCredentials published."""
-        ...
 
     # -- aliases -------------------------------------------------------------
     async def add_alias(self, address: str, target: str) -> Alias: ...
@@ -113,11 +191,9 @@ class StoreApi(Protocol):
     async def remove_alias(self, address: str) -> None: ...
     async def aliases_for(self, account_id: AccountId) -> list[str]:
         """Alias addresses that resolve to this account (sender ownership, R18)."""
-        ...
 
     async def resolve(self, address: str) -> list[Account]:
         """The accounts mail to `address` reaches: the account itself, or an alias's targets."""
-        ...
 
     # -- app passwords -------------------------------------------------------
     async def add_app_password(
@@ -126,11 +202,13 @@ class StoreApi(Protocol):
     async def list_app_passwords(self, account_id: AccountId) -> list[AppPassword]: ...
     async def revoke_app_password(self, account_id: AccountId, name: str) -> None: ...
 
-    # -- mailboxes -----------------------------------------------------------
+
+class MailboxesApi(Protocol):
+    """An account's folders, their subscriptions and status."""
+
     async def list_mailboxes(self, account_id: AccountId) -> list[Mailbox]: ...
     async def get_mailbox(self, account_id: AccountId, name: str) -> Mailbox | None:
         """`name` is matched exactly, except that INBOX is case-insensitive."""
-        ...
 
     async def get_mailbox_by_id(self, mailbox_id: MailboxId) -> Mailbox | None: ...
     async def special_mailbox(self, account_id: AccountId, special_use: str) -> Mailbox | None: ...
@@ -141,13 +219,18 @@ class StoreApi(Protocol):
     async def rename_mailbox(self, account_id: AccountId, old: str, new: str) -> None:
         """Renames children too. Renaming INBOX moves its messages to `new`;
         INBOX stays, empty."""
-        ...
 
     async def subscriptions(self, account_id: AccountId) -> set[str]: ...
     async def set_subscribed(self, account_id: AccountId, name: str, subscribed: bool) -> None: ...
     async def mailbox_status(self, mailbox_id: MailboxId) -> MailboxStatus: ...
 
-    # -- messages ------------------------------------------------------------
+
+class MailApi(Protocol):
+    """Messages in mailboxes: add, read, flags, copy/move, expunge, search, retention."""
+
+    async def add_messages(self, batch: Sequence[NewMessage]) -> list[Uid | StoreError]:
+        """Adds a batch in one transaction (one fsync); each item succeeds or fails alone."""
+
     async def append(
         self,
         mailbox_id: MailboxId,
@@ -156,37 +239,29 @@ class StoreApi(Protocol):
         internaldate: float | None = None,
     ) -> tuple[Uid, int]:
         """Stores one message; returns (uid, uidvalidity). Raises OverQuota."""
-        ...
 
     async def message_index(self, mailbox_id: MailboxId) -> list[MessageMeta]:
         """Every message of the mailbox in UID order: what SELECT needs."""
-        ...
 
     async def mailbox_index(self, mailbox_id: MailboxId) -> MailboxIndex:
         """The same as columns (uids, modseqs, shared flag sets), for large mailboxes."""
-        ...
 
     async def changed_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> list[MessageMeta]: ...
     async def expunged_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> list[Uid]: ...
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         """Metadata for FETCH, in UID order; unknown UIDs are left out."""
-        ...
 
     async def read_raw(self, message: StoredMessage) -> bytes:
         """prefix + blob: the message exactly as it will be served."""
-        ...
 
     async def message_listing(self, mailbox_id: MailboxId) -> list[StoredMessage]:
         """Every message in UID order with `parsed` left empty (POP3's maildrop)."""
-        ...
 
     async def read_raws(self, batch: Sequence[StoredMessage]) -> dict[int, bytes]:
         """{StoredMessage.id: prefix + blob} for many messages in one go."""
-        ...
 
     async def read_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
         """{sha256: blob} for many blobs in one go; gone blobs are left out."""
-        ...
 
     async def read_blob(self, blob_sha256: str) -> bytes: ...
     async def store_flags(
@@ -199,41 +274,208 @@ class StoreApi(Protocol):
     ) -> tuple[list[MessageMeta], list[Uid]]:
         """Returns (the messages whose flags changed, with new modseq; UIDs that failed
         UNCHANGEDSINCE). Messages whose flags would not change are left untouched."""
-        ...
 
     async def copy_messages(
         self, src: MailboxId, uids: Sequence[Uid], dst: MailboxId
     ) -> list[tuple[Uid, Uid]]:
         """(source uid, new uid) pairs; raises OverQuota."""
-        ...
 
     async def move_messages(
         self, src: MailboxId, uids: Sequence[Uid], dst: MailboxId
     ) -> list[tuple[Uid, Uid]]: ...
     async def expunge(self, mailbox_id: MailboxId, uids: Sequence[Uid] | None = None) -> list[Uid]:
         """Removes messages flagged \\Deleted (only those in `uids` when given)."""
-        ...
 
     async def delete_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[Uid]:
         """Removes the messages whatever their flags (POP3 expunge, retention)."""
-        ...
 
     async def search_text(self, mailbox_id: MailboxId, needle: str, where: str) -> set[Uid]:
         """UIDs whose `where` ("text", "body", "from", "subject", "to", "cc", "bcc")
         contains needle, case-insensitively, in the text extracted at delivery."""
-        ...
 
     async def search_account(
         self, account_id: AccountId, query: str, limit: int = 200
     ) -> list[tuple[Mailbox, StoredMessage]]:
         """Webmail search across all folders: sender, subject and body words (R16)."""
-        ...
+
+    async def message_page(
+        self, mailbox_id: MailboxId, offset: int, limit: int
+    ) -> list[StoredMessage]:
+        """One page of a folder for webmail, newest first (by internal date, then UID)."""
 
     async def purge_retention(
         self, trash_days: float, spam_days: float, now: float | None = None
     ) -> int: ...
 
-    # -- locks (POP3 maildrop, across nodes) ---------------------------------
+
+class QueueApi(Protocol):
+    """The outbound queue (R21): messages waiting to leave, leased to workers."""
+
+    async def insert(
+        self,
+        sender: str,
+        recipients: Sequence[NewQueueRecipient],
+        raw: bytes,
+        *,
+        envid: str | None = None,
+        ret: str | None = None,
+    ) -> int:
+        """Queues one message; durable when it returns. Returns the queue ID."""
+    async def due_domains(self, limit: int = 100) -> list[str]:
+        """Domains with recipients due and leased by nobody, longest waiting first."""
+    async def claim(
+        self, owner: str, lease: float, limit: int = 100, domain: str | None = None
+    ) -> list[QueueItem]:
+        """Takes up to `limit` due recipients (of `domain`, if given) for `lease` seconds."""
+    async def renew(self, owner: str, recipient_ids: Sequence[int], lease: float) -> int:
+        """Extends `owner`'s lease on recipients it is still delivering; returns how many."""
+    async def message(self, message_id: int) -> QueueMessage | None: ...
+    async def finish(self, attempts: Sequence[QueueAttempt]) -> None:
+        """Records attempts, all in one transaction. A message none of whose recipients is queued
+        any more goes in it too: a node killed right after must not leave it behind."""
+    async def recipients_of(self, message_id: int) -> list[QueueItem]:
+        """Every recipient row of one message, in the order they were queued."""
+    async def claim_delay_notice(self, message_id: int) -> bool:
+        """True exactly once per message: whoever gets it sends the "delayed" report."""
+    async def entries(self) -> list[QueueEntry]: ...
+    async def retry(self, message_id: int | None = None) -> int:
+        """Makes queued recipients due now (of one message, or all); returns how many."""
+    async def delete(self, message_id: int) -> bool: ...
+    async def size(self) -> int: ...
+
+
+class WebSessionsApi(Protocol):
+    """Browser sessions (server-side, by SHA-256 of their id) and admin API tokens."""
+
+    async def create_web_session(
+        self,
+        session_id: str,
+        account_id: AccountId,
+        generation: int,
+        csrf: str,
+        lifetime: float,
+        ip: str = "",
+    ) -> None: ...
+    async def get_web_session(self, session_id: str) -> WebSession | None:
+        """The session, if it exists, has not expired and is of the account's current credentials
+        generation."""
+    async def delete_web_session(self, session_id: str) -> None: ...
+    async def count_web_sessions(self, account_id: AccountId) -> int: ...
+    async def add_admin_token(self, name: str, token: str) -> AdminToken: ...
+    async def list_admin_tokens(self) -> list[AdminToken]: ...
+    async def revoke_admin_token(self, name: str) -> None: ...
+    async def check_admin_token(self, token: str) -> AdminToken | None:
+        """The token's record when it is valid; notes when it was last used (at most once a minute,
+        so API calls are not all writes)."""
+
+
+class MailingApi(Protocol):
+    """Bulk mailing (R22–R26): relays and their limits, lists, contacts, campaigns."""
+
+    async def add_relay(self, name: str, now: float, **values: Any) -> Relay: ...
+    async def update_relay(self, name: str, **values: Any) -> bool: ...
+    async def get_relay(self, name: str) -> Relay | None: ...
+    async def list_relays(self) -> list[Relay]:
+        """All relays in sending order."""
+    async def remove_relay(self, name: str) -> bool: ...
+    async def quota(self, relay: Relay, now: float) -> Quota: ...
+    async def reserve(self, relay: Relay, recipient_ids: Sequence[int], now: float) -> int:
+        """Counts `recipient_ids` (in order) against the relay; returns how many fit."""
+    async def forget_sends(self, before: float) -> None: ...
+    async def ensure_list(self, name: str, now: float) -> int: ...
+    async def get_list(self, name: str) -> int | None: ...
+    async def list_lists(self) -> list[tuple[str, int]]:
+        """(name, number of contacts) of every list."""
+    async def import_contacts(
+        self, list_id: int, rows: Sequence[tuple[str, dict[str, str]]]
+    ) -> tuple[int, int]:
+        """Adds contacts, merging columns into existing ones; returns (added, merged)."""
+    async def list_contacts(self, list_id: int) -> list[Contact]: ...
+    async def create_campaign(
+        self, name: str, list_id: int, now: float, **values: Any
+    ) -> Campaign: ...
+    async def get_campaign(self, name: str | int) -> Campaign | None: ...
+    async def campaigns_in_state(self, state: str) -> list[Campaign]: ...
+    async def set_campaign_state(self, campaign_id: int, state: str) -> None: ...
+    async def add_attachment(
+        self, campaign_id: int, filename: str, content_type: str, data: bytes
+    ) -> None: ...
+    async def attachments(self, campaign_id: int) -> list[tuple[str, str, bytes]]: ...
+    async def queue_campaign(self, campaign: Campaign, now: float) -> int:
+        """Queues every contact of the list that may get mail and is not queued yet."""
+    async def claim(
+        self,
+        campaign_id: int,
+        relay: Relay,
+        owner: str,
+        want: int,
+        now: float,
+        lease: float,
+        settle: Settle | None = None,
+    ) -> list[Claimed]:
+        """Takes up to `want` due recipients and reserves the relay's room for them."""
+    async def unclaim(self, recipient_ids: Sequence[int]) -> None: ...
+    async def give_back(
+        self, relay: Relay, unreserve: Sequence[int], unclaim: Sequence[int], since: float
+    ) -> None:
+        """Reservations (made at `since`) and claims of messages that never reached the relay."""
+    async def record(
+        self, relay: Relay, outcomes: Sequence[Outcome], now: float, since: float
+    ) -> None:
+        """Stores each recipient's outcome with the relay's own reply (R26)."""
+    async def next_due(self, campaign_id: int, now: float) -> tuple[float | None, float | None]:
+        """(when the earliest free queued recipient is due, when the earliest lease ends)."""
+    async def counts(self, campaign_id: int) -> dict[str, int]: ...
+    async def recipients(
+        self, campaign_id: int, limit: int | None = None
+    ) -> list[RecipientRow]: ...
+    async def by_token(self, token: str) -> RecipientRow | None: ...
+    async def latest_for_email(self, email: str) -> RecipientRow | None:
+        """The most recent message sent to `email` (a bounce that names only the address)."""
+    async def unsubscribe(self, token: str) -> bool:
+        """Marks the contact behind `token` unsubscribed; False for an unknown token."""
+    async def mark_bounce(
+        self, recipient: RecipientRow | None, email: str, hard: bool, reply: str, now: float
+    ) -> None:
+        """A hard bounce marks the address bounced everywhere; a soft one is counted."""
+    async def add_bounce_box(self, name: str, **values: Any) -> None: ...
+    async def list_bounce_boxes(self) -> list[BounceBox]: ...
+    async def remove_bounce_box(self, name: str) -> bool: ...
+    async def bounce_box_checked(self, name: str, now: float, result: str) -> None: ...
+
+
+class LocksApi(Protocol):
+    """Named leases: one POP3 session per account at a time, across nodes."""
+
     async def try_lock(self, name: str, owner: str, ttl: float) -> bool: ...
     async def refresh_lock(self, name: str, owner: str, ttl: float) -> bool: ...
     async def unlock(self, name: str, owner: str) -> None: ...
+
+
+class StoreApi(Protocol):
+    """The whole store: its roles, and what it holds for all of them."""
+
+    dialect: str  # "sqlite" or "postgresql"
+
+    @property
+    def hub(self) -> HubApi: ...
+    @property
+    def runtime(self) -> RuntimeState | None:
+        """Set by a worker of `serve --workers N`; None otherwise."""
+
+    @property
+    def accounts(self) -> AccountsApi: ...
+    @property
+    def mailboxes(self) -> MailboxesApi: ...
+    @property
+    def mail(self) -> MailApi: ...
+    @property
+    def queue(self) -> QueueApi: ...
+    @property
+    def web(self) -> WebSessionsApi: ...
+    @property
+    def mailing(self) -> MailingApi: ...
+    @property
+    def locks(self) -> LocksApi: ...
+
+    async def close(self) -> None: ...

@@ -1,10 +1,16 @@
 """Engines, transactions and migrations: the part of the store that knows dialects.
 
+`StoreBase` holds the engines, the change hub and the runtime file; `migrate`
+creates every table and index of the one schema (store/schema.py) that a
+database lacks, and owns the `meta` table (schema version, UIDVALIDITY
+counter). `Role` is what each role of the store (store/__init__.py) stands on:
+the base's transactions, hub and dialect, shared by all roles.
+
 SQLite (the default) runs in WAL mode with `synchronous=FULL`, so a commit is on
 disk when it returns; flag changes and expunges skip their own fsync and become
-durable with the next commit that carries mail (sqlite_writer.py). It has one
+durable with the next commit that carries mail (sqlite_fastpath.py). It has one
 writer per process: all writes go through one connection behind an asyncio
-lock, then an flock that queues the processes (sqlite_writer.WriteGate), then
+lock, then an flock that queues the processes (sqlite_fastpath.WriteGate), then
 BEGIN IMMEDIATE; reads use a small pool of their own. PostgreSQL uses one pool
 for both and row locks for ordering.
 """
@@ -32,9 +38,9 @@ from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
 from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
 from postfach.store.schema import accounts, meta, metadata
-from postfach.store.sqlite_writer import SqliteBatchWriter
+from postfach.store.sqlite_fastpath import SqliteFastPath
 
-__all__ = ["SCHEMA_VERSION", "StoreBase", "async_url", "inserted_id"]
+__all__ = ["SCHEMA_VERSION", "Role", "StoreBase", "async_url", "inserted_id"]
 
 SCHEMA_VERSION = 1
 
@@ -100,8 +106,18 @@ async def _drop_if_cut(conn: AsyncConnection) -> AsyncIterator[None]:
         raise
 
 
+def _create_missing(conn: Any) -> None:
+    """The tables a database lacks, and the indexes added to a table after it was
+    made (create_all skips those). Databases of older versions gain the mailing
+    tables here, which they used to create on first use."""
+    metadata.create_all(conn)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 class StoreBase:
-    """Holds the engines and the hub; the mixins add the API on top."""
+    """Holds the engines, the hub and the runtime file; the roles stand on it."""
 
     def __init__(self, url: str, writer: AsyncEngine, reader: AsyncEngine, dialect: str) -> None:
         self.url = url
@@ -109,8 +125,9 @@ class StoreBase:
         self.hub = Hub()
         self._writer = writer
         self._reader = reader
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
-        self._batch_writer: SqliteBatchWriter | None = None
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+        # SQLite on a file: add, flags and expunge take the fast path (store/mail.py).
+        self.fastpath: SqliteFastPath | None = None
         self.node = uuid.uuid4().hex
         self._notifier: PgNotifier | None = None
         self._relay: RelayNotifier | None = None
@@ -123,7 +140,7 @@ class StoreBase:
         if dialect == "sqlite":
             database = make_url(writer.url).database
             if database and database != ":memory:":
-                self._batch_writer = SqliteBatchWriter(database)
+                self.fastpath = SqliteFastPath(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Any:
@@ -190,9 +207,9 @@ class StoreBase:
         if self.runtime is not None:
             self.runtime.close()
             self.runtime = None
-        if self._batch_writer is not None:
-            await asyncio.to_thread(self._batch_writer.close)
-            self._batch_writer = None
+        if self.fastpath is not None:
+            await asyncio.to_thread(self.fastpath.close)
+            self.fastpath = None
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -202,12 +219,12 @@ class StoreBase:
         """One write transaction; committed when the block ends without error.
         Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
         with translated():
-            if self._write_lock is None:
+            if self.write_lock is None:
                 async with self._writer.begin() as conn, _drop_if_cut(conn):
                     yield conn
                 return
-            async with self._write_lock:
-                gate = self._batch_writer.gate if self._batch_writer is not None else None
+            async with self.write_lock:
+                gate = self.fastpath.gate if self.fastpath is not None else None
                 if gate is not None:
                     await gate.acquire()
                 try:
@@ -256,7 +273,7 @@ class StoreBase:
             if self.dialect == "postgresql":
                 # Several nodes may start at once: one migrates, the others wait.
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_create_missing)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -270,3 +287,16 @@ class StoreBase:
                     insert(meta).values(key="uidvalidity", value=str(int(time.time())))
                 )
             # Later versions: apply steps version+1 .. SCHEMA_VERSION here, in order.
+
+
+class Role:
+    """One role of the store (accounts, mail, queue, ...): its methods run on the
+    transactions, hub and dialect of the one `StoreBase` all roles share."""
+
+    def __init__(self, db: StoreBase) -> None:
+        self.db = db
+        self.hub = db.hub
+        self.dialect = db.dialect
+        self.write = db.write
+        self.read = db.read
+        self.fetch = db.fetch

@@ -2,7 +2,7 @@
 
 Parsing happens here, once, before the write transaction: the transaction then
 only inserts. Content is keyed by SHA-256, so a message sent to many recipients
-is stored once.
+is stored once. The `blobs` table itself is the mail role's (store/mail.py).
 """
 
 from __future__ import annotations

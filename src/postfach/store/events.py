@@ -3,7 +3,8 @@
 A mutation commits first, then publishes; sessions turn the values into untagged
 responses (IMAP) or refuse further commands (logout everywhere). Within one
 process the hub is a set of asyncio queues; across nodes on PostgreSQL the same
-values travel over LISTEN/NOTIFY (see store/postgres.py).
+values travel over LISTEN/NOTIFY (see store/notify.py). The hub is the
+store's `store.hub` (`HubApi`); it owns no table.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ kind every REPORT_EVERY seconds (with a count of the ones left out), so an
 outage under load is a few lines, not thousands of tracebacks.
 
 `translated()` wraps every way into the database (store/base.py's read, write
-and fetch, the SQLite batch writer, the runtime file): anything else passes
+and fetch, the SQLite fast path, the runtime file): anything else passes
 through untouched, so a bug still surfaces as a bug.
 """
 

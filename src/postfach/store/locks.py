@@ -1,4 +1,6 @@
-"""Named leases: one POP3 session per account at a time.
+"""The locks role (`store.locks`), named leases: one POP3 session per account at a time.
+
+Owns the `locks` table (used on PostgreSQL only).
 
 On PostgreSQL the leases live in the database, so they hold across nodes. On
 SQLite the server is one machine: with several worker processes the leases
@@ -15,10 +17,10 @@ from typing import Protocol
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from postfach.store.base import StoreBase
+from postfach.store.base import Role, StoreBase
 from postfach.store.schema import locks
 
-__all__ = ["LocksMixin"]
+__all__ = ["Locks"]
 
 
 class _LocalLeases(Protocol):
@@ -56,17 +58,19 @@ class _MemoryLeases:
             del self._held[name]
 
 
-class LocksMixin(StoreBase):
-    _memory: _MemoryLeases
+class Locks(Role):
+    """Leases across processes and nodes; see `LocksApi` (store/api.py)."""
+
+    def __init__(self, db: StoreBase) -> None:
+        super().__init__(db)
+        self._memory = _MemoryLeases()
 
     def _local_leases(self) -> _LocalLeases | None:
         """None on PostgreSQL, where the leases are rows of the shared database."""
         if self.dialect != "sqlite":
             return None
-        if self.runtime is not None:
-            return self.runtime
-        if not hasattr(self, "_memory"):
-            self._memory = _MemoryLeases()
+        if self.db.runtime is not None:
+            return self.db.runtime
         return self._memory
 
     async def try_lock(self, name: str, owner: str, ttl: float) -> bool:

@@ -1,4 +1,6 @@
-"""The outbound queue's tables and queries (R21): messages waiting to leave.
+"""The queue role (`store.queue`), the outbound queue (R21): messages waiting to leave.
+
+Owns the `queue_messages`, `queue_recipients` and `queue_delay_notices` tables.
 
 One row per message (its bytes, envelope sender and DSN envelope parameters)
 and one per recipient (its state, attempts, next attempt and last reply). Queue
@@ -7,7 +9,7 @@ PostgreSQL the claim uses SKIP LOCKED. A message row goes in the transaction
 that records its last queued recipient's outcome. A third table remembers
 which messages already had their one "delayed" report (RFC 3461 §4.1
 NOTIFY=DELAY); it is a table of its own so that databases made before it need
-no migration. `QueueMixin` is mixed into `postfach.store.Store`.
+no migration. `QueueStore` is the store's `queue` role (`store.queue`).
 
 A lease is short (`server.lease_time`) and the node renews it while the
 delivery runs (`queue_renew`), so mail a dead node held is due again soon; a
@@ -22,15 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
     delete,
     func,
     insert,
@@ -40,9 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from postfach.store.base import StoreBase
+from postfach.store.base import Role
 from postfach.store.events import QUEUE_WATCH, ChangeQueued
-from postfach.store.schema import IdType, metadata
+from postfach.store.schema import queue_delay_notices, queue_messages, queue_recipients
 
 __all__ = [
     "NewQueueRecipient",
@@ -50,63 +43,13 @@ __all__ = [
     "QueueEntry",
     "QueueItem",
     "QueueMessage",
-    "QueueMixin",
+    "QueueStore",
     "queue_delay_notices",
     "queue_messages",
     "queue_recipients",
 ]
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
-
-queue_messages = Table(
-    "queue_messages",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("sender", Text, nullable=False),
-    Column("envid", Text, nullable=True),
-    Column("ret", String(4), nullable=True),
-    Column("raw", LargeBinary, nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("created", Float, nullable=False),
-)
-
-queue_recipients = Table(
-    "queue_recipients",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column(
-        "message_id",
-        IdType,
-        ForeignKey("queue_messages.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("address", Text, nullable=False),
-    Column("domain", String(255), nullable=False),
-    Column("notify", String(64), nullable=False, default=""),  # "" = not given
-    Column("orcpt", Text, nullable=False, default=""),  # "addr-type;address" or ""
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt", Float, nullable=False),
-    Column("last_error", Text, nullable=False, default=""),
-    Column("owner", String(128), nullable=False, default=""),
-    Column("lease_until", Float, nullable=False, default=0.0),
-    Index("ix_queue_recipients_due", "status", "next_attempt"),
-    Index("ix_queue_recipients_message", "message_id"),
-)
-
-queue_delay_notices = Table(
-    "queue_delay_notices",
-    metadata,
-    Column(
-        "message_id",
-        IdType,
-        ForeignKey("queue_messages.id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-    ),
-    Column("sent", Float, nullable=False),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class NewQueueRecipient:
@@ -188,8 +131,10 @@ def _item(row: Any) -> QueueItem:
     )
 
 
-class QueueMixin(StoreBase):
-    async def queue_insert(
+class QueueStore(Role):
+    """The outbound queue; see `QueueApi` (store/api.py) for the contract."""
+
+    async def insert(
         self,
         sender: str,
         recipients: Sequence[NewQueueRecipient],
@@ -216,7 +161,7 @@ class QueueMixin(StoreBase):
         self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return message_id
 
-    async def queue_due_domains(self, limit: int = 100) -> list[str]:
+    async def due_domains(self, limit: int = 100) -> list[str]:
         """Domains with recipients due and leased by nobody, longest waiting first."""
         now = time.time()
         async with self.read() as conn:
@@ -229,7 +174,7 @@ class QueueMixin(StoreBase):
             )
             return [str(domain) for domain in rows.scalars()]
 
-    async def queue_claim(
+    async def claim(
         self, owner: str, lease: float, limit: int = 100, domain: str | None = None
     ) -> list[QueueItem]:
         """Takes up to `limit` due recipients (of `domain`, if given) for `lease` seconds."""
@@ -260,7 +205,7 @@ class QueueMixin(StoreBase):
             )
             return [_item(row) for row in rows]
 
-    async def queue_renew(self, owner: str, recipient_ids: Sequence[int], lease: float) -> int:
+    async def renew(self, owner: str, recipient_ids: Sequence[int], lease: float) -> int:
         """Extends `owner`'s lease on recipients it is still delivering; returns how many."""
         if not recipient_ids:
             return 0
@@ -276,7 +221,7 @@ class QueueMixin(StoreBase):
             )
         return int(result.rowcount or 0)
 
-    async def queue_message(self, message_id: int) -> QueueMessage | None:
+    async def message(self, message_id: int) -> QueueMessage | None:
         async with self.read() as conn:
             row = (
                 await conn.execute(select(queue_messages).where(queue_messages.c.id == message_id))
@@ -287,7 +232,7 @@ class QueueMixin(StoreBase):
             row.id, row.sender, row.envid, row.ret, bytes(row.raw), row.size, row.created
         )
 
-    async def queue_finish(self, attempts: Sequence[QueueAttempt]) -> None:
+    async def finish(self, attempts: Sequence[QueueAttempt]) -> None:
         """Records attempts, all in one transaction. A message none of whose
         recipients is queued any more goes in it too: a node killed right after
         must not leave it behind."""
@@ -305,7 +250,7 @@ class QueueMixin(StoreBase):
                 of = select(queue_recipients.c.message_id).where(queue_recipients.c.id.in_(ids))
                 await _delete_done(tx, list(set((await tx.execute(of)).scalars())))
 
-    async def queue_recipients_of(self, message_id: int) -> list[QueueItem]:
+    async def recipients_of(self, message_id: int) -> list[QueueItem]:
         """Every recipient row of one message, in the order they were queued."""
         async with self.read() as conn:
             rows = await conn.execute(
@@ -315,7 +260,7 @@ class QueueMixin(StoreBase):
             )
             return [_item(row) for row in rows]
 
-    async def queue_claim_delay_notice(self, message_id: int) -> bool:
+    async def claim_delay_notice(self, message_id: int) -> bool:
         """True exactly once per message: whoever gets it sends the "delayed" report."""
         try:
             async with self.write() as tx:
@@ -333,7 +278,7 @@ class QueueMixin(StoreBase):
             return False  # another node was first, or the message is gone
         return True
 
-    async def queue_list(self) -> list[QueueEntry]:
+    async def entries(self) -> list[QueueEntry]:
         async with self.read() as conn:
             messages = (
                 await conn.execute(
@@ -356,7 +301,7 @@ class QueueMixin(StoreBase):
             for m in messages
         ]
 
-    async def queue_retry(self, message_id: int | None = None) -> int:
+    async def retry(self, message_id: int | None = None) -> int:
         """Makes queued recipients due now (of one message, or all); returns how many."""
         condition = [queue_recipients.c.status == QUEUED]
         if message_id is not None:
@@ -369,7 +314,7 @@ class QueueMixin(StoreBase):
         self.hub.publish(QUEUE_WATCH, [ChangeQueued()])
         return int(result.rowcount or 0)
 
-    async def queue_delete(self, message_id: int) -> bool:
+    async def delete(self, message_id: int) -> bool:
         async with self.write() as tx:
             await tx.execute(
                 delete(queue_recipients).where(queue_recipients.c.message_id == message_id)
@@ -382,7 +327,7 @@ class QueueMixin(StoreBase):
             )
         return bool(result.rowcount)
 
-    async def queue_size(self) -> int:
+    async def size(self) -> int:
         async with self.read() as conn:
             count = await conn.scalar(
                 select(func.count())

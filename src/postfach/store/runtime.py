@@ -1,4 +1,6 @@
-"""What the worker processes of one `postfach serve --workers N` share while it runs.
+"""The runtime role (`store.runtime`): what the worker processes of one
+`postfach serve --workers N` share while it runs. Owns no table of the mail
+database: its tables live in a file of their own.
 
 A small SQLite file beside the data that lives as long as the server: the
 supervisor makes it anew at every start, so nothing in it outlives a restart,
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from postfach.store.faults import translated
-from postfach.store.sqlite_writer import rollback
+from postfach.store.sqlite_fastpath import rollback
 
 __all__ = ["RuntimeState"]
 

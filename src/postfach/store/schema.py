@@ -1,7 +1,9 @@
 """The one schema, as SQLAlchemy Core tables, for SQLite and PostgreSQL alike.
 
-Other store modules (queue, mailing, web sessions) add their tables to the same
-`metadata`. `SCHEMA_VERSION` counts migrations; store/migrate.py applies them.
+Every table of the mail database is declared here, on one `metadata`, and
+`StoreBase.migrate` (store/base.py) creates what a database lacks, tables and
+indexes both, and steps `SCHEMA_VERSION` forward. Which role owns which table
+is said in each role's module docstring and in the package docstring.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "IdType",
     "accounts",
+    "admin_tokens",
     "aliases",
     "app_passwords",
     "blobs",
@@ -31,10 +35,22 @@ __all__ = [
     "expunged",
     "locks",
     "mailboxes",
+    "mailing_attachments",
+    "mailing_bounce_boxes",
+    "mailing_campaigns",
+    "mailing_contacts",
+    "mailing_lists",
+    "mailing_recipients",
+    "mailing_relays",
+    "mailing_sends",
     "messages",
     "meta",
     "metadata",
+    "queue_delay_notices",
+    "queue_messages",
+    "queue_recipients",
     "subscriptions",
+    "web_sessions",
 ]
 
 metadata = MetaData()
@@ -177,4 +193,217 @@ locks = Table(
     Column("name", String(400), primary_key=True),
     Column("owner", String(200), nullable=False),
     Column("expires", Float, nullable=False),
+)
+
+
+# -- outbound queue (store/queue.py) -------------------------------------------
+
+queue_messages = Table(
+    "queue_messages",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("sender", Text, nullable=False),
+    Column("envid", Text, nullable=True),
+    Column("ret", String(4), nullable=True),
+    Column("raw", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+queue_recipients = Table(
+    "queue_recipients",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        IdType,
+        ForeignKey("queue_messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("address", Text, nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("notify", String(64), nullable=False, default=""),  # "" = not given
+    Column("orcpt", Text, nullable=False, default=""),  # "addr-type;address" or ""
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("owner", String(128), nullable=False, default=""),
+    Column("lease_until", Float, nullable=False, default=0.0),
+    Index("ix_queue_recipients_due", "status", "next_attempt"),
+    Index("ix_queue_recipients_message", "message_id"),
+)
+
+queue_delay_notices = Table(
+    "queue_delay_notices",
+    metadata,
+    Column(
+        "message_id",
+        IdType,
+        ForeignKey("queue_messages.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("sent", Float, nullable=False),
+)
+
+
+# -- web sessions and admin tokens (store/web.py) -----------------------------
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Index("web_sessions_account", "account_id"),
+)
+
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+    Column("last_used", Float, nullable=True),
+)
+
+
+# -- bulk mailing (store/mailing.py) ------------------------------------------
+
+mailing_relays = Table(
+    "mailing_relays",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # "internal" or "external"
+    Column("sender_address", String(320), nullable=False),
+    Column("sender_name", Text, nullable=False, default=""),
+    Column("host", String(255), nullable=False, default=""),
+    Column("port", Integer, nullable=False, default=0),
+    Column("security", String(16), nullable=False, default="starttls"),
+    Column("tls_verify", Boolean, nullable=False, default=True),
+    Column("login", Text, nullable=False, default=""),
+    Column("password_enc", Text, nullable=False, default=""),
+    Column("allow_substitution", Boolean, nullable=False, default=False),
+    Column("hourly_limit", Integer, nullable=False, default=0),  # 0: no limit
+    Column("daily_limit", Integer, nullable=False, default=0),
+    Column("position", Integer, nullable=False, default=0),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("concurrency", Integer, nullable=False, default=2),
+    Column("per_connection", Integer, nullable=False, default=100),
+    Column("created", Float, nullable=False),
+)
+
+mailing_sends = Table(
+    "mailing_sends",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("relay_id", IdType, ForeignKey("mailing_relays.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient_id", IdType, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_mailing_sends_relay_at", "relay_id", "at"),
+)
+
+mailing_lists = Table(
+    "mailing_lists",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+)
+
+mailing_contacts = Table(
+    "mailing_contacts",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("list_id", IdType, ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False),  # case-folded, for merging
+    Column("fields", Text, nullable=False, default="{}"),
+    Column("unsubscribed", Boolean, nullable=False, default=False),
+    Column("bounced", Boolean, nullable=False, default=False),
+    Column("soft_bounces", Integer, nullable=False, default=0),
+    UniqueConstraint("list_id", "email_key"),
+    Index("ix_mailing_contacts_key", "email_key"),
+)
+
+mailing_campaigns = Table(
+    "mailing_campaigns",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("list_id", IdType, ForeignKey("mailing_lists.id"), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text_body", Text, nullable=False, default=""),
+    Column("html_body", Text, nullable=False, default=""),
+    Column("from_name", Text, nullable=False, default=""),
+    Column("from_address", String(320), nullable=False, default=""),
+    Column("state", String(16), nullable=False, default="draft"),
+    Column("created", Float, nullable=False),
+)
+
+mailing_attachments = Table(
+    "mailing_attachments",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id",
+        IdType,
+        ForeignKey("mailing_campaigns.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("filename", Text, nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+mailing_recipients = Table(
+    "mailing_recipients",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id",
+        IdType,
+        ForeignKey("mailing_campaigns.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("contact_id", IdType, nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("token", String(40), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False, default=0.0),
+    Column("relay_name", String(200), nullable=False, default=""),
+    Column("reply", Text, nullable=False, default=""),
+    Column("updated", Float, nullable=False, default=0.0),
+    Column("owner", String(200), nullable=False, default=""),
+    Column("lease_until", Float, nullable=False, default=0.0),
+    UniqueConstraint("campaign_id", "contact_id"),
+    # The claim walks this in order: no sort, whatever the campaign's size.
+    Index("ix_mailing_recipients_next", "campaign_id", "state", "next_attempt", "id"),
+    Index("ix_mailing_recipients_email", "email"),
+)
+
+mailing_bounce_boxes = Table(
+    "mailing_bounce_boxes",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("relay_name", String(200), nullable=False, default=""),  # "" = global
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("security", String(16), nullable=False),
+    Column("tls_verify", Boolean, nullable=False, default=True),
+    Column("login", Text, nullable=False),
+    Column("password_enc", Text, nullable=False),
+    Column("folder", Text, nullable=False, default="INBOX"),
+    Column("done_folder", Text, nullable=False, default="Processed"),
+    Column("last_check", Float, nullable=False, default=0.0),
+    Column("last_result", Text, nullable=False, default=""),
 )

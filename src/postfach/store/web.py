@@ -1,10 +1,13 @@
-"""What the web listener keeps: browser sessions, admin API tokens, message pages.
+"""The web role (`store.web`): browser sessions and admin API tokens.
+
+Owns the `web_sessions` and `admin_tokens` tables. (Webmail's message pages
+are the mail role's: `store.mail.message_page`.)
 
 Web sessions are server-side: the browser holds a random id, the table holds its
 SHA-256, the account, the credentials generation the session was made in and
 the session's CSRF token. A session whose generation is older than the
 account's (after "log out on all devices", R4) no longer works, and
-`bump_credentials` deletes it too (`_drop_web_sessions`).
+`bump_credentials` deletes it too (`drop_web_sessions`).
 
 Admin tokens are random bearer tokens for the JSON API; only their SHA-256 is
 stored (they carry 256 bits of randomness, so a slow hash adds nothing).
@@ -18,13 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
     delete,
     func,
     insert,
@@ -34,36 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store.api import AlreadyExists, NotFound
-from postfach.store.base import StoreBase, inserted_id
-from postfach.store.mail import _STORED_SELECT, _stored
-from postfach.store.records import AccountId, MailboxId, StoredMessage
-from postfach.store.schema import IdType, accounts, messages, metadata
+from postfach.store.base import Role, inserted_id
+from postfach.store.records import AccountId
+from postfach.store.schema import accounts, admin_tokens, web_sessions
 
-__all__ = ["AdminToken", "WebMixin", "WebSession", "token_digest"]
-
-web_sessions = Table(
-    "web_sessions",
-    metadata,
-    Column("id_sha256", String(64), primary_key=True),
-    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("generation", Integer, nullable=False),
-    Column("csrf", String(64), nullable=False),
-    Column("created", Float, nullable=False),
-    Column("expires", Float, nullable=False),
-    Column("ip", String(64), nullable=False, default=""),
-    Index("web_sessions_account", "account_id"),
-)
-
-admin_tokens = Table(
-    "admin_tokens",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("name", String(200), nullable=False, unique=True),
-    Column("token_sha256", String(64), nullable=False, unique=True),
-    Column("created", Float, nullable=False),
-    Column("last_used", Float, nullable=True),
-)
-
+__all__ = ["AdminToken", "WebSession", "WebSessionStore", "drop_web_sessions", "token_digest"]
 
 def token_digest(token: str) -> str:
     """What is stored for a session id or an admin token: its SHA-256, in hex."""
@@ -87,7 +58,14 @@ class AdminToken:
     last_used: float | None
 
 
-class WebMixin(StoreBase):
+async def drop_web_sessions(tx: Any, account_id: AccountId) -> None:
+    """All of an account's browser sessions end (log out everywhere)."""
+    await tx.execute(delete(web_sessions).where(web_sessions.c.account_id == account_id))
+
+
+class WebSessionStore(Role):
+    """Browser sessions and admin tokens; see `WebSessionsApi` (store/api.py)."""
+
     # -- browser sessions ----------------------------------------------------
     async def create_web_session(
         self,
@@ -147,9 +125,6 @@ class WebMixin(StoreBase):
             )
         return int(count or 0)
 
-    async def _drop_web_sessions(self, tx: Any, account_id: AccountId) -> None:
-        await tx.execute(delete(web_sessions).where(web_sessions.c.account_id == account_id))
-
     # -- admin API tokens ----------------------------------------------------
     async def add_admin_token(self, name: str, token: str) -> AdminToken:
         now = time.time()
@@ -193,20 +168,3 @@ class WebMixin(StoreBase):
                     update(admin_tokens).where(admin_tokens.c.id == row.id).values(last_used=now)
                 )
         return AdminToken(row.id, row.name, row.created, now)
-
-    # -- webmail -------------------------------------------------------------
-    async def message_page(
-        self, mailbox_id: MailboxId, offset: int, limit: int
-    ) -> list[StoredMessage]:
-        """One page of a folder, newest first (by internal date, then UID)."""
-        async with self.read() as conn:
-            rows = (
-                await conn.execute(
-                    _STORED_SELECT
-                    .where(messages.c.mailbox_id == mailbox_id)
-                    .order_by(messages.c.internaldate.desc(), messages.c.uid.desc())
-                    .offset(max(offset, 0))
-                    .limit(max(limit, 0))
-                )
-            ).all()
-        return [_stored(r) for r in rows]

@@ -1,4 +1,11 @@
-"""SQLite's fast path for delivery: a whole batch in one call to one writer thread.
+"""SQLite's fast path: add, flags and expunge in one call to one writer thread.
+
+The generic path (store/mail_sql.py) runs the same operations through
+SQLAlchemy on either database; on a SQLite file the mail role (store/mail.py)
+takes this one instead. Both call the same rules (store/rules.py): only the
+way of speaking to the database differs here, never what is decided. It
+writes the mail role's tables (`messages`, `blobs`, `expunged`, and the UID and
+quota columns of `mailboxes` and `accounts`) and owns none.
 
 Through aiosqlite every statement is a round trip between the event loop and
 the driver's thread, and each trip can wait for the GIL; a batch of a dozen
@@ -22,10 +29,19 @@ from typing import Literal, TypeVar
 
 from postfach.store.blobs import PreparedBlob
 from postfach.store.faults import translated
-from postfach.store.flags import format_flags, parse_flags, plan_flags
 from postfach.store.records import AccountId, MailboxId
+from postfach.store.rules import (
+    Owner,
+    admit,
+    assign_uids,
+    expunges,
+    format_flags,
+    plan_flags,
+    uid_counts,
+    uid_lookup,
+)
 
-__all__ = ["BatchRow", "SqliteBatchWriter", "WriteGate", "rollback"]
+__all__ = ["BatchRow", "SqliteFastPath", "WriteGate", "rollback"]
 
 _T = TypeVar("_T")
 
@@ -111,10 +127,12 @@ class WriteGate:
             os.close(self._fd)
 
 
-class SqliteBatchWriter:
+class SqliteFastPath:
+    """The fast path's one connection and thread, and the flock on the file."""
+
     def __init__(self, path: str) -> None:
         self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-fastpath")
         self._conn: sqlite3.Connection | None = None
         self.gate = WriteGate(path)
 
@@ -142,7 +160,6 @@ class SqliteBatchWriter:
         mode: Literal["add", "remove", "replace"],
         flags: frozenset[str],
         unchanged_since: int | None,
-        max_in: int,
     ) -> tuple[int | None, list[tuple[int, int, frozenset[str]]], list[int]]:
         """STORE in one trip: (owning account or None, (uid, modseq, flags) changed,
         UIDs failing UNCHANGEDSINCE)."""
@@ -150,19 +167,19 @@ class SqliteBatchWriter:
         return await loop.run_in_executor(
             self._executor,
             self._in_transaction,
-            lambda conn: _store_flags(conn, mailbox_id, uids, mode, flags, unchanged_since, max_in),
+            lambda conn: _store_flags(conn, mailbox_id, uids, mode, flags, unchanged_since),
             False,
         )
 
     async def expunge(
-        self, mailbox_id: int, uids: list[int] | None, only_deleted: bool, max_in: int
+        self, mailbox_id: int, uids: list[int] | None, only_deleted: bool
     ) -> tuple[int | None, list[int], int]:
         """EXPUNGE in one trip: (owning account or None, UIDs removed, their modseq)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor,
             self._in_transaction,
-            lambda conn: _expunge(conn, mailbox_id, uids, only_deleted, max_in),
+            lambda conn: _expunge(conn, mailbox_id, uids, only_deleted),
             False,
         )
 
@@ -207,10 +224,8 @@ class SqliteBatchWriter:
     def _plan_and_insert(self, conn: sqlite3.Connection, rows: list[BatchRow]) -> list[BatchResult]:
         mailbox_ids = sorted({r[0] for r in rows})
         marks = ", ".join("?" for _ in mailbox_ids)
-        # One [account, quota, used] list per account, shared by its mailboxes.
-        accounts: dict[int, list[int]] = {}
-        owners = {
-            m: accounts.setdefault(a, [a, q, u])
+        owners: dict[int, Owner] = {
+            m: (a, q, u)
             for m, a, q, u in conn.execute(
                 "SELECT mailboxes.id, accounts.id, accounts.quota_bytes, accounts.used_bytes"
                 " FROM mailboxes JOIN accounts ON accounts.id = mailboxes.account_id"
@@ -218,40 +233,29 @@ class SqliteBatchWriter:
                 mailbox_ids,
             )
         }
-        accepted: list[BatchRow] = []
-        verdicts: list[str | None] = []
-        for row in rows:
-            owner = owners.get(row[0])
-            size = len(row[2]) + row[1].size
-            if owner is None:
-                verdicts.append("nomailbox")
-            elif owner[1] and owner[2] + size > owner[1]:
-                verdicts.append("quota")
-            else:
-                owner[2] += size
-                accepted.append(row)
-                verdicts.append(None)
-        placed = iter(self._insert(conn, accepted, owners))
+        verdicts, charged = admit(((r[0], len(r[2]) + r[1].size) for r in rows), owners)
+        accepted = [row for row, verdict in zip(rows, verdicts, strict=True) if verdict is None]
+        placed = iter(self._insert(conn, accepted, owners, charged))
         return [next(placed) if v is None else v for v in verdicts]
 
     def _insert(
-        self, conn: sqlite3.Connection, accepted: list[BatchRow], owners: dict[int, list[int]]
+        self,
+        conn: sqlite3.Connection,
+        accepted: list[BatchRow],
+        owners: dict[int, Owner],
+        charged: dict[int, int],
     ) -> list[BatchResult]:
         if not accepted:
             return []
-        charged = {owners[row[0]][0] for row in accepted}
-        counts: dict[int, int] = {}
-        for row in accepted:
-            counts[row[0]] = counts.get(row[0], 0) + 1
-        next_uid: dict[int, int] = {}
+        first_uid: dict[int, int] = {}
         modseqs: dict[int, int] = {}
-        for mailbox_id, count in sorted(counts.items()):
+        for mailbox_id, count in uid_counts(row[0] for row in accepted):
             uidnext, modseq = conn.execute(
                 "UPDATE mailboxes SET uidnext = uidnext + ?, highestmodseq = highestmodseq + 1"
                 " WHERE id = ? RETURNING uidnext, highestmodseq",
                 (count, mailbox_id),
             ).fetchone()
-            next_uid[mailbox_id], modseqs[mailbox_id] = uidnext - count, modseq
+            first_uid[mailbox_id], modseqs[mailbox_id] = uidnext - count, modseq
         blobs = {row[1].sha256: row[1] for row in accepted}
         conn.executemany(
             _INSERT_BLOB, [tuple(b.row()[c] for c in _BLOB_COLUMNS) for b in blobs.values()]
@@ -259,9 +263,9 @@ class SqliteBatchWriter:
         now = time.time()
         message_rows = []
         results: list[BatchResult] = []
-        for mailbox_id, blob, prefix, flags, internaldate in accepted:
-            uid = next_uid[mailbox_id]
-            next_uid[mailbox_id] = uid + 1
+        uids = assign_uids((row[0] for row in accepted), first_uid)
+        for row, uid in zip(accepted, uids, strict=True):
+            mailbox_id, blob, prefix, flags, internaldate = row
             modseq = modseqs[mailbox_id]
             date = now if internaldate is None else internaldate
             size = len(prefix) + blob.size
@@ -270,10 +274,9 @@ class SqliteBatchWriter:
             )
             results.append((AccountId(owners[mailbox_id][0]), uid, modseq))
         conn.executemany(_INSERT_MESSAGE, message_rows)
-        used = {owner[0]: owner[2] for owner in owners.values() if owner[0] in charged}
         conn.executemany(
-            "UPDATE accounts SET used_bytes = ? WHERE id = ?",
-            [(u, a) for a, u in used.items()],
+            "UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?",
+            [(size, account) for account, size in charged.items()],
         )
         return results
 
@@ -285,9 +288,8 @@ def _store_flags(
     mode: Literal["add", "remove", "replace"],
     flags: frozenset[str],
     unchanged_since: int | None,
-    max_in: int,
 ) -> tuple[int | None, list[tuple[int, int, frozenset[str]]], list[int]]:
-    condition, values, wanted = _uid_condition(uids, max_in)
+    condition, values, wanted = _uid_condition(uids)
     rows = conn.execute(
         "SELECT id, uid, modseq, flags FROM messages WHERE mailbox_id = ?"
         + condition
@@ -312,12 +314,12 @@ def _store_flags(
     return (int(owner[0]) if owner else None), planned, failed
 
 
-def _uid_condition(uids: list[int], max_in: int) -> tuple[str, list[int], set[int] | None]:
-    """SQL for "uid in uids": an IN list, or a range filtered afterwards."""
-    if len(uids) <= max_in:
-        return f" AND uid IN ({', '.join('?' for _ in uids)})", list(uids), None
-    wanted = set(uids)
-    return " AND uid BETWEEN ? AND ?", [min(wanted), max(wanted)], wanted
+def _uid_condition(uids: list[int]) -> tuple[str, list[int], set[int] | None]:
+    """SQL for "uid in uids" as the rules say (rules.uid_lookup)."""
+    values, wanted = uid_lookup(uids)
+    if wanted is None:
+        return f" AND uid IN ({', '.join('?' for _ in values)})", values, None
+    return " AND uid BETWEEN ? AND ?", values, wanted
 
 
 def _expunge(
@@ -325,22 +327,20 @@ def _expunge(
     mailbox_id: int,
     uids: list[int] | None,
     only_deleted: bool,
-    max_in: int,
 ) -> tuple[int | None, list[int], int]:
-    """The SQLite twin of MailMixin._delete/_expunge_rows: removes the rows,
+    """The fast twin of mail_sql.expunge_rows: removes the rows,
     remembers them for VANISHED, frees their quota and their unreferenced blobs."""
     sql = "SELECT id, uid, flags, size, blob_sha256 FROM messages WHERE mailbox_id = ?"
     params: list[object] = [mailbox_id]
     wanted: set[int] | None = None
     if uids is not None:
-        condition, values, wanted = _uid_condition(uids, max_in)
+        condition, values, wanted = _uid_condition(uids)
         sql += condition
         params += values
     rows = [
         r
         for r in conn.execute(sql + " ORDER BY uid", params)
-        if (wanted is None or r[1] in wanted)
-        and (not only_deleted or "\\Deleted" in parse_flags(r[2]))
+        if expunges(r[1], r[2], wanted, only_deleted)
     ]
     owner_row = conn.execute(
         "SELECT account_id FROM mailboxes WHERE id = ?", (mailbox_id,)

@@ -1,0 +1,136 @@
+"""Rows of the mail tables as records, and the prepared look-ups the roles share.
+
+Owns no table: it reads `mailboxes`, `messages` and `blobs` for store/mailboxes.py,
+store/mail.py and store/mail_sql.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import Select, bindparam, or_, select
+
+from postfach.store.records import (
+    AccountId,
+    Mailbox,
+    MailboxId,
+    ModSeq,
+    SpecialUse,
+    StoredMessage,
+    Uid,
+)
+from postfach.store.rules import parse_flags
+from postfach.store.schema import blobs, mailboxes, messages
+
+__all__ = [
+    "BLOB_DATA",
+    "MAILBOX_BY_ID",
+    "MAILBOX_BY_NAME",
+    "PREPARED_UIDS",
+    "SEARCH_TEXT",
+    "STORED_COLUMNS",
+    "STORED_SELECT",
+    "like_pattern",
+    "messages_by_uids",
+    "to_mailbox",
+    "to_stored",
+]
+
+# SEARCH field → blob column (case-folded at delivery).
+SEARCH_COLUMNS = {
+    "from": ("s_from",),
+    "to": ("s_to",),
+    "cc": ("s_cc",),
+    "bcc": ("s_bcc",),
+    "subject": ("s_subject",),
+    "body": ("s_body",),
+    "text": ("s_from", "s_to", "s_cc", "s_subject", "s_body"),
+}
+
+
+def to_mailbox(row: Any) -> Mailbox:
+    special = row.special_use
+    return Mailbox(
+        id=MailboxId(row.id),
+        account_id=AccountId(row.account_id),
+        name=row.name,
+        special_use=SpecialUse(special) if special else None,
+        uidvalidity=row.uidvalidity,
+        uidnext=Uid(row.uidnext),
+        highestmodseq=ModSeq(row.highestmodseq),
+    )
+
+
+def like_pattern(needle: str) -> str:
+    escaped = needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def to_stored(row: Any) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        mailbox_id=MailboxId(row.mailbox_id),
+        uid=Uid(row.uid),
+        modseq=ModSeq(row.modseq),
+        flags=parse_flags(row.flags),
+        internaldate=row.internaldate,
+        size=row.size,
+        blob_sha256=row.blob_sha256,
+        prefix=bytes(row.prefix),
+        parsed=row.parsed,
+        entered_at=row.entered_at,
+    )
+
+
+STORED_COLUMNS = (
+    messages.c.id,
+    messages.c.mailbox_id,
+    messages.c.uid,
+    messages.c.modseq,
+    messages.c.flags,
+    messages.c.internaldate,
+    messages.c.size,
+    messages.c.blob_sha256,
+    messages.c.prefix,
+    messages.c.entered_at,
+    blobs.c.parsed,
+)
+# A message row with its blob's parse: what StoredMessage is made of (`to_stored`).
+STORED_SELECT = select(*STORED_COLUMNS).join(
+    blobs, blobs.c.sha256 == messages.c.blob_sha256
+)
+
+
+# Hot look-ups, compiled once and run straight on the driver (StoreBase.fetch).
+MAILBOX_BY_NAME = select(mailboxes).where(
+    mailboxes.c.account_id == bindparam("account_id"), mailboxes.c.name == bindparam("name")
+)
+MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
+BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
+PREPARED_UIDS = 32
+
+
+@functools.cache
+def messages_by_uids(count: int) -> Select[Any]:
+    """get_messages for `count` UIDs (bound as u0, u1, ...), built once per count."""
+    return (
+        STORED_SELECT
+        .where(
+            messages.c.mailbox_id == bindparam("mailbox_id"),
+            messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
+        )
+        .order_by(messages.c.uid)
+    )
+
+
+# SEARCH FROM/SUBJECT/BODY/TEXT/...: one prepared statement per kind of key.
+SEARCH_TEXT = {
+    where: select(messages.c.uid)
+    .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+    .where(
+        messages.c.mailbox_id == bindparam("mailbox_id"),
+        or_(*(blobs.c[c].like(bindparam("pattern"), escape="\\") for c in columns)),
+    )
+    for where, columns in SEARCH_COLUMNS.items()
+}
