@@ -44,8 +44,8 @@ def rss_mib() -> float:
 
 async def run_postfach(url: str, count: int, concurrency: int) -> tuple[float, list[float]]:
     store = await Store.connect(url)
-    await store.add_domain("example.org")
-    await store.add_account("bob@example.org", "x")
+    await store.accounts.add_domain("example.org")
+    await store.accounts.add_account("bob@example.org", "x")
     delivery = Delivery(store, "bench.example.org")
     counter = iter(range(count))
     memory: list[float] = []

@@ -21,22 +21,25 @@ from postfach.store.records import Uid
 async def main(calls: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = await Store.connect(f"sqlite:///{tmp}/bench.db")
-        await store.add_domain("example.org")
-        account = await store.add_account("bob@example.org", "h")
-        inbox = await store.get_mailbox(account.id, "INBOX")
+        await store.accounts.add_domain("example.org")
+        account = await store.accounts.add_account("bob@example.org", "h")
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
         assert inbox is not None
         for i in range(50):
-            await store.append(inbox.id, b"Subject: %d\r\n\r\n" % i + b"x" * 10_000 + b"\r\n")
+            await store.mail.append(inbox.id, b"Subject: %d\r\n\r\n" % i + b"x" * 10_000 + b"\r\n")
         flip = [frozenset({"\\Seen"}), frozenset({"$Work"})]
-        [first] = await store.get_messages(inbox.id, [Uid(1)])
+        [first] = await store.mail.get_messages(inbox.id, [Uid(1)])
         cases: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
-            ("get_account", lambda n: store.get_account("bob@example.org")),
-            ("get_mailbox", lambda n: store.get_mailbox(account.id, "INBOX")),
-            ("get_messages(3)", lambda n: store.get_messages(inbox.id, [Uid(1), Uid(2), Uid(3)])),
-            ("read_blob", lambda n: store.read_blob(first.blob_sha256)),
+            ("get_account", lambda n: store.accounts.get_account("bob@example.org")),
+            ("get_mailbox", lambda n: store.mailboxes.get_mailbox(account.id, "INBOX")),
+            (
+                "get_messages(3)",
+                lambda n: store.mail.get_messages(inbox.id, [Uid(1), Uid(2), Uid(3)]),
+            ),
+            ("read_blob", lambda n: store.mail.read_blob(first.blob_sha256)),
             (
                 "store_flags",
-                lambda n: store.store_flags(inbox.id, [Uid(1)], "replace", flip[n % 2]),
+                lambda n: store.mail.store_flags(inbox.id, [Uid(1)], "replace", flip[n % 2]),
             ),
         ]
         for name, call in cases:

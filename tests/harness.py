@@ -68,11 +68,11 @@ class TestServer:
     async def add_user(self, address: str, password: str, **settings: Any) -> Account:
         store = self.ctx.store
         domain = address.rpartition("@")[2]
-        if await store.get_domain(domain) is None:
-            await store.add_domain(domain)
-        account = await store.add_account(address, await hash_password_async(password))
+        if await store.accounts.get_domain(domain) is None:
+            await store.accounts.add_domain(domain)
+        account = await store.accounts.add_account(address, await hash_password_async(password))
         if settings:
-            account = await store.update_account(account.id, **settings)
+            account = await store.accounts.update_account(account.id, **settings)
         return account
 
 
@@ -116,8 +116,8 @@ async def make_server(
     app = App(config)
     await app.start()
     try:
-        if await app.ctx.store.get_domain(DOMAIN) is None:
-            await app.ctx.store.add_domain(DOMAIN)
+        if await app.ctx.store.accounts.get_domain(DOMAIN) is None:
+            await app.ctx.store.accounts.add_domain(DOMAIN)
         yield TestServer(app)
     finally:
         await app.stop()

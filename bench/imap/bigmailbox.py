@@ -42,14 +42,14 @@ async def flag_some(url: str, count: int) -> None:
 
     store = await Store.connect(url)
     try:
-        account = await store.get_account(user_name(1))
+        account = await store.accounts.get_account(user_name(1))
         assert account is not None
-        inbox = await store.get_mailbox(account.id, "INBOX")
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
         assert inbox is not None
-        await store.store_flags(
+        await store.mail.store_flags(
             inbox.id, [Uid(u) for u in range(1, count + 1, 20)], "add", frozenset({"\\Seen"})
         )
-        await store.store_flags(
+        await store.mail.store_flags(
             inbox.id, [Uid(u) for u in range(1, count + 1, 50)], "add", frozenset({"\\Flagged"})
         )
     finally:

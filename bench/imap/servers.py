@@ -4,7 +4,7 @@ Both run in their own processes in a temporary directory, on loopback ports
 picked at random, with users user1..userN@example.org (password "pass").
 
 - postfach: a config with only the `imap` listener, SQLite under the work
-  directory; mailboxes are filled through `Store.add_messages` before start.
+  directory; mailboxes are filled through `store.mail.add_messages` before start.
 - Dovecot (Debian's `dovecot-imapd`): a private config (base_dir, state_dir,
   log under the work directory; loopback listener; a static passwd-file passdb
   with PLAIN passwords; Maildir homes). The system's Dovecot is never touched.
@@ -140,21 +140,21 @@ async def fill_postfach(url: str, users: int, messages: Messages, batch: int = 2
 
     store = await Store.connect(url)
     try:
-        if await store.get_domain(DOMAIN) is None:
-            await store.add_domain(DOMAIN)
+        if await store.accounts.get_domain(DOMAIN) is None:
+            await store.accounts.add_domain(DOMAIN)
         digest = await hash_password_async(PASSWORD)
         for i in range(1, users + 1):
-            account = await store.add_account(user_name(i), digest)
-            inbox = await store.get_mailbox(account.id, "INBOX")
+            account = await store.accounts.add_account(user_name(i), digest)
+            inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
             assert inbox is not None
             pending: list[NewMessage] = []
             for raw in messages(i):
                 pending.append(NewMessage(inbox.id, prepare_blob(raw)))
                 if len(pending) >= batch:
-                    await store.add_messages(pending)
+                    await store.mail.add_messages(pending)
                     pending = []
             if pending:
-                await store.add_messages(pending)
+                await store.mail.add_messages(pending)
     finally:
         await store.close()
 

@@ -172,14 +172,14 @@ async def fill_postfach(url: str, clients: int, messages: int) -> None:
 
     store = await Store.connect(url)
     try:
-        await store.add_domain(DOMAIN)
+        await store.accounts.add_domain(DOMAIN)
         digest = await hash_password_async(PASSWORD)
         for i in range(1, clients + 1):
-            account = await store.add_account(f"user{i}@{DOMAIN}", digest)
-            inbox = await store.get_mailbox(account.id, "INBOX")
+            account = await store.accounts.add_account(f"user{i}@{DOMAIN}", digest)
+            inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
             assert inbox is not None
             for n in range(1, messages + 1):
-                await store.append(inbox.id, message(i, n))
+                await store.mail.append(inbox.id, message(i, n))
     finally:
         await store.close()
 

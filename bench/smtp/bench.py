@@ -88,8 +88,8 @@ async def prepare_postfach(url: str) -> None:
 
     store = await Store.connect(url)
     try:
-        await store.add_domain(DOMAIN)
-        await store.add_account(RCPT, await hash_password_async("bench"))
+        await store.accounts.add_domain(DOMAIN)
+        await store.accounts.add_account(RCPT, await hash_password_async("bench"))
     finally:
         await store.close()
 

@@ -35,7 +35,6 @@ from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
 from postfach.store import Store
-from postfach.store.mailing import MailingStore
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
 from postfach.web import server as web_server
@@ -100,7 +99,7 @@ async def build_context(
         node_id=node_id,
         recent=tracker_for(store.runtime),
         index_cache=IndexCache(),
-        mailing=await MailingStore.attach(store),
+        mailing=store.mailing,
         campaigns_sending=set(),
         listen_sockets=listen_sockets or {},
         handed_connections=handed_connections,
@@ -176,7 +175,7 @@ class App:
         retention = self.config.retention
         while True:
             try:
-                removed = await self.ctx.store.purge_retention(
+                removed = await self.ctx.store.mail.purge_retention(
                     retention.trash_days, retention.spam_days
                 )
                 if removed:

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from postfach.store.api import StoreApi
     from postfach.store.mailing import MailingStore
     from postfach.store.records import Mailbox, MailboxIndex
-    from postfach.store.roles import ServerStore
 
 __all__ = ["MailboxIndexCache", "RecentKey", "RecentMarks", "ServerContext"]
 
@@ -52,7 +51,7 @@ class MailboxIndexCache(Protocol):
 @dataclass(slots=True)
 class ServerContext:
     config: Config
-    store: ServerStore
+    store: StoreApi
     auth: Authenticator
     delivery: Delivery
     ssl_context: ssl.SSLContext

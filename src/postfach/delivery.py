@@ -115,9 +115,9 @@ class Delivery:
     ) -> Uid:
         """Saves `raw` into a folder named by special use ("\\Sent") or by name."""
         if folder.startswith("\\"):
-            mailbox = await self._store.special_mailbox(account.id, folder)
+            mailbox = await self._store.mailboxes.special_mailbox(account.id, folder)
         else:
-            mailbox = await self._store.get_mailbox(account.id, folder)
+            mailbox = await self._store.mailboxes.get_mailbox(account.id, folder)
         if mailbox is None:
             raise StoreError(f"{account.address} has no folder {folder}")
         job = self._submit(NewMessage(mailbox.id, await prepare_blob_off_loop(raw), b"", flags))
@@ -133,7 +133,7 @@ class Delivery:
     async def _inbox(self, account_id: AccountId) -> MailboxId:
         inbox = self._inboxes.get(account_id)
         if inbox is None:
-            mailbox = await self._store.get_mailbox(account_id, "INBOX")
+            mailbox = await self._store.mailboxes.get_mailbox(account_id, "INBOX")
             if mailbox is None:
                 raise StoreError(f"account #{account_id} has no INBOX")
             inbox = self._inboxes[account_id] = mailbox.id
@@ -152,7 +152,7 @@ class Delivery:
             while not self._queue.empty() and len(batch) < _MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._store.add_messages([job.item for job in batch])
+                results = await self._store.mail.add_messages([job.item for job in batch])
             except Exception as exc:
                 if isinstance(exc, StoreUnavailable | StoreFull):
                     faults.report(exc, f"delivery batch of {len(batch)}")

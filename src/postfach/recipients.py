@@ -47,7 +47,7 @@ class RecipientCache:
         return await asyncio.shield(pending)
 
     async def _lookup(self, key: str, address: str) -> list[Account]:
-        accounts = await self._store.resolve(address)
+        accounts = await self._store.accounts.resolve(address)
         if self._keep(accounts):
             if len(self._hits) >= self._size:
                 self._hits.clear()

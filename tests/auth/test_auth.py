@@ -28,8 +28,8 @@ class Clock:
 
 @pytest.fixture
 async def auth(store: Store) -> tuple[Authenticator, Store, Clock]:
-    await store.add_domain("example.org")
-    await store.add_account("bob@example.org", hash_password("right"))
+    await store.accounts.add_domain("example.org")
+    await store.accounts.add_account("bob@example.org", hash_password("right"))
     clock = Clock()
     return Authenticator(store, AuthConfig(cache_ttl=60), clock), store, clock
 
@@ -50,15 +50,15 @@ async def test_local_part_ambiguous_with_two_domains(
     auth: tuple[Authenticator, Store, Clock],
 ) -> None:
     authenticator, store, _clock = auth
-    await store.add_domain("example.net")
+    await store.accounts.add_domain("example.net")
     assert not (await authenticator.authenticate("bob", "right", "imap", "1.2.3.4")).ok
 
 
 async def test_protocol_switches(auth: tuple[Authenticator, Store, Clock]) -> None:
     authenticator, store, _clock = auth
-    account = await store.get_account("bob@example.org")
+    account = await store.accounts.get_account("bob@example.org")
     assert account is not None
-    await store.update_account(account.id, pop3_enabled=False, imap_enabled=False)
+    await store.accounts.update_account(account.id, pop3_enabled=False, imap_enabled=False)
     for protocol in ("imap", "pop3"):
         result = await authenticator.authenticate("bob@example.org", "right", protocol, "ip")
         assert result.failure is AuthFailure.DISABLED
@@ -70,16 +70,18 @@ async def test_protocol_switches(auth: tuple[Authenticator, Store, Clock]) -> No
 
 async def test_app_passwords_and_revocation(auth: tuple[Authenticator, Store, Clock]) -> None:
     authenticator, store, _clock = auth
-    account = await store.get_account("bob@example.org")
+    account = await store.accounts.get_account("bob@example.org")
     assert account is not None
     secret = generate_app_password()
-    await store.add_app_password(account.id, "phone", hash_password(normalize_app_password(secret)))
+    await store.accounts.add_app_password(
+        account.id, "phone", hash_password(normalize_app_password(secret))
+    )
     for typed in (secret, secret.replace("-", " "), secret.replace("-", "").upper()):
         result = await authenticator.authenticate("bob@example.org", typed, "imap", "ip")
         assert result.ok and result.app_password == "phone"
     # The web page wants the real password.
     assert not (await authenticator.authenticate("bob@example.org", secret, "web", "ip")).ok
-    await store.revoke_app_password(account.id, "phone")
+    await store.accounts.revoke_app_password(account.id, "phone")
     # Cached, but revoked: refused at once.
     assert not (await authenticator.authenticate("bob@example.org", secret, "imap", "ip")).ok
 
@@ -88,13 +90,13 @@ async def test_password_change_and_logout_invalidate_cache(
     auth: tuple[Authenticator, Store, Clock],
 ) -> None:
     authenticator, store, _clock = auth
-    account = await store.get_account("bob@example.org")
+    account = await store.accounts.get_account("bob@example.org")
     assert account is not None
     assert (await authenticator.authenticate("bob@example.org", "right", "imap", "ip")).ok
-    await store.set_password_hash(account.id, hash_password("newer"))
+    await store.accounts.set_password_hash(account.id, hash_password("newer"))
     assert not (await authenticator.authenticate("bob@example.org", "right", "imap", "ip")).ok
     assert (await authenticator.authenticate("bob@example.org", "newer", "imap", "ip")).ok
-    await store.bump_credentials(account.id)
+    await store.accounts.bump_credentials(account.id)
     # A new generation: the cache entry is stale, the password still right.
     assert (await authenticator.authenticate("bob@example.org", "newer", "imap", "ip")).ok
 
@@ -118,7 +120,7 @@ async def test_throttle_holds_the_user_at_that_address_only(
 
 async def test_throttle_per_address(auth: tuple[Authenticator, Store, Clock]) -> None:
     authenticator, store, _clock = auth
-    await store.add_account("carol@example.org", hash_password("pw"))
+    await store.accounts.add_account("carol@example.org", hash_password("pw"))
     for n in range(AuthConfig().address_max_failures):
         result = await authenticator.authenticate(f"u{n}@example.org", "x", "smtp", "10.0.0.1")
         assert result.failure is AuthFailure.BAD_CREDENTIALS
@@ -135,8 +137,8 @@ async def _spread_failures(authenticator: Authenticator, count: int) -> None:
 
 
 async def test_user_ceiling_spares_known_addresses(store: Store) -> None:
-    await store.add_domain("example.org")
-    await store.add_account("bob@example.org", hash_password("right"))
+    await store.accounts.add_domain("example.org")
+    await store.accounts.add_account("bob@example.org", hash_password("right"))
     clock = Clock()
     config = AuthConfig(user_max_failures=10, cache_ttl=60)
     authenticator = Authenticator(store, config, clock)
@@ -155,8 +157,8 @@ async def test_user_ceiling_spares_known_addresses(store: Store) -> None:
 
 
 async def test_user_ceiling_without_known_addresses(store: Store) -> None:
-    await store.add_domain("example.org")
-    await store.add_account("bob@example.org", hash_password("right"))
+    await store.accounts.add_domain("example.org")
+    await store.accounts.add_account("bob@example.org", hash_password("right"))
     config = AuthConfig(user_max_failures=10, known_address_ttl=0, cache_ttl=60)
     authenticator = Authenticator(store, config, Clock())
     assert (await authenticator.authenticate("bob@example.org", "right", "imap", "10.0.0.1")).ok
@@ -167,8 +169,8 @@ async def test_user_ceiling_without_known_addresses(store: Store) -> None:
 
 async def test_throttle_is_shared_by_the_workers(store: Store, tmp_path: Path) -> None:
     """`serve --workers N`: failures in one worker count in the others (runtime file)."""
-    await store.add_domain("example.org")
-    await store.add_account("bob@example.org", hash_password("right"))
+    await store.accounts.add_domain("example.org")
+    await store.accounts.add_account("bob@example.org", hash_password("right"))
     path = tmp_path / "runtime.db"
     RuntimeState.create(path)
     clock = Clock()

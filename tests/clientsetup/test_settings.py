@@ -45,7 +45,7 @@ def _config(tmp_path: Path, **listeners: str):  # type: ignore[no-untyped-def]
 
 
 async def test_own_domain_rows_come_from_config(tmp_path: Path, store: Store) -> None:
-    await store.add_domain("example.org")
+    await store.accounts.add_domain("example.org")
     config = _config(tmp_path)
     s = await lookup_settings("Ann@Example.org", config=config, store=store)
     assert s.source == "postfach"
@@ -66,28 +66,28 @@ async def test_own_domain_rows_come_from_config(tmp_path: Path, store: Store) ->
 
 
 async def test_own_domain_notes_follow_the_account(tmp_path: Path, store: Store) -> None:
-    await store.add_domain("example.org")
-    account = await store.add_account("ann@example.org", "x")
-    await store.update_account(account.id, pop3_enabled=False, imap_enabled=False)
+    await store.accounts.add_domain("example.org")
+    account = await store.accounts.add_account("ann@example.org", "x")
+    await store.accounts.update_account(account.id, pop3_enabled=False, imap_enabled=False)
     s = await lookup_settings("ann@example.org", config=_config(tmp_path, devices=""), store=store)
     pop3 = [r for r in s.rows if r.protocol == "POP3"]
     assert all(r.note == "POP3 is switched off for this account" for r in pop3)
     assert all(r.security != "none" for r in s.rows)  # devices listener is off
     assert any("pop3=on" in n for n in s.notes) and any("imap=on" in n for n in s.notes)
-    await store.update_account(account.id, pop3_enabled=True, imap_enabled=True)
+    await store.accounts.update_account(account.id, pop3_enabled=True, imap_enabled=True)
     s = await lookup_settings("ann@example.org", config=_config(tmp_path), store=store)
     assert not any("switched off" in r.note for r in s.rows)
 
 
 async def test_disabled_listener_is_not_offered(tmp_path: Path, store: Store) -> None:
-    await store.add_domain("example.org")
+    await store.accounts.add_domain("example.org")
     config = _config(tmp_path, pop3="", pop3s="")
     s = await lookup_settings("ann@example.org", config=config, store=store)
     assert "POP3" not in {r.protocol for r in s.rows}
 
 
 async def test_foreign_domain_on_a_postfach_host_uses_presets(tmp_path: Path, store: Store) -> None:
-    await store.add_domain("example.org")
+    await store.accounts.add_domain("example.org")
     s = await lookup_settings("ann@gmail.com", config=_config(tmp_path), store=store)
     assert s.source == "preset" and s.provider == "Gmail"
 
@@ -363,7 +363,7 @@ async def test_cli_settings_for_an_own_domain(
 async def test_doctor_targets_from_own_settings(tmp_path: Path, store: Store) -> None:
     from postfach.clientsetup import Target, targets_from_settings
 
-    await store.add_domain("example.org")
+    await store.accounts.add_domain("example.org")
     s = await lookup_settings("ann@example.org", config=_config(tmp_path), store=store)
     assert targets_from_settings(s) == [
         Target("IMAP", "mx.example.org", 993, "SSL/TLS", "ann@example.org"),

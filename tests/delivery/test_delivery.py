@@ -19,10 +19,10 @@ MSG = b"From: alice@example.net\r\nSubject: hi\r\n\r\nbody\r\n"
 
 
 async def _setup(store: Store) -> None:
-    await store.add_domain("example.org")
-    await store.add_account("bob@example.org", "h")
-    await store.add_account("carol@example.org", "h", quota_bytes=10)
-    await store.add_alias("team@example.org", "bob@example.org")
+    await store.accounts.add_domain("example.org")
+    await store.accounts.add_account("bob@example.org", "h")
+    await store.accounts.add_account("carol@example.org", "h", quota_bytes=10)
+    await store.accounts.add_alias("team@example.org", "bob@example.org")
 
 
 async def test_statuses_and_trace_headers(store: Store) -> None:
@@ -42,13 +42,13 @@ async def test_statuses_and_trace_headers(store: Store) -> None:
         "nobody@example.org": DeliveryStatus.UNKNOWN_USER,
         "carol@example.org": DeliveryStatus.OVER_QUOTA,
     }
-    bob = await store.get_account("bob@example.org")
+    bob = await store.accounts.get_account("bob@example.org")
     assert bob is not None
-    inbox = await store.get_mailbox(bob.id, "INBOX")
+    inbox = await store.mailboxes.get_mailbox(bob.id, "INBOX")
     assert inbox is not None
     # Bob gets one copy although he was named directly and through the alias.
-    [message] = await store.get_messages(inbox.id, [Uid(1), Uid(2)])
-    raw = await store.read_raw(message)
+    [message] = await store.mail.get_messages(inbox.id, [Uid(1), Uid(2)])
+    raw = await store.mail.read_raw(message)
     assert raw.startswith(b"Return-Path: <alice@example.net>\r\nDelivered-To: bob@example.org\r\n")
     assert b"\r\nReceived: by mail.example.org (postfach) with local; " in raw
     assert raw.endswith(MSG)
@@ -67,26 +67,26 @@ async def test_group_commit_many_concurrent(store: Store) -> None:
     finally:
         await delivery.stop()
     assert all(r == {"bob@example.org": DeliveryStatus.DELIVERED} for r in results)
-    bob = await store.get_account("bob@example.org")
+    bob = await store.accounts.get_account("bob@example.org")
     assert bob is not None
-    inbox = await store.get_mailbox(bob.id, "INBOX")
+    inbox = await store.mailboxes.get_mailbox(bob.id, "INBOX")
     assert inbox is not None
-    assert [m.uid for m in await store.message_index(inbox.id)] == list(range(1, 201))
+    assert [m.uid for m in await store.mail.message_index(inbox.id)] == list(range(1, 201))
 
 
 async def test_save_copy_to_sent(store: Store) -> None:
     await _setup(store)
-    bob = await store.get_account("bob@example.org")
+    bob = await store.accounts.get_account("bob@example.org")
     assert bob is not None
     delivery = Delivery(store, "mail.example.org")
     try:
         uid = await delivery.save_copy(bob, "\\Sent", MSG)
     finally:
         await delivery.stop()
-    sent = await store.get_mailbox(bob.id, "Sent")
+    sent = await store.mailboxes.get_mailbox(bob.id, "Sent")
     assert sent is not None
-    [message] = await store.get_messages(sent.id, [uid])
-    assert message.flags == {"\\Seen"} and await store.read_raw(message) == MSG
+    [message] = await store.mail.get_messages(sent.id, [uid])
+    assert message.flags == {"\\Seen"} and await store.mail.read_raw(message) == MSG
 
 
 DELIVERER = textwrap.dedent(
@@ -97,9 +97,9 @@ DELIVERER = textwrap.dedent(
 
     async def main(url):
         store = await Store.connect(url)
-        if await store.get_domain("example.org") is None:
-            await store.add_domain("example.org")
-            await store.add_account("bob@example.org", "h")
+        if await store.accounts.get_domain("example.org") is None:
+            await store.accounts.add_domain("example.org")
+            await store.accounts.add_account("bob@example.org", "h")
         delivery = Delivery(store, "mail.example.org")
         start = int(sys.argv[2])
         counter = iter(range(start, start + 10**6))
@@ -123,14 +123,14 @@ DELIVERER = textwrap.dedent(
 async def _markers(url: str) -> list[int]:
     store = await Store.connect(url)
     try:
-        bob = await store.get_account("bob@example.org")
+        bob = await store.accounts.get_account("bob@example.org")
         assert bob is not None
-        inbox = await store.get_mailbox(bob.id, "INBOX")
+        inbox = await store.mailboxes.get_mailbox(bob.id, "INBOX")
         assert inbox is not None
-        uids = [m.uid for m in await store.message_index(inbox.id)]
+        uids = [m.uid for m in await store.mail.message_index(inbox.id)]
         found = []
-        for message in await store.get_messages(inbox.id, uids):
-            raw = await store.read_raw(message)
+        for message in await store.mail.get_messages(inbox.id, uids):
+            raw = await store.mail.read_raw(message)
             found.append(int(raw.split(b"marker-")[1].split(b"-end")[0]))
         return found
     finally:

@@ -75,7 +75,7 @@ async def _fill_queue(url: str, count: int) -> None:
         for start in range(0, count, 50):
             await asyncio.gather(
                 *(
-                    store.queue_insert(
+                    store.queue.insert(
                         USER, rcpt, f"From: {USER}\r\nSubject: m{n}\r\n\r\nhi\r\n".encode()
                     )
                     for n in range(start, min(count, start + 50))
@@ -88,7 +88,7 @@ async def _fill_queue(url: str, count: int) -> None:
 async def _queue_size(url: str) -> int:
     store = await Store.connect(url)
     try:
-        return len(await store.queue_list())
+        return len(await store.queue.entries())
     finally:
         await store.close()
 

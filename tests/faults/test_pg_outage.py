@@ -61,7 +61,7 @@ async def pg_server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, PrivatePo
         await app.start()
         try:
             server = TestServer(app)
-            await app.ctx.store.add_domain(DOMAIN)
+            await app.ctx.store.accounts.add_domain(DOMAIN)
             await server.add_user(USER, PASSWORD)
             yield server, pg
         finally:
@@ -260,13 +260,13 @@ async def _idle_hears_other_node(server: TestServer, pg: PrivatePostgres) -> boo
     client.sock.settimeout(1.0)
     other = await Store.connect(pg.url, migrate=False)
     try:
-        account = await other.get_account(USER)
+        account = await other.accounts.get_account(USER)
         assert account is not None
-        inbox = await other.get_mailbox(account.id, "INBOX")
+        inbox = await other.mailboxes.get_mailbox(account.id, "INBOX")
         assert inbox is not None
         heard = b""
         for _ in range(20):  # a notification sent before it listens again is lost
-            await other.append(inbox.id, message_for(unique_tag("node-b")))
+            await other.mail.append(inbox.id, message_for(unique_tag("node-b")))
             with contextlib.suppress(TimeoutError):
                 heard += await asyncio.to_thread(client.sock.recv, 4096)
             if b" EXISTS\r\n" in heard:

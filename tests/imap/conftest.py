@@ -64,8 +64,8 @@ async def imap(shared_imap_server: TestServer) -> AsyncIterator[TestServer]:
         yield server
     finally:
         for address in server.added:
-            if await server.ctx.store.get_account(address) is not None:
-                await server.ctx.store.remove_account(address)
+            if await server.ctx.store.accounts.get_account(address) is not None:
+                await server.ctx.store.accounts.remove_account(address)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -168,8 +168,8 @@ async def test_logout_everywhere_ends_sessions(imap, wire):
     waiting = await wire()
     await idle.send("i IDLE\r\n")
     assert await idle.line() == "+ idling"
-    account = await imap.ctx.store.get_account(USER)
-    await imap.ctx.store.bump_credentials(account.id)
+    account = await imap.ctx.store.accounts.get_account(USER)
+    await imap.ctx.store.accounts.bump_credentials(account.id)
     assert await idle.line() == "* BYE Logged out on all devices"
     assert await waiting.line() == "* BYE Logged out on all devices"
     assert await waiting.reader.read() == b""

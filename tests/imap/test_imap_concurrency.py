@@ -59,10 +59,10 @@ async def test_idle_reports_delivery_within_100ms(imap, wire):
     a, b = await two(wire, n=1)
     await b.send("i IDLE\r\n")
     assert await b.line() == "+ idling"
-    account = await imap.ctx.store.get_account("a@example.org")
-    inbox = await imap.ctx.store.get_mailbox(account.id, "INBOX")
+    account = await imap.ctx.store.accounts.get_account("a@example.org")
+    inbox = await imap.ctx.store.mailboxes.get_mailbox(account.id, "INBOX")
     started = time.monotonic()
-    await imap.ctx.store.append(inbox.id, SIMPLE)
+    await imap.ctx.store.mail.append(inbox.id, SIMPLE)
     assert await b.line() == "* 2 EXISTS"
     assert time.monotonic() - started < 0.1
     assert await b.line() == "* 1 RECENT"  # b heard of it first (RFC 3501 §2.3.2)

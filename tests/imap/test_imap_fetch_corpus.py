@@ -61,16 +61,16 @@ ITEMS = (
 
 async def _transcript(server: TestServer, wire: Wire, other: Wire) -> dict[str, list[str]]:
     store = server.ctx.store
-    account = await store.get_account("a@example.org")
+    account = await store.accounts.get_account("a@example.org")
     assert account is not None
-    inbox = await store.get_mailbox(account.id, "INBOX")
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
     assert inbox is not None
     batch = []
     for path in CORPUS:
         blob = prepare_blob(path.read_bytes())
         batch.append(NewMessage(inbox.id, blob, internaldate=1704100000.0))
         batch.append(NewMessage(inbox.id, blob, PREFIX, internaldate=1704100000.0))
-    await store.add_messages(batch)
+    await store.mail.add_messages(batch)
     await other.ok("SELECT INBOX")  # takes \\Recent, which is not what this test is about
     await wire.ok("SELECT INBOX")
     out: dict[str, list[str]] = {}

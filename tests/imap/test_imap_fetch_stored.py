@@ -17,13 +17,13 @@ UUENCODED = (
 
 def count_blob_reads(monkeypatch, store) -> list[str]:
     reads: list[str] = []
-    original = store.read_blob
+    original = store.mail.read_blob
 
     async def read_blob(sha256: str) -> bytes:
         reads.append(sha256)
         return await original(sha256)
 
-    monkeypatch.setattr(store, "read_blob", read_blob)
+    monkeypatch.setattr(store.mail, "read_blob", read_blob)
     return reads
 
 

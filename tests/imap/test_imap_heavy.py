@@ -34,11 +34,11 @@ def message(n: int) -> bytes:
 async def fill(imap, count: int) -> None:
     """Thousands of distinct messages in the INBOX, straight through the store API."""
     store = imap.ctx.store
-    account = await store.get_account(USER)
-    inbox = await store.get_mailbox(account.id, "INBOX")
+    account = await store.accounts.get_account(USER)
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
     for start in range(0, count, 1000):
         batch = [prepare_blob(message(n)) for n in range(start, min(count, start + 1000))]
-        await store.add_messages([NewMessage(inbox.id, blob) for blob in batch])
+        await store.mail.add_messages([NewMessage(inbox.id, blob) for blob in batch])
 
 
 async def noop_gaps(client, stop: asyncio.Event) -> list[float]:
@@ -83,16 +83,18 @@ async def test_thread_as_deep_as_references_go(imap, wire):
     """A chain of 1,200 replies, and one message naming 3,000 ancestors: the old
     recursive tree walk hit Python's recursion limit and ended the session."""
     store = imap.ctx.store
-    inbox = await store.get_mailbox((await store.get_account(USER)).id, "INBOX")
+    inbox = await store.mailboxes.get_mailbox((await store.accounts.get_account(USER)).id, "INBOX")
     chain = [
         f"Subject: deep\r\nMessage-ID: <d{n}@x>\r\n"
         + (f"In-Reply-To: <d{n - 1}@x>\r\n" if n else "")
         + f"\r\nreply {n}\r\n"
         for n in range(1200)
     ]
-    await store.add_messages([NewMessage(inbox.id, prepare_blob(m.encode())) for m in chain])
+    await store.mail.add_messages([NewMessage(inbox.id, prepare_blob(m.encode())) for m in chain])
     ancestors = " ".join(f"<r{n}@x>" for n in range(3000))
-    await store.append(inbox.id, f"Subject: x\r\nReferences: {ancestors}\r\n\r\nhi\r\n".encode())
+    await store.mail.append(
+        inbox.id, f"Subject: x\r\nReferences: {ancestors}\r\n\r\nhi\r\n".encode()
+    )
     c = await wire(select="INBOX")
     [line] = await c.ok("THREAD REFERENCES UTF-8 ALL")
     assert line == "* THREAD (" + " ".join(str(n) for n in range(1, 1201)) + ")(1201)"

@@ -11,13 +11,13 @@ async def test_cached_index_follows_every_change(imap, wire, monkeypatch):
     monkeypatch.setattr(indexcache, "MIN_MESSAGES", 1)
     store = imap.ctx.store
     reads = []
-    original = store.mailbox_index
+    original = store.mail.mailbox_index
 
     async def mailbox_index(mailbox_id):
         reads.append(mailbox_id)
         return await original(mailbox_id)
 
-    monkeypatch.setattr(store, "mailbox_index", mailbox_index)
+    monkeypatch.setattr(store.mail, "mailbox_index", mailbox_index)
     a = await wire()
     for _ in range(3):
         await a.ok(b"APPEND INBOX " + literal(SIMPLE))

@@ -121,8 +121,8 @@ async def test_status_and_list_status(wire):
 
 
 async def test_quota(imap, wire):
-    account = await imap.ctx.store.get_account("a@example.org")
-    await imap.ctx.store.update_account(account.id, quota_bytes=1024 * 1024)
+    account = await imap.ctx.store.accounts.get_account("a@example.org")
+    await imap.ctx.store.accounts.update_account(account.id, quota_bytes=1024 * 1024)
     c = await wire()
     await c.ok("APPEND INBOX {2048+}\r\n" + "x" * 2048)
     assert await c.ok("GETQUOTAROOT INBOX") == [
@@ -136,7 +136,7 @@ async def test_quota(imap, wire):
 
 
 async def test_over_quota_append(imap, wire):
-    account = await imap.ctx.store.get_account("a@example.org")
-    await imap.ctx.store.update_account(account.id, quota_bytes=100)
+    account = await imap.ctx.store.accounts.get_account("a@example.org")
+    await imap.ctx.store.accounts.update_account(account.id, quota_bytes=100)
     c = await wire()
     assert await c.no("APPEND INBOX {200+}\r\n" + "x" * 200) == "NO [OVERQUOTA] Quota exceeded"

@@ -76,13 +76,13 @@ def local_messages(folder: Path) -> list[Path]:
 
 async def test_mbsync_round_trip(imap, tmp_path):
     store = imap.ctx.store
-    account = await store.get_account(USER)
-    inbox = await store.get_mailbox(account.id, "INBOX")
+    account = await store.accounts.get_account(USER)
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
     batch = [
         NewMessage(inbox.id, prepare_blob(SIMPLE.replace(b"Hello there", b"Message %d" % n)))
         for n in range(COUNT)
     ]
-    await store.add_messages(batch)
+    await store.mail.add_messages(batch)
     rc = config(tmp_path, imap.port("imap"))
     await mbsync(rc)
     files = local_messages(tmp_path / "mail" / "INBOX")
@@ -98,20 +98,20 @@ async def test_mbsync_round_trip(imap, tmp_path):
     (sent / "cur" / "1700000000.1.local:2,S").write_bytes(SIMPLE.replace(b"\r\n", b"\n"))
     await mbsync(rc)
 
-    index = await store.message_index(inbox.id)
+    index = await store.mail.message_index(inbox.id)
     assert len(index) == COUNT - 50
     assert sum(1 for m in index if {"\\Seen", "\\Flagged"} <= m.flags) == 100
-    sent_box = await store.get_mailbox(account.id, "Sent")
-    assert len(await store.message_index(sent_box.id)) == 1
+    sent_box = await store.mailboxes.get_mailbox(account.id, "Sent")
+    assert len(await store.mail.message_index(sent_box.id)) == 1
 
     # a second run changes nothing and duplicates nothing
     await mbsync(rc)
-    assert len(await store.message_index(inbox.id)) == COUNT - 50
+    assert len(await store.mail.message_index(inbox.id)) == COUNT - 50
     assert len(local_messages(tmp_path / "mail" / "INBOX")) == COUNT - 50
     assert len(local_messages(sent)) == 1
 
     # server-side change comes back: flag on the server, then sync
-    await store.store_flags(inbox.id, [index[-1].uid], "add", frozenset({"\\Answered"}))
+    await store.mail.store_flags(inbox.id, [index[-1].uid], "add", frozenset({"\\Answered"}))
     await mbsync(rc)
     assert (
         sum(1 for p in local_messages(tmp_path / "mail" / "INBOX") if "R" in p.name.split(":2,")[1])

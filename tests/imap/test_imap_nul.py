@@ -37,9 +37,9 @@ async def test_append_refuses_nul_in_a_plain_literal(wire):
 
 async def test_fetch_never_sends_nul_in_a_plain_literal(imap, wire):
     store = imap.ctx.store
-    account = await store.get_account(USER)
-    inbox = await store.get_mailbox(account.id, "INBOX")
-    await store.append(inbox.id, WITH_NUL)  # as old data would be: stored with NUL
+    account = await store.accounts.get_account(USER)
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+    await store.mail.append(inbox.id, WITH_NUL)  # as old data would be: stored with NUL
     c = await wire(select="INBOX")
     items = "BODY.PEEK[] RFC822 RFC822.HEADER RFC822.TEXT BODY.PEEK[1] BODY.PEEK[TEXT] ENVELOPE"
     [line] = await c.ok(f"FETCH 1 ({items} RFC822.SIZE)")

@@ -7,10 +7,10 @@ from tests.imap.messages import SIMPLE, literal
 
 async def _deliver(imap, n: int = 1) -> None:
     store = imap.ctx.store
-    account = await store.get_account("a@example.org")
-    inbox = await store.get_mailbox(account.id, "INBOX")
+    account = await store.accounts.get_account("a@example.org")
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
     for _ in range(n):
-        await store.append(inbox.id, SIMPLE)
+        await store.mail.append(inbox.id, SIMPLE)
 
 
 async def test_recent_belongs_to_the_first_session(imap, wire):

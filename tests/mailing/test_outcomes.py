@@ -165,9 +165,9 @@ async def test_unsubscribed_and_bounced_contacts_are_left_out(mailing: Mailing, 
     rows = await mailing.store.recipients(campaign.id)
     from postfach.mailing import unsubscribe
 
-    assert await unsubscribe(mailing.store.store, rows[1].token)
-    assert not await unsubscribe(mailing.store.store, "a" * 24)
-    assert not await unsubscribe(mailing.store.store, "../../etc")
+    assert await unsubscribe(mailing.store.db, rows[1].token)
+    assert not await unsubscribe(mailing.store.db, "a" * 24)
+    assert not await unsubscribe(mailing.store.db, "../../etc")
     await mailing.store.mark_bounce(None, rows[2].email, True, "550 no such user", 0.0)
     report = await mailing.send("spring")
     assert report.finished and [r.rcpt for r in a.received] == ["user0@dest.example"]

@@ -43,7 +43,7 @@ def message(n: int, body: bytes = b"") -> bytes:
 
 
 async def folder(server: Any, account: Account, name: str = "INBOX") -> Mailbox:
-    mailbox = await server.ctx.store.get_mailbox(account.id, name)
+    mailbox = await server.ctx.store.mailboxes.get_mailbox(account.id, name)
     assert mailbox is not None
     return mailbox
 
@@ -51,15 +51,15 @@ async def folder(server: Any, account: Account, name: str = "INBOX") -> Mailbox:
 async def fill(server: Any, account: Account, raws: list[bytes], name: str = "INBOX") -> Mailbox:
     mailbox = await folder(server, account, name)
     for raw in raws:
-        await server.ctx.store.append(mailbox.id, raw)
+        await server.ctx.store.mail.append(mailbox.id, raw)
     return mailbox
 
 
 async def stored(server: Any, account: Account, name: str = "INBOX") -> list[StoredMessage]:
     store = server.ctx.store
     mailbox = await folder(server, account, name)
-    index = await store.message_index(mailbox.id)
-    return await store.get_messages(mailbox.id, [m.uid for m in index])
+    index = await store.mail.message_index(mailbox.id)
+    return await store.mail.get_messages(mailbox.id, [m.uid for m in index])
 
 
 class Wire:

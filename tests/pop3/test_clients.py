@@ -67,12 +67,12 @@ async def fill_maildrop(server, *, deliver: bool = True, **settings) -> Counter[
             for raw in corpus(COUNT)
         ))
     else:
-        inbox = await store.get_mailbox(account.id, "INBOX")
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
         for raw in corpus(COUNT):
-            await store.append(inbox.id, raw)
+            await store.mail.append(inbox.id, raw)
     messages = await stored(server, account)
     assert len(messages) == COUNT
-    return Counter([as_lf(await store.read_raw(m)) for m in messages])
+    return Counter([as_lf(await store.mail.read_raw(m)) for m in messages])
 
 
 async def run(*argv: str, env: dict[str, str]) -> tuple[int, str]:
@@ -143,7 +143,7 @@ async def test_getmail_downloads_everything_exactly(server, tmp_path, delete):
     code, log, again = await getmail(server, tmp_path, delete)
     assert code == 0, log
     assert again == Counter()
-    account = await server.ctx.store.get_account(ADDRESS)
+    account = await server.ctx.store.accounts.get_account(ADDRESS)
     assert len(await stored(server, account)) == (0 if delete else COUNT)
 
 
@@ -183,5 +183,5 @@ async def test_fetchmail_downloads_everything_exactly(server, tmp_path, keep):
     code, log, again = await fetchmail(server, tmp_path, keep)
     assert code == 1, log  # 1: no new mail
     assert again == Counter()
-    account = await server.ctx.store.get_account(ADDRESS)
+    account = await server.ctx.store.accounts.get_account(ADDRESS)
     assert len(await stored(server, account)) == (COUNT if keep else 0)

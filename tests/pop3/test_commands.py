@@ -19,7 +19,7 @@ async def account(server):
 async def served(server, account, name="INBOX"):
     """Each message exactly as POP3 must send it: prefix + blob with CRLF."""
     store = server.ctx.store
-    return [await store.read_raw(m) for m in await stored(server, account, name)]
+    return [await store.mail.read_raw(m) for m in await stored(server, account, name)]
 
 
 async def test_stat_list_uidl(server, account):

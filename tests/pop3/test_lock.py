@@ -55,11 +55,11 @@ async def test_lock_held_by_another_node(server):
     account = await server.add_user("a@example.org", PASSWORD)
     store = server.ctx.store
     lease = server.ctx.config.server.lease_time
-    assert await store.try_lock(f"pop3:{account.id}", "other-node/1", lease)
+    assert await store.locks.try_lock(f"pop3:{account.id}", "other-node/1", lease)
     wire = await Wire.open(server)
     await wire.cmd(b"USER a@example.org")
     assert await wire.cmd(b"PASS " + PASSWORD.encode()) == replies.IN_USE
-    await store.unlock(f"pop3:{account.id}", "other-node/1")
+    await store.locks.unlock(f"pop3:{account.id}", "other-node/1")
     await wire.login()
     await wire.close()
 
@@ -70,7 +70,7 @@ async def test_logout_everywhere_ends_the_session(server):
     wire = await Wire.open(server)
     await wire.login()
     assert (await wire.cmd(b"DELE 1")).startswith(b"+OK")
-    await server.ctx.store.bump_credentials(account.id)
+    await server.ctx.store.accounts.bump_credentials(account.id)
     assert await wire.closed()
     # No UPDATE happened, and the lock is free for a new login.
     other = await Wire.open(server)
@@ -83,6 +83,6 @@ async def test_password_change_keeps_the_session(server):
     account = await server.add_user("a@example.org", PASSWORD)
     wire = await Wire.open(server)
     await wire.login()
-    await server.ctx.store.set_password_hash(account.id, account.password_hash)
+    await server.ctx.store.accounts.set_password_hash(account.id, account.password_hash)
     assert await wire.cmd(b"NOOP") == b"+OK\r\n"
     await wire.close()

@@ -155,7 +155,7 @@ async def test_message_removed_by_imap_meanwhile(server):
     wire = await Wire.open(server)
     await wire.login()
     [first, _] = await stored(server, account)
-    await server.ctx.store.delete_messages(inbox.id, [first.uid])
+    await server.ctx.store.mail.delete_messages(inbox.id, [first.uid])
     reply = await wire.cmd(b"RETR 1")
     assert reply.startswith(b"-ERR [SYS/TEMP]")
     assert (await wire.cmd(b"RETR 2")).startswith(b"+OK")

@@ -45,7 +45,7 @@ async def test_one_delayed_report_while_retrying(tmp_path: Path) -> None:
         assert b"Original-Recipient: rfc822; x@example.net" in report
         assert b"Will-Retry-Until: " in report
         assert b"text/rfc822-headers" in report and b"Hello out there." not in report
-        [entry] = await queue_of(server).queue_list()
+        [entry] = await queue_of(server).queue.entries()
         assert entry.recipients[0].status == "queued"
 
 
@@ -75,10 +75,10 @@ async def test_notify_without_delay_gets_none(tmp_path: Path, notify: str) -> No
 
 
 async def test_the_notice_is_claimed_once(store: Store) -> None:
-    message_id = await store.queue_insert("a@example.org", [NewQueueRecipient("x@x.test")], b"x")
-    assert await store.queue_claim_delay_notice(message_id)
-    assert not await store.queue_claim_delay_notice(message_id)
-    [item] = await store.queue_recipients_of(message_id)
+    message_id = await store.queue.insert("a@example.org", [NewQueueRecipient("x@x.test")], b"x")
+    assert await store.queue.claim_delay_notice(message_id)
+    assert not await store.queue.claim_delay_notice(message_id)
+    [item] = await store.queue.recipients_of(message_id)
     assert item.address == "x@x.test"
-    assert await store.queue_delete(message_id)
-    assert not await store.queue_claim_delay_notice(message_id)  # gone: nothing to claim
+    assert await store.queue.delete(message_id)
+    assert not await store.queue.claim_delay_notice(message_id)  # gone: nothing to claim

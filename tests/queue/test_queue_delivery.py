@@ -32,7 +32,7 @@ async def test_delivers_through_the_transport_map(tmp_path: Path) -> None:
         assert b"Received: from client.example" in content
 
         async def drained() -> bool:
-            return not await queue_of(server).queue_list()
+            return not await queue_of(server).queue.entries()
 
         assert await eventually(drained)
 
@@ -54,7 +54,7 @@ async def test_remote_550_gives_a_report_with_the_reason(tmp_path: Path) -> None
         assert parsed.get_param("report-type") == "delivery-status"
         parts = [p.get_content_type() for p in parsed.walk()]
         assert "message/delivery-status" in parts and "message/rfc822" in parts
-        assert not await queue_of(server).queue_list()
+        assert not await queue_of(server).queue.entries()
 
 
 async def test_remote_451_is_retried_then_delivered(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ async def test_rcpt_refusal_and_notify_never(tmp_path: Path) -> None:
         await submit(server, params=" NOTIFY=NEVER")
 
         async def drained() -> bool:
-            return not await queue_of(server).queue_list()
+            return not await queue_of(server).queue.entries()
 
         assert await eventually(drained)
         assert await messages_in(server.ctx.store, "a@example.org") == []
@@ -104,7 +104,7 @@ async def test_queue_admin_list_retry_delete(tmp_path: Path) -> None:
         store = queue_of(server)
 
         async def attempted() -> bool:
-            entries = await store.queue_list()
+            entries = await store.queue.entries()
             return bool(entries and entries[0].recipients[0].attempts)
 
         assert await eventually(attempted)
@@ -127,7 +127,7 @@ async def test_outbound_mail_is_dkim_signed(tmp_path: Path) -> None:
             tmp_path, transport={"example.net": f"127.0.0.1:{port}"}, queue={"retry_base": 0.2}
         ) as server,
     ):
-        await server.ctx.store.add_domain("signed.test", selector, private_pem)
+        await server.ctx.store.accounts.add_domain("signed.test", selector, private_pem)
         await server.add_user("s@signed.test", "pw")
         wire = await Wire.open(server.host, server.port("submission"))
         await wire.start()

@@ -13,7 +13,7 @@ from aiosmtpd.smtp import SMTP as SinkSMTP
 from aiosmtpd.smtp import Envelope
 
 from harness import TestServer, make_server
-from postfach.store.queue import QueueMixin
+from postfach.store.api import StoreApi
 from smtp.smtpwire import Wire
 
 MESSAGE = b"From: a@example.org\r\nTo: x@example.net\r\nSubject: out\r\n\r\nHello out there.\r\n"
@@ -91,7 +91,5 @@ async def eventually(check, timeout: float = 10.0):  # noqa: ANN001, ANN201
         await asyncio.sleep(0.05)
 
 
-def queue_of(server: TestServer) -> QueueMixin:
-    store = server.ctx.store
-    assert isinstance(store, QueueMixin) or hasattr(store, "queue_list")
-    return store  # type: ignore[return-value]
+def queue_of(server: TestServer) -> StoreApi:
+    return server.ctx.store

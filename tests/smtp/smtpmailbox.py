@@ -6,10 +6,10 @@ from postfach.store import Store
 
 
 async def messages_in(store: Store, address: str, folder: str = "INBOX") -> list[bytes]:
-    account = await store.get_account(address)
+    account = await store.accounts.get_account(address)
     assert account is not None
-    mailbox = await store.get_mailbox(account.id, folder)
+    mailbox = await store.mailboxes.get_mailbox(account.id, folder)
     assert mailbox is not None
-    index = await store.message_index(mailbox.id)
-    stored = await store.get_messages(mailbox.id, [m.uid for m in index])
-    return [await store.read_raw(m) for m in stored]
+    index = await store.mail.message_index(mailbox.id)
+    stored = await store.mail.get_messages(mailbox.id, [m.uid for m in index])
+    return [await store.mail.read_raw(m) for m in stored]

@@ -79,8 +79,8 @@ def write_config(tmp_path: Path, port: int) -> tuple[Path, str]:
 async def prepare(url: str) -> None:
     store = await Store.connect(url)
     try:
-        await store.add_domain("crash.test")
-        await store.add_account(RCPT, await hash_password_async("crash"))
+        await store.accounts.add_domain("crash.test")
+        await store.accounts.add_account(RCPT, await hash_password_async("crash"))
     finally:
         await store.close()
 

@@ -120,7 +120,7 @@ async def test_auth_login_refuses_a_non_utf8_username_at_once(server: TestServer
 
 async def test_sender_ownership(server: TestServer) -> None:
     account = await server.add_user("a@example.org", "pw")
-    await server.ctx.store.add_alias("alias@example.org", account.address)
+    await server.ctx.store.accounts.add_alias("alias@example.org", account.address)
     await server.add_user("b@example.org", "pw")
     wire = await session(server, "submission")
     await wire.login("a@example.org", "pw")
@@ -251,7 +251,7 @@ async def test_quota_replies(server: TestServer) -> None:
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     await wire.expect("RCPT TO:<full@example.org>", 250)
     assert (await send_data(wire, MESSAGE + (b"x" * 98 + b"\r\n") * 10))[0] == 250
-    await server.ctx.store.update_account(account.id, quota_bytes=1000)
+    await server.ctx.store.accounts.update_account(account.id, quota_bytes=1000)
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     assert await wire.cmd("RCPT TO:<full@example.org>") == reply_of(replies.MAILBOX_FULL_TEMP)
 
@@ -402,7 +402,7 @@ async def test_logout_everywhere_ends_the_session(server: TestServer) -> None:
     account = await server.add_user("a@example.org", "pw")
     wire = await session(server, "submission")
     await wire.login("a@example.org", "pw")
-    await server.ctx.store.bump_credentials(account.id)
+    await server.ctx.store.accounts.bump_credentials(account.id)
     assert await wire.reply() == reply_of(replies.LOGGED_OUT)
     assert await wire.closed()
 

@@ -54,15 +54,15 @@ async def test_postgres_nodes_hear_each_other() -> None:
     node_b = await Store.connect(PG_URL)
     try:
         await node_b.start_change_feed()
-        await node_a.add_domain("example.org")
-        account = await node_a.add_account("bob@example.org", "h")
-        inbox = await node_a.get_mailbox(account.id, "INBOX")
+        await node_a.accounts.add_domain("example.org")
+        account = await node_a.accounts.add_account("bob@example.org", "h")
+        inbox = await node_a.mailboxes.get_mailbox(account.id, "INBOX")
         assert inbox is not None
         with node_b.hub.watch(account.id) as queue:
-            await node_a.append(inbox.id, b"Subject: x\r\n\r\nx\r\n")
+            await node_a.mail.append(inbox.id, b"Subject: x\r\n\r\nx\r\n")
             added = await _next(queue, ChangeAddUid)
             assert added.mailbox_id == inbox.id and added.uid == 1
-            await node_a.bump_credentials(account.id)
+            await node_a.accounts.bump_credentials(account.id)
             credentials = await _next(queue, ChangeCredentials)
             assert credentials.logout
     finally:
@@ -75,15 +75,15 @@ async def test_sqlite_server_hears_cli_logout(tmp_path: Path) -> None:
     server = await Store.connect(url)
     cli = await Store.connect(url)
     try:
-        await cli.add_domain("example.org")
-        account = await cli.add_account("bob@example.org", "h")
+        await cli.accounts.add_domain("example.org")
+        account = await cli.accounts.add_account("bob@example.org", "h")
         await server.start_change_feed()
         with server.hub.watch(account.id) as queue:
             await asyncio.sleep(0.1)
-            await cli.set_password_hash(account.id, "other")
+            await cli.accounts.set_password_hash(account.id, "other")
             change = await _next(queue, ChangeCredentials)
             assert not change.logout
-            await cli.bump_credentials(account.id)
+            await cli.accounts.bump_credentials(account.id)
             change = await _next(queue, ChangeCredentials)
             assert change.logout
     finally:

@@ -16,8 +16,8 @@ async def prepare_user(url: str, address: str, password: str) -> None:
     """The store at `url` with the domain of `address` and that one account."""
     store = await Store.connect(url)
     try:
-        await store.add_domain(address.rpartition("@")[2])
-        await store.add_account(address, await hash_password_async(password))
+        await store.accounts.add_domain(address.rpartition("@")[2])
+        await store.accounts.add_account(address, await hash_password_async(password))
     finally:
         await store.close()
 

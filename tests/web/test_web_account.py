@@ -30,8 +30,8 @@ async def test_sign_in_sets_a_safe_session_cookie(web):
     assert page.status_code == 200 and "alice@example.org" in page.text
     # The cookie holds a random id; the store keeps only its hash.
     session_id = web.client.cookies[SESSION_COOKIE]
-    assert await web.ctx.store.get_web_session(session_id) is not None
-    assert await web.ctx.store.get_web_session(session_id[:-1] + "x") is None
+    assert await web.ctx.store.web.get_web_session(session_id) is not None
+    assert await web.ctx.store.web.get_web_session(session_id[:-1] + "x") is None
 
 
 async def test_the_local_part_alone_signs_in_on_a_one_domain_server(web):
@@ -74,7 +74,7 @@ async def test_an_app_password_does_not_open_the_web_pages(web):
     assert response.status_code == 401  # (and no API token either)
     from postfach.auth.passwords import hash_password_async, normalize_app_password
 
-    await web.ctx.store.add_app_password(
+    await web.ctx.store.accounts.add_app_password(
         web.alice.id,
         "phone",
         await hash_password_async(normalize_app_password("abcd-efgh-ijkl-mnop")),
@@ -111,7 +111,7 @@ async def test_cross_site_posts_are_refused(web):
         "/settings", data={"csrf": token}, headers={"origin": "https://evil.example"}
     )
     assert response.status_code == 403
-    assert (await web.ctx.store.get_account("alice@example.org")).imap_enabled
+    assert (await web.ctx.store.accounts.get_account("alice@example.org")).imap_enabled
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
@@ -149,14 +149,14 @@ async def test_mail_programs_page(web):
               "pop3_mark_read": "on", "pop3_delete": "trash", "save_sent": "on"},
     )  # fmt: skip
     assert response.status_code == 200 and "Saved." in response.text
-    account = await web.ctx.store.get_account("alice@example.org")
+    account = await web.ctx.store.accounts.get_account("alice@example.org")
     assert account.imap_enabled and not account.pop3_enabled
     assert account.pop3_folders == ("INBOX", "Spam")
     assert account.pop3_mark_read and account.save_sent
     assert account.pop3_delete.value == "trash"
     # Unchecked boxes switch things off; a bad choice falls back to keep.
     await web.client.post("/settings", data={"csrf": token, "pop3_delete": "shred"})
-    account = await web.ctx.store.get_account("alice@example.org")
+    account = await web.ctx.store.accounts.get_account("alice@example.org")
     assert not account.imap_enabled and account.pop3_folders == ("INBOX",)
     assert account.pop3_delete.value == "keep"
 
@@ -165,7 +165,7 @@ async def test_settings_post_needs_the_session_token(web):
     await sign_in(web.client, "alice@example.org")
     response = await web.client.post("/settings", data={"csrf": "x" * 43})
     assert response.status_code == 403
-    assert (await web.ctx.store.get_account("alice@example.org")).imap_enabled
+    assert (await web.ctx.store.accounts.get_account("alice@example.org")).imap_enabled
 
 
 async def test_app_passwords_page(web):
@@ -183,7 +183,7 @@ async def test_app_passwords_page(web):
     response = await web.client.post("/app-passwords/revoke", data={"csrf": token, "name": "phone"})
     assert response.status_code == 303
     assert not (await web.ctx.auth.authenticate("alice@example.org", shown, "imap", "10.0.0.1")).ok
-    assert await web.ctx.store.list_app_passwords(web.alice.id) == []
+    assert await web.ctx.store.accounts.list_app_passwords(web.alice.id) == []
 
 
 async def test_change_password(web):
@@ -214,7 +214,7 @@ async def test_log_out_on_all_devices(web):
         await sign_in(other, "alice@example.org")
         await sign_in(web.client, "alice@example.org")
         old_id = web.client.cookies[SESSION_COOKIE]
-        assert await web.ctx.store.count_web_sessions(web.alice.id) == 2
+        assert await web.ctx.store.web.count_web_sessions(web.alice.id) == 2
         token = await page_csrf(web.client, "/password")
         with web.ctx.store.hub.watch(web.alice.id) as changes:
             response = await web.client.post("/logout-everywhere", data={"csrf": token})
@@ -222,8 +222,8 @@ async def test_log_out_on_all_devices(web):
         assert isinstance(change, ChangeCredentials) and change.logout
         assert response.status_code == 303 and response.headers["location"] == "/login"
         assert (await other.get("/mail")).status_code == 303  # the other browser too
-        assert await web.ctx.store.get_web_session(old_id) is None
-        assert await web.ctx.store.count_web_sessions(web.alice.id) == 0
+        assert await web.ctx.store.web.get_web_session(old_id) is None
+        assert await web.ctx.store.web.count_web_sessions(web.alice.id) == 0
         # Signing in again works; the password did not change.
         assert (await sign_in(web.client, "alice@example.org")).status_code == 303
 
@@ -232,9 +232,9 @@ async def test_a_stale_generation_ends_the_session_even_if_its_row_survives(web)
     await sign_in(web.client, "alice@example.org")
     session_id = web.client.cookies[SESSION_COOKIE]
     # A session row made before the bump (e.g. by another node mid-request).
-    await web.ctx.store.bump_credentials(web.alice.id)
-    await web.ctx.store.create_web_session(session_id + "2", web.alice.id, 1, "c", 3600)
-    assert await web.ctx.store.get_web_session(session_id + "2") is None
+    await web.ctx.store.accounts.bump_credentials(web.alice.id)
+    await web.ctx.store.web.create_web_session(session_id + "2", web.alice.id, 1, "c", 3600)
+    assert await web.ctx.store.web.get_web_session(session_id + "2") is None
 
 
 async def test_sign_out(web):
@@ -243,5 +243,5 @@ async def test_sign_out(web):
     token = await page_csrf(web.client, "/mail")
     response = await web.client.post("/logout", data={"csrf": token})
     assert response.status_code == 303
-    assert await web.ctx.store.get_web_session(session_id) is None
+    assert await web.ctx.store.web.get_web_session(session_id) is None
     assert (await web.client.get("/mail")).status_code == 303

@@ -29,7 +29,7 @@ def parse_webadmin_args(config_path, *argv: str) -> None:
 @pytest.fixture
 async def api(web, tmp_path):
     token = "pfat_" + "t" * 40
-    await web.ctx.store.add_admin_token("tests", token)
+    await web.ctx.store.web.add_admin_token("tests", token)
     web.client.headers["authorization"] = f"Bearer {token}"
     return web
 
@@ -68,7 +68,7 @@ async def test_the_cli_makes_lists_and_revokes_tokens(web, tmp_path, capsys):
     await args.handler(args)
     assert "provisioning" in capsys.readouterr().out
     # only a hash is stored
-    assert token not in str(await web.ctx.store.list_admin_tokens())
+    assert token not in str(await web.ctx.store.web.list_admin_tokens())
     args = parse_webadmin_args(config, "admin", "token", "--revoke", "provisioning")
     await args.handler(args)
     assert_problem(await web.client.get("/api/v1/domains"), 401)
@@ -120,7 +120,7 @@ async def test_account_settings(api):
     body = response.json()
     assert body["pop3_enabled"] is False and body["pop3_folders"] == ["INBOX", "Spam"]
     assert body["pop3_delete"] == "trash" and body["pop3_mark_read"] and body["save_sent"]
-    account = await api.ctx.store.get_account("alice@example.org")
+    account = await api.ctx.store.accounts.get_account("alice@example.org")
     assert account.pop3_folders == ("INBOX", "Spam") and account.quota_bytes == 5000
     for bad in ({"imap_enabled": "yes"}, {"pop3_delete": "shred"}, {"pop3_folders": []},
                 {"quota_bytes": -1}, {"password_hash": "x"}, {"credentials_gen": 7}):  # fmt: skip
@@ -141,7 +141,7 @@ async def test_password_and_logout(api):
     assert (
         await auth.authenticate("alice@example.org", "a brand new secret", "imap", "1.2.3.4")
     ).ok
-    before = (await api.ctx.store.get_account("alice@example.org")).credentials_gen
+    before = (await api.ctx.store.accounts.get_account("alice@example.org")).credentials_gen
     response = await c.post("/api/v1/accounts/alice@example.org/logout")
     assert response.json() == {"address": "alice@example.org", "credentials_generation": before + 1}
 
@@ -260,8 +260,8 @@ async def test_queue_list_retry_and_delete(tmp_path):
     # Outbound mail to a port where nothing listens stays queued.
     async with make_server(tmp_path, queue={"relay_host": "127.0.0.1:9"}) as running:
         store = running.ctx.store
-        await store.add_admin_token("tests", "pfat_queue")
-        message_id = await store.queue_insert(
+        await store.web.add_admin_token("tests", "pfat_queue")
+        message_id = await store.queue.insert(
             "alice@example.org", [NewQueueRecipient("friend@example.net")], make_message()
         )
         async with client_for(running.ctx) as client:

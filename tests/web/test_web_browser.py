@@ -85,7 +85,7 @@ async def test_switch_pop3_off_and_see_a_pop3_login_refused(web, browser_page):
     await page.click("button:text-is('Save')")
     await page.wait_for_selector("text=Saved.")
     await shot(page, "03-mail-programs")
-    assert not (await web.ctx.store.get_account("alice@example.org")).pop3_enabled
+    assert not (await web.ctx.store.accounts.get_account("alice@example.org")).pop3_enabled
     answer = await asyncio.to_thread(pop3_login)
     assert answer == b"-ERR [AUTH] login failure or POP3 disabled"
 

@@ -47,9 +47,9 @@ async def test_healthy_account_passes_every_step(checked: TestServer) -> None:
 
 
 async def test_pop3_switched_off_is_named(checked: TestServer) -> None:
-    account = await checked.ctx.store.get_account("alice@example.org")
+    account = await checked.ctx.store.accounts.get_account("alice@example.org")
     assert account is not None
-    await checked.ctx.store.update_account(account.id, pop3_enabled=False)
+    await checked.ctx.store.accounts.update_account(account.id, pop3_enabled=False)
     html = await _run(checked, PASSWORD)
     assert "1 step failed." in html
     assert "switched off" in html

@@ -76,7 +76,7 @@ async def test_autodiscover_survives_any_body(web):
 
 
 async def test_admin_api_survives_any_body(web):
-    await web.ctx.store.add_admin_token("fuzz", "pfat_fuzz")
+    await web.ctx.store.web.add_admin_token("fuzz", "pfat_fuzz")
     web.client.headers["authorization"] = "Bearer pfat_fuzz"
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=10),

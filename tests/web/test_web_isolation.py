@@ -15,7 +15,7 @@ PAGES = (
 
 
 async def alice_has_mail(web) -> list[int]:
-    await web.ctx.store.create_mailbox(web.alice.id, "Secret")
+    await web.ctx.store.mailboxes.create_mailbox(web.alice.id, "Secret")
     uids = [
         await put(web.ctx, web.alice, "INBOX", make_message(f"{SECRET} {n}", SECRET,
                   attachment=("secret.txt", SECRET.encode(), "text/plain")))
@@ -23,7 +23,7 @@ async def alice_has_mail(web) -> list[int]:
     ]  # fmt: skip
     await put(web.ctx, web.alice, "Secret", make_message(SECRET, SECRET))
     await put(web.ctx, web.alice, "Trash", make_message(SECRET, SECRET))
-    await web.ctx.store.add_app_password(
+    await web.ctx.store.accounts.add_app_password(
         web.alice.id, "alices-phone", await hash_password_async("x")
     )
     return uids
@@ -31,11 +31,11 @@ async def alice_has_mail(web) -> list[int]:
 
 async def alice_state(web) -> dict:
     store = web.ctx.store
-    boxes = await store.list_mailboxes(web.alice.id)
+    boxes = await store.mailboxes.list_mailboxes(web.alice.id)
     return {
-        "account": await store.get_account("alice@example.org"),
-        "apps": [p.name for p in await store.list_app_passwords(web.alice.id)],
-        "mail": {b.name: await store.message_index(b.id) for b in boxes},
+        "account": await store.accounts.get_account("alice@example.org"),
+        "apps": [p.name for p in await store.accounts.list_app_passwords(web.alice.id)],
+        "mail": {b.name: await store.mail.message_index(b.id) for b in boxes},
     }
 
 
@@ -118,7 +118,7 @@ async def test_user_sessions_cannot_use_the_admin_api(web):
                          ("DELETE", "/api/v1/accounts/alice@example.org")):  # fmt: skip
         response = await web.client.request(method, path)
         assert response.status_code == 401, path
-    assert await web.ctx.store.get_account("alice@example.org") is not None
+    assert await web.ctx.store.accounts.get_account("alice@example.org") is not None
 
 
 async def test_every_mailing_endpoint_wants_an_admin_token(web):

@@ -41,7 +41,7 @@ CSV = (
 
 @pytest.fixture
 async def api(web):
-    await web.ctx.store.add_admin_token("tests", "pfat_mailing")
+    await web.ctx.store.web.add_admin_token("tests", "pfat_mailing")
     web.client.headers["authorization"] = "Bearer pfat_mailing"
     return web
 
@@ -431,8 +431,8 @@ async def test_the_internal_relay_delivers_to_local_mailboxes(api):
     shown = await wait_for_run(c, "inside")
     assert shown["counts"] == {"sent": 2}
     assert {r["relay"] for r in shown["recipients"]["items"]} == {"local"}
-    inbox = await api.ctx.store.get_mailbox(api.alice.id, "INBOX")
-    assert len(await api.ctx.store.message_index(inbox.id)) == 1
+    inbox = await api.ctx.store.mailboxes.get_mailbox(api.alice.id, "INBOX")
+    assert len(await api.ctx.store.mail.message_index(inbox.id)) == 1
 
 
 async def test_a_second_send_while_running_starts_no_second_run(api):

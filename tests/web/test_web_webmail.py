@@ -41,7 +41,7 @@ async def test_folders_with_counts(web):
     await put(web.ctx, web.alice, "INBOX", make_message("one"))
     await put(web.ctx, web.alice, "INBOX", make_message("two"), frozenset({"\\Seen"}))
     await put(web.ctx, web.alice, "Trash", make_message("three"))
-    await web.ctx.store.create_mailbox(web.alice.id, "Projects/2024")
+    await web.ctx.store.mailboxes.create_mailbox(web.alice.id, "Projects/2024")
     client = await signed_in(web)
     page = (await client.get("/mail")).text
     assert re.search(r'box=INBOX">INBOX</a>\s*<span class="count"><b>1</b> / 2</span>', page)
@@ -72,8 +72,8 @@ async def test_reading_plain_text_marks_it_read(web):
     assert page.status_code == 200
     assert "Hello &lt;b&gt;there&lt;/b&gt;" in page.text  # escaped, in a <pre>
     assert "Alice Example &lt;alice@example.net&gt;" in page.text
-    inbox = await web.ctx.store.get_mailbox(web.alice.id, "INBOX")
-    [stored] = await web.ctx.store.get_messages(inbox.id, [uid])
+    inbox = await web.ctx.store.mailboxes.get_mailbox(web.alice.id, "INBOX")
+    [stored] = await web.ctx.store.mail.get_messages(inbox.id, [uid])
     assert "\\Seen" in stored.flags
 
 
@@ -168,10 +168,10 @@ async def test_move_several_and_restore_from_trash(web):
     assert "moved=2" in response.headers["location"]
     follow = await client.get(response.headers["location"])
     assert "Moved 2 message(s) to INBOX." in follow.text
-    inbox = await web.ctx.store.get_mailbox(web.alice.id, "INBOX")
-    trash = await web.ctx.store.get_mailbox(web.alice.id, "Trash")
-    assert len(await web.ctx.store.message_index(inbox.id)) == 2
-    assert [m.uid for m in await web.ctx.store.message_index(trash.id)] == [uids[2]]
+    inbox = await web.ctx.store.mailboxes.get_mailbox(web.alice.id, "INBOX")
+    trash = await web.ctx.store.mailboxes.get_mailbox(web.alice.id, "Trash")
+    assert len(await web.ctx.store.mail.message_index(inbox.id)) == 2
+    assert [m.uid for m in await web.ctx.store.mail.message_index(trash.id)] == [uids[2]]
 
 
 async def test_move_is_seen_by_watchers_at_once(web):
@@ -192,13 +192,13 @@ async def test_delete_moves_to_trash_then_for_good(web):
     token = csrf_of((await client.get("/mail")).text)
     response = await client.post("/mail/delete", data={"csrf": token, "box": "INBOX", "uid": uid})
     assert "trashed=1" in response.headers["location"]
-    trash = await web.ctx.store.get_mailbox(web.alice.id, "Trash")
-    [meta] = await web.ctx.store.message_index(trash.id)
+    trash = await web.ctx.store.mailboxes.get_mailbox(web.alice.id, "Trash")
+    [meta] = await web.ctx.store.mail.message_index(trash.id)
     response = await client.post(
         "/mail/delete", data={"csrf": token, "box": "Trash", "uid": meta.uid}
     )
     assert "deleted=1" in response.headers["location"]
-    assert await web.ctx.store.message_index(trash.id) == []
+    assert await web.ctx.store.mail.message_index(trash.id) == []
 
 
 async def test_move_and_delete_need_csrf(web):
@@ -207,8 +207,8 @@ async def test_move_and_delete_need_csrf(web):
     for path in ("/mail/move", "/mail/delete"):
         response = await client.post(path, data={"box": "INBOX", "target": "Trash", "uid": uid})
         assert response.status_code == 403
-    inbox = await web.ctx.store.get_mailbox(web.alice.id, "INBOX")
-    assert [m.uid for m in await web.ctx.store.message_index(inbox.id)] == [uid]
+    inbox = await web.ctx.store.mailboxes.get_mailbox(web.alice.id, "INBOX")
+    assert [m.uid for m in await web.ctx.store.mail.message_index(inbox.id)] == [uid]
 
 
 async def test_search_across_folders(web):
@@ -250,8 +250,8 @@ async def test_uids_of_no_message_change_nothing(web):
         data={"csrf": token, "box": "INBOX", "target": "Trash", "uid": ["999", "x", "-1"]},
     )
     assert "moved=0" in response.headers["location"]
-    inbox = await web.ctx.store.get_mailbox(web.alice.id, "INBOX")
-    assert [m.uid for m in await web.ctx.store.message_index(inbox.id)] == [Uid(uid)]
+    inbox = await web.ctx.store.mailboxes.get_mailbox(web.alice.id, "INBOX")
+    assert [m.uid for m in await web.ctx.store.mail.message_index(inbox.id)] == [Uid(uid)]
 
 
 async def test_odd_numbers_in_urls_are_not_found(web):

@@ -78,7 +78,7 @@ async def put(
     flags: frozenset[str] = frozenset(),
     when: float | None = None,
 ) -> Uid:
-    mailbox = await ctx.store.get_mailbox(account.id, folder)
+    mailbox = await ctx.store.mailboxes.get_mailbox(account.id, folder)
     assert mailbox is not None
-    uid, _ = await ctx.store.append(mailbox.id, raw, flags, when)
+    uid, _ = await ctx.store.mail.append(mailbox.id, raw, flags, when)
     return uid

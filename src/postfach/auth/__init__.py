@@ -80,7 +80,7 @@ class Authenticator:
         user = user.strip().lower()
         if "@" in user:
             return user
-        domains = await self._store.list_domains()
+        domains = await self._store.accounts.list_domains()
         return f"{user}@{domains[0].name}" if len(domains) == 1 else None
 
     async def authenticate(self, user: str, secret: str, protocol: str, ip: str) -> AuthResult:
@@ -92,7 +92,7 @@ class Authenticator:
         if held is not None:
             log_auth(AuthEvent.THROTTLED, name, ip, protocol, held.value)
             return AuthResult(None, AuthFailure.THROTTLED)
-        account = await self._store.get_account(address) if address else None
+        account = await self._store.accounts.get_account(address) if address else None
         verified = await self._verify(account, address or "", secret, protocol)
         if verified is None or account is None:
             self._throttle.failed(name, ip)
@@ -136,7 +136,7 @@ class Authenticator:
             return entry.password_hash == account.password_hash
         return any(
             p.name == entry.app_password and p.password_hash == entry.password_hash
-            for p in await self._store.list_app_passwords(account.id)
+            for p in await self._store.accounts.list_app_passwords(account.id)
         )
 
     async def _verify_slow(
@@ -150,7 +150,7 @@ class Authenticator:
         if protocol == "web":  # the web page wants the real password, not an app password
             return None
         candidate = normalize_app_password(secret)
-        for app in await self._store.list_app_passwords(account.id):
+        for app in await self._store.accounts.list_app_passwords(account.id):
             if await verify_password(app.password_hash, candidate):
                 return _CacheEntry(
                     account.id, app.password_hash, app.name, account.credentials_gen, expires

@@ -107,7 +107,7 @@ def _register_app_password(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def _account(store: Store, address: str) -> Account:
-    account = await store.get_account(address)
+    account = await store.accounts.get_account(address)
     if account is None:
         raise NotFound(f"no account {address}")
     return account
@@ -117,7 +117,7 @@ async def _account(store: Store, address: str) -> Account:
 async def domain_add(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
         selector, key = _dkim_key()
-        domain = await store.add_domain(args.domain, selector, key)
+        domain = await store.accounts.add_domain(args.domain, selector, key)
     print(f"added domain {domain.name}" + (f" (DKIM selector {selector})" if selector else ""))
     print(f"publish its DNS records: postfach domain dns {domain.name}")
     return 0
@@ -132,8 +132,8 @@ def _dkim_key() -> tuple[str, str]:
 
 async def domain_list(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        domains = await store.list_domains()
-        accounts = await store.list_accounts()
+        domains = await store.accounts.list_domains()
+        accounts = await store.accounts.list_accounts()
     if not domains:
         print("no domains: add one with `postfach domain add DOMAIN`")
     for domain in domains:
@@ -145,14 +145,14 @@ async def domain_list(args: argparse.Namespace) -> int:
 
 async def domain_remove(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        await store.remove_domain(args.domain)
+        await store.accounts.remove_domain(args.domain)
     print(f"removed domain {args.domain}")
     return 0
 
 
 async def domain_dns(args: argparse.Namespace) -> int:
     async with open_store(args) as (config, store):
-        domain = await store.get_domain(args.domain)
+        domain = await store.accounts.get_domain(args.domain)
         if domain is None:
             raise NotFound(f"no domain {args.domain}")
         from postfach.dkim import dns_records
@@ -170,11 +170,13 @@ async def user_add(args: argparse.Namespace) -> int:
     quota = parse_size(args.quota)
     password = read_password(args.password_stdin)
     async with open_store(args) as (_config, store):
-        if await store.get_domain(address.split("@")[1]) is None:
+        if await store.accounts.get_domain(address.split("@")[1]) is None:
             raise NotFound(
                 f"no domain {address.split('@')[1]}: add it first with `postfach domain add`"
             )
-        account = await store.add_account(address, await hash_password_async(password), quota)
+        account = await store.accounts.add_account(
+            address, await hash_password_async(password), quota
+        )
     print(f"added {account.address} with folders INBOX, Sent, Drafts, Spam, Trash")
     return 0
 
@@ -193,7 +195,7 @@ def _describe(account: Account) -> str:
 
 async def user_list(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        accounts = await store.list_accounts()
+        accounts = await store.accounts.list_accounts()
     if not accounts:
         print("no accounts: add one with `postfach user add ADDRESS`")
     for account in accounts:
@@ -203,7 +205,7 @@ async def user_list(args: argparse.Namespace) -> int:
 
 async def user_remove(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        await store.remove_account(args.address)
+        await store.accounts.remove_account(args.address)
     print(f"removed {args.address} and its mail")
     return 0
 
@@ -212,7 +214,7 @@ async def user_passwd(args: argparse.Namespace) -> int:
     password = read_password(args.password_stdin, "New password: ")
     async with open_store(args) as (_config, store):
         account = await _account(store, args.address)
-        await store.set_password_hash(account.id, await hash_password_async(password))
+        await store.accounts.set_password_hash(account.id, await hash_password_async(password))
     print(f"changed the password of {account.address}; the old one no longer works")
     return 0
 
@@ -255,9 +257,9 @@ async def user_set(args: argparse.Namespace) -> int:
         folders = settings.get("pop3_folders")
         if isinstance(folders, tuple):
             for folder in folders:
-                if await store.get_mailbox(account.id, folder) is None:
+                if await store.mailboxes.get_mailbox(account.id, folder) is None:
                     raise NotFound(f"{account.address} has no folder {folder!r}")
-        account = await store.update_account(account.id, **settings)
+        account = await store.accounts.update_account(account.id, **settings)
     print(_describe(account))
     return 0
 
@@ -265,20 +267,20 @@ async def user_set(args: argparse.Namespace) -> int:
 # -- alias --------------------------------------------------------------------
 async def alias_add(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        if await store.get_domain(args.alias.rpartition("@")[2]) is None:
+        if await store.accounts.get_domain(args.alias.rpartition("@")[2]) is None:
             raise NotFound(f"no domain {args.alias.rpartition('@')[2]} for alias {args.alias}")
-        if not await store.resolve(args.target) and "@" in args.target:
+        if not await store.accounts.resolve(args.target) and "@" in args.target:
             target_domain = args.target.rpartition("@")[2]
-            if await store.get_domain(target_domain) is not None:
+            if await store.accounts.get_domain(target_domain) is not None:
                 raise NotFound(f"no account or alias {args.target}")
-        alias = await store.add_alias(args.alias, args.target)
+        alias = await store.accounts.add_alias(args.alias, args.target)
     print(f"added alias {alias.address} -> {alias.target}")
     return 0
 
 
 async def alias_list(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        aliases = await store.list_aliases()
+        aliases = await store.accounts.list_aliases()
     if not aliases:
         print("no aliases")
     for alias in aliases:
@@ -288,7 +290,7 @@ async def alias_list(args: argparse.Namespace) -> int:
 
 async def alias_remove(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        await store.remove_alias(args.alias)
+        await store.accounts.remove_alias(args.alias)
     print(f"removed alias {args.alias}")
     return 0
 
@@ -299,7 +301,7 @@ async def app_password_add(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
         account = await _account(store, args.address)
         digest = await hash_password_async(normalize_app_password(password))
-        await store.add_app_password(account.id, args.name, digest)
+        await store.accounts.add_app_password(account.id, args.name, digest)
     print(f"app password {args.name!r} for {account.address} (shown only now):")
     print(password)
     return 0
@@ -310,7 +312,7 @@ async def app_password_list(args: argparse.Namespace) -> int:
 
     async with open_store(args) as (_config, store):
         account = await _account(store, args.address)
-        passwords = await store.list_app_passwords(account.id)
+        passwords = await store.accounts.list_app_passwords(account.id)
     if not passwords:
         print(f"{account.address} has no app passwords")
     for app in passwords:
@@ -322,7 +324,7 @@ async def app_password_list(args: argparse.Namespace) -> int:
 async def app_password_revoke(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
         account = await _account(store, args.address)
-        await store.revoke_app_password(account.id, args.name)
+        await store.accounts.revoke_app_password(account.id, args.name)
     print(f"revoked app password {args.name!r} of {account.address}")
     return 0
 
@@ -330,6 +332,6 @@ async def app_password_revoke(args: argparse.Namespace) -> int:
 async def logout_everywhere(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
         account = await _account(store, args.address)
-        await store.bump_credentials(account.id)
+        await store.accounts.bump_credentials(account.id)
     print(f"ended every session of {account.address}; saved logins must sign in again")
     return 0

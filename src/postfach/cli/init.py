@@ -122,9 +122,9 @@ async def run_init(args: argparse.Namespace) -> int:
     cert, _key = cert_paths(config)
     store = await Store.connect(config.storage.url)
     try:
-        if args.domain and await store.get_domain(args.domain) is None:
+        if args.domain and await store.accounts.get_domain(args.domain) is None:
             selector, key = _dkim_key()
-            await store.add_domain(args.domain, selector, key)
+            await store.accounts.add_domain(args.domain, selector, key)
     finally:
         await store.close()
     print(f"wrote {path}")

@@ -61,14 +61,14 @@ async def _prepare_dev(config: Config) -> tuple[str, Account]:
     password = generate_app_password()
     store = await Store.connect(config.storage.url)
     try:
-        if await store.get_domain(DEV_DOMAIN) is None:
-            await store.add_domain(DEV_DOMAIN)
+        if await store.accounts.get_domain(DEV_DOMAIN) is None:
+            await store.accounts.add_domain(DEV_DOMAIN)
         digest = await hash_password_async(password)
-        account = await store.get_account(DEV_USER)
+        account = await store.accounts.get_account(DEV_USER)
         if account is None:
-            account = await store.add_account(DEV_USER, digest)
+            account = await store.accounts.add_account(DEV_USER, digest)
         else:
-            await store.set_password_hash(account.id, digest)
+            await store.accounts.set_password_hash(account.id, digest)
     finally:
         await store.close()
     return password, account

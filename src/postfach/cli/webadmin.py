@@ -38,14 +38,14 @@ async def admin_token(args: argparse.Namespace) -> int:
         return await _list(args)
     if args.revoke:
         async with open_store(args) as (_config, store):
-            await store.revoke_admin_token(args.revoke)
+            await store.web.revoke_admin_token(args.revoke)
         print(f"revoked the admin token {args.revoke!r}")
         return 0
     if not args.name:
         raise ValueError("name the token: postfach admin token NAME (or --list, --revoke NAME)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with open_store(args) as (_config, store):
-        await store.add_admin_token(args.name, token)
+        await store.web.add_admin_token(args.name, token)
     print(f"admin API token {args.name!r} (shown only now; send it as 'Authorization: Bearer'):")
     print(token)
     return 0
@@ -53,7 +53,7 @@ async def admin_token(args: argparse.Namespace) -> int:
 
 async def _list(args: argparse.Namespace) -> int:
     async with open_store(args) as (_config, store):
-        tokens = await store.list_admin_tokens()
+        tokens = await store.web.list_admin_tokens()
     if not tokens:
         print("no admin tokens")
     for token in tokens:

@@ -108,9 +108,9 @@ async def _own_account(address: str, domain: str, store: StoreApi | None) -> Acc
     """This server's account (or False: our domain, no such account); None: not ours."""
     if store is None:
         return None
-    if domain not in {d.name.lower() for d in await store.list_domains()}:
+    if domain not in {d.name.lower() for d in await store.accounts.list_domains()}:
         return None
-    return await store.get_account(address) or False
+    return await store.accounts.get_account(address) or False
 
 
 async def _server_clock(probes: list[Probe], options: CheckOptions) -> datetime.timedelta | None:

@@ -64,9 +64,9 @@ def split_address(address: str) -> tuple[str, str]:
 
 
 async def _own(address: str, domain: str, config: Config, store: StoreApi) -> MailSettings | None:
-    if domain not in {d.name.lower() for d in await store.list_domains()}:
+    if domain not in {d.name.lower() for d in await store.accounts.list_domains()}:
         return None
-    account = await store.get_account(address.lower())
+    account = await store.accounts.get_account(address.lower())
     notes = own_notes(config, address, account)
     if account is None:
         notes.insert(0, f"there is no account {address} on this server yet")

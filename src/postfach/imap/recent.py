@@ -68,7 +68,7 @@ class RecentTracker:
         while end > 0:
             start = max(0, end - SCAN_BATCH)
             batch = [Uid(u) for u in uids[start:end]]
-            messages = await store.get_messages(key[0], batch)
+            messages = await store.mail.get_messages(key[0], batch)
             old = [int(m.uid) for m in messages if m.entered_at < self.started]
             if old:
                 high = max(old)

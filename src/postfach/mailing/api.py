@@ -29,7 +29,7 @@ from postfach.mailing.transport import (
     connect_external,
 )
 from postfach.mailing.vault import Vault
-from postfach.store.base import StoreBase
+from postfach.store import Store
 from postfach.store.mailing import (
     BounceBox,
     Campaign,
@@ -166,12 +166,12 @@ class Mailing(BounceMixin):
     @classmethod
     async def open(
         cls,
-        store: StoreBase,
+        store: Store,
         config: Config,
         clock: Clock | None = None,
         ctx: ServerContext | None = None,
     ) -> Mailing:
-        mailing = await MailingStore.attach(store)
+        mailing = store.mailing
         return cls(mailing, config, Vault.for_data_dir(config.data_path), clock, ctx)
 
     @classmethod

@@ -180,7 +180,7 @@ class InternalConnection:
         from postfach.store.records import DeliveryStatus
 
         domain = recipient.rpartition("@")[2].lower()
-        if await self.ctx.store.get_domain(domain) is not None:
+        if await self.ctx.store.accounts.get_domain(domain) is not None:
             status = (await self.ctx.delivery.deliver(data, envelope_from, [recipient]))[recipient]
             if status is DeliveryStatus.DELIVERED:
                 return SendResult("sent", "250 2.0.0 delivered to the mailbox", 250)

@@ -10,17 +10,17 @@ random token (mailing/tokens.py), so no key is needed to check it.
 from __future__ import annotations
 
 from postfach.mailing.tokens import TOKEN_RE
-from postfach.store.base import StoreBase
+from postfach.store import Store
 from postfach.store.mailing import MailingStore
 
 __all__ = ["unsubscribe"]
 
 
-async def unsubscribe(store: StoreBase | MailingStore, token: str) -> bool:
+async def unsubscribe(store: Store | MailingStore, token: str) -> bool:
     """Marks the contact behind `token` unsubscribed; False if the token is unknown.
     `postfach serve` passes the context's MailingStore; a bare store is attached."""
     token = token.strip().lower()
     if not TOKEN_RE.fullmatch(token):
         return False
-    mailing = store if isinstance(store, MailingStore) else await MailingStore.attach(store)
+    mailing = store if isinstance(store, MailingStore) else store.mailing
     return await mailing.unsubscribe(token)

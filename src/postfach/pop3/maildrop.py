@@ -84,7 +84,7 @@ class Maildrop:
 
     @classmethod
     async def load(cls, store: StoreApi, account: Account) -> Maildrop:
-        folders = maildrop_folders(account, await store.list_mailboxes(account.id))
+        folders = maildrop_folders(account, await store.mailboxes.list_mailboxes(account.id))
         entries: list[Entry] = []
         for mailbox in folders:
             messages = await _folder_messages(store, mailbox)
@@ -141,13 +141,13 @@ class Maildrop:
 
 async def _folder_messages(store: StoreApi, mailbox: Mailbox) -> list[StoredMessage]:
     """Every message of a folder in UID order, without the parsed structure."""
-    return await store.message_listing(mailbox.id)
+    return await store.mail.message_listing(mailbox.id)
 
 
 async def _mark_seen(store: StoreApi, mailbox: Mailbox, entries: list[Entry]) -> None:
     uids = [e.message.uid for e in entries if e.retrieved and "\\Seen" not in e.message.flags]
     if uids:
-        await store.store_flags(mailbox.id, uids, "add", SEEN)
+        await store.mail.store_flags(mailbox.id, uids, "add", SEEN)
 
 
 async def _remove(
@@ -158,13 +158,13 @@ async def _remove(
     if not uids or account.pop3_delete == Pop3Delete.KEEP:
         return True
     if account.pop3_delete == Pop3Delete.EXPUNGE:
-        await store.delete_messages(mailbox.id, uids)
+        await store.mail.delete_messages(mailbox.id, uids)
         return True
     if mailbox.special_use == SpecialUse.TRASH:
         return True  # already in Trash: kept, never lost
-    trash = await store.special_mailbox(account.id, SpecialUse.TRASH)
+    trash = await store.mailboxes.special_mailbox(account.id, SpecialUse.TRASH)
     if trash is None:
         log.warning("pop3: %s has no Trash; DELE'd messages kept", account.address)
         return False
-    await store.move_messages(mailbox.id, uids, trash.id)
+    await store.mail.move_messages(mailbox.id, uids, trash.id)
     return True

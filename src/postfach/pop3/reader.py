@@ -40,7 +40,7 @@ class MessageReader:
         cached = self._ahead.get(key) if keep else self._ahead.pop(key, None)
         if cached is not None:
             return cached
-        batch = await self._store.read_raws(self._batch(number))
+        batch = await self._store.mail.read_raws(self._batch(number))
         data = batch.pop(key, None)
         if data is None:
             raise NotFound(f"message {key} is gone")

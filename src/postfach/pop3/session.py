@@ -12,7 +12,7 @@ reply (a store that is down or full too, and the session goes on); anything
 else is logged and ends the session with a generic reply, never with
 internal text.
 
-Invariants: the maildrop lock (store.try_lock, across nodes) is held from a
+Invariants: the maildrop lock (store.locks.try_lock, across nodes) is held from a
 successful login until `aclose`; it is a lease of `server.lease_time` seconds,
 renewed every third of it while the session lives (so a killed node's lock is
 gone that long after), and its loss ends the connection. The UPDATE state (RFC
@@ -173,7 +173,7 @@ class Session:
         """After a good login: lock the maildrop (across nodes), load it, watch for logout."""
         name = f"pop3:{account.id}"
         store = self.ctx.store
-        if not await store.try_lock(name, self.lock_owner, self.lock_ttl):
+        if not await store.locks.try_lock(name, self.lock_owner, self.lock_ttl):
             raise Pop3Error(replies.IN_USE)
         self._lock_name = name
         try:
@@ -207,7 +207,7 @@ class Session:
         if self._lock_name:
             name, self._lock_name = self._lock_name, ""
             try:
-                await self.ctx.store.unlock(name, self.lock_owner)
+                await self.ctx.store.locks.unlock(name, self.lock_owner)
             except StoreError:
                 log.exception("pop3 %s: unlock failed; the lock expires by itself", self.id)
 
@@ -225,7 +225,7 @@ class Session:
         while True:
             await asyncio.sleep(self.lock_ttl / 3)
             try:
-                held = await self.ctx.store.refresh_lock(
+                held = await self.ctx.store.locks.refresh_lock(
                     self._lock_name, self.lock_owner, self.lock_ttl
                 )
             except StoreError:

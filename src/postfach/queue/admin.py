@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import time
 
+from postfach.store.api import StoreApi
 from postfach.store.queue import QueueEntry, QueueItem
-from postfach.store.roles import QueueApi
 
 __all__ = ["delete", "format_entries", "list_entries", "retry"]
 
 
-async def list_entries(store: QueueApi) -> list[QueueEntry]:
-    return await store.queue_list()
+async def list_entries(store: StoreApi) -> list[QueueEntry]:
+    return await store.queue.entries()
 
 
-async def retry(store: QueueApi, message_id: int | None = None) -> int:
+async def retry(store: StoreApi, message_id: int | None = None) -> int:
     """Makes queued recipients due now; returns how many."""
-    return await store.queue_retry(message_id)  # its ChangeQueued wakes the queue worker
+    return await store.queue.retry(message_id)  # its ChangeQueued wakes the queue worker
 
 
-async def delete(store: QueueApi, message_id: int) -> bool:
-    return await store.queue_delete(message_id)
+async def delete(store: StoreApi, message_id: int) -> bool:
+    return await store.queue.delete(message_id)
 
 
 def format_entries(entries: list[QueueEntry], now: float | None = None) -> str:

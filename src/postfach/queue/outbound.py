@@ -33,7 +33,7 @@ async def dkim_sign(ctx: ServerContext, raw: bytes, sender: str) -> bytes:
     for name in candidates:
         if not name:
             continue
-        domain = await ctx.store.get_domain(name)
+        domain = await ctx.store.accounts.get_domain(name)
         if domain is not None and domain.dkim_selector and domain.dkim_private_key:
             args = (raw, domain.name, domain.dkim_selector, domain.dkim_private_key)
             if len(raw) > _SIGN_IN_THREAD:
@@ -56,7 +56,7 @@ async def enqueue(
     if sign:
         raw = await dkim_sign(ctx, raw, sender)
     # The store publishes ChangeQueued: that wakes the queue worker (QueueWorker._hear_queued).
-    return await ctx.store.queue_insert(sender, recipients, raw, envid=envid, ret=ret)
+    return await ctx.store.queue.insert(sender, recipients, raw, envid=envid, ret=ret)
 
 
 async def send_report(
@@ -82,7 +82,7 @@ async def send_report(
         arrival=arrival,
     )
     domain = sender.rpartition("@")[2].lower()
-    if await ctx.store.get_domain(domain) is not None:
+    if await ctx.store.accounts.get_domain(domain) is not None:
         statuses = await ctx.delivery.deliver(report, "", [sender])
         if statuses.get(sender) is DeliveryStatus.DELIVERED:
             return

@@ -119,7 +119,7 @@ class QueueWorker:
     async def run_once(self) -> int:
         """One round: starts draining each domain with due mail; returns how many."""
         started = 0
-        for domain in await self.ctx.store.queue_due_domains(DOMAINS_PER_ROUND):
+        for domain in await self.ctx.store.queue.due_domains(DOMAINS_PER_ROUND):
             if domain in self._draining:
                 self._passed_over.add(domain)  # its drain may be ending: look again then
                 continue
@@ -208,7 +208,7 @@ class QueueWorker:
             return {i.id: Outcome("deferred", reason) for i in batch.items}, None
 
     async def _claim(self, domain: str, limit: int) -> list[QueueItem]:
-        items = await self.ctx.store.queue_claim(self.ctx.node_id, self._lease, limit, domain)
+        items = await self.ctx.store.queue.claim(self.ctx.node_id, self._lease, limit, domain)
         self._held.update(item.id for item in items)
         return items
 
@@ -231,7 +231,7 @@ class QueueWorker:
             if not self._held:
                 continue
             try:
-                await self.ctx.store.queue_renew(self.ctx.node_id, list(self._held), self._lease)
+                await self.ctx.store.queue.renew(self.ctx.node_id, list(self._held), self._lease)
             except (StoreUnavailable, StoreFull) as exc:
                 faults.report(exc, "queue lease renewal")
             except Exception:
@@ -243,7 +243,7 @@ class QueueWorker:
             by_message[item.message_id].append(item)
         batches = []
         for message_id, message_items in by_message.items():
-            message = await self.ctx.store.queue_message(message_id)
+            message = await self.ctx.store.queue.message(message_id)
             if message is not None:
                 batches.append(Batch(message, tuple(message_items)))
             else:  # deleted meanwhile (`queue delete`): nothing to send or record
@@ -260,7 +260,7 @@ class QueueWorker:
             for item in batch.items
         }
         attempts = [self._attempt(i, final[i.id], now) for b in batches for i in b.items]
-        await self.ctx.store.queue_finish(attempts)
+        await self.ctx.store.queue.finish(attempts)
         self._held.difference_update(final)
         for batch in batches:
             await self._reports(batch, final, now)
@@ -302,10 +302,10 @@ class QueueWorker:
         store = self.ctx.store
         waiting = [
             item
-            for item in await store.queue_recipients_of(message.id)
+            for item in await store.queue.recipients_of(message.id)
             if item.status == QUEUED and item.attempts and _wants_delay_notice(item)
         ]
-        if not waiting or not await store.queue_claim_delay_notice(message.id):
+        if not waiting or not await store.queue.claim_delay_notice(message.id):
             return
         until = message.created + self.ctx.config.queue.max_age
         recipients = [_delayed(item, outcomes.get(item.id), until) for item in waiting]

@@ -124,7 +124,7 @@ class Acceptance:
         """What follows acceptance and may not fail it: Sent copy and DSNs."""
         try:
             if session.account is not None:
-                account = await self.ctx.store.get_account_by_id(session.account.id)
+                account = await self.ctx.store.accounts.get_account_by_id(session.account.id)
                 if account is not None and account.save_sent:
                     await self.ctx.delivery.save_copy(account, "\\Sent", raw)
             reports = [_report(r, r in failed) for r in local]

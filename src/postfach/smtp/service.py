@@ -54,7 +54,7 @@ class SmtpService:
         return await asyncio.shield(self._domains_pending)
 
     async def _load_domains(self) -> frozenset[str]:
-        domains = await self.ctx.store.list_domains()
+        domains = await self.ctx.store.accounts.list_domains()
         self._domains = frozenset(d.name.lower() for d in domains)
         self._domains_at = time.monotonic()
         return self._domains

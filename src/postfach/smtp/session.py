@@ -257,7 +257,7 @@ class Session:
                 raise SmtpError(replies.AUTH_THROTTLED)
             raise SmtpError(replies.BAD_CREDENTIALS)
         account = result.account
-        aliases = await ctx.store.aliases_for(account.id)
+        aliases = await ctx.store.accounts.aliases_for(account.id)
         self.account = account
         self.owned = frozenset(a.lower() for a in [account.address, *aliases])
         self._watcher = asyncio.get_running_loop().create_task(self._watch_credentials(account))

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from postfach.store.api import AlreadyExists, NotFound
 from postfach.store.base import Role, inserted_id
+from postfach.store.errors import AlreadyExists, NotFound
 from postfach.store.events import ChangeCredentials
 from postfach.store.mail_sql import collect_blobs
 from postfach.store.mailboxes import insert_mailbox

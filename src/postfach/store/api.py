@@ -27,12 +27,40 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from postfach.store.errors import (
+    AlreadyExists,
+    FlagMode,
+    NotFound,
+    OverQuota,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from postfach.store.events import Change
+from postfach.store.mailing_records import (
+    BounceBox,
+    Campaign,
+    Claimed,
+    Contact,
+    Outcome,
+    Quota,
+    RecipientRow,
+    Relay,
+    Settle,
+)
+from postfach.store.queue_records import (
+    NewQueueRecipient,
+    QueueAttempt,
+    QueueEntry,
+    QueueItem,
+    QueueMessage,
+)
 from postfach.store.records import (
     Account,
     AccountId,
+    AdminToken,
     Alias,
     AppPassword,
     Domain,
@@ -42,32 +70,14 @@ from postfach.store.records import (
     MailboxStatus,
     MessageMeta,
     ModSeq,
+    NewMessage,
     StoredMessage,
     Uid,
+    WebSession,
 )
 
-if TYPE_CHECKING:  # those modules import this one (its errors)
-    from postfach.store.mail_sql import NewMessage
-    from postfach.store.mailing_records import (
-        BounceBox,
-        Campaign,
-        Claimed,
-        Contact,
-        Outcome,
-        Quota,
-        RecipientRow,
-        Relay,
-        Settle,
-    )
-    from postfach.store.queue import (
-        NewQueueRecipient,
-        QueueAttempt,
-        QueueEntry,
-        QueueItem,
-        QueueMessage,
-    )
+if TYPE_CHECKING:  # only its type: the runtime file is opened by the store
     from postfach.store.runtime import RuntimeState
-    from postfach.store.web import AdminToken, WebSession
 
 __all__ = [
     "AccountsApi",
@@ -88,32 +98,6 @@ __all__ = [
     "StoreUnavailable",
     "WebSessionsApi",
 ]
-
-FlagMode = Literal["add", "remove", "replace"]
-
-
-class StoreError(Exception):
-    """Base of the errors the store raises on purpose."""
-
-
-class NotFound(StoreError):
-    pass
-
-
-class AlreadyExists(StoreError):
-    pass
-
-
-class OverQuota(StoreError):
-    pass
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached or used right now (store/faults.py)."""
-
-
-class StoreFull(StoreError):
-    """The database cannot grow: its disk is full (store/faults.py)."""
 
 
 class HubApi(Protocol):

@@ -31,7 +31,7 @@ from sqlalchemy import Select, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from postfach.store.api import StoreUnavailable
+from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
 from postfach.store.faults import classify, translated
 from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials

@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
-from postfach.store.api import StoreError, StoreFull, StoreUnavailable
+from postfach.store.errors import StoreError, StoreFull, StoreUnavailable
 
 __all__ = ["classify", "report", "translated"]
 

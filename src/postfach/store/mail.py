@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import insert, literal, or_, select
 
 from postfach.store import mail_sql
-from postfach.store.api import FlagMode, NotFound, StoreError
 from postfach.store.base import Role
 from postfach.store.blobs import prepare_blob_off_loop
+from postfach.store.errors import FlagMode, NotFound, StoreError
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
 from postfach.store.mail_rows import (
     BLOB_DATA,

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from postfach.store.api import FlagMode, NotFound, OverQuota, StoreError
-from postfach.store.blobs import PreparedBlob
+from postfach.store.errors import FlagMode, NotFound, OverQuota, StoreError
 from postfach.store.events import ChangeAddUid, ChangeExpunge
-from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
+from postfach.store.records import AccountId, MailboxId, ModSeq, NewMessage, Uid
 from postfach.store.rules import (
     MAX_IN,
     Owner,
@@ -52,17 +50,6 @@ __all__ = [
     "store_flags",
     "uid_filter",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class NewMessage:
-    """One message to add in a batch (delivery's group commit, APPEND, save to Sent)."""
-
-    mailbox_id: MailboxId
-    blob: PreparedBlob
-    prefix: bytes = b""
-    flags: frozenset[str] = frozenset()
-    internaldate: float | None = None
 
 
 def uid_filter(uids: Sequence[Uid]) -> tuple[Any, set[int] | None]:

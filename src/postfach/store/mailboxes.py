@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store import mail_sql
-from postfach.store.api import AlreadyExists, NotFound, StoreError
 from postfach.store.base import Role, StoreBase, inserted_id
+from postfach.store.errors import AlreadyExists, NotFound, StoreError
 from postfach.store.events import ChangeMailboxes
 from postfach.store.mail_rows import MAILBOX_BY_ID, MAILBOX_BY_NAME, to_mailbox
 from postfach.store.records import AccountId, Mailbox, MailboxId, MailboxStatus

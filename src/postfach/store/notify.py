@@ -20,7 +20,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from postfach.store.api import StoreUnavailable
+from postfach.store.errors import StoreUnavailable
 from postfach.store.events import (
     Change,
     ChangeAddUid,

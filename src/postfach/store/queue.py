@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -35,9 +34,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postfach.store.base import Role
 from postfach.store.events import QUEUE_WATCH, ChangeQueued
+from postfach.store.queue_records import (
+    FAILED,
+    QUEUED,
+    SENT,
+    NewQueueRecipient,
+    QueueAttempt,
+    QueueEntry,
+    QueueItem,
+    QueueMessage,
+)
 from postfach.store.schema import queue_delay_notices, queue_messages, queue_recipients
 
 __all__ = [
+    "FAILED",
+    "QUEUED",
+    "SENT",
     "NewQueueRecipient",
     "QueueAttempt",
     "QueueEntry",
@@ -48,69 +60,6 @@ __all__ = [
     "queue_messages",
     "queue_recipients",
 ]
-
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
-
-@dataclass(frozen=True, slots=True)
-class NewQueueRecipient:
-    address: str
-    notify: frozenset[str] | None = None
-    orcpt: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """One recipient of one queued message, as a worker sees it."""
-
-    id: int
-    message_id: int
-    address: str
-    domain: str
-    notify: frozenset[str] | None
-    orcpt: tuple[str, str] | None
-    status: str
-    attempts: int
-    next_attempt: float
-    last_error: str
-    owner: str = ""  # the node delivering it now ("" when none)
-    lease_until: float = 0.0  # until when `owner` holds it, unless renewed
-
-    def in_flight(self, now: float) -> bool:
-        """Leased by a node that is (or was, until the lease ends) delivering it."""
-        return self.status == QUEUED and bool(self.owner) and self.lease_until > now
-
-
-@dataclass(frozen=True, slots=True)
-class QueueAttempt:
-    """How one try of one recipient ended, for `queue_finish`."""
-
-    recipient_id: int
-    status: str  # SENT, FAILED, or QUEUED again at `next_attempt`
-    error: str = ""  # the remote reply, or our reason
-    next_attempt: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMessage:
-    id: int
-    sender: str
-    envid: str | None
-    ret: str | None
-    raw: bytes
-    size: int
-    created: float
-
-
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
-    """A message and its recipients, for `postfach queue list`."""
-
-    id: int
-    sender: str
-    size: int
-    created: float
-    recipients: tuple[QueueItem, ...]
-
 
 def _item(row: Any) -> QueueItem:
     notify = frozenset(row.notify.split(",")) if row.notify else None

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import NewType
 
+from postfach.store.blobs import PreparedBlob
+
 AccountId = NewType("AccountId", int)
 MailboxId = NewType("MailboxId", int)
 Uid = NewType("Uid", int)
@@ -17,6 +19,7 @@ ModSeq = NewType("ModSeq", int)
 
 __all__ = [
     "Account",
+    "AdminToken",
     "AccountId",
     "Alias",
     "AppPassword",
@@ -28,10 +31,12 @@ __all__ = [
     "MailboxStatus",
     "MessageMeta",
     "ModSeq",
+    "NewMessage",
     "Pop3Delete",
     "SpecialUse",
     "StoredMessage",
     "Uid",
+    "WebSession",
 ]
 
 
@@ -173,3 +178,31 @@ class StoredMessage:
     prefix: bytes  # per-recipient trace headers (Return-Path, Delivered-To, Received)
     parsed: str  # JSON of message.parse.ParsedMessage, for the blob alone
     entered_at: float  # when it arrived in this mailbox (retention counts from here)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    account_id: AccountId
+    generation: int
+    csrf: str
+    created: float
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class AdminToken:
+    id: int
+    name: str
+    created: float
+    last_used: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message to add in a batch (delivery's group commit, APPEND, save to Sent)."""
+
+    mailbox_id: MailboxId
+    blob: PreparedBlob
+    prefix: bytes = b""
+    flags: frozenset[str] = frozenset()
+    internaldate: float | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-from postfach.store.api import NotFound, OverQuota, StoreError
+from postfach.store.errors import NotFound, OverQuota, StoreError
 
 __all__ = [
     "MAX_IN",

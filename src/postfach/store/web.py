@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -29,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from postfach.store.api import AlreadyExists, NotFound
 from postfach.store.base import Role, inserted_id
-from postfach.store.records import AccountId
+from postfach.store.errors import AlreadyExists, NotFound
+from postfach.store.records import AccountId, AdminToken, WebSession
 from postfach.store.schema import accounts, admin_tokens, web_sessions
 
 __all__ = ["AdminToken", "WebSession", "WebSessionStore", "drop_web_sessions", "token_digest"]
@@ -39,23 +38,6 @@ __all__ = ["AdminToken", "WebSession", "WebSessionStore", "drop_web_sessions", "
 def token_digest(token: str) -> str:
     """What is stored for a session id or an admin token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class WebSession:
-    account_id: AccountId
-    generation: int
-    csrf: str
-    created: float
-    expires: float
-
-
-@dataclass(frozen=True, slots=True)
-class AdminToken:
-    id: int
-    name: str
-    created: float
-    last_used: float | None
 
 
 async def drop_web_sessions(tx: Any, account_id: AccountId) -> None:

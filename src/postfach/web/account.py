@@ -111,7 +111,7 @@ async def logout(request: Request, _user: User, _form: FormData) -> Response:
 
 async def _settings_page(request: Request, user: User, flash: str = "") -> Response:
     ctx = context(request)
-    mailboxes = await ctx.store.list_mailboxes(user.account.id)
+    mailboxes = await ctx.store.mailboxes.list_mailboxes(user.account.id)
     return render(
         request, "settings.html", user=user, csrf=user.csrf, flash=flash,
         account=user.account, mailboxes=[m.name for m in mailboxes],
@@ -128,10 +128,10 @@ async def settings(request: Request, user: User) -> Response:
 @action
 async def save_settings(request: Request, user: User, form: FormData) -> Response:
     store = context(request).store
-    names = {m.name for m in await store.list_mailboxes(user.account.id)}
+    names = {m.name for m in await store.mailboxes.list_mailboxes(user.account.id)}
     folders = tuple(f for f in map(str, form.getlist("pop3_folders")) if f in names)
     choice = str(form.get("pop3_delete", "keep"))
-    account = await store.update_account(
+    account = await store.accounts.update_account(
         user.account.id,
         imap_enabled=form.get("imap_enabled") == "on",
         pop3_enabled=form.get("pop3_enabled") == "on",
@@ -161,7 +161,7 @@ async def apple_profile(request: Request, user: User) -> Response:
 async def _app_passwords_page(
     request: Request, user: User, new: tuple[str, str] | None = None, error: str = ""
 ) -> Response:
-    passwords = await context(request).store.list_app_passwords(user.account.id)
+    passwords = await context(request).store.accounts.list_app_passwords(user.account.id)
     return render(
         request, "app_passwords.html", status=422 if error else 200, user=user, csrf=user.csrf,
         passwords=passwords, new=new, error=error,
@@ -181,7 +181,7 @@ async def create_app_password(request: Request, user: User, form: FormData) -> R
     password = generate_app_password()
     digest = await hash_password_async(normalize_app_password(password))
     try:
-        await context(request).store.add_app_password(user.account.id, name, digest)
+        await context(request).store.accounts.add_app_password(user.account.id, name, digest)
     except AlreadyExists:
         return await _app_passwords_page(request, user, error=f"“{name}” exists already.")
     return await _app_passwords_page(request, user, new=(name, password))
@@ -191,7 +191,7 @@ async def create_app_password(request: Request, user: User, form: FormData) -> R
 async def revoke_app_password(request: Request, user: User, form: FormData) -> Response:
     ctx = context(request)
     try:
-        await ctx.store.revoke_app_password(user.account.id, str(form.get("name", "")))
+        await ctx.store.accounts.revoke_app_password(user.account.id, str(form.get("name", "")))
     except NotFound:
         pass
     ctx.auth.forget(user.account.id)
@@ -226,7 +226,7 @@ async def change_password(request: Request, user: User, form: FormData) -> Respo
         return _password_page(request, user, error=LOGIN_THROTTLED)
     if not check.ok:
         return _password_page(request, user, error="The current password is wrong.")
-    await ctx.store.set_password_hash(user.account.id, await hash_password_async(new))
+    await ctx.store.accounts.set_password_hash(user.account.id, await hash_password_async(new))
     ctx.auth.forget(user.account.id)
     return _password_page(request, user, flash="Password changed. Mail programs need the new one.")
 
@@ -234,7 +234,7 @@ async def change_password(request: Request, user: User, form: FormData) -> Respo
 @action
 async def logout_everywhere(request: Request, user: User, _form: FormData) -> Response:
     ctx = context(request)
-    await ctx.store.bump_credentials(user.account.id)
+    await ctx.store.accounts.bump_credentials(user.account.id)
     ctx.auth.forget(user.account.id)
     response = RedirectResponse("/login", status_code=303)
     await end_session(request, response)

@@ -25,8 +25,8 @@ from postfach.auth.passwords import (
     normalize_app_password,
 )
 from postfach.store import NotFound
+from postfach.store.api import StoreApi
 from postfach.store.records import Account, Pop3Delete
-from postfach.store.roles import ServerStore
 from postfach.web import mailing_api, mailing_campaigns
 from postfach.web.apitools import PREFIX, endpoint, field, read_json
 from postfach.web.common import context
@@ -52,13 +52,13 @@ def account_json(account: Account) -> dict[str, object]:
     }
 
 
-def _store(request: Request) -> ServerStore:
+def _store(request: Request) -> StoreApi:
     return context(request).store
 
 
 async def _account(request: Request) -> Account:
     address = request.path_params["address"]
-    account = await _store(request).get_account(address)
+    account = await _store(request).accounts.get_account(address)
     if account is None:
         raise NotFound(f"no account {address}")
     return account
@@ -81,25 +81,25 @@ def _password(value: str) -> str:
 
 
 async def list_domains(request: Request) -> Any:
-    return [{"name": d.name} for d in await _store(request).list_domains()]
+    return [{"name": d.name} for d in await _store(request).accounts.list_domains()]
 
 
 async def add_domain(request: Request) -> Any:
     name = field(await read_json(request), "name", str).strip().lower()
     if not name or "@" in name or any(c.isspace() for c in name):
         raise Problem(422, "invalid", f"{name!r} is not a domain name")
-    return {"name": (await _store(request).add_domain(name)).name}
+    return {"name": (await _store(request).accounts.add_domain(name)).name}
 
 
 async def remove_domain(request: Request) -> Any:
-    await _store(request).remove_domain(request.path_params["name"])
+    await _store(request).accounts.remove_domain(request.path_params["name"])
 
 
 # -- accounts --------------------------------------------------------------------
 
 
 async def list_accounts(request: Request) -> Any:
-    return [account_json(a) for a in await _store(request).list_accounts()]
+    return [account_json(a) for a in await _store(request).accounts.list_accounts()]
 
 
 async def add_account(request: Request) -> Any:
@@ -109,9 +109,9 @@ async def add_account(request: Request) -> Any:
     quota = field(data, "quota_bytes", int, required=False) or 0
     store = _store(request)
     domain = address.rpartition("@")[2]
-    if await store.get_domain(domain) is None:
+    if await store.accounts.get_domain(domain) is None:
         raise Problem(422, "invalid", f"{domain} is not a domain of this server")
-    account = await store.add_account(address, await hash_password_async(password), quota)
+    account = await store.accounts.add_account(address, await hash_password_async(password), quota)
     return account_json(account)
 
 
@@ -152,24 +152,26 @@ async def update_account(request: Request) -> Any:
     account = await _account(request)
     settings = _settings(await read_json(request))
     if settings:
-        account = await _store(request).update_account(account.id, **settings)
+        account = await _store(request).accounts.update_account(account.id, **settings)
     return account_json(account)
 
 
 async def remove_account(request: Request) -> Any:
-    await _store(request).remove_account(request.path_params["address"])
+    await _store(request).accounts.remove_account(request.path_params["address"])
 
 
 async def set_password(request: Request) -> Any:
     account = await _account(request)
     password = _password(field(await read_json(request), "password", str))
-    await _store(request).set_password_hash(account.id, await hash_password_async(password))
+    await _store(request).accounts.set_password_hash(
+        account.id, await hash_password_async(password)
+    )
     context(request).auth.forget(account.id)
 
 
 async def logout_everywhere(request: Request) -> Any:
     account = await _account(request)
-    generation = await _store(request).bump_credentials(account.id)
+    generation = await _store(request).accounts.bump_credentials(account.id)
     context(request).auth.forget(account.id)
     return {"address": account.address, "credentials_generation": generation}
 
@@ -181,7 +183,7 @@ async def list_app_passwords(request: Request) -> Any:
     account = await _account(request)
     return [
         {"name": p.name, "created": p.created}
-        for p in await _store(request).list_app_passwords(account.id)
+        for p in await _store(request).accounts.list_app_passwords(account.id)
     ]
 
 
@@ -192,13 +194,13 @@ async def add_app_password(request: Request) -> Any:
         raise Problem(422, "invalid", "'name' must be 1 to 200 characters")
     password = generate_app_password()
     digest = await hash_password_async(normalize_app_password(password))
-    created = await _store(request).add_app_password(account.id, name, digest)
+    created = await _store(request).accounts.add_app_password(account.id, name, digest)
     return {"name": created.name, "created": created.created, "password": password}
 
 
 async def revoke_app_password(request: Request) -> Any:
     account = await _account(request)
-    await _store(request).revoke_app_password(account.id, request.path_params["name"])
+    await _store(request).accounts.revoke_app_password(account.id, request.path_params["name"])
     context(request).auth.forget(account.id)
 
 
@@ -206,7 +208,7 @@ async def revoke_app_password(request: Request) -> Any:
 
 
 async def list_aliases(request: Request) -> Any:
-    aliases = await _store(request).list_aliases()
+    aliases = await _store(request).accounts.list_aliases()
     return [{"address": a.address, "target": a.target} for a in aliases]
 
 
@@ -214,19 +216,19 @@ async def add_alias(request: Request) -> Any:
     data = await read_json(request)
     address = _address(field(data, "address", str), "address")
     target = _address(field(data, "target", str), "target")
-    alias = await _store(request).add_alias(address, target)
+    alias = await _store(request).accounts.add_alias(address, target)
     return {"address": alias.address, "target": alias.target}
 
 
 async def remove_alias(request: Request) -> Any:
-    await _store(request).remove_alias(request.path_params["address"])
+    await _store(request).accounts.remove_alias(request.path_params["address"])
 
 
 # -- queue -----------------------------------------------------------------------
 
 
 def _queue_admin(request: Request) -> Any:
-    if not hasattr(_store(request), "queue_list"):
+    if not hasattr(_store(request).queue, "entries"):
         raise Problem(501, "no-queue", "this build has no outbound queue")
     from postfach.queue import admin
 

@@ -48,7 +48,7 @@ async def authorize(request: Request) -> None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 200:
         raise Problem(401, "unauthorized", "send Authorization: Bearer <admin token>")
-    if await context(request).store.check_admin_token(token) is None:
+    if await context(request).store.web.check_admin_token(token) is None:
         raise Problem(401, "unauthorized", "the admin token is not valid")
 
 

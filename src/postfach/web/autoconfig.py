@@ -230,12 +230,12 @@ async def _domain_for(request: Request, address: str) -> str | None:
     store = context(request).store
     if address:
         domain = address.rpartition("@")[2].lower()
-        return domain if "@" in address and await store.get_domain(domain) else None
+        return domain if "@" in address and await store.accounts.get_domain(domain) else None
     host = (request.headers.get("host") or "").rsplit(":", 1)[0].lower()
     for prefix in ("autoconfig.", "autodiscover.", ""):
-        if host.startswith(prefix) and await store.get_domain(host[len(prefix) :]):
+        if host.startswith(prefix) and await store.accounts.get_domain(host[len(prefix) :]):
             return host[len(prefix) :]
-    domains = await store.list_domains()
+    domains = await store.accounts.list_domains()
     return domains[0].name if len(domains) == 1 else None
 
 

@@ -77,10 +77,10 @@ async def current_user(request: Request) -> User | None:
     if not session_id or len(session_id) > 100:
         return None
     store = context(request).store
-    session = await store.get_web_session(session_id)
+    session = await store.web.get_web_session(session_id)
     if session is None:
         return None
-    account = await store.get_account_by_id(session.account_id)
+    account = await store.accounts.get_account_by_id(session.account_id)
     if account is None or account.credentials_gen != session.generation:
         return None
     return User(account, session, session_id)
@@ -89,7 +89,7 @@ async def current_user(request: Request) -> User | None:
 async def begin_session(request: Request, account: Account, response: Response) -> None:
     """A fresh session id at every sign-in (no fixation)."""
     session_id = secrets.token_urlsafe(32)
-    await context(request).store.create_web_session(
+    await context(request).store.web.create_web_session(
         session_id,
         account.id,
         account.credentials_gen,
@@ -104,7 +104,7 @@ async def begin_session(request: Request, account: Account, response: Response) 
 async def end_session(request: Request, response: Response) -> None:
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if session_id:
-        await context(request).store.delete_web_session(session_id)
+        await context(request).store.web.delete_web_session(session_id)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
 
 

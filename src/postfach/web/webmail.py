@@ -4,7 +4,7 @@ attachments, moving several messages at once (restoring from Trash, R15),
 deleting (to Trash; from Trash for good) and search across all folders (R16).
 
 Every lookup is scoped to the signed-in account: folders are found by name
-within the account (`store.get_mailbox(account_id, name)`), messages by UID
+within the account (`store.mailboxes.get_mailbox(account_id, name)`), messages by UID
 within such a folder, so no URL can reach another account's mail. Changes go
 through the store and its hub, so IMAP sessions see them at once.
 """
@@ -39,14 +39,14 @@ def _not_found(request: Request, user: User, what: str) -> Response:
 async def _mailbox(user: User, request: Request, name: str) -> Mailbox | None:
     if not name or len(name) > 1000:
         return None
-    return await context(request).store.get_mailbox(user.account.id, name)
+    return await context(request).store.mailboxes.get_mailbox(user.account.id, name)
 
 
 async def _folders(request: Request, user: User) -> list[dict[str, object]]:
     store = context(request).store
     folders = []
-    for mailbox in await store.list_mailboxes(user.account.id):
-        status = await store.mailbox_status(mailbox.id)
+    for mailbox in await store.mailboxes.list_mailboxes(user.account.id):
+        status = await store.mailboxes.mailbox_status(mailbox.id)
         depth = mailbox.name.count("/")
         label = mailbox.name.rsplit("/", 1)[-1]
         folders.append(
@@ -83,7 +83,7 @@ async def folder(request: Request, user: User) -> Response:
     total = next(int(str(f["total"])) for f in folders if f["name"] == mailbox.name)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(max(_int(request.query_params.get("page"), 1), 1), pages)
-    stored = await context(request).store.message_page(
+    stored = await context(request).store.mail.message_page(
         mailbox.id, (number - 1) * PAGE_SIZE, PAGE_SIZE
     )
     return render(
@@ -98,7 +98,7 @@ async def _message(request: Request, user: User) -> tuple[Mailbox, StoredMessage
     uid = _int(request.query_params.get("uid"), 0)
     if mailbox is None or uid <= 0:
         return None
-    found = await context(request).store.get_messages(mailbox.id, [Uid(uid)])
+    found = await context(request).store.mail.get_messages(mailbox.id, [Uid(uid)])
     return (mailbox, found[0]) if found else None
 
 
@@ -110,9 +110,9 @@ async def message(request: Request, user: User) -> Response:
     mailbox, stored = found
     store = context(request).store
     remote = request.query_params.get("images") == "1"
-    view = message_view(stored, await store.read_blob(stored.blob_sha256), remote)
+    view = message_view(stored, await store.mail.read_blob(stored.blob_sha256), remote)
     if "\\Seen" not in stored.flags:
-        await store.store_flags(mailbox.id, [stored.uid], "add", frozenset({"\\Seen"}))
+        await store.mail.store_flags(mailbox.id, [stored.uid], "add", frozenset({"\\Seen"}))
     plain = request.query_params.get("view") == "text" or view.html is None
     response = render(
         request, "message.html", user=user, csrf=user.csrf, mailbox=mailbox, uid=stored.uid,
@@ -139,7 +139,7 @@ async def part(request: Request, user: User) -> Response:
     if found is None or number is None:
         return _not_found(request, user, "That attachment does not exist.")
     _mailbox_, stored = found
-    raw = await context(request).store.read_blob(stored.blob_sha256)
+    raw = await context(request).store.mail.read_blob(stored.blob_sha256)
     content = attachment_bytes(stored, raw, number)
     if content is None:
         return _not_found(request, user, "That attachment does not exist.")
@@ -173,7 +173,7 @@ async def move(request: Request, user: User, form: FormData) -> Response:
     uids = _selected(form)
     moved = []
     if uids and source.id != target.id:
-        moved = await context(request).store.move_messages(source.id, uids, target.id)
+        moved = await context(request).store.mail.move_messages(source.id, uids, target.id)
     return _back(source.name, moved=len(moved), to=target.name)
 
 
@@ -184,11 +184,11 @@ async def delete(request: Request, user: User, form: FormData) -> Response:
     if source is None:
         return _not_found(request, user, "That folder does not exist.")
     uids = _selected(form)
-    trash = await store.special_mailbox(user.account.id, SpecialUse.TRASH)
+    trash = await store.mailboxes.special_mailbox(user.account.id, SpecialUse.TRASH)
     if trash is None or trash.id == source.id:
-        removed = await store.delete_messages(source.id, uids) if uids else []
+        removed = await store.mail.delete_messages(source.id, uids) if uids else []
         return _back(source.name, deleted=len(removed))
-    moved = await store.move_messages(source.id, uids, trash.id) if uids else []
+    moved = await store.mail.move_messages(source.id, uids, trash.id) if uids else []
     return _back(source.name, trashed=len(moved))
 
 
@@ -197,7 +197,9 @@ async def search(request: Request, user: User) -> Response:
     query = request.query_params.get("q", "").strip()[:200]
     results = []
     if query:
-        found = await context(request).store.search_account(user.account.id, query, SEARCH_LIMIT)
+        found = await context(request).store.mail.search_account(
+            user.account.id, query, SEARCH_LIMIT
+        )
         results = [(mailbox.name, summary(stored)) for mailbox, stored in found]
     return render(
         request, "search.html", user=user, csrf=user.csrf, query=query, results=results,

@@ -38,7 +38,9 @@ async def append(s: Session, cmd: c.Append) -> str:
             flags = frozenset(f for f in message.flags if f != "\\Recent")
             if view is not None:
                 flags = frozenset(view.canonical_flag(f) for f in flags)
-            uid, uidvalidity = await store.append(mailbox.id, message.data, flags, message.date)
+            uid, uidvalidity = await store.mail.append(
+                mailbox.id, message.data, flags, message.date
+            )
             uids.append(uid)
     except OverQuota:
         await _undo(s, mailbox.id, uids)
@@ -55,6 +57,6 @@ async def _undo(s: Session, mailbox_id: MailboxId, uids: list[Uid]) -> None:
     if not uids:
         return
     try:
-        await s.ctx.store.delete_messages(mailbox_id, uids)
+        await s.ctx.store.mail.delete_messages(mailbox_id, uids)
     except StoreError as exc:
         log.warning("imap: undoing a failed APPEND failed too: %s", exc)

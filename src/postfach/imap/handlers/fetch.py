@@ -78,7 +78,7 @@ async def _mark_seen(
     unseen = [Uid(view.uids[i]) for i in indexes if "\\Seen" not in view.flags[i]]
     if not unseen:
         return
-    changed, _ = await s.ctx.store.store_flags(
+    changed, _ = await s.ctx.store.mail.store_flags(
         view.mailbox_id, unseen, "add", frozenset({"\\Seen"})
     )
     view.own_flags(changed)
@@ -89,7 +89,7 @@ async def _mark_seen(
 async def _vanished(s: Session, view: SelectedView, cmd: c.Fetch) -> None:
     """RFC 7162 §3.2.6: VANISHED (EARLIER) for UIDs of the set expunged since CHANGEDSINCE."""
     assert cmd.changedsince is not None
-    gone = await s.ctx.store.expunged_since(view.mailbox_id, ModSeq(cmd.changedsince))
+    gone = await s.ctx.store.mail.expunged_since(view.mailbox_id, ModSeq(cmd.changedsince))
     largest = view.uids[-1] if view.uids else 0
     gone = [u for u in gone if cmd.seqset.contains_uid(int(u), max(largest, int(u)))]
     if gone:
@@ -154,7 +154,7 @@ class Item:
 
     async def blob(self) -> bytes:
         if self._blob is None:
-            self._blob = await self._store.read_blob(self.message.blob_sha256)
+            self._blob = await self._store.mail.read_blob(self.message.blob_sha256)
         return self._blob
 
     def tree(self) -> ParsedMessage:
@@ -167,13 +167,15 @@ async def _fetch_batch(
 ) -> None:
     messages = {
         m.uid: m
-        for m in await s.ctx.store.get_messages(view.mailbox_id, [Uid(view.uids[i]) for i in batch])
+        for m in await s.ctx.store.mail.get_messages(
+            view.mailbox_id, [Uid(view.uids[i]) for i in batch]
+        )
     }
     needs_parse = any(i.name in NEEDS_PARSE for i in items)
     blobs: dict[str, bytes] = {}
     if len(messages) > 1 and any(_needs_blob(i) for i in items):
         # One query for the batch, not one per message.
-        blobs = await s.ctx.store.read_blobs([m.blob_sha256 for m in messages.values()])
+        blobs = await s.ctx.store.mail.read_blobs([m.blob_sha256 for m in messages.values()])
     for i in batch:
         message = messages.get(Uid(view.uids[i]))
         if message is None:

@@ -60,7 +60,7 @@ def check_name(name: str) -> str:
 
 
 async def mailbox_or_fail(s: Session, name: str, trycreate: bool = False) -> Mailbox:
-    mailbox = await s.ctx.store.get_mailbox(s.require_account().id, name)
+    mailbox = await s.ctx.store.mailboxes.get_mailbox(s.require_account().id, name)
     if mailbox is None:
         if trycreate:
             raise No(r.TRY_CREATE, "TRYCREATE")
@@ -88,15 +88,15 @@ async def create(s: Session, cmd: c.Create) -> str:
     if len(cmd.special_use) > 1:
         raise No("One special-use attribute per mailbox", "USEATTR")
     store = s.ctx.store
-    existing = {m.name for m in await store.list_mailboxes(account.id)}
+    existing = {m.name for m in await store.mailboxes.list_mailboxes(account.id)}
     if name in existing:
         raise No("Mailbox already exists", "ALREADYEXISTS")
     parts = name.split(SEP)
     for depth in range(1, len(parts)):
         parent = SEP.join(parts[:depth])
         if parent not in existing and parent.upper() != "INBOX":
-            await store.create_mailbox(account.id, parent)
-    await store.create_mailbox(account.id, name, use)
+            await store.mailboxes.create_mailbox(account.id, parent)
+    await store.mailboxes.create_mailbox(account.id, name, use)
     return "CREATE completed"
 
 
@@ -105,13 +105,13 @@ async def delete(s: Session, cmd: c.Delete) -> str:
     account = s.require_account()
     if cmd.mailbox == "INBOX":
         raise No("INBOX cannot be deleted", "CANNOT")
-    names = {m.name for m in await s.ctx.store.list_mailboxes(account.id)}
+    names = {m.name for m in await s.ctx.store.mailboxes.list_mailboxes(account.id)}
     if cmd.mailbox not in names:
         raise No(r.NO_SUCH_MAILBOX, "NONEXISTENT")
     if any(n.startswith(cmd.mailbox + SEP) for n in names):
         raise No("Mailbox has children; delete them first", "INUSE")
     view = s.view
-    await s.ctx.store.delete_mailbox(account.id, cmd.mailbox)
+    await s.ctx.store.mailboxes.delete_mailbox(account.id, cmd.mailbox)
     if view is not None and view.name == cmd.mailbox:
         s.leave_selected()
     return "DELETE completed"
@@ -121,7 +121,7 @@ async def rename(s: Session, cmd: c.Rename) -> str:
     """RFC 9051 §6.3.6, including renaming INBOX (its messages move; INBOX stays)."""
     account = s.require_account()
     new = check_name(cmd.new)
-    names = {m.name for m in await s.ctx.store.list_mailboxes(account.id)}
+    names = {m.name for m in await s.ctx.store.mailboxes.list_mailboxes(account.id)}
     if cmd.old not in names:
         raise No(r.NO_SUCH_MAILBOX, "NONEXISTENT")
     if new in names or new.upper() == "INBOX":
@@ -132,8 +132,8 @@ async def rename(s: Session, cmd: c.Rename) -> str:
     for depth in range(1, len(parts)):
         parent = SEP.join(parts[:depth])
         if parent not in names and parent.upper() != "INBOX":
-            await s.ctx.store.create_mailbox(account.id, parent)
-    await s.ctx.store.rename_mailbox(account.id, cmd.old, new)
+            await s.ctx.store.mailboxes.create_mailbox(account.id, parent)
+    await s.ctx.store.mailboxes.rename_mailbox(account.id, cmd.old, new)
     return "RENAME completed"
 
 
@@ -142,7 +142,7 @@ async def subscribe(s: Session, cmd: c.Subscribe) -> str:
     account = s.require_account()
     if cmd.subscribe:
         await mailbox_or_fail(s, cmd.mailbox)
-    await s.ctx.store.set_subscribed(account.id, cmd.mailbox, cmd.subscribe)
+    await s.ctx.store.mailboxes.set_subscribed(account.id, cmd.mailbox, cmd.subscribe)
     return ("SUBSCRIBE" if cmd.subscribe else "UNSUBSCRIBE") + " completed"
 
 
@@ -168,8 +168,8 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
     if cmd.patterns == ("",) and not cmd.extended:
         s.conn.write(r.untagged(f'{verb} (\\Noselect) "/" ""'))
         return f"{verb} completed"
-    mailboxes = {m.name: m for m in await s.ctx.store.list_mailboxes(account.id)}
-    subscribed = await s.ctx.store.subscriptions(account.id)
+    mailboxes = {m.name: m for m in await s.ctx.store.mailboxes.list_mailboxes(account.id)}
+    subscribed = await s.ctx.store.mailboxes.subscriptions(account.id)
     patterns = [compile_pattern(_join(cmd.reference, p), SEP) for p in cmd.patterns]
     by_subscription = cmd.lsub or "SUBSCRIBED" in cmd.select_opts
     base = subscribed if by_subscription else set(mailboxes)
@@ -261,7 +261,7 @@ async def status(s: Session, cmd: c.Status) -> str:
 async def _write_status(s: Session, mailbox: Mailbox, items: tuple[str, ...]) -> None:
     if s.view is not None and s.view.mailbox_id == mailbox.id and s.queue is not None:
         s.sync(allow_expunge=False)
-    st = await s.ctx.store.mailbox_status(mailbox.id)
+    st = await s.ctx.store.mailboxes.mailbox_status(mailbox.id)
     recent = await _recent(s, st.mailbox) if "RECENT" in items else 0
     values = [f"{item} {_status_value(st, item, recent)}" for item in items]
     line = b"STATUS " + wire_name(s, mailbox.name) + (" (" + " ".join(values) + ")").encode()
@@ -277,7 +277,7 @@ async def _recent(s: Session, mailbox: Mailbox) -> int:
     key = (mailbox.id, mailbox.uidvalidity)
     if tracker.settled(key, int(mailbox.uidnext)):
         return 0
-    uids = (await store.mailbox_index(mailbox.id)).uids
+    uids = (await store.mail.mailbox_index(mailbox.id)).uids
     await tracker.prime(store, key, uids)
     return len(tracker.unclaimed(key, uids))
 
@@ -300,7 +300,7 @@ def _status_value(st: MailboxStatus, item: str, recent: int) -> int:
 
 
 async def _quota_line(s: Session) -> bytes:
-    account: Account | None = await s.ctx.store.get_account_by_id(s.require_account().id)
+    account: Account | None = await s.ctx.store.accounts.get_account_by_id(s.require_account().id)
     if account is None:
         raise No("Account gone", "UNAVAILABLE")
     if not account.quota_bytes:

@@ -68,7 +68,7 @@ class Searcher:
             uids = self.view.uids
             for start in range(0, len(uids), BATCH):
                 batch = [Uid(u) for u in uids[start : start + BATCH]]
-                for m in await self.s.ctx.store.get_messages(self.view.mailbox_id, batch):
+                for m in await self.s.ctx.store.mail.get_messages(self.view.mailbox_id, batch):
                     found[int(m.uid)] = m
             self._messages = found
         return self._messages
@@ -87,7 +87,7 @@ class Searcher:
             message = (await self.messages()).get(self.view.uids[i])
             cached = []
             if message is not None:
-                blob = await self.s.ctx.store.read_blob(message.blob_sha256)
+                blob = await self.s.ctx.store.mail.read_blob(message.blob_sha256)
                 for part in (message.prefix, blob):
                     fields, _ = scan_header(part)
                     cached.extend((f.name, unfold(f.value)) for f in fields)
@@ -163,7 +163,7 @@ class Searcher:
         """The store's case-folded text columns, filled at delivery."""
         if not value:
             return set(pool)
-        uids = await self.s.ctx.store.search_text(self.view.mailbox_id, value, where)
+        uids = await self.s.ctx.store.mail.search_text(self.view.mailbox_id, value, where)
         found = (self.view.index_of(int(u)) for u in uids)
         return {i for i in found if i is not None and i in pool}
 

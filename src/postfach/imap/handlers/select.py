@@ -54,13 +54,13 @@ async def _index(s: Session, mailbox: Mailbox) -> tuple[Mailbox, MailboxIndex]:
     store = s.ctx.store
     cache = s.ctx.index_cache
     if cache.has(mailbox.id):
-        fresh = await store.get_mailbox_by_id(mailbox.id)  # read after take_changes
+        fresh = await store.mailboxes.get_mailbox_by_id(mailbox.id)  # read after take_changes
         if fresh is not None:
             mailbox = fresh
             kept = cache.get(mailbox)
             if kept is not None:
                 return mailbox, kept
-    index = await store.mailbox_index(mailbox.id)
+    index = await store.mail.mailbox_index(mailbox.id)
     cache.put(mailbox, index)
     return mailbox, index
 
@@ -87,7 +87,7 @@ def _write_select_data(s: Session, view: SelectedView) -> None:
 async def _qresync(s: Session, view: SelectedView, params: c.QresyncParams) -> None:
     """RFC 7162 §3.2.5.1: VANISHED (EARLIER) for expunged UIDs, then FETCH for changed flags."""
     store = s.ctx.store
-    gone = await store.expunged_since(view.mailbox_id, ModSeq(params.modseq))
+    gone = await store.mail.expunged_since(view.mailbox_id, ModSeq(params.modseq))
     if params.known_uids is not None and gone:
         known = params.known_uids
         top = max(gone)
@@ -96,7 +96,7 @@ async def _qresync(s: Session, view: SelectedView, params: c.QresyncParams) -> N
         s.conn.write(
             r.untagged(b"VANISHED (EARLIER) " + compact_uids(int(u) for u in gone).encode())
         )
-    for meta in await store.changed_since(view.mailbox_id, ModSeq(params.modseq)):
+    for meta in await store.mail.changed_since(view.mailbox_id, ModSeq(params.modseq)):
         i = view.index_of(int(meta.uid))
         if i is None:
             continue
@@ -113,7 +113,7 @@ async def close(s: Session, cmd: c.Close) -> str:
     """RFC 9051 §6.4.1: expunge silently (read-write only), then leave the selected state."""
     view = s.selected()
     if not view.readonly:
-        await s.ctx.store.expunge(view.mailbox_id)
+        await s.ctx.store.mail.expunge(view.mailbox_id)
     s.leave_selected()
     s.take_changes()
     return "CLOSE completed"

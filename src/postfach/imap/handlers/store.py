@@ -35,7 +35,7 @@ async def store(s: Session, cmd: c.Store) -> str:
     )
     uids = [Uid(view.uids[i]) for i in indexes]
     unchanged = ModSeq(cmd.unchangedsince) if cmd.unchangedsince is not None else None
-    changed, failed = await s.ctx.store.store_flags(
+    changed, failed = await s.ctx.store.mail.store_flags(
         view.mailbox_id, uids, mode, _spelled(view, cmd.flags, mode), unchanged
     )
     view.own_flags(changed)
@@ -88,9 +88,9 @@ async def copy(s: Session, cmd: c.Copy) -> str:
         return f"{verb} completed"
     store = s.ctx.store
     if cmd.move:
-        pairs = await store.move_messages(view.mailbox_id, uids, target.id)
+        pairs = await store.mail.move_messages(view.mailbox_id, uids, target.id)
     else:
-        pairs = await store.copy_messages(view.mailbox_id, uids, target.id)
+        pairs = await store.mail.copy_messages(view.mailbox_id, uids, target.id)
     pairs.sort()
     code = ""
     if pairs:
@@ -121,8 +121,8 @@ async def expunge(s: Session, cmd: c.Expunge) -> str:
         raise No(READ_ONLY, "READ-ONLY")
     if cmd.uids is not None:
         targets = [Uid(view.uids[i]) for i in resolve(s, view, cmd.uids, True)]
-        gone = await s.ctx.store.expunge(view.mailbox_id, targets) if targets else []
+        gone = await s.ctx.store.mail.expunge(view.mailbox_id, targets) if targets else []
     else:
-        gone = await s.ctx.store.expunge(view.mailbox_id)
+        gone = await s.ctx.store.mail.expunge(view.mailbox_id)
     announce_expunged(s, view, [int(u) for u in gone])
     return "EXPUNGE completed"
