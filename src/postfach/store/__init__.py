@@ -17,6 +17,10 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.hub` (events.py, notify.py): no table; changes travel by NOTIFY or the
   supervisor's relay.
 - The base (base.py): `meta` (schema version, UIDVALIDITY counter).
+
+errors.py, records.py, queue_records.py and mailing_records.py hold what the
+roles raise and return; they import no role, so the roles and api.py never
+import each other in a circle.
 """
 
 from __future__ import annotations
