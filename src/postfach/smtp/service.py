@@ -40,7 +40,9 @@ class SmtpService:
         self._domains_pending: asyncio.Future[frozenset[str]] | None = None
         # Accounts with a quota are looked up afresh: RCPT checks their usage.
         self._recipients = RecipientCache(
-            ctx.store, keep=lambda accounts: not any(a.quota_bytes for a in accounts)
+            ctx.store,
+            keep=lambda accounts: not any(a.quota_bytes for a in accounts),
+            postmaster=ctx.config.server.postmaster,
         )
         self._ehlo: dict[tuple[str, tuple[str, ...]], replies.Reply] = {}
 
