@@ -16,9 +16,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from postfach.config import SpamConfig
 from postfach.spam.rspamd import RspamdScorer, controller_url
 from postfach.spam.verdict import ScanFacts, SpamVerdict
-from spam.rspamd_server import Rspamd, free_port, redis_running, running_rspamd
+from spam.rspamd_server import Rspamd, free_port, running_rspamd
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 FACTS = ScanFacts(
@@ -90,9 +91,9 @@ async def test_envelope_reaches_rspamd(scorer: RspamdScorer) -> None:
     assert user.score < stranger.score
 
 
-async def test_learnspam_and_learnham_accepted(scorer: RspamdScorer) -> None:
-    if not redis_running():
-        pytest.skip("rspamd's Bayes needs Redis on 127.0.0.1:6379")
+async def test_learnspam_and_learnham_accepted(rspamd: Rspamd, scorer: RspamdScorer) -> None:
+    if not rspamd.redis:
+        pytest.skip("rspamd's Bayes needs Redis: no redis-server (Debian package redis-server)")
     spam = message("Cheap watches and pills, click now to claim your prize " * 5, "WIN")
     assert await scorer.learned(spam, spam=True)
     assert await scorer.learned(message(HAM), spam=False)
@@ -100,15 +101,15 @@ async def test_learnspam_and_learnham_accepted(scorer: RspamdScorer) -> None:
     await scorer.learn(7, message(HAM), spam=False)  # the Scorer contract: no answer
 
 
-async def test_wrong_controller_password_is_refused(rspamd: Rspamd) -> None:
-    """A learn rspamd refuses is reported as not learnt, not raised.
-    (rspamd trusts 127.0.0.1 without a password, so the refusal tested is
-    learning on the scanner port, which has no /learnspam.)"""
-    scorer = RspamdScorer(rspamd.scanner, controller=rspamd.scanner)
-    try:
-        assert not await scorer.learned(message(HAM), spam=True)
-    finally:
-        await scorer.aclose()
+async def test_controller_password(rspamd: Rspamd) -> None:
+    """The Password header is sent; without it (or with a wrong one) rspamd refuses,
+    which is reported as not learnt, never raised."""
+    for password in ("", "wrong"):
+        scorer = RspamdScorer(rspamd.scanner, controller=rspamd.controller, password=password)
+        try:
+            assert not await scorer.learned(message(HAM), spam=False)
+        finally:
+            await scorer.aclose()
 
 
 async def test_rspamd_stopped_gives_unscanned(caplog: pytest.LogCaptureFixture) -> None:
@@ -138,6 +139,13 @@ async def test_rspamd_hanging_gives_unscanned() -> None:
         await scorer.aclose()
         silent.close()
     assert verdict == SpamVerdict(0.0, (), scanned=False)
+
+
+def test_scorer_from_config() -> None:
+    assert RspamdScorer.from_config(SpamConfig()) is None  # not set: the built-in scorer
+    scorer = RspamdScorer.from_config(SpamConfig(rspamd="http://127.0.0.1:11333/"))
+    assert scorer is not None
+    assert (scorer.url, scorer.controller) == ("http://127.0.0.1:11333", "http://127.0.0.1:11334")
 
 
 def test_controller_beside_scanner() -> None:

@@ -74,6 +74,7 @@ class MxChecks:
         self._resolver: dns.asyncresolver.Resolver | None = None
         self._listings: dict[str, tuple[float, str | None]] = {}
         self._forgotten_at = 0.0
+        self._complained: dict[str, float] = {}  # zone: when its silence was last logged
 
     @property
     def active(self) -> bool:
@@ -114,10 +115,18 @@ class MxChecks:
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return False
         except (dns.exception.DNSException, OSError) as exc:
-            log.warning("DNSBL %s: no answer for %s (%s)", zone, ip, type(exc).__name__)
+            self._complain(zone, exc)
             return False
         codes = [ipaddress.ip_address(record.to_text()) for record in answer]
         return any(c in _LISTED and c not in _RESOLVER_ERRORS for c in codes)
+
+    def _complain(self, zone: str, exc: Exception) -> None:
+        """A silent zone is logged once a minute, not once per client."""
+        now = time.monotonic()
+        if now - self._complained.get(zone, -_CACHE_TTL) >= _CACHE_TTL:
+            self._complained[zone] = now
+            kind = type(exc).__name__
+            log.warning("DNSBL %s gives no answer (%s): taken as not listed", zone, kind)
 
     def resolver(self) -> dns.asyncresolver.Resolver:
         if self._resolver is None:

@@ -23,11 +23,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from postfach.config import SpamConfig
 from postfach.spam.verdict import ScanFacts, SpamVerdict
 
 __all__ = ["RspamdScorer", "controller_url"]
 
 log = logging.getLogger(__name__)
+# httpx logs every request at INFO: a line per scanned message in the mail log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 UNSCANNED = SpamVerdict(0.0, (), scanned=False)
 LOG_INTERVAL = 60.0  # seconds between two reports of the same trouble
@@ -74,6 +77,18 @@ class RspamdScorer:
         self._client: httpx.AsyncClient | None = None
         self._check_trouble = _Throttled()
         self._learn_trouble = _Throttled()
+
+    @classmethod
+    def from_config(cls, config: SpamConfig) -> RspamdScorer | None:
+        """The scorer `[spam] rspamd` asks for, or None when it is not set."""
+        if not config.rspamd:
+            return None
+        return cls(
+            config.rspamd,
+            controller=config.rspamd_controller,
+            password=config.rspamd_password,
+            timeout=config.rspamd_timeout,
+        )
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
