@@ -94,7 +94,7 @@ async def build_context(
         config=config,
         store=store,
         auth=Authenticator(store, config.auth),
-        delivery=Delivery(store, config.server.hostname),
+        delivery=Delivery(store, config.server.hostname, config.server.postmaster),
         ssl_context=ssl_context,
         node_id=node_id,
         recent=tracker_for(store.runtime),

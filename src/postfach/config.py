@@ -17,6 +17,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "ListenerSpec",
+    "MxConfig",
+    "SpamConfig",
     "find_config_file",
     "load_config",
 ]
@@ -68,6 +70,9 @@ class ServerConfig:
     # outlives the node: renewed every third of it while held, so a killed node's
     # mail moves again and its POP3 user gets in again this long after the kill.
     lease_time: float = 30.0
+    # Who gets postmaster@ and abuse@ of every domain that has no account or alias
+    # of that name (RFC 5321 §4.5.1); empty: the first account made (the operator's).
+    postmaster: str = ""
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1) + 1
@@ -160,6 +165,31 @@ class MailingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MxConfig:
+    """Checks on unauthenticated mail at the MX (port 25), all off by default."""
+
+    # DNS blocklist zones asked about the client's address at RCPT, e.g. "zen.spamhaus.org".
+    dnsbl: tuple[str, ...] = ()
+    # "HOST:PORT" of the resolver for those look-ups; empty: the system's. Spamhaus
+    # answers no public resolver, so an MX asks its own (unbound on 127.0.0.1).
+    dnsbl_resolver: str = ""
+    dnsbl_timeout: float = 2.0  # seconds per zone; no answer in time: not listed
+    greylist: bool = False  # 451 to a new (network, sender, recipient) until greylist_delay
+    greylist_delay: float = 300.0
+    greylist_expire: float = 36 * 86400.0  # a triplet seen to retry passes this long
+
+
+@dataclass(frozen=True, slots=True)
+class SpamConfig:
+    # rspamd's scanner ("http://127.0.0.1:11333") as the scorer; empty: built in.
+    rspamd: str = ""
+    # Its controller, for /learnspam and /learnham; empty: the scanner's host, port 11334.
+    rspamd_controller: str = ""
+    rspamd_password: str = ""  # the controller's password, if it has one
+    rspamd_timeout: float = 10.0  # seconds; no answer in time: "unscanned", mail accepted
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -170,6 +200,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     mailing: MailingConfig = field(default_factory=MailingConfig)
+    mx: MxConfig = field(default_factory=MxConfig)
+    spam: SpamConfig = field(default_factory=SpamConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -219,6 +251,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "queue": QueueConfig,
     "mailing": MailingConfig,
+    "mx": MxConfig,
+    "spam": SpamConfig,
 }
 
 
@@ -236,6 +270,9 @@ def _coerce(value: object, kind: str, key: str, source: str) -> object:
         return float(value) if kind == "float" else value
     if kind == "str" and isinstance(value, str):
         return value
+    if kind == "tuple[str, ...]" and isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            return tuple(value)
     raise bad
 
 
@@ -270,6 +307,8 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
             raise ConfigError(f"{source}: unknown section [{name}]")
     config = Config(**sections, transport=transport, public_ports=public_ports, source=source)
     config.listeners_enabled()  # validates every HOST:PORT
+    if config.mx.dnsbl_resolver:
+        parse_host_port(config.mx.dnsbl_resolver, "mx.dnsbl_resolver", source)
     return _resolve_paths(config, Path(source).parent if source.endswith(".toml") else None)
 
 

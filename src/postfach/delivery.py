@@ -49,14 +49,14 @@ class _Job:
 
 
 class Delivery:
-    def __init__(self, store: Store, hostname: str) -> None:
+    def __init__(self, store: Store, hostname: str, postmaster: str = "") -> None:
         self._store = store
         self._hostname = hostname
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._inboxes: dict[AccountId, MailboxId] = {}
         # Only addresses that exist are kept: a new account receives mail at once.
-        self._recipients = RecipientCache(store, keep=bool)
+        self._recipients = RecipientCache(store, keep=bool, postmaster=postmaster)
 
     async def stop(self) -> None:
         if self._writer is not None:

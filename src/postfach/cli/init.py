@@ -25,6 +25,7 @@ public_name = ""                 # name mail programs are told, if not hostname 
 workers = 0                      # processes sharing the listeners; 0: CPU cores + 1
 worker_stall_timeout = 30.0      # a worker whose loop stands still this long is replaced
 lease_time = 30.0                # a dead node's hold on outbound mail / POP3 lock ends after this
+postmaster = ""                  # gets postmaster@ and abuse@ of every domain; "": first account
 
 [storage]
 url = "{storage_url}"
@@ -83,6 +84,20 @@ delay_warning = 14400.0          # send a "delayed" report after this long (0: n
 forbid_port_25 = true            # refuse external relays on port 25
 unsubscribe_url = ""             # base of unsubscribe links; empty: https://public_name
 bounce_interval = 900.0          # seconds between bounce-mailbox checks
+
+[mx]                             # checks on unauthenticated mail at port 25, all off
+dnsbl = []                       # blocklist zones, e.g. ["zen.spamhaus.org"]: 554 at RCPT
+dnsbl_resolver = ""              # "host:port" of your own resolver; "": the system's
+dnsbl_timeout = 2.0
+greylist = false                 # 451 to a new (network, sender, recipient) for a while
+greylist_delay = 300.0           # seconds before its retry is taken
+greylist_expire = 3110400.0      # seconds (36 days) a known triplet keeps passing
+
+[spam]
+rspamd = ""                      # e.g. "http://127.0.0.1:11333": rspamd scores the mail
+rspamd_controller = ""           # for learning; "": the scanner's host, port 11334
+rspamd_password = ""
+rspamd_timeout = 10.0            # seconds; then the mail is accepted unscanned
 
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993

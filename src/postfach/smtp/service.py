@@ -13,6 +13,7 @@ from postfach.context import ServerContext
 from postfach.recipients import RecipientCache
 from postfach.smtp import policy, replies
 from postfach.smtp.acceptance import Acceptance
+from postfach.smtp.mxchecks import MxChecks
 from postfach.store.records import Account
 
 __all__ = ["SmtpService"]
@@ -34,13 +35,16 @@ class SmtpService:
         self.max_recipients = limits.max_recipients
         self.timeout = limits.smtp_timeout
         self.acceptance = Acceptance(ctx, self.rules)
+        self.mx_checks = MxChecks(ctx.config.mx, ctx.store)  # DNSBL, greylisting
         self.greeting = replies.Reply(220, "", f"{self.hostname} ESMTP postfach")
         self._domains: frozenset[str] = frozenset()
         self._domains_at = -_DOMAIN_CACHE_TTL
         self._domains_pending: asyncio.Future[frozenset[str]] | None = None
         # Accounts with a quota are looked up afresh: RCPT checks their usage.
         self._recipients = RecipientCache(
-            ctx.store, keep=lambda accounts: not any(a.quota_bytes for a in accounts)
+            ctx.store,
+            keep=lambda accounts: not any(a.quota_bytes for a in accounts),
+            postmaster=ctx.config.server.postmaster,
         )
         self._ehlo: dict[tuple[str, tuple[str, ...]], replies.Reply] = {}
 

@@ -300,6 +300,8 @@ class Session:
             if not accounts:
                 raise SmtpError(replies.UNKNOWN_USER)
             _refuse(policy.check_quota(accounts, tx.params.size))
+            if self.rules.mx and self.account is None and self.service.mx_checks.active:
+                _refuse(await self.service.mx_checks.refusal(self.ip, tx.sender, address))
         tx.recipients.append(Recipient(address, command.params, local))
         self.state = State.RCPT
         return replies.RECIPIENT_OK

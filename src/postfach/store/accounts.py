@@ -171,6 +171,12 @@ class AccountsStore(Role):
         rows = await self.fetch(_ACCOUNT_BY_ID, id=account_id)
         return _account(rows[0]) if rows else None
 
+    async def first_account(self) -> Account | None:
+        """The account made first: the operator's, who gets postmaster@ by default."""
+        async with self.read() as conn:
+            row = (await conn.execute(select(accounts).order_by(accounts.c.id).limit(1))).first()
+        return _account(row) if row is not None else None
+
     async def list_accounts(self) -> list[Account]:
         async with self.read() as conn:
             rows = (await conn.execute(select(accounts).order_by(accounts.c.address))).all()

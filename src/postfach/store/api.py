@@ -11,6 +11,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.queue` (`QueueApi`): the outbound queue.
 - `store.web` (`WebSessionsApi`): browser sessions and admin API tokens.
 - `store.mailing` (`MailingApi`): bulk mailing's relays, lists, campaigns, sends.
+- `store.greylist` (`GreylistApi`): triplets seen by the MX's greylisting.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
@@ -83,6 +84,7 @@ __all__ = [
     "AccountsApi",
     "AlreadyExists",
     "FlagMode",
+    "GreylistApi",
     "HubApi",
     "LocksApi",
     "MailApi",
@@ -158,6 +160,8 @@ class AccountsApi(Protocol):
     async def get_account(self, address: str) -> Account | None: ...
     async def get_account_by_id(self, account_id: AccountId) -> Account | None: ...
     async def list_accounts(self) -> list[Account]: ...
+    async def first_account(self) -> Account | None:
+        """The account made first (lowest id), or None when there is none."""
     async def remove_account(self, address: str) -> None: ...
     async def set_password_hash(self, account_id: AccountId, password_hash: str) -> None:
         """Publishes ChangeCredentials(logout=False)."""
@@ -436,6 +440,19 @@ class LocksApi(Protocol):
     async def unlock(self, name: str, owner: str) -> None: ...
 
 
+class GreylistApi(Protocol):
+    """Greylisting at the MX: (client network, sender, recipient) triplets."""
+
+    async def passes(
+        self, network: str, sender: str, recipient: str, *, delay: float, expire: float
+    ) -> bool:
+        """Records an attempt; True when the triplet may pass: it came back at least
+        `delay` seconds after it was first seen, or passed within `expire` seconds."""
+
+    async def forget_greylist(self, before: float) -> int:
+        """Drops triplets last seen before `before`; returns how many."""
+
+
 class StoreApi(Protocol):
     """The whole store: its roles, and what it holds for all of them."""
 
@@ -461,5 +478,7 @@ class StoreApi(Protocol):
     def mailing(self) -> MailingApi: ...
     @property
     def locks(self) -> LocksApi: ...
+    @property
+    def greylist(self) -> GreylistApi: ...
 
     async def close(self) -> None: ...

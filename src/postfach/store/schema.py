@@ -33,6 +33,7 @@ __all__ = [
     "blobs",
     "domains",
     "expunged",
+    "greylist",
     "locks",
     "mailboxes",
     "mailing_attachments",
@@ -406,4 +407,17 @@ mailing_bounce_boxes = Table(
     Column("done_folder", Text, nullable=False, default="Processed"),
     Column("last_check", Float, nullable=False, default=0.0),
     Column("last_result", Text, nullable=False, default=""),
+)
+
+# -- greylisting at the MX (store/greylist.py) ------------------------------------
+greylist = Table(
+    "greylist",
+    metadata,
+    Column("network", String(64), primary_key=True),  # the client's /24 or /64
+    Column("sender", Text, primary_key=True),  # lower-cased; "" for a bounce
+    Column("recipient", Text, primary_key=True),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("passed", Boolean, nullable=False, default=False),  # came back after the delay
+    Index("ix_greylist_last_seen", "last_seen"),  # forgetting old triplets
 )
