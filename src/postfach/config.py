@@ -160,6 +160,20 @@ class MailingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DnsConfig:
+    # Resolvers for the MX's sender checks, "IP" or "IP:PORT"; empty: /etc/resolv.conf.
+    nameservers: tuple[str, ...] = ()
+    timeout: float = 2.0  # seconds per look-up; a timeout defers the message (451 4.4.3)
+
+
+@dataclass(frozen=True, slots=True)
+class MxConfig:
+    # Own domains that mail from outside (no AUTH) may still name in MAIL FROM or
+    # From: (e.g. a newsletter service sending as the domain); others get 550 5.7.1.
+    allow_unauthenticated_own_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -170,6 +184,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     mailing: MailingConfig = field(default_factory=MailingConfig)
+    dns: DnsConfig = field(default_factory=DnsConfig)
+    mx: MxConfig = field(default_factory=MxConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -219,6 +235,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "queue": QueueConfig,
     "mailing": MailingConfig,
+    "dns": DnsConfig,
+    "mx": MxConfig,
 }
 
 
@@ -236,6 +254,10 @@ def _coerce(value: object, kind: str, key: str, source: str) -> object:
         return float(value) if kind == "float" else value
     if kind == "str" and isinstance(value, str):
         return value
+    if kind == "tuple[str, ...]" and isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise bad
+        return tuple(value)
     raise bad
 
 
