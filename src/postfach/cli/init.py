@@ -84,6 +84,15 @@ forbid_port_25 = true            # refuse external relays on port 25
 unsubscribe_url = ""             # base of unsubscribe links; empty: https://public_name
 bounce_interval = 900.0          # seconds between bounce-mailbox checks
 
+[dns]
+nameservers = []                 # resolvers for the MX's SPF/DKIM/DMARC checks ("IP" or
+                                 # "IP:PORT"); empty: /etc/resolv.conf
+timeout = 2.0                    # seconds per look-up; a failure defers mail (451 4.4.3)
+
+[mx]
+allow_unauthenticated_own_domains = []   # own domains mail from outside may still use
+                                         # in MAIL FROM / From: (else 550 5.7.1)
+
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993
 

@@ -29,7 +29,7 @@ from postfach.smtp.dmarc import Action
 from postfach.smtp.errors import SmtpError
 from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, message_id, new_id
 from postfach.smtp.policy import ListenerRules
-from postfach.smtp.senderauth import SenderChecks
+from postfach.smtp.senderauth import SenderChecks, SenderVerdict
 from postfach.smtp.transaction import Peer, Recipient, Transaction
 from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
@@ -72,10 +72,12 @@ class Acceptance:
         queue_id: int | None = None
         folder = ""
         try:
+            checked = raw
+            raw = remove_own_results(raw, self.ctx.hostname)
             if session.account is None and self.rules.mx:
-                raw, folder = await self._check_sender(session, tx, raw)
-            else:
-                raw = remove_own_results(raw, self.ctx.hostname)
+                # `sender.auth_results` is what the spam scorer's ScanFacts take.
+                sender = await self._check_sender(session, tx, checked)
+                raw, folder = sender.header + raw, sender.folder
             failed = await self._deliver_local(tx, local, raw, received, folder) if local else []
             if remote:
                 trace = b"Received: " + received.encode() + b"\r\n"
@@ -101,22 +103,18 @@ class Acceptance:
             f"(postfach) with {_protocol(session)}; {date}"
         )
 
-    async def _check_sender(self, session: Peer, tx: Transaction, raw: bytes) -> tuple[bytes, str]:
-        """SPF, DKIM, ARC and DMARC; refuses or defers by raising, else returns the
-        message with its Authentication-Results and the folder it goes into
-        ("\\Junk" for DMARC quarantine; the spam scorer's filing joins here, and
-        `verdict.auth_results` is what its `ScanFacts.auth_results` takes)."""
+    async def _check_sender(self, session: Peer, tx: Transaction, raw: bytes) -> SenderVerdict:
+        """SPF, DKIM, ARC and DMARC on the message as it came; refuses (550 5.7.1)
+        or defers (451 4.4.3) by raising, else says which folder it goes into."""
         verdict = await self.checks.check(session.ip, session.helo, tx.sender, raw)
         decision = verdict.decision
         if decision.action is Action.REJECT:
             raise SmtpError(replies.SENDER_AUTH_REFUSED.with_text(decision.text))
         if decision.action is Action.DEFER:
             raise SmtpError(replies.SENDER_AUTH_DEFERRED.with_text(decision.text))
-        folder = ""
         if decision.action is Action.QUARANTINE:
             log.info("%s: %s from %s: %s", self.rules.name, tx.sender, session.ip, decision.text)
-            folder = "\\Junk"
-        return verdict.header + remove_own_results(raw, self.ctx.hostname), folder
+        return verdict
 
     async def _deliver_local(
         self, tx: Transaction, local: list[Recipient], raw: bytes, received: str, folder: str

@@ -13,6 +13,7 @@ DNS failure is `temperror`. Names reserved by RFC 2606/6761 (.test, .example,
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -322,6 +323,8 @@ async def _verify_one(raw: bytes, index: int, domain: str, selector: str, query:
 
     try:
         ok = dkim.DKIM(raw).verify(idx=index, dnsfunc=dnsfunc)
+    except dkim.ValidationError:
+        return "fail"  # body hash mismatch, expired: RFC 6376 §6.1 PERMFAIL, reported as fail
     except dkim.DKIMException:
         return "permerror"
     except Exception:
@@ -399,8 +402,10 @@ def _worst(results: list[str]) -> str:
     return "fail" if "fail" in results else _summary(results)
 
 
+@functools.lru_cache(maxsize=1024)
 def header_line(hostname: str, results: AuthResults) -> bytes:
-    """The whole Authentication-Results header line, CRLF-terminated."""
+    """The whole Authentication-Results header line, CRLF-terminated; kept, as
+    the same few combinations of results come again and again."""
     spf = authres.SPFAuthenticationResult(result=results.spf, smtp_mailfrom=results.spf_identity)
     items: list[object] = [spf]
     if not results.dkim:

@@ -38,6 +38,11 @@ class SenderVerdict:
     header: bytes  # the Authentication-Results line, CRLF-terminated
 
     @property
+    def folder(self) -> str:
+        """Where local delivery files it: the Spam folder for DMARC quarantine."""
+        return "\\Junk" if self.decision.action is dmarc.Action.QUARANTINE else ""
+
+    @property
     def auth_results(self) -> Mapping[str, str]:
         """{"spf": ..., "dkim": ..., "dmarc": ..., "arc": ...} for `ScanFacts`."""
         return self.results.summary()
