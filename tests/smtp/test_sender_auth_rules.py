@@ -165,3 +165,15 @@ def test_config_lists() -> None:
     assert config.mx.allow_unauthenticated_own_domains == ("a.org",)
     with pytest.raises(ConfigError, match="dns.nameservers"):
         config_from_dict({"dns": {"nameservers": "127.0.0.1"}}, "test")
+
+
+async def test_names_dns_cannot_hold_have_no_records() -> None:
+    # An address literal HELO with a null sender, a label over 63 octets: no
+    # records, never a DNS failure (that would defer the mail for good).
+    lookup = authres.DnsLookup(["127.0.0.1:9"], timeout=0.5)
+    assert await lookup("[192.0.2.1]", "TXT") == []
+    assert await lookup("x" * 64 + ".net", "TXT") == []
+    assert await authres.check_spf("192.0.2.1", "", "[192.0.2.1]", lookup) == (
+        "none",
+        "postmaster@[192.0.2.1]",
+    )

@@ -27,6 +27,7 @@ import authres.dmarc
 import dkim
 import dns.asyncresolver
 import dns.exception
+import dns.name
 import dns.nameserver
 import dns.resolver
 
@@ -96,7 +97,7 @@ class DnsLookup:
         self._cache: dict[str, tuple[float, list[str] | None]] = {}
 
     async def __call__(self, name: str, rdtype: str) -> list[str]:
-        if is_reserved_domain(name):
+        if is_reserved_domain(name) or not _is_dns_name(name):
             return []
         key = f"{rdtype} {name.lower()}"
         cached = self._cache.get(key)
@@ -120,11 +121,28 @@ class DnsLookup:
         return values
 
 
+def _is_dns_name(name: str) -> bool:
+    """A name DNS can hold; an address literal or a malformed name has no records
+    (and must not look like a DNS failure, which would defer the mail)."""
+    if not name or "[" in name or ":" in name:
+        return False
+    try:
+        dns.name.from_text(name)
+    except (dns.exception.DNSException, UnicodeError, ValueError):
+        return False
+    return True
+
+
 def _nameserver(text: str) -> str | dns.nameserver.Nameserver:
-    host, sep, port = text.rpartition(":")
-    if sep and port.isdigit() and host.count(":") in (0, 1) and "." in host:
-        return dns.nameserver.Do53Nameserver(host, int(port))
-    return text.strip("[]")
+    """ "IP", "IPv4:PORT" or "[IPv6]:PORT"."""
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep or ":" in host:
+            host, port = text, ""  # a bare address, IPv6 included
+    return dns.nameserver.Do53Nameserver(host, int(port)) if port.isdigit() else host
 
 
 def _rdata_text(rdata: object) -> str:
