@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import email
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -128,6 +129,18 @@ async def test_aligned_spf_and_dkim_pass(mx: TestServer) -> None:
     assert "arc=none" in header
 
 
+async def test_every_dkim_signature_is_reported(mx: TestServer) -> None:
+    raw = signed(message("news@good-pf.net", "three"), "good-pf.net")
+    raw = signed(raw, "attacker-pf.net")
+    raw = signed(raw, "good-pf.net", "nokey")  # no key published for this selector
+    assert (await deliver(mx, "bounce@good-pf.net", raw))[0] == 250
+    [stored] = await messages_in(mx.ctx.store, RECIPIENT)
+    [header] = results_of(stored)
+    assert "dkim=permerror header.d=good-pf.net header.s=nokey" in header
+    assert "dkim=pass header.d=attacker-pf.net header.s=sel" in header
+    assert "dkim=pass header.d=good-pf.net header.s=sel" in header
+
+
 async def test_dmarc_reject_refuses_at_end_of_data(mx: TestServer) -> None:
     # SPF passes for the attacker's own domain and its DKIM verifies, but
     # neither aligns with From: bank-pf.net.
@@ -151,13 +164,18 @@ async def test_strict_dkim_alignment_refuses_a_subdomain(mx: TestServer) -> None
     assert reply == (550, "5.7.1 Rejected by DMARC policy for bank-pf.net")
 
 
-async def test_dmarc_quarantine_files_into_spam(mx: TestServer) -> None:
+async def test_dmarc_quarantine_files_into_spam(
+    mx: TestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="postfach")
     reply = await deliver(mx, "x@attacker-pf.net", message("orders@shop-pf.net", "quar"))
     assert reply[0] == 250
     assert await messages_in(mx.ctx.store, RECIPIENT) == []
     [stored] = await messages_in(mx.ctx.store, RECIPIENT, "Spam")
     [header] = results_of(stored)
     assert "dmarc=fail header.from=shop-pf.net policy.dmarc=quarantine" in header
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(line.endswith(f"to=<{RECIPIENT}> mailbox=Spam") for line in logged), logged
 
 
 async def test_pct_samples_the_policy(mx: TestServer) -> None:

@@ -91,7 +91,8 @@ class Acceptance:
             raise SmtpError(replies.MAILBOX_FULL)
         delivered = [r.address for r in local if r not in failed]
         bounced = [r.address for r in failed]
-        log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id)
+        mailbox = "Spam" if folder == "\\Junk" else "INBOX"
+        log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id, mailbox)
         await self._after(session, tx, raw, local, failed)
         return replies.QUEUED
 
