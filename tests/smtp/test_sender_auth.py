@@ -83,6 +83,13 @@ def zone() -> Iterator[Zone]:
     # hard-pf.net: SPF -all without DMARC; flaky-pf.net: the DMARC look-up fails.
     zone.add("hard-pf.net", "TXT", "v=spf1 ip4:192.0.2.1 -all")
     zone.add("flaky-pf.net", "TXT", "v=spf1 ip4:127.0.0.1 -all")
+    # Over SPF's limits (RFC 7208 §4.6.4): 3 void look-ups; 11 DNS-querying terms.
+    voids = " ".join(f"a:v{i}.voids-pf.net" for i in range(3))
+    zone.add("voids-pf.net", "TXT", f"v=spf1 {voids} ip4:127.0.0.1 -all")
+    zone.add("deep-pf.net", "TXT", "v=spf1 include:d1.deep-pf.net ip4:127.0.0.1 -all")
+    for i in range(1, 11):
+        zone.add(f"d{i}.deep-pf.net", "TXT", f"v=spf1 include:d{i + 1}.deep-pf.net -all")
+    zone.add("d11.deep-pf.net", "TXT", "v=spf1 -all")  # the 11th look-up
     zone.failing.add("_dmarc.flaky-pf.net")
     zone.failing.add("slow-spf-pf.net")
     with serve_zone(zone) as running:
@@ -210,6 +217,14 @@ async def test_broken_dkim_signature_is_reported_as_fail(mx: TestServer) -> None
 async def test_spf_fail_without_dmarc_is_refused(mx: TestServer) -> None:
     reply = await deliver(mx, "x@hard-pf.net", message("x@hard-pf.net", "spf"))
     assert reply == (550, "5.7.1 SPF check failed for hard-pf.net")
+
+
+async def test_spf_lookup_limits_give_permerror(mx: TestServer) -> None:
+    # Both records would pass 127.0.0.1 at their end, but past a limit SPF stops.
+    for domain in ("voids-pf.net", "deep-pf.net"):
+        assert (await deliver(mx, f"x@{domain}", message(f"x@{domain}", domain)))[0] == 250
+    stored = await messages_in(mx.ctx.store, RECIPIENT)
+    assert ["spf=permerror" in results_of(raw)[0] for raw in stored] == [True, True]
 
 
 async def test_dns_failure_defers_never_accepts_unchecked(mx: TestServer) -> None:
