@@ -165,9 +165,19 @@ class MailingConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class MxConfig:
-    """Checks on unauthenticated mail at the MX (port 25), all off by default."""
+class DnsConfig:
+    # Resolvers for the MX's sender checks, "IP" or "IP:PORT"; empty: /etc/resolv.conf.
+    nameservers: tuple[str, ...] = ()
+    timeout: float = 2.0  # seconds per look-up; a timeout defers the message (451 4.4.3)
 
+
+@dataclass(frozen=True, slots=True)
+class MxConfig:
+    """Checks on unauthenticated mail at the MX (port 25)."""
+
+    # Own domains that mail from outside (no AUTH) may still name in MAIL FROM or
+    # From: (e.g. a newsletter service sending as the domain); others get 550 5.7.1.
+    allow_unauthenticated_own_domains: tuple[str, ...] = ()
     # DNS blocklist zones asked about the client's address at RCPT, e.g. "zen.spamhaus.org".
     dnsbl: tuple[str, ...] = ()
     # "HOST:PORT" of the resolver for those look-ups; empty: the system's. Spamhaus
@@ -200,6 +210,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     mailing: MailingConfig = field(default_factory=MailingConfig)
+    dns: DnsConfig = field(default_factory=DnsConfig)
     mx: MxConfig = field(default_factory=MxConfig)
     spam: SpamConfig = field(default_factory=SpamConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
@@ -251,6 +262,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "queue": QueueConfig,
     "mailing": MailingConfig,
+    "dns": DnsConfig,
     "mx": MxConfig,
     "spam": SpamConfig,
 }

@@ -75,8 +75,11 @@ class Delivery:
         recipients: list[str],
         *,
         received: str | None = None,
+        folder: str = "",
     ) -> dict[str, DeliveryStatus]:
-        """Delivers to each recipient's INBOX; returns a status per recipient."""
+        """Delivers to each recipient's INBOX, or to the folder of that special use
+        (folder="\\Junk": the Spam folder, INBOX where it is missing); returns a
+        status per recipient."""
         statuses: dict[str, DeliveryStatus] = {}
         targets: dict[AccountId, Account] = {}
         reaches: dict[str, list[AccountId]] = {}
@@ -94,7 +97,7 @@ class Delivery:
         received = received or self._received_line()
         jobs: dict[AccountId, _Job] = {}
         for account in targets.values():
-            inbox = await self._inbox(account.id)
+            inbox = await self._target(account.id, folder)
             prefix = trace_headers(sender, account.address, received)
             jobs[account.id] = self._submit(NewMessage(inbox, blob, prefix))
         outcome = {account_id: _status(await job.future) for account_id, job in jobs.items()}
@@ -129,6 +132,13 @@ class Delivery:
     def _received_line(self) -> str:
         date = email.utils.formatdate(localtime=True)
         return f"by {self._hostname} (postfach) with local; {date}"
+
+    async def _target(self, account_id: AccountId, folder: str) -> MailboxId:
+        if folder:
+            mailbox = await self._store.mailboxes.special_mailbox(account_id, folder)
+            if mailbox is not None:
+                return mailbox.id
+        return await self._inbox(account_id)
 
     async def _inbox(self, account_id: AccountId) -> MailboxId:
         inbox = self._inboxes.get(account_id)

@@ -134,13 +134,15 @@ async def test_mail_from_another_server_and_a_full_mailbox(
     caplog.set_level(logging.INFO, logger="postfach")
     await server.add_user("bob@example.org", "pw-bob")
     await server.add_user("full@example.org", "pw", quota_bytes=100)
+    # From another server's user: without AUTH, From: may not name our own domain (issue 16).
+    message = MESSAGE.replace(b"From: alice@example.org", b"From: x@example.net")
     wire = await Wire.open(server.host, server.port("smtp"))
     await wire.start()
     # One recipient can take it, one cannot: accepted, and a report for the other.
     both = ["bob@example.org", "full@example.org"]
-    assert await _send(wire, "x@example.net", both, MESSAGE + b"x" * 200 + b"\r\n") == 250
+    assert await _send(wire, "x@example.net", both, message + b"x" * 200 + b"\r\n") == 250
     # Nobody can take it: refused, and logged as such.
-    assert await _send(wire, "x@example.net", ["full@example.org"], MESSAGE * 3) == 552
+    assert await _send(wire, "x@example.net", ["full@example.org"], message * 3) == 552
     await wire.close()
     accepted, delivered, bounced, refused = message_lines(caplog)
     assert re.fullmatch(
@@ -152,7 +154,7 @@ async def test_mail_from_another_server_and_a_full_mailbox(
     assert delivered == f"delivered: {ident} to=<bob@example.org> mailbox=INBOX"
     assert bounced == f"bounced: {ident} to=<full@example.org> status=5.2.2 reason=mailbox-full"
     assert re.fullmatch(
-        rf"refused: id=\w{{10}} from=<x@example\.net> size={len(MESSAGE) * 3} nrcpt=1"
+        rf"refused: id=\w{{10}} from=<x@example\.net> size={len(message) * 3} nrcpt=1"
         r" proto=ESMTP client=\[127\.0\.0\.1\] user=<> message-id=<m1@example\.org>"
         r" reply=552 5\.2\.2",
         refused,

@@ -18,6 +18,8 @@ from .smtpmailbox import messages_in
 from .smtpwire import Wire, reply_of
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello.\r\n"
+# What a stranger sends to the MX: without AUTH, From: may not name our own domain (issue 16).
+STRANGER = MESSAGE.replace(b"From: a@example.org", b"From: x@y.test")
 
 
 def text_of(reply: replies.Reply) -> str:
@@ -59,11 +61,11 @@ async def test_mx_delivers_locally_with_authentication_results(server: TestServe
     wire = await session(server)
     await wire.expect("MAIL FROM:<someone@sender.test>", 250)
     await wire.expect("RCPT TO:<B@Example.org>", 250)
-    assert (await send_data(wire))[0] == 250
+    assert (await send_data(wire, STRANGER))[0] == 250
     [raw] = await messages_in(server.ctx.store, "b@example.org")
     assert b"Authentication-Results: mail.example.org; spf=none" in raw
     assert b"dkim=none" in raw
-    assert raw.endswith(MESSAGE)
+    assert raw.endswith(STRANGER)
 
 
 async def test_mx_unknown_user_and_relay(server: TestServer) -> None:
@@ -229,13 +231,13 @@ async def test_size_limits(tmp_path: Path) -> None:
         assert await wire.cmd("MAIL FROM:<x@y.test> SIZE=1001") == reply_of(replies.TOO_BIG)
         await wire.expect("MAIL FROM:<x@y.test> SIZE=900", 250)
         await wire.expect("RCPT TO:<b@example.org>", 250)
-        assert await send_data(wire, MESSAGE + (b"x" * 98 + b"\r\n") * 10) == reply_of(
+        assert await send_data(wire, STRANGER + (b"x" * 98 + b"\r\n") * 10) == reply_of(
             replies.TOO_BIG
         )
         # the session goes on
         await wire.expect("MAIL FROM:<x@y.test>", 250)
         await wire.expect("RCPT TO:<b@example.org>", 250)
-        assert (await send_data(wire))[0] == 250
+        assert (await send_data(wire, STRANGER))[0] == 250
 
 
 async def test_quota_replies(server: TestServer) -> None:
@@ -246,11 +248,11 @@ async def test_quota_replies(server: TestServer) -> None:
     await wire.expect("RSET", 250)
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     await wire.expect("RCPT TO:<full@example.org>", 250)
-    big = MESSAGE + (b"x" * 98 + b"\r\n") * 20
+    big = STRANGER + (b"x" * 98 + b"\r\n") * 20
     assert await send_data(wire, big) == reply_of(replies.MAILBOX_FULL)
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     await wire.expect("RCPT TO:<full@example.org>", 250)
-    assert (await send_data(wire, MESSAGE + (b"x" * 98 + b"\r\n") * 10))[0] == 250
+    assert (await send_data(wire, STRANGER + (b"x" * 98 + b"\r\n") * 10))[0] == 250
     await server.ctx.store.accounts.update_account(account.id, quota_bytes=1000)
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     assert await wire.cmd("RCPT TO:<full@example.org>") == reply_of(replies.MAILBOX_FULL_TEMP)
@@ -272,7 +274,7 @@ async def test_spam_is_refused(server: TestServer) -> None:
     wire = await session(server)
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     await wire.expect("RCPT TO:<b@example.org>", 250)
-    gtube = MESSAGE + b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+    gtube = STRANGER + b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
     assert await send_data(wire, gtube) == reply_of(replies.SPAM)
     assert await messages_in(server.ctx.store, "b@example.org") == []
 
@@ -286,9 +288,9 @@ async def test_pipelined_transactions(server: TestServer) -> None:
     )
     await wire.send(batch)
     assert [(await wire.reply())[0] for _ in range(4)] == [250, 250, 550, 354]
-    await wire.send(MESSAGE + b".\r\nMAIL FROM:<x@y.test>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+    await wire.send(STRANGER + b".\r\nMAIL FROM:<x@y.test>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
     assert [(await wire.reply())[0] for _ in range(4)] == [250, 250, 250, 354]
-    await wire.send(MESSAGE + b".\r\nQUIT\r\n")
+    await wire.send(STRANGER + b".\r\nQUIT\r\n")
     assert [(await wire.reply())[0] for _ in range(2)] == [250, 221]
     assert len(await messages_in(server.ctx.store, "b@example.org")) == 2
 
@@ -296,12 +298,12 @@ async def test_pipelined_transactions(server: TestServer) -> None:
 async def test_bdat_chunks(server: TestServer) -> None:
     await server.add_user("b@example.org", "pw")
     wire = await session(server)
-    head, tail = MESSAGE[:20], MESSAGE[20:]
+    head, tail = STRANGER[:20], STRANGER[20:]
     await wire.send(b"MAIL FROM:<x@y.test> BODY=BINARYMIME\r\nRCPT TO:<b@example.org>\r\n")
     await wire.send(b"BDAT %d\r\n" % len(head) + head + b"BDAT %d LAST\r\n" % len(tail) + tail)
     assert [(await wire.reply())[0] for _ in range(4)] == [250, 250, 250, 250]
     [raw] = await messages_in(server.ctx.store, "b@example.org")
-    assert raw.endswith(MESSAGE)
+    assert raw.endswith(STRANGER)
     # BDAT without a transaction: the chunk is read and dropped, the session goes on
     await wire.send(b"BDAT 5 LAST\r\nxxxxxNOOP\r\n")
     assert await wire.reply() == reply_of(replies.NEED_MAIL)
@@ -330,7 +332,7 @@ async def test_smuggling_is_one_message(server: TestServer) -> None:
     await wire.expect("MAIL FROM:<x@y.test>", 250)
     await wire.expect("RCPT TO:<b@example.org>", 250)
     await wire.expect("DATA", 354)
-    smuggled = MESSAGE + b"\n.\nMAIL FROM:<evil@y.test>\nRCPT TO:<b@example.org>\nDATA\nSmuggled\n"
+    smuggled = STRANGER + b"\n.\nMAIL FROM:<evil@y.test>\nRCPT TO:<b@example.org>\nDATA\nSmuggled\n"
     await wire.send(smuggled + b"\r\n.\r\n")
     assert (await wire.reply())[0] == 250
     await wire.expect("NOOP", 250)
@@ -420,7 +422,7 @@ async def test_no_internal_errors_leak(server: TestServer) -> None:
 
     server.ctx.delivery.deliver = broken  # type: ignore[method-assign]
     try:
-        assert await send_data(wire) == reply_of(replies.TEMP_FAILURE)
+        assert await send_data(wire, STRANGER) == reply_of(replies.TEMP_FAILURE)
     finally:
         server.ctx.delivery.deliver = original  # type: ignore[method-assign]
     await wire.expect("NOOP", 250)

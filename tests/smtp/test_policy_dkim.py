@@ -121,7 +121,7 @@ def test_report_layout() -> None:
     assert reply_status(451, "busy") == "4.0.0"
 
 
-async def test_spf_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_spf_evaluation() -> None:
     zone = {
         ("TXT", "sender.example.com"): ["v=spf1 ip4:192.0.2.0/24 include:other.example.com -all"],
         ("TXT", "other.example.com"): ["v=spf1 a:host.other.example.com ~all"],
@@ -132,11 +132,12 @@ async def test_spf_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def query(name: str, rdtype: str) -> list[str]:
         if name == "broken.example.com":
-            raise authres._DnsError(name)
+            raise authres.DnsError(name)
         return zone.get((rdtype, name), [])
 
-    monkeypatch.setattr(authres, "_query", query)
-    check = authres.check_spf
+    async def check(ip: str, sender: str, helo: str) -> tuple[str, str]:
+        return await authres.check_spf(ip, sender, helo, query)
+
     assert (await check("192.0.2.5", "a@sender.example.com", "h"))[0] == "pass"
     assert (await check("198.51.100.7", "a@sender.example.com", "h"))[0] == "pass"
     assert (await check("203.0.113.1", "a@sender.example.com", "h"))[0] == "fail"
@@ -154,7 +155,7 @@ async def test_reserved_names_are_not_looked_up() -> None:
     assert authres.is_reserved_domain("bench.test")
     assert authres.is_reserved_domain("mail.example.org")
     assert not authres.is_reserved_domain("example.de")
-    assert await authres._query("x.test", "TXT") == []
+    assert await authres.DnsLookup(["127.0.0.1:9"])("x.test", "TXT") == []
 
 
 def test_dns_records_from_records_and_config() -> None:

@@ -85,7 +85,14 @@ forbid_port_25 = true            # refuse external relays on port 25
 unsubscribe_url = ""             # base of unsubscribe links; empty: https://public_name
 bounce_interval = 900.0          # seconds between bounce-mailbox checks
 
-[mx]                             # checks on unauthenticated mail at port 25, all off
+[dns]
+nameservers = []                 # resolvers for the MX's SPF/DKIM/DMARC checks ("IP" or
+                                 # "IP:PORT"); empty: /etc/resolv.conf
+timeout = 2.0                    # seconds per look-up; a failure defers mail (451 4.4.3)
+
+[mx]                             # checks on unauthenticated mail at port 25
+allow_unauthenticated_own_domains = []   # own domains mail from outside may still use
+                                         # in MAIL FROM / From: (else 550 5.7.1)
 dnsbl = []                       # blocklist zones, e.g. ["zen.spamhaus.org"]: 554 at RCPT
 dnsbl_resolver = ""              # "host:port" of your own resolver; "": the system's
 dnsbl_timeout = 2.0

@@ -1,14 +1,16 @@
 """Taking responsibility for a message: local delivery and the outbound queue.
 
-`Acceptance.accept` returns 250 only after every part is durable: local
-recipients through `ctx.delivery.deliver` (group-committed), remote ones
-through the outbound queue. Mail from the internet gets Authentication-Results
-first; mail a user submits gets a Received line and, when the account asks for
-it, a copy in Sent (R10). Local recipients that cannot take the message after
-all (over quota) get the sender an RFC 3464 report, unless nobody could take it,
-in which case the reply itself says so (552 5.2.2). NOTIFY=SUCCESS on a local
-recipient gets a "delivered" report (RFC 3461 §4.1). Each message taken or
-refused here is logged, with a line per recipient (maillog.py).
+`Acceptance.accept` returns 250 only after every part is durable: local recipients
+through `ctx.delivery.deliver` (group-committed), remote ones through the outbound
+queue. Mail from the internet is checked first (senderauth.py: SPF, DKIM, ARC, DMARC):
+refused (550 5.7.1), deferred (451 4.4.3), filed into Spam (DMARC quarantine) or taken,
+with one Authentication-Results header; forged ones carrying our authserv-id go. Mail a
+user submits gets a Received line and, when the account asks for it, a copy in Sent
+(R10). Local recipients that cannot take the message after all (over quota) get the
+sender an RFC 3464 report, unless nobody could take it, in which case the reply itself
+says so (552 5.2.2). NOTIFY=SUCCESS on a local recipient gets a "delivered" report (RFC
+3461 §4.1). Each message taken or refused here is logged, with a line per recipient
+(maillog.py).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from postfach.context import ServerContext
 from postfach.queue.dsn import ReportRecipient
 from postfach.queue.outbound import enqueue, send_report
 from postfach.smtp import replies
-from postfach.smtp.authres import authentication_results
+from postfach.smtp.authres import DnsLookup, remove_own_results
+from postfach.smtp.dmarc import Action
 from postfach.smtp.errors import SmtpError
 from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, message_id, new_id
 from postfach.smtp.policy import ListenerRules
+from postfach.smtp.senderauth import SenderChecks, SenderVerdict
 from postfach.smtp.transaction import Peer, Recipient, Transaction
 from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
@@ -40,6 +44,8 @@ class Acceptance:
     def __init__(self, ctx: ServerContext, rules: ListenerRules) -> None:
         self.ctx = ctx
         self.rules = rules
+        dns = ctx.config.dns
+        self.checks = SenderChecks(ctx.hostname, DnsLookup(dns.nameservers, dns.timeout))
 
     async def accept(self, session: Peer, tx: Transaction, raw: bytes) -> replies.Reply:
         """Takes the message; every outcome is logged (maillog.py)."""
@@ -64,10 +70,15 @@ class Acceptance:
         remote = [r for r in tx.recipients if not r.local]
         received = self._received(session, tx)
         queue_id: int | None = None
+        folder = ""
         try:
+            checked = raw
+            raw = remove_own_results(raw, self.ctx.hostname)
             if session.account is None and self.rules.mx:
-                raw = await self._with_authres(session, tx, raw)
-            failed = await self._deliver_local(tx, local, raw, received) if local else []
+                # `sender.auth_results` is what the spam scorer's ScanFacts take.
+                sender = await self._check_sender(session, tx, checked)
+                raw, folder = sender.header + raw, sender.folder
+            failed = await self._deliver_local(tx, local, raw, received, folder) if local else []
             if remote:
                 trace = b"Received: " + received.encode() + b"\r\n"
                 queue_id = await self._enqueue(tx, remote, trace + raw)
@@ -80,7 +91,8 @@ class Acceptance:
             raise SmtpError(replies.MAILBOX_FULL)
         delivered = [r.address for r in local if r not in failed]
         bounced = [r.address for r in failed]
-        log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id)
+        mailbox = "Spam" if folder == "\\Junk" else "INBOX"
+        log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id, mailbox)
         await self._after(session, tx, raw, local, failed)
         return replies.QUEUED
 
@@ -92,18 +104,25 @@ class Acceptance:
             f"(postfach) with {_protocol(session)}; {date}"
         )
 
-    async def _with_authres(self, session: Peer, tx: Transaction, raw: bytes) -> bytes:
-        header = await authentication_results(
-            self.ctx.hostname, session.ip, session.helo, tx.sender, raw
-        )
-        return header + raw
+    async def _check_sender(self, session: Peer, tx: Transaction, raw: bytes) -> SenderVerdict:
+        """SPF, DKIM, ARC and DMARC on the message as it came; refuses (550 5.7.1)
+        or defers (451 4.4.3) by raising, else says which folder it goes into."""
+        verdict = await self.checks.check(session.ip, session.helo, tx.sender, raw)
+        decision = verdict.decision
+        if decision.action is Action.REJECT:
+            raise SmtpError(replies.SENDER_AUTH_REFUSED.with_text(decision.text))
+        if decision.action is Action.DEFER:
+            raise SmtpError(replies.SENDER_AUTH_DEFERRED.with_text(decision.text))
+        if decision.action is Action.QUARANTINE:
+            log.info("%s: %s from %s: %s", self.rules.name, tx.sender, session.ip, decision.text)
+        return verdict
 
     async def _deliver_local(
-        self, tx: Transaction, local: list[Recipient], raw: bytes, received: str
+        self, tx: Transaction, local: list[Recipient], raw: bytes, received: str, folder: str
     ) -> list[Recipient]:
         """Delivers; returns the recipients that could not take the message."""
         statuses = await self.ctx.delivery.deliver(
-            raw, tx.sender, [r.address for r in local], received=received
+            raw, tx.sender, [r.address for r in local], received=received, folder=folder
         )
         return [r for r in local if statuses.get(r.address) is not DeliveryStatus.DELIVERED]
 

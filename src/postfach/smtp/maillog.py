@@ -74,11 +74,12 @@ def log_accepted(
     bounced: list[str],
     queued: list[str],
     queue_id: int | None,
+    mailbox: str = "INBOX",
 ) -> None:
     """The message was taken (250): one line for it, one per recipient."""
     log.info("accepted: %s", facts.line())
     for address in delivered:
-        log.info("delivered: id=%s to=%s mailbox=INBOX", facts.id, _addr(address))
+        log.info("delivered: id=%s to=%s mailbox=%s", facts.id, _addr(address), mailbox)
     for address in bounced:
         log.info("bounced: id=%s to=%s status=5.2.2 reason=mailbox-full", facts.id, _addr(address))
     for address in queued:

@@ -21,6 +21,7 @@ __all__ = [
     "ListenerRules",
     "auth_refusal",
     "check_header_from",
+    "check_own_domain",
     "check_quota",
     "check_recipient_count",
     "check_route",
@@ -98,6 +99,19 @@ def check_header_from(raw: bytes, owned: frozenset[str] | None) -> replies.Reply
     for address in header_from_addresses(raw):
         if not _owns(address, owned):
             return replies.SENDER_NOT_OWNED
+    return None
+
+
+def check_own_domain(
+    addresses: Iterable[str], local_domains: frozenset[str], allowed: frozenset[str]
+) -> replies.Reply | None:
+    """Issue 16: mail without AUTH may not claim one of our own domains (MAIL FROM
+    or From:), unless the operator allows it for that domain
+    ([mx] allow_unauthenticated_own_domains)."""
+    for address in addresses:
+        domain = address.rpartition("@")[2].lower().rstrip(".")
+        if domain in local_domains and domain not in allowed:
+            return replies.NOT_AUTHENTICATED_FOR_DOMAIN
     return None
 
 

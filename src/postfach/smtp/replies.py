@@ -67,6 +67,12 @@ AUTH_REQUIRED = Reply(530, "5.7.0", "Authentication required")
 SENDER_NOT_OWNED = Reply(553, "5.7.1", "Sender address rejected: not owned by auth user")
 RELAY_DENIED = Reply(554, "5.7.1", "Relay access denied")
 SPAM = Reply(554, "5.7.1", "Message rejected under suspicion of SPAM")
+# Sender authentication at the MX (senderauth.py); the texts name the domain.
+NOT_AUTHENTICATED_FOR_DOMAIN = Reply(
+    550, "5.7.1", "Sender address rejected: not authenticated for this domain"
+)
+SENDER_AUTH_REFUSED = Reply(550, "5.7.1", "Rejected by sender authentication policy")
+SENDER_AUTH_DEFERRED = Reply(451, "4.4.3", "Sender authentication lookup failed, try again later")
 BAD_CREDENTIALS = Reply(535, "5.7.8", "Authentication credentials invalid")
 
 # -- recipients and delivery -----------------------------------------------------

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from postfach.auth import AuthFailure
 from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
+from postfach.message.address import header_from_addresses
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.smtp import policy, replies
 from postfach.smtp.commands import (
@@ -282,6 +283,8 @@ class Session:
         if not command.address.isascii() and not command.params.smtputf8:
             raise SmtpError(replies.NEED_SMTPUTF8)
         _refuse(policy.check_sender(command.address, self.owned))
+        if self.account is None and self.rules.mx:
+            await self._check_own_domain([command.address])
         self.tx = Transaction(command.address, command.params)
         self.state = State.MAIL
         return replies.SENDER_OK
@@ -347,12 +350,25 @@ class Session:
         if policy.is_spam(raw):
             raise SmtpError(replies.SPAM)
         _refuse(policy.check_header_from(raw, self.owned))
+        if self.account is None and self.rules.mx:
+            await self._check_own_domain(header_from_addresses(raw))
         return await self.service.acceptance.accept(self, self.tx, raw)
+
+    async def _check_own_domain(self, addresses: list[str]) -> None:
+        """Strangers on the MX may not speak for our own domains (issue 16)."""
+        if any(addresses):
+            allowed = self.service.ctx.config.mx.allow_unauthenticated_own_domains
+            local = await self.service.local_domains()
+            _refuse(policy.check_own_domain(addresses, local, _lowered(allowed)))
 
 
 _NO_REPLY = replies.Reply(0, "", "")
 # Commands that move no mail: counted against policy.MAX_JUNK_COMMANDS.
 _JUNK = (Helo, Noop, Rset, Vrfy, Help, StartTls, Auth)
+
+
+def _lowered(domains: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(d.lower().rstrip(".") for d in domains)
 
 
 def _refuse(reply: replies.Reply | None) -> None:
