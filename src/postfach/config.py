@@ -160,6 +160,14 @@ class MailingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SpamConfig:
+    # Score (X-Spam-Score) at which mail from outside is filed in the recipient's
+    # Spam folder, and at which it is refused at DATA; an account may set its own.
+    file_threshold: float = 5.0
+    reject_threshold: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -170,6 +178,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     mailing: MailingConfig = field(default_factory=MailingConfig)
+    spam: SpamConfig = field(default_factory=SpamConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -219,6 +228,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "queue": QueueConfig,
     "mailing": MailingConfig,
+    "spam": SpamConfig,
 }
 
 

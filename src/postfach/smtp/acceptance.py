@@ -3,7 +3,8 @@
 `Acceptance.accept` returns 250 only after every part is durable: local
 recipients through `ctx.delivery.deliver` (group-committed), remote ones
 through the outbound queue. Mail from the internet gets Authentication-Results
-first; mail a user submits gets a Received line and, when the account asks for
+first, then a spam score (spam/screening.py: X-Spam headers, filed in Spam or
+refused with 554 5.7.1); mail a user submits gets a Received line and, when the account asks for
 it, a copy in Sent (R10). Local recipients that cannot take the message after
 all (over quota) get the sender an RFC 3464 report, unless nobody could take it,
 in which case the reply itself says so (552 5.2.2). NOTIFY=SUCCESS on a local
@@ -27,9 +28,11 @@ from postfach.smtp.errors import SmtpError
 from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, message_id, new_id
 from postfach.smtp.policy import ListenerRules
 from postfach.smtp.transaction import Peer, Recipient, Transaction
+from postfach.spam.screening import auth_results_from, screen
+from postfach.spam.verdict import ScanFacts
 from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
-from postfach.store.records import DeliveryStatus
+from postfach.store.records import AccountId, DeliveryStatus
 
 __all__ = ["Acceptance"]
 
@@ -64,10 +67,13 @@ class Acceptance:
         remote = [r for r in tx.recipients if not r.local]
         received = self._received(session, tx)
         queue_id: int | None = None
+        junk: frozenset[AccountId] = frozenset()
         try:
             if session.account is None and self.rules.mx:
                 raw = await self._with_authres(session, tx, raw)
-            failed = await self._deliver_local(tx, local, raw, received) if local else []
+                if local:
+                    raw, junk = await self._screen(session, tx, raw, local)
+            failed = await self._deliver_local(tx, local, raw, received, junk) if local else []
             if remote:
                 trace = b"Received: " + received.encode() + b"\r\n"
                 queue_id = await self._enqueue(tx, remote, trace + raw)
@@ -98,12 +104,34 @@ class Acceptance:
         )
         return header + raw
 
+    async def _screen(
+        self, session: Peer, tx: Transaction, raw: bytes, local: list[Recipient]
+    ) -> tuple[bytes, frozenset[AccountId]]:
+        """Spam scoring (spam/screening.py): refused at DATA, or the message with its
+        X-Spam headers and the accounts whose Spam folder takes it."""
+        accounts = await self.ctx.delivery.accounts_for([r.address for r in local])
+        facts = ScanFacts(
+            session.ip, session.helo, tx.sender, tuple(r.address for r in local),
+            tuple(a.id for a in accounts), authenticated=False,
+            auth_results=auth_results_from(raw), early_talker=session.early_talker,
+        )  # fmt: skip
+        ctx = self.ctx
+        outcome = await screen(ctx.spam, ctx.store.spam, ctx.config.spam, raw, facts)
+        if outcome.reject:
+            raise SmtpError(replies.SPAM)
+        return outcome.raw, outcome.junk
+
     async def _deliver_local(
-        self, tx: Transaction, local: list[Recipient], raw: bytes, received: str
+        self,
+        tx: Transaction,
+        local: list[Recipient],
+        raw: bytes,
+        received: str,
+        junk: frozenset[AccountId] = frozenset(),
     ) -> list[Recipient]:
         """Delivers; returns the recipients that could not take the message."""
         statuses = await self.ctx.delivery.deliver(
-            raw, tx.sender, [r.address for r in local], received=received
+            raw, tx.sender, [r.address for r in local], received=received, junk=junk
         )
         return [r for r in local if statuses.get(r.address) is not DeliveryStatus.DELIVERED]
 

@@ -85,6 +85,7 @@ class Session:
         self.owned: frozenset[str] | None = None  # addresses the account may send as
         self.errors = 0
         self.junk = 0
+        self.early_talker = False  # spoke before the greeting (spam.greet_pause)
         self._watcher: asyncio.Task[None] | None = None
 
     @property

@@ -11,6 +11,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.queue` (queue.py): `queue_messages`, `queue_recipients`, `queue_delay_notices`.
 - `store.web` (web.py): `web_sessions`, `admin_tokens`.
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
+- `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_senders`.
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -18,7 +19,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
   supervisor's relay.
 - The base (base.py): `meta` (schema version, UIDVALIDITY counter).
 
-errors.py, records.py, queue_records.py and mailing_records.py hold what the
+errors.py, records.py, queue_records.py, mailing_records.py and spam_records.py hold what the
 roles raise and return; they import no role, so the roles and api.py never
 import each other in a circle.
 """
@@ -46,6 +47,7 @@ from postfach.store.mail import MailStore, NewMessage
 from postfach.store.mailboxes import MailboxStore
 from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
+from postfach.store.spam import SpamStore
 from postfach.store.web import WebSessionStore
 
 __all__ = [
@@ -74,6 +76,7 @@ class Store(StoreBase):
         self.web = WebSessionStore(self)
         self.mailing = MailingStore(self)
         self.locks = Locks(self)
+        self.spam = SpamStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

@@ -12,6 +12,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.web` (`WebSessionsApi`): browser sessions and admin API tokens.
 - `store.mailing` (`MailingApi`): bulk mailing's relays, lists, campaigns, sends.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
+- `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
 
@@ -75,6 +76,7 @@ from postfach.store.records import (
     Uid,
     WebSession,
 )
+from postfach.store.spam_records import SpamSettings, TokenCounts
 
 if TYPE_CHECKING:  # only its type: the runtime file is opened by the store
     from postfach.store.runtime import RuntimeState
@@ -92,6 +94,7 @@ __all__ = [
     "OverQuota",
     "QueueApi",
     "RuntimeApi",
+    "SpamApi",
     "StoreApi",
     "StoreError",
     "StoreFull",
@@ -436,6 +439,30 @@ class LocksApi(Protocol):
     async def unlock(self, name: str, owner: str) -> None: ...
 
 
+class SpamApi(Protocol):
+    """Per account: spam thresholds, allow and block lists, the classifier's counts."""
+
+    async def settings(self, account_id: AccountId) -> SpamSettings: ...
+    async def set_thresholds(
+        self, account_id: AccountId, file_threshold: float | None, reject_threshold: float | None
+    ) -> None:
+        """None: the server's threshold applies. Raises NotFound."""
+
+    async def set_sender(self, account_id: AccountId, entry: str, kind: str) -> None:
+        """An address or domain onto the "allow" or "block" list. Raises NotFound."""
+
+    async def remove_sender(self, account_id: AccountId, entry: str) -> None:
+        """Raises NotFound when the entry is on neither list."""
+
+    async def token_counts(
+        self, account_ids: Sequence[AccountId], tokens: Sequence[str]
+    ) -> TokenCounts:
+        """Counts of the tokens summed over the accounts; empty when nothing was learnt."""
+
+    async def learn(self, account_id: AccountId, tokens: Sequence[str], *, spam: bool) -> None:
+        """One more message learnt as spam or as ham, with these tokens."""
+
+
 class StoreApi(Protocol):
     """The whole store: its roles, and what it holds for all of them."""
 
@@ -461,5 +488,7 @@ class StoreApi(Protocol):
     def mailing(self) -> MailingApi: ...
     @property
     def locks(self) -> LocksApi: ...
+    @property
+    def spam(self) -> SpamApi: ...
 
     async def close(self) -> None: ...

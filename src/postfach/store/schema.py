@@ -49,6 +49,9 @@ __all__ = [
     "queue_delay_notices",
     "queue_messages",
     "queue_recipients",
+    "spam_accounts",
+    "spam_senders",
+    "spam_tokens",
     "subscriptions",
     "web_sessions",
 ]
@@ -406,4 +409,38 @@ mailing_bounce_boxes = Table(
     Column("done_folder", Text, nullable=False, default="Processed"),
     Column("last_check", Float, nullable=False, default=0.0),
     Column("last_result", Text, nullable=False, default=""),
+)
+
+
+# -- spam (store/spam.py) ------------------------------------------------------
+
+# Per account: its own thresholds (NULL: the server's) and how many messages the
+# classifier has learnt as spam and as ham.
+spam_accounts = Table(
+    "spam_accounts",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("file_threshold", Float, nullable=True),
+    Column("reject_threshold", Float, nullable=True),
+    Column("learnt_spam", BigInteger, nullable=False, default=0),
+    Column("learnt_ham", BigInteger, nullable=False, default=0),
+)
+
+# The classifier's counts: in how many learnt spam and ham messages a token was.
+spam_tokens = Table(
+    "spam_tokens",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("token", String(64), primary_key=True),
+    Column("spam", BigInteger, nullable=False, default=0),
+    Column("ham", BigInteger, nullable=False, default=0),
+)
+
+# Senders and domains an account always takes ("allow") or always files in Spam ("block").
+spam_senders = Table(
+    "spam_senders",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry", String(320), primary_key=True),  # "bob@example.net" or "example.net"
+    Column("kind", String(8), nullable=False),  # "allow" or "block"
 )
