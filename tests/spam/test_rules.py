@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from postfach.spam.decide import (
     Thresholds,
     decide,
     listed,
+    sender_entry,
     spam_headers,
     without_spam_headers,
 )
@@ -77,8 +79,9 @@ def test_executable_attachment() -> None:
     raw = (
         b'From: a@b.test\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
         b"Content-Type: text/plain\r\n\r\ninvoice attached\r\n--b\r\n"
-        b'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; '
-        b'filename="invoice.pdf.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\nTVqQAAMA\r\n--b--\r\n'
+        b"Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+        b'filename="invoice.pdf.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        b"TVqQAAMA\r\n--b--\r\n"
     )
     assert names(executable_hits(parse_content(raw))) == ["EXECUTABLE_ATTACHMENT"]
     pdf = raw.replace(b"invoice.pdf.exe", b"invoice.pdf")
@@ -97,10 +100,10 @@ def test_encoded_word_tricks() -> None:
 
 def test_link_text_naming_another_host() -> None:
     phish = '<a href="http://evil.test/login">https://www.bank.test/login</a>'
-    assert names(link_mismatch_hits(parse_content(html_message(phish)))) == [
-        "LINK_TEXT_OTHER_HOST"
-    ]
-    honest = '<a href="https://login.bank.test/x">www.bank.test</a> <a href="http://a.test">here</a>'
+    assert names(link_mismatch_hits(parse_content(html_message(phish)))) == ["LINK_TEXT_OTHER_HOST"]
+    honest = (
+        '<a href="https://login.bank.test/x">www.bank.test</a> <a href="http://a.test">here</a>'
+    )
     assert link_mismatch_hits(parse_content(html_message(honest))) == []
 
 
@@ -113,7 +116,10 @@ def test_auth_results_and_early_talker() -> None:
 
 
 def test_auth_results_read_from_our_header_only() -> None:
-    ours = b"Authentication-Results: mail.example.org;\r\n\tspf=fail smtp.mailfrom=x;\r\n\tdkim=pass\r\n"
+    ours = (
+        b"Authentication-Results: mail.example.org;\r\n"
+        b"\tspf=fail smtp.mailfrom=x;\r\n\tdkim=pass\r\n"
+    )
     assert auth_results_from(ours + GOOD) == {"spf": "fail", "dkim": "pass"}
     # A stranger's header further down is never read.
     assert auth_results_from(b"Received: x\r\n" + ours + GOOD) == {}
@@ -137,7 +143,8 @@ def test_classifier_separates_what_it_learnt() -> None:
     assert bayes.probability(["unknown"], counts, totals) is None
     assert bayes.probability(spam_tokens, counts, bayes.Totals(0, 0)) is None
     # Learnt as spam only, no ham yet: still a verdict.
-    assert (bayes.probability(["cheap"], {"cheap": bayes.Counts(1, 0)}, bayes.Totals(1, 0)) or 0) > 0.6
+    alone = bayes.probability(["cheap"], {"cheap": bayes.Counts(1, 0)}, bayes.Totals(1, 0))
+    assert (alone or 0) > 0.6
 
 
 def test_tokens_mark_headers_and_hosts() -> None:
@@ -207,10 +214,23 @@ def test_arbitrary_bytes_never_crash_the_parsers(raw: bytes) -> None:
 @given(st.text(max_size=2000))
 def test_arbitrary_html_and_headers_never_crash(text: str) -> None:
     raw = (
-        "From: " + text[:200] + "\r\nSubject: " + text[:300] + "\r\nContent-Type: text/html\r\n\r\n"
+        "From: "
+        + text[:200]
+        + "\r\nSubject: "
+        + text[:300]
+        + "\r\nContent-Type: text/html\r\n\r\n"
         + text
     ).encode("utf-8", "surrogatepass")
     content = parse_content(raw)
     bayes.tokens(content)
     encoded_word_hits(content)
     link_mismatch_hits(content)
+
+
+def test_sender_entries_are_addresses_or_domains() -> None:
+    assert sender_entry(" Bob@Example.NET ") == "bob@example.net"
+    assert sender_entry("@example.net") == "example.net"
+    assert sender_entry("mail.example.net") == "mail.example.net"
+    for bad in ("", "localhost", "a b@example.net", "bob@", "exa mple.net", "x" * 400 + ".net"):
+        with pytest.raises(ValueError):
+            sender_entry(bad)

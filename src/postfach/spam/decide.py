@@ -9,6 +9,7 @@ a blocked one is always filed.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 
 from postfach.spam.verdict import SpamVerdict
@@ -19,6 +20,7 @@ __all__ = [
     "Thresholds",
     "decide",
     "listed",
+    "sender_entry",
     "spam_headers",
     "without_spam_headers",
 ]
@@ -26,6 +28,8 @@ __all__ = [
 # Headers only this server may write: a stranger's own "X-Spam-Status: No" goes.
 _OURS = (b"x-spam-status:", b"x-spam-score:", b"x-spam-flag:")
 _FOLD_AT = 76
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|xn--[a-z0-9-]+")
+_LOCAL = re.compile(r"[^\s@<>\"(),;:]{1,64}")
 
 
 class Action(enum.Enum):
@@ -46,6 +50,18 @@ class Thresholds:
             self.file if settings.file_threshold is None else settings.file_threshold,
             self.reject if settings.reject_threshold is None else settings.reject_threshold,
         )
+
+
+def sender_entry(text: str) -> str:
+    """An allow/block list entry as kept: `bob@example.net` or `example.net`,
+    lower-case; anything else raises ValueError with a message for the user."""
+    entry = text.strip().lower().removeprefix("@")
+    local, at, domain = entry.rpartition("@")
+    labels = domain.split(".")
+    good_domain = len(labels) >= 2 and all(_LABEL.fullmatch(label) for label in labels)
+    if not good_domain or len(entry) > 320 or (at and not _LOCAL.fullmatch(local)):
+        raise ValueError(f"{text!r}: expected an address (bob@example.net) or a domain")
+    return entry
 
 
 def listed(entries: frozenset[str], senders: Iterable[str]) -> bool:
