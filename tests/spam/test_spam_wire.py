@@ -173,30 +173,98 @@ async def test_account_thresholds_and_sender_lists(server: TestServer) -> None:
     assert len(spam) == 2 and spam[-1]["Subject"] == "lunch"
 
 
+def newsletter(mid: str) -> bytes:
+    """Ham that looks like an advert: HTML only, many links, no Date nor Message-ID
+    (1 + 1 + 2 = 4 points)."""
+    links = "".join(
+        f'<a href="https://news.test/{i}">python release notes {i}</a> ' for i in range(6)
+    )
+    return (
+        b"From: Club <club@news.test>\r\nTo: " + ALICE.encode() + b"\r\n"
+        b"Subject: community newsletter conference workshop\r\nX-Id: " + mid.encode() + b"\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>community workshop conference library "
+        b"python linux release</p>" + links.encode() + b"\r\n"
+    )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_imap_move_into_and_out_of_spam_trains_the_classifier(
     tmp_path: Path, backend: str
 ) -> None:
-    async with make_server(tmp_path, backend) as server:
+    spam_config = {"file_threshold": 3.0, "bayes_min_learnt": 1}
+    async with make_server(tmp_path, backend, spam=spam_config) as server:
         await server.add_user(ALICE, PASSWORD)
+        # A newsletter the rules file in Spam; the user takes it out: learnt as ham.
+        await send(server, newsletter("1"))
+        [first_news] = await folder(server, "Spam")
+        assert score_of(first_news) == 4.0
+        await move_last(server, "Spam", "INBOX")
+
+        # Pills the rules let through; the user moves them into Spam: learnt as spam.
         pitch = "cheap pills discount pharmacy order online today best prices guaranteed"
         await send(server, message("cheap pills", pitch, mid="a"))
-        [first] = await folder(server, "INBOX")
-        assert "BAYES" not in first["X-Spam-Status"]  # nothing learnt yet
-
+        first_pills = (await folder(server, "INBOX"))[-1]
+        assert score_of(first_pills) == 0.0
+        assert "BAYES" not in first_pills["X-Spam-Status"]  # not learnt enough yet
         await move_last(server, "INBOX", "Spam")
-        await send(server, message("cheap pills", pitch, mid="b"))
-        second = (await folder(server, "INBOX"))[-1]
-        assert "BAYES_99(3.5)" in second["X-Spam-Status"]
-        assert score_of(second) > score_of(first)
 
-        # Taken back out of Spam: learnt as ham too, so the next one scores lower.
-        await move_last(server, "Spam", "INBOX")
-        await send(server, message("cheap pills", pitch, mid="c"))
-        third = (await folder(server, "INBOX"))[-1]
-        assert score_of(third) < score_of(second)
+        # The next pills score higher and are filed in Spam ...
+        await send(server, message("cheap pills", pitch, mid="b"))
+        spam = await folder(server, "Spam")
+        assert len(spam) == 2
+        assert "BAYES_9" in spam[-1]["X-Spam-Status"]
+        assert score_of(spam[-1]) > score_of(first_pills)
+        # ... and the next newsletter scores lower and stays in the INBOX.
+        await send(server, newsletter("2"))
+        second_news = (await folder(server, "INBOX"))[-1]
+        assert second_news["X-Id"] == "2"
+        assert "BAYES_00" in second_news["X-Spam-Status"]
+        assert score_of(second_news) < score_of(first_news)
+
         account = await server.ctx.store.accounts.get_account(ALICE)
         assert account is not None
         counts = await server.ctx.store.spam.token_counts([AccountId(account.id)], ["pills"])
         assert (counts.learnt_spam, counts.learnt_ham) == (1, 1)
-        assert counts.tokens["pills"] == (1, 1)
+        assert counts.tokens["pills"] == (1, 0)
+
+
+async def test_moving_to_trash_or_between_folders_teaches_nothing(server: TestServer) -> None:
+    await send(server, PHISH)
+    await move_last(server, "Spam", "Trash")
+    await send(server, message("lunch", "noon?"))
+    await move_last(server, "INBOX", "Drafts")
+    account = await server.ctx.store.accounts.get_account(ALICE)
+    assert account is not None
+    counts = await server.ctx.store.spam.token_counts([AccountId(account.id)], ["lunch"])
+    assert (counts.learnt_spam, counts.learnt_ham) == (0, 0)
+
+
+async def _reply(reader: asyncio.StreamReader) -> bytes:
+    """The last line of one (possibly multi-line) reply."""
+    while True:
+        line = await asyncio.wait_for(reader.readline(), 10)
+        if line[3:4] != b"-":
+            return line
+
+
+async def test_talking_before_the_greeting_scores(tmp_path: Path) -> None:
+    async with make_server(tmp_path, spam={"greet_pause": 0.3}) as server:
+        await server.add_user(ALICE, PASSWORD)
+        # A polite client waits for the whole greeting: no points.
+        await send(server, message("lunch", "noon?"))
+        reader, writer = await asyncio.open_connection(server.host, server.port("smtp"))
+        writer.write(b"EHLO rude.test\r\n")  # before the greeting's last line
+        assert (await _reply(reader)).startswith(b"220 ")
+        for line, code in (
+            (b"", b"250"),  # the EHLO's answer
+            (b"MAIL FROM:<bob@sender.test>\r\n", b"250"),
+            (b"RCPT TO:<" + ALICE.encode() + b">\r\n", b"250"),
+            (b"DATA\r\n", b"354"),
+            (message("lunch", "noon?", mid="2") + b".\r\n", b"250"),
+        ):
+            writer.write(line)
+            assert (await _reply(reader)).startswith(code)
+        writer.close()
+        polite, rude = await folder(server, "INBOX")
+        assert "EARLY_TALKER" not in polite["X-Spam-Status"]
+        assert "EARLY_TALKER(3.0)" in rude["X-Spam-Status"]

@@ -60,6 +60,12 @@ trash_days = 30                  # Trash keeps messages this long, counted from 
 spam_days = 10
 interval = 3600.0                # seconds between retention runs
 
+[spam]
+file_threshold = 5.0             # mail from outside scoring this much goes to Spam
+reject_threshold = 15.0          # ... and this much is refused at DATA (554 5.7.1)
+greet_pause = 0.0                # seconds to hold back the greeting to catch early talkers
+bayes_min_learnt = 5             # spam and ham messages learnt before the classifier counts
+
 [limits]
 max_message_size = 52428800      # octets
 max_recipients = 100

@@ -18,8 +18,9 @@ __all__ = ["BuiltinScorer"]
 
 
 class BuiltinScorer:
-    def __init__(self, spam: SpamApi) -> None:
+    def __init__(self, spam: SpamApi, min_learnt: int = 1) -> None:
         self._spam = spam
+        self._min_learnt = min_learnt  # of spam and of ham, before the classifier counts
 
     async def check(self, raw: bytes, facts: ScanFacts) -> SpamVerdict:
         content = parse_content(raw)
@@ -37,6 +38,8 @@ class BuiltinScorer:
 
     async def _probability(self, account_ids: tuple[int, ...], tokens: list[str]) -> float | None:
         known = await self._spam.token_counts([AccountId(a) for a in account_ids], tokens)
+        if min(known.learnt_spam, known.learnt_ham) < self._min_learnt:
+            return None
         counts = {t: bayes.Counts(spam, ham) for t, (spam, ham) in known.tokens.items()}
         totals = bayes.Totals(known.learnt_spam, known.learnt_ham)
         return bayes.probability(tokens, counts, totals)

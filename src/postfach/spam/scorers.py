@@ -12,4 +12,4 @@ __all__ = ["make_scorer"]
 
 
 def make_scorer(config: Config, store: StoreApi) -> Scorer:
-    return BuiltinScorer(store.spam)
+    return BuiltinScorer(store.spam, config.spam.bayes_min_learnt)
