@@ -39,7 +39,12 @@ PHISH = (
 
 async def send(server: TestServer, raw: bytes, sender: str = "bob@sender.test") -> None:
     await aiosmtplib.send(
-        raw, sender=sender, recipients=[ALICE], hostname=server.host, port=server.port("smtp")
+        raw,
+        sender=sender,
+        recipients=[ALICE],
+        hostname=server.host,
+        port=server.port("smtp"),
+        start_tls=False,
     )
 
 
@@ -142,7 +147,7 @@ async def test_encoded_word_tricks_and_forged_status(server: TestServer) -> None
 
 async def test_submission_is_not_scored(server: TestServer) -> None:
     await aiosmtplib.send(
-        message("note", "to myself"),
+        message("note", "to myself").replace(b"Bob <bob@sender.test>", ALICE.encode()),
         sender=ALICE,
         recipients=[ALICE],
         hostname=server.host,
