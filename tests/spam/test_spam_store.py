@@ -64,3 +64,16 @@ async def test_removing_an_account_removes_its_spam_data(store: Store) -> None:
     again = await store.accounts.add_account("a@example.org", "h")
     assert (await store.spam.token_counts([again.id], ["pills"])).learnt_spam == 0
     assert (await store.spam.settings(again.id)).block == frozenset()
+
+
+async def test_a_message_is_learnt_once_and_can_change_sides(store: Store) -> None:
+    a, _b = await _accounts(store)
+    assert await store.spam.learn(a, ["pills", "cheap"], spam=True, key="m1")
+    assert not await store.spam.learn(a, ["pills", "cheap"], spam=True, key="m1")
+    counts = await store.spam.token_counts([a], ["pills"])
+    assert (counts.learnt_spam, counts.learnt_ham, counts.tokens["pills"]) == (1, 0, (1, 0))
+    # Taken back out of Spam: what it taught as spam is taken back, and it is ham now.
+    assert await store.spam.learn(a, ["pills", "cheap"], spam=False, key="m1")
+    counts = await store.spam.token_counts([a], ["pills", "cheap"])
+    assert (counts.learnt_spam, counts.learnt_ham) == (0, 1)
+    assert counts.tokens == {"pills": (0, 1), "cheap": (0, 1)}

@@ -7,6 +7,8 @@ adds a message's tokens to an account's counts.
 
 from __future__ import annotations
 
+import hashlib
+
 from postfach.spam import bayes
 from postfach.spam.content import parse_content
 from postfach.spam.rules import RULES, Hit, auth_hits, bayes_hit, early_talker_hits
@@ -34,7 +36,8 @@ class BuiltinScorer:
 
     async def learn(self, account_id: int, raw: bytes, *, spam: bool) -> None:
         tokens = bayes.tokens(parse_content(raw))
-        await self._spam.learn(AccountId(account_id), tokens, spam=spam)
+        key = hashlib.sha256(raw).hexdigest()  # the same message filed again teaches once
+        await self._spam.learn(AccountId(account_id), tokens, spam=spam, key=key)
 
     async def _probability(self, account_ids: tuple[int, ...], tokens: list[str]) -> float | None:
         known = await self._spam.token_counts([AccountId(a) for a in account_ids], tokens)

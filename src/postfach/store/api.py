@@ -459,8 +459,12 @@ class SpamApi(Protocol):
     ) -> TokenCounts:
         """Counts of the tokens summed over the accounts; empty when nothing was learnt."""
 
-    async def learn(self, account_id: AccountId, tokens: Sequence[str], *, spam: bool) -> None:
-        """One more message learnt as spam or as ham, with these tokens."""
+    async def learn(
+        self, account_id: AccountId, tokens: Sequence[str], *, spam: bool, key: str = ""
+    ) -> bool:
+        """One more message learnt as spam or as ham, with these tokens. With a `key`
+        (a digest of the message), learning it as the same again does nothing
+        (False), and as the other kind takes back what it taught first."""
 
 
 class StoreApi(Protocol):

@@ -50,6 +50,7 @@ __all__ = [
     "queue_messages",
     "queue_recipients",
     "spam_accounts",
+    "spam_learnt",
     "spam_senders",
     "spam_tokens",
     "subscriptions",
@@ -443,4 +444,15 @@ spam_senders = Table(
     Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
     Column("entry", String(320), primary_key=True),  # "bob@example.net" or "example.net"
     Column("kind", String(8), nullable=False),  # "allow" or "block"
+)
+
+# Which messages an account's classifier learnt, and as what (by a digest of the
+# message): filing one twice teaches once, and taking it back out of Spam turns
+# what it taught as spam into ham.
+spam_learnt = Table(
+    "spam_learnt",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_key", String(64), primary_key=True),
+    Column("spam", Boolean, nullable=False),
 )

@@ -1,9 +1,11 @@
 """The spam role (`store.spam`): per-account thresholds, sender lists and the
 classifier's token counts.
 
-Owns the `spam_accounts`, `spam_tokens` and `spam_senders` tables. Counts are
-added with one upsert per learnt message (INSERT ... ON CONFLICT DO UPDATE on
-both dialects), so concurrent learning from two sessions adds up.
+Owns the `spam_accounts`, `spam_tokens`, `spam_learnt` and `spam_senders`
+tables. Counts are added with one upsert per learnt message (INSERT ... ON
+CONFLICT DO UPDATE on both dialects), so concurrent learning from two sessions
+adds up. A message learnt before (by its key) is not counted twice; learnt
+before as the other kind, its old counts are taken back first.
 """
 
 from __future__ import annotations
@@ -11,14 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from postfach.store.base import Role
 from postfach.store.errors import NotFound
 from postfach.store.records import AccountId
-from postfach.store.schema import accounts, spam_accounts, spam_senders, spam_tokens
+from postfach.store.schema import (
+    accounts,
+    spam_accounts,
+    spam_learnt,
+    spam_senders,
+    spam_tokens,
+)
 from postfach.store.spam_records import SpamSettings, TokenCounts
 
 __all__ = ["SENDER_KINDS", "SpamStore"]
@@ -129,15 +137,21 @@ class SpamStore(Role):
                     found[token] = (int(spam), int(ham))
         return TokenCounts(found, int(totals[0]), int(totals[1]))
 
-    async def learn(self, account_id: AccountId, tokens: Sequence[str], *, spam: bool) -> None:
-        """One more message learnt as spam (or ham) with these tokens."""
+    async def learn(
+        self, account_id: AccountId, tokens: Sequence[str], *, spam: bool, key: str = ""
+    ) -> bool:
+        """One more message learnt as spam (or ham) with these tokens; False when the
+        message with this `key` was learnt so already."""
         side = "spam" if spam else "ham"
+        distinct = list(dict.fromkeys(tokens))
         rows = [
             {"account_id": account_id, "token": t, "spam": int(spam), "ham": int(not spam)}
-            for t in dict.fromkeys(tokens)
+            for t in distinct
         ]
         async with self.write() as tx:
             await self._ensure_row(tx, account_id)
+            if key and not await self._note_learnt(tx, account_id, key, spam, distinct):
+                return False
             total = spam_accounts.c.learnt_spam if spam else spam_accounts.c.learnt_ham
             await tx.execute(
                 update(spam_accounts)
@@ -153,6 +167,42 @@ class SpamStore(Role):
                     ),
                     rows,
                 )
+
+        return True
+
+    async def _note_learnt(
+        self, tx: Any, account_id: AccountId, key: str, spam: bool, tokens: list[str]
+    ) -> bool:
+        """Records what the message is learnt as; False if it was so already. Learnt
+        as the other kind before, that kind's counts of it are taken back."""
+        where = (spam_learnt.c.account_id == account_id, spam_learnt.c.message_key == key)
+        before = await tx.scalar(select(spam_learnt.c.spam).where(*where))
+        if before is None:
+            await tx.execute(
+                insert(spam_learnt).values(account_id=account_id, message_key=key, spam=spam)
+            )
+            return True
+        if bool(before) == spam:
+            return False
+        await tx.execute(update(spam_learnt).where(*where).values(spam=spam))
+        other = spam_tokens.c.ham if spam else spam_tokens.c.spam
+        for start in range(0, len(tokens), _LOOKUP_CHUNK):
+            await tx.execute(
+                update(spam_tokens)
+                .where(
+                    spam_tokens.c.account_id == account_id,
+                    spam_tokens.c.token.in_(tokens[start : start + _LOOKUP_CHUNK]),
+                    other > 0,
+                )
+                .values({other.name: other - 1})
+            )
+        total = spam_accounts.c.learnt_ham if spam else spam_accounts.c.learnt_spam
+        await tx.execute(
+            update(spam_accounts)
+            .where(spam_accounts.c.account_id == account_id, total > 0)
+            .values({total.name: total - 1})
+        )
+        return True
 
     async def _ensure_row(self, tx: Any, account_id: AccountId) -> None:
         await _must_exist(tx, account_id)
