@@ -34,6 +34,7 @@ from postfach.net.tls import server_ssl_context
 from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
+from postfach.spam.scorers import make_scorer
 from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
@@ -101,6 +102,7 @@ async def build_context(
         index_cache=IndexCache(),
         mailing=store.mailing,
         campaigns_sending=set(),
+        spam=make_scorer(config, store),
         listen_sockets=listen_sockets or {},
         handed_connections=handed_connections,
     )
@@ -205,5 +207,7 @@ class App:
             if self._ctx.handed_connections is not None:
                 self._ctx.handed_connections.close()
             await self._ctx.delivery.stop()
+            with contextlib.suppress(Exception):
+                await self._ctx.spam.aclose()
             await self._ctx.store.close()
             self._ctx = None

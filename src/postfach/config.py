@@ -197,6 +197,17 @@ class SpamConfig:
     rspamd_controller: str = ""
     rspamd_password: str = ""  # the controller's password, if it has one
     rspamd_timeout: float = 10.0  # seconds; no answer in time: "unscanned", mail accepted
+    # Score (X-Spam-Score) at which mail from outside is filed in the recipient's
+    # Spam folder, and at which it is refused at DATA; an account may set its own.
+    file_threshold: float = 5.0
+    reject_threshold: float = 15.0
+    # Seconds the MX waits between its greeting's first and last line; a client that
+    # speaks in between scores EARLY_TALKER. 0: greet at once (off).
+    greet_pause: float = 0.0
+    # The classifier scores an account's mail once it has learnt this many messages
+    # of each kind (moved into Spam, and out of it): before, common words would
+    # look like spam merely because no ham was learnt yet.
+    bayes_min_learnt: int = 5
 
 
 @dataclass(frozen=True, slots=True)

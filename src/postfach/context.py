@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
     from postfach.net.listeners import HandedConnections
+    from postfach.spam.verdict import Scorer
     from postfach.store.api import StoreApi
     from postfach.store.mailing import MailingStore
     from postfach.store.records import Mailbox, MailboxIndex
@@ -62,6 +63,7 @@ class ServerContext:
     # Campaigns being sent in this process: one run each, however many facades
     # (the engine's, the admin API's) start one (mailing/scheduler.py).
     campaigns_sending: set[int]
+    spam: Scorer  # how suspicious mail from outside is; learns from filing (spam/scorers.py)
     # A worker of `serve --workers N`: listening sockets the supervisor bound, by
     # listener (HTTP), and the connections it accepts and hands over (the others).
     listen_sockets: dict[str, socket.socket] = field(default_factory=dict)

@@ -25,7 +25,14 @@ from postfach.store import (
     faults,
 )
 from postfach.store.blobs import prepare_blob_off_loop
-from postfach.store.records import Account, AccountId, DeliveryStatus, MailboxId, Uid
+from postfach.store.records import (
+    Account,
+    AccountId,
+    DeliveryStatus,
+    MailboxId,
+    SpecialUse,
+    Uid,
+)
 
 __all__ = ["Delivery", "trace_headers"]
 
@@ -75,11 +82,10 @@ class Delivery:
         recipients: list[str],
         *,
         received: str | None = None,
-        folder: str = "",
+        junk: frozenset[AccountId] = frozenset(),
     ) -> dict[str, DeliveryStatus]:
-        """Delivers to each recipient's INBOX, or to the folder of that special use
-        (folder="\\Junk": the Spam folder, INBOX where it is missing); returns a
-        status per recipient."""
+        """Delivers to each recipient's INBOX (to its Spam folder for the accounts in
+        `junk`); returns a status per recipient."""
         statuses: dict[str, DeliveryStatus] = {}
         targets: dict[AccountId, Account] = {}
         reaches: dict[str, list[AccountId]] = {}
@@ -97,9 +103,9 @@ class Delivery:
         received = received or self._received_line()
         jobs: dict[AccountId, _Job] = {}
         for account in targets.values():
-            inbox = await self._target(account.id, folder)
+            folder = await self._folder(account.id, account.id in junk)
             prefix = trace_headers(sender, account.address, received)
-            jobs[account.id] = self._submit(NewMessage(inbox, blob, prefix))
+            jobs[account.id] = self._submit(NewMessage(folder, blob, prefix))
         outcome = {account_id: _status(await job.future) for account_id, job in jobs.items()}
         for recipient, account_ids in reaches.items():
             # One copy per account, however many of the recipients lead to it; a
@@ -108,6 +114,14 @@ class Delivery:
             delivered = DeliveryStatus.DELIVERED in results
             statuses[recipient] = DeliveryStatus.DELIVERED if delivered else results.pop()
         return statuses
+
+    async def accounts_for(self, recipients: list[str]) -> list[Account]:
+        """The accounts the recipients reach, each once (aliases resolved)."""
+        found: dict[AccountId, Account] = {}
+        for recipient in recipients:
+            for account in await self._recipients.resolve(recipient):
+                found.setdefault(account.id, account)
+        return list(found.values())
 
     async def save_copy(
         self,
@@ -133,9 +147,10 @@ class Delivery:
         date = email.utils.formatdate(localtime=True)
         return f"by {self._hostname} (postfach) with local; {date}"
 
-    async def _target(self, account_id: AccountId, folder: str) -> MailboxId:
-        if folder:
-            mailbox = await self._store.mailboxes.special_mailbox(account_id, folder)
+    async def _folder(self, account_id: AccountId, junk: bool) -> MailboxId:
+        """The INBOX, or the Spam folder (special-use \\Junk) when it exists."""
+        if junk:
+            mailbox = await self._store.mailboxes.special_mailbox(account_id, SpecialUse.JUNK)
             if mailbox is not None:
                 return mailbox.id
         return await self._inbox(account_id)

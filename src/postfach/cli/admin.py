@@ -11,6 +11,7 @@ from postfach.auth.passwords import (
     normalize_app_password,
 )
 from postfach.cli.common import format_size, open_store, parse_size, read_password, switch
+from postfach.spam.decide import sender_entry
 from postfach.store import NotFound, Store
 from postfach.store.records import Account, Pop3Delete
 
@@ -69,11 +70,23 @@ def _register_user(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="change settings",
         description="Settings: imap=on|off pop3=on|off pop3-folders=INBOX,Spam "
-        "pop3-mark-read=on|off pop3-delete=keep|trash|expunge save-sent=on|off quota=SIZE",
+        "pop3-mark-read=on|off pop3-delete=keep|trash|expunge save-sent=on|off quota=SIZE "
+        "spam-file=SCORE|default spam-reject=SCORE|default",
     )
     p.add_argument("address")
     p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
     p.set_defaults(handler=user_set)
+    p = usub.add_parser(
+        "sender",
+        parents=[common],
+        help="allow or block a sender or domain for an account's spam filter",
+        description="allow: never filed in Spam nor refused by score; block: always filed "
+        "in Spam; remove: off either list; list: show both lists.",
+    )
+    p.add_argument("address")
+    p.add_argument("verb", choices=["allow", "block", "remove", "list"])
+    p.add_argument("entry", nargs="?", help="bob@example.net or example.net")
+    p.set_defaults(handler=user_sender)
 
 
 def _register_alias(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -242,18 +255,42 @@ def parse_settings(pairs: list[str]) -> dict[str, object]:
             settings["pop3_delete"] = Pop3Delete(value)
         elif key == "quota":
             settings["quota_bytes"] = parse_size(value)
+        elif key in _SPAM_KEYS:
+            settings[_SPAM_KEYS[key]] = _threshold(key, value)
         else:
             raise ValueError(
                 f"unknown setting {key!r}: use imap, pop3, pop3-folders, pop3-mark-read, "
-                "pop3-delete, save-sent, quota"
+                "pop3-delete, save-sent, quota, spam-file, spam-reject"
             )
     return settings
 
 
+_SPAM_KEYS = {"spam-file": "spam_file", "spam-reject": "spam_reject"}
+
+
+def _threshold(key: str, value: str) -> float | None:
+    """A score, or "default" for the server's (`[spam]` in the config)."""
+    if value.strip().lower() == "default":
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        raise ValueError(f"{key}={value}: expected a score such as 5.0, or default") from None
+    if score != score or score in (float("inf"), float("-inf")):
+        raise ValueError(f"{key}={value}: expected a finite score")
+    return score
+
+
 async def user_set(args: argparse.Namespace) -> int:
     settings = parse_settings(args.settings)
+    spam = {key: settings.pop(key) for key in _SPAM_KEYS.values() if key in settings}
     async with open_store(args) as (_config, store):
         account = await _account(store, args.address)
+        if spam:
+            await _set_thresholds(store, account, spam)
+            if not settings:
+                print(await _describe_spam(store, account))
+                return 0
         folders = settings.get("pop3_folders")
         if isinstance(folders, tuple):
             for folder in folders:
@@ -261,6 +298,41 @@ async def user_set(args: argparse.Namespace) -> int:
                     raise NotFound(f"{account.address} has no folder {folder!r}")
         account = await store.accounts.update_account(account.id, **settings)
     print(_describe(account))
+    return 0
+
+
+async def _set_thresholds(store: Store, account: Account, changes: dict[str, object]) -> None:
+    current = await store.spam.settings(account.id)
+    file = changes.get("spam_file", current.file_threshold)
+    reject = changes.get("spam_reject", current.reject_threshold)
+    assert file is None or isinstance(file, float)
+    assert reject is None or isinstance(reject, float)
+    await store.spam.set_thresholds(account.id, file, reject)
+
+
+async def _describe_spam(store: Store, account: Account) -> str:
+    spam = await store.spam.settings(account.id)
+
+    def shown(value: float | None) -> str:
+        return "default" if value is None else f"{value:g}"
+
+    return (
+        f"{account.address}: spam-file={shown(spam.file_threshold)} "
+        f"spam-reject={shown(spam.reject_threshold)} "
+        f"allow={','.join(sorted(spam.allow)) or '-'} block={','.join(sorted(spam.block)) or '-'}"
+    )
+
+
+async def user_sender(args: argparse.Namespace) -> int:
+    if args.verb != "list" and not args.entry:
+        raise ValueError(f"user sender {args.verb}: name an address or a domain")
+    async with open_store(args) as (_config, store):
+        account = await _account(store, args.address)
+        if args.verb == "remove":
+            await store.spam.remove_sender(account.id, args.entry)
+        elif args.verb != "list":
+            await store.spam.set_sender(account.id, sender_entry(args.entry), args.verb)
+        print(await _describe_spam(store, account))
     return 0
 
 

@@ -61,6 +61,16 @@ trash_days = 30                  # Trash keeps messages this long, counted from 
 spam_days = 10
 interval = 3600.0                # seconds between retention runs
 
+[spam]
+file_threshold = 5.0             # mail from outside scoring this much goes to Spam
+reject_threshold = 15.0          # ... and this much is refused at DATA (554 5.7.1)
+greet_pause = 0.0                # seconds to hold back the greeting to catch early talkers
+bayes_min_learnt = 5             # spam and ham messages learnt before the classifier counts
+rspamd = ""                      # e.g. "http://127.0.0.1:11333": rspamd scores the mail
+rspamd_controller = ""           # for learning; "": the scanner's host, port 11334
+rspamd_password = ""
+rspamd_timeout = 10.0            # seconds; then the mail is accepted unscanned
+
 [limits]
 max_message_size = 52428800      # octets
 max_recipients = 100
@@ -99,12 +109,6 @@ dnsbl_timeout = 2.0
 greylist = false                 # 451 to a new (network, sender, recipient) for a while
 greylist_delay = 300.0           # seconds before its retry is taken
 greylist_expire = 3110400.0      # seconds (36 days) a known triplet keeps passing
-
-[spam]
-rspamd = ""                      # e.g. "http://127.0.0.1:11333": rspamd scores the mail
-rspamd_controller = ""           # for learning; "": the scanner's host, port 11334
-rspamd_password = ""
-rspamd_timeout = 10.0            # seconds; then the mail is accepted unscanned
 
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993

@@ -52,6 +52,7 @@ class SelectedView:
     announced_recent: int = 0
     tracker: RecentMarks | None = None  # None: \Recent not shown (IMAP4rev2)
     claims: bool = False  # claims new arrivals as its recent messages (read-write)
+    junk: bool = False  # the Spam folder (special-use \\Junk): moves out of it teach
     _interned: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     _spelling: dict[str, str] = field(default_factory=dict)  # keyword.lower() -> as stored
     _lowered: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class SelectedView:
             view.uidnext = max(view.uidnext, view.uids[-1] + 1)
             view.highestmodseq = max(view.highestmodseq, max(view.modseqs))
         view.announced_exists = len(view.uids)
+        view.junk = mailbox.special_use == "\\Junk"
         return view
 
     @property

@@ -4,13 +4,14 @@
 through `ctx.delivery.deliver` (group-committed), remote ones through the outbound
 queue. Mail from the internet is checked first (senderauth.py: SPF, DKIM, ARC, DMARC):
 refused (550 5.7.1), deferred (451 4.4.3), filed into Spam (DMARC quarantine) or taken,
-with one Authentication-Results header; forged ones carrying our authserv-id go. Mail a
-user submits gets a Received line and, when the account asks for it, a copy in Sent
-(R10). Local recipients that cannot take the message after all (over quota) get the
-sender an RFC 3464 report, unless nobody could take it, in which case the reply itself
-says so (552 5.2.2). NOTIFY=SUCCESS on a local recipient gets a "delivered" report (RFC
-3461 §4.1). Each message taken or refused here is logged, with a line per recipient
-(maillog.py).
+with one Authentication-Results header; forged ones carrying our authserv-id go. Then
+it gets a spam score (spam/screening.py: X-Spam headers, filed in Spam or refused with
+554 5.7.1). Mail a user submits gets a Received line and, when the account asks for
+it, a copy in Sent (R10). Local recipients that cannot take the message after all
+(over quota) get the sender an RFC 3464 report, unless nobody could take it, in which
+case the reply itself says so (552 5.2.2). NOTIFY=SUCCESS on a local recipient gets a
+"delivered" report (RFC 3461 §4.1). Each message taken or refused here is logged, with
+a line per recipient (maillog.py).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from postfach.smtp.maillog import MessageFacts, log_accepted, log_refused, messa
 from postfach.smtp.policy import ListenerRules
 from postfach.smtp.senderauth import SenderChecks, SenderVerdict
 from postfach.smtp.transaction import Peer, Recipient, Transaction
+from postfach.spam.screening import screen
+from postfach.spam.verdict import ScanFacts
 from postfach.store.api import StoreFull, StoreUnavailable
 from postfach.store.queue import NewQueueRecipient
-from postfach.store.records import DeliveryStatus
+from postfach.store.records import AccountId, DeliveryStatus, SpecialUse
 
 __all__ = ["Acceptance"]
 
@@ -70,15 +73,16 @@ class Acceptance:
         remote = [r for r in tx.recipients if not r.local]
         received = self._received(session, tx)
         queue_id: int | None = None
-        folder = ""
+        junk: frozenset[AccountId] = frozenset()
         try:
             checked = raw
             raw = remove_own_results(raw, self.ctx.hostname)
             if session.account is None and self.rules.mx:
-                # `sender.auth_results` is what the spam scorer's ScanFacts take.
                 sender = await self._check_sender(session, tx, checked)
-                raw, folder = sender.header + raw, sender.folder
-            failed = await self._deliver_local(tx, local, raw, received, folder) if local else []
+                raw = sender.header + raw
+                if local:
+                    raw, junk = await self._screen(session, tx, raw, local, sender)
+            failed = await self._deliver_local(tx, local, raw, received, junk) if local else []
             if remote:
                 trace = b"Received: " + received.encode() + b"\r\n"
                 queue_id = await self._enqueue(tx, remote, trace + raw)
@@ -91,7 +95,7 @@ class Acceptance:
             raise SmtpError(replies.MAILBOX_FULL)
         delivered = [r.address for r in local if r not in failed]
         bounced = [r.address for r in failed]
-        mailbox = "Spam" if folder == "\\Junk" else "INBOX"
+        mailbox = "Spam" if junk else "INBOX"  # filed in Spam for some or all of them
         log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id, mailbox)
         await self._after(session, tx, raw, local, failed)
         return replies.QUEUED
@@ -117,12 +121,42 @@ class Acceptance:
             log.info("%s: %s from %s: %s", self.rules.name, tx.sender, session.ip, decision.text)
         return verdict
 
+    async def _screen(
+        self,
+        session: Peer,
+        tx: Transaction,
+        raw: bytes,
+        local: list[Recipient],
+        sender: SenderVerdict,
+    ) -> tuple[bytes, frozenset[AccountId]]:
+        """Spam scoring (spam/screening.py): refused at DATA, or the message with its
+        X-Spam headers and the accounts whose Spam folder takes it (all of them when
+        the sender's DMARC policy says quarantine)."""
+        accounts = await self.ctx.delivery.accounts_for([r.address for r in local])
+        facts = ScanFacts(
+            session.ip, session.helo, tx.sender, tuple(r.address for r in local),
+            tuple(a.id for a in accounts), authenticated=False,
+            auth_results=sender.auth_results, early_talker=session.early_talker,
+        )  # fmt: skip
+        ctx = self.ctx
+        outcome = await screen(ctx.spam, ctx.store.spam, ctx.config.spam, raw, facts)
+        if outcome.reject:
+            raise SmtpError(replies.SPAM)
+        if sender.folder == SpecialUse.JUNK:
+            return outcome.raw, frozenset(a.id for a in accounts)
+        return outcome.raw, outcome.junk
+
     async def _deliver_local(
-        self, tx: Transaction, local: list[Recipient], raw: bytes, received: str, folder: str
+        self,
+        tx: Transaction,
+        local: list[Recipient],
+        raw: bytes,
+        received: str,
+        junk: frozenset[AccountId] = frozenset(),
     ) -> list[Recipient]:
         """Delivers; returns the recipients that could not take the message."""
         statuses = await self.ctx.delivery.deliver(
-            raw, tx.sender, [r.address for r in local], received=received, folder=folder
+            raw, tx.sender, [r.address for r in local], received=received, junk=junk
         )
         return [r for r in local if statuses.get(r.address) is not DeliveryStatus.DELIVERED]
 

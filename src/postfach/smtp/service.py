@@ -37,6 +37,8 @@ class SmtpService:
         self.acceptance = Acceptance(ctx, self.rules)
         self.mx_checks = MxChecks(ctx.config.mx, ctx.store)  # DNSBL, greylisting
         self.greeting = replies.Reply(220, "", f"{self.hostname} ESMTP postfach")
+        # Seconds the MX holds back its greeting's last line to catch early talkers.
+        self.greet_pause = ctx.config.spam.greet_pause if self.rules.mx else 0.0
         self._domains: frozenset[str] = frozenset()
         self._domains_at = -_DOMAIN_CACHE_TTL
         self._domains_pending: asyncio.Future[frozenset[str]] | None = None

@@ -71,9 +71,7 @@ OUTSIDE = frozenset({State.START, State.READY})
 
 
 class Session:
-    def __init__(
-        self, service: SmtpService, wire: Wire, ip: str, deadline: LoginDeadline
-    ) -> None:
+    def __init__(self, service: SmtpService, wire: Wire, ip: str, deadline: LoginDeadline) -> None:
         self.service = service
         self.wire = wire
         self.ip = ip
@@ -86,6 +84,7 @@ class Session:
         self.owned: frozenset[str] | None = None  # addresses the account may send as
         self.errors = 0
         self.junk = 0
+        self.early_talker = False  # spoke before the greeting (spam.greet_pause)
         self._watcher: asyncio.Task[None] | None = None
 
     @property
@@ -98,8 +97,8 @@ class Session:
 
     # -- the loop ------------------------------------------------------------------
     async def run(self) -> None:
-        self.wire.send(self.service.greeting)
         try:
+            await self._greet()
             while True:
                 reply = await self.step()
                 if self.tx is not None or self.account is not None:
@@ -121,6 +120,16 @@ class Session:
             with contextlib.suppress(Exception):
                 await self.wire.flush()
             self.wire.close()
+
+    async def _greet(self) -> None:
+        """The 220; with `spam.greet_pause` on the MX, its first line goes out at once
+        and the last after the pause: a client that speaks in between does not wait
+        for the greeting as RFC 5321 §4.3.1 wants (spam engines do that)."""
+        pause = self.service.greet_pause
+        if pause:
+            self.wire.send_raw(b"220-" + self.service.hostname.encode() + b" ESMTP postfach\r\n")
+            self.early_talker = await self.wire.talks_within(pause)
+        self.wire.send(self.service.greeting)
 
     async def step(self) -> replies.Reply:
         """Reads, parses and runs one command; command errors become replies here."""

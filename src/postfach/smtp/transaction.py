@@ -44,3 +44,5 @@ class Peer(Protocol):
     def tls(self) -> bool: ...
     @property
     def account(self) -> Account | None: ...  # after AUTH
+    @property
+    def early_talker(self) -> bool: ...  # spoke before the greeting

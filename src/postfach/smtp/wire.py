@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from postfach.net.lines import LineChannel, LineTooLong
+from postfach.net.lines import READ_SIZE, LineChannel, LineTooLong
 from postfach.smtp import replies
 from postfach.smtp.data import DataCollector
 from postfach.smtp.errors import SmtpError
@@ -42,6 +42,19 @@ class Wire(LineChannel):
 
     def send_raw(self, data: bytes) -> None:
         self.write(data)
+
+    async def talks_within(self, seconds: float) -> bool:
+        """Sends what was written, then whether the client sends anything within
+        `seconds`; what it sent stays for the next read."""
+        await self.flush()
+        try:
+            chunk = await asyncio.wait_for(self.reader.read(READ_SIZE), seconds)
+        except TimeoutError:
+            return False
+        if not chunk:
+            raise ConnectionResetError("client closed the connection")
+        self._buf += chunk
+        return True
 
     async def readline(self) -> bytes:
         """One line without CR LF; an overlong line is skipped and reported as 500."""

@@ -44,3 +44,6 @@ class Scorer(Protocol):
     async def check(self, raw: bytes, facts: ScanFacts) -> SpamVerdict: ...
 
     async def learn(self, account_id: int, raw: bytes, *, spam: bool) -> None: ...
+
+    async def aclose(self) -> None:
+        """Lets go of what the scorer holds open (rspamd's connections) at shutdown."""

@@ -12,6 +12,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.web` (web.py): `web_sessions`, `admin_tokens`.
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
 - `store.greylist` (greylist.py): `greylist`.
+- `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -19,7 +20,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
   supervisor's relay.
 - The base (base.py): `meta` (schema version, UIDVALIDITY counter).
 
-errors.py, records.py, queue_records.py and mailing_records.py hold what the
+errors.py, records.py, queue_records.py, mailing_records.py and spam_records.py hold what the
 roles raise and return; they import no role, so the roles and api.py never
 import each other in a circle.
 """
@@ -48,6 +49,7 @@ from postfach.store.mail import MailStore, NewMessage
 from postfach.store.mailboxes import MailboxStore
 from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
+from postfach.store.spam import SpamStore
 from postfach.store.web import WebSessionStore
 
 __all__ = [
@@ -77,6 +79,7 @@ class Store(StoreBase):
         self.mailing = MailingStore(self)
         self.locks = Locks(self)
         self.greylist = GreylistStore(self)
+        self.spam = SpamStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

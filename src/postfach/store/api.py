@@ -10,9 +10,11 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.mail` (`MailApi`): messages: add, read, flags, copy/move, expunge, search.
 - `store.queue` (`QueueApi`): the outbound queue.
 - `store.web` (`WebSessionsApi`): browser sessions and admin API tokens.
-- `store.mailing` (`MailingApi`): bulk mailing's relays, lists, campaigns, sends.
+- `store.mailing` (`MailingApi`, in mailing_api.py): bulk mailing's relays, lists,
+  campaigns, sends.
 - `store.greylist` (`GreylistApi`): triplets seen by the MX's greylisting.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
+- `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from postfach.store.errors import (
     AlreadyExists,
@@ -40,17 +42,7 @@ from postfach.store.errors import (
     StoreUnavailable,
 )
 from postfach.store.events import Change
-from postfach.store.mailing_records import (
-    BounceBox,
-    Campaign,
-    Claimed,
-    Contact,
-    Outcome,
-    Quota,
-    RecipientRow,
-    Relay,
-    Settle,
-)
+from postfach.store.mailing_api import MailingApi
 from postfach.store.queue_records import (
     NewQueueRecipient,
     QueueAttempt,
@@ -76,6 +68,7 @@ from postfach.store.records import (
     Uid,
     WebSession,
 )
+from postfach.store.spam_records import SpamSettings, TokenCounts
 
 if TYPE_CHECKING:  # only its type: the runtime file is opened by the store
     from postfach.store.runtime import RuntimeState
@@ -94,6 +87,7 @@ __all__ = [
     "OverQuota",
     "QueueApi",
     "RuntimeApi",
+    "SpamApi",
     "StoreApi",
     "StoreError",
     "StoreFull",
@@ -357,81 +351,6 @@ class WebSessionsApi(Protocol):
         so API calls are not all writes)."""
 
 
-class MailingApi(Protocol):
-    """Bulk mailing (R22–R26): relays and their limits, lists, contacts, campaigns."""
-
-    async def add_relay(self, name: str, now: float, **values: Any) -> Relay: ...
-    async def update_relay(self, name: str, **values: Any) -> bool: ...
-    async def get_relay(self, name: str) -> Relay | None: ...
-    async def list_relays(self) -> list[Relay]:
-        """All relays in sending order."""
-    async def remove_relay(self, name: str) -> bool: ...
-    async def quota(self, relay: Relay, now: float) -> Quota: ...
-    async def reserve(self, relay: Relay, recipient_ids: Sequence[int], now: float) -> int:
-        """Counts `recipient_ids` (in order) against the relay; returns how many fit."""
-    async def forget_sends(self, before: float) -> None: ...
-    async def ensure_list(self, name: str, now: float) -> int: ...
-    async def get_list(self, name: str) -> int | None: ...
-    async def list_lists(self) -> list[tuple[str, int]]:
-        """(name, number of contacts) of every list."""
-    async def import_contacts(
-        self, list_id: int, rows: Sequence[tuple[str, dict[str, str]]]
-    ) -> tuple[int, int]:
-        """Adds contacts, merging columns into existing ones; returns (added, merged)."""
-    async def list_contacts(self, list_id: int) -> list[Contact]: ...
-    async def create_campaign(
-        self, name: str, list_id: int, now: float, **values: Any
-    ) -> Campaign: ...
-    async def get_campaign(self, name: str | int) -> Campaign | None: ...
-    async def campaigns_in_state(self, state: str) -> list[Campaign]: ...
-    async def set_campaign_state(self, campaign_id: int, state: str) -> None: ...
-    async def add_attachment(
-        self, campaign_id: int, filename: str, content_type: str, data: bytes
-    ) -> None: ...
-    async def attachments(self, campaign_id: int) -> list[tuple[str, str, bytes]]: ...
-    async def queue_campaign(self, campaign: Campaign, now: float) -> int:
-        """Queues every contact of the list that may get mail and is not queued yet."""
-    async def claim(
-        self,
-        campaign_id: int,
-        relay: Relay,
-        owner: str,
-        want: int,
-        now: float,
-        lease: float,
-        settle: Settle | None = None,
-    ) -> list[Claimed]:
-        """Takes up to `want` due recipients and reserves the relay's room for them."""
-    async def unclaim(self, recipient_ids: Sequence[int]) -> None: ...
-    async def give_back(
-        self, relay: Relay, unreserve: Sequence[int], unclaim: Sequence[int], since: float
-    ) -> None:
-        """Reservations (made at `since`) and claims of messages that never reached the relay."""
-    async def record(
-        self, relay: Relay, outcomes: Sequence[Outcome], now: float, since: float
-    ) -> None:
-        """Stores each recipient's outcome with the relay's own reply (R26)."""
-    async def next_due(self, campaign_id: int, now: float) -> tuple[float | None, float | None]:
-        """(when the earliest free queued recipient is due, when the earliest lease ends)."""
-    async def counts(self, campaign_id: int) -> dict[str, int]: ...
-    async def recipients(
-        self, campaign_id: int, limit: int | None = None
-    ) -> list[RecipientRow]: ...
-    async def by_token(self, token: str) -> RecipientRow | None: ...
-    async def latest_for_email(self, email: str) -> RecipientRow | None:
-        """The most recent message sent to `email` (a bounce that names only the address)."""
-    async def unsubscribe(self, token: str) -> bool:
-        """Marks the contact behind `token` unsubscribed; False for an unknown token."""
-    async def mark_bounce(
-        self, recipient: RecipientRow | None, email: str, hard: bool, reply: str, now: float
-    ) -> None:
-        """A hard bounce marks the address bounced everywhere; a soft one is counted."""
-    async def add_bounce_box(self, name: str, **values: Any) -> None: ...
-    async def list_bounce_boxes(self) -> list[BounceBox]: ...
-    async def remove_bounce_box(self, name: str) -> bool: ...
-    async def bounce_box_checked(self, name: str, now: float, result: str) -> None: ...
-
-
 class LocksApi(Protocol):
     """Named leases: one POP3 session per account at a time, across nodes."""
 
@@ -451,6 +370,34 @@ class GreylistApi(Protocol):
 
     async def forget_greylist(self, before: float) -> int:
         """Drops triplets last seen before `before`; returns how many."""
+
+
+class SpamApi(Protocol):
+    """Per account: spam thresholds, allow and block lists, the classifier's counts."""
+
+    async def settings(self, account_id: AccountId) -> SpamSettings: ...
+    async def set_thresholds(
+        self, account_id: AccountId, file_threshold: float | None, reject_threshold: float | None
+    ) -> None:
+        """None: the server's threshold applies. Raises NotFound."""
+
+    async def set_sender(self, account_id: AccountId, entry: str, kind: str) -> None:
+        """An address or domain onto the "allow" or "block" list. Raises NotFound."""
+
+    async def remove_sender(self, account_id: AccountId, entry: str) -> None:
+        """Raises NotFound when the entry is on neither list."""
+
+    async def token_counts(
+        self, account_ids: Sequence[AccountId], tokens: Sequence[str]
+    ) -> TokenCounts:
+        """Counts of the tokens summed over the accounts; empty when nothing was learnt."""
+
+    async def learn(
+        self, account_id: AccountId, tokens: Sequence[str], *, spam: bool, key: str = ""
+    ) -> bool:
+        """One more message learnt as spam or as ham, with these tokens. With a `key`
+        (a digest of the message), learning it as the same again does nothing
+        (False), and as the other kind takes back what it taught first."""
 
 
 class StoreApi(Protocol):
@@ -480,5 +427,7 @@ class StoreApi(Protocol):
     def locks(self) -> LocksApi: ...
     @property
     def greylist(self) -> GreylistApi: ...
+    @property
+    def spam(self) -> SpamApi: ...
 
     async def close(self) -> None: ...

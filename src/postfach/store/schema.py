@@ -50,6 +50,10 @@ __all__ = [
     "queue_delay_notices",
     "queue_messages",
     "queue_recipients",
+    "spam_accounts",
+    "spam_learnt",
+    "spam_senders",
+    "spam_tokens",
     "subscriptions",
     "web_sessions",
 ]
@@ -420,4 +424,48 @@ greylist = Table(
     Column("last_seen", Float, nullable=False),
     Column("passed", Boolean, nullable=False, default=False),  # came back after the delay
     Index("ix_greylist_last_seen", "last_seen"),  # forgetting old triplets
+)
+
+# -- spam (store/spam.py) ------------------------------------------------------
+
+# Per account: its own thresholds (NULL: the server's) and how many messages the
+# classifier has learnt as spam and as ham.
+spam_accounts = Table(
+    "spam_accounts",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("file_threshold", Float, nullable=True),
+    Column("reject_threshold", Float, nullable=True),
+    Column("learnt_spam", BigInteger, nullable=False, default=0),
+    Column("learnt_ham", BigInteger, nullable=False, default=0),
+)
+
+# The classifier's counts: in how many learnt spam and ham messages a token was.
+spam_tokens = Table(
+    "spam_tokens",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("token", String(64), primary_key=True),
+    Column("spam", BigInteger, nullable=False, default=0),
+    Column("ham", BigInteger, nullable=False, default=0),
+)
+
+# Senders and domains an account always takes ("allow") or always files in Spam ("block").
+spam_senders = Table(
+    "spam_senders",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry", String(320), primary_key=True),  # "bob@example.net" or "example.net"
+    Column("kind", String(8), nullable=False),  # "allow" or "block"
+)
+
+# Which messages an account's classifier learnt, and as what (by a digest of the
+# message): filing one twice teaches once, and taking it back out of Spam turns
+# what it taught as spam into ham.
+spam_learnt = Table(
+    "spam_learnt",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("message_key", String(64), primary_key=True),
+    Column("spam", Boolean, nullable=False),
 )

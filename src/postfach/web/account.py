@@ -1,6 +1,7 @@
 """The user's own pages: sign in and out, "Mail programs" (per-protocol
 switches and the settings table, R3, R12, R13, R27), app passwords (R2), the
-password (R5) and "Log out on all devices" (R4).
+password (R5), "Log out on all devices" (R4) and the spam filter (thresholds,
+senders always taken or always filed in Spam).
 
 Sign-in goes through the shared Authenticator with protocol "web", so failed
 attempts are throttled exactly as for IMAP, POP3 and SMTP, and only the real
@@ -8,6 +9,9 @@ password (not an app password) opens the web pages.
 """
 
 from __future__ import annotations
+
+import contextlib
+import math
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -21,6 +25,7 @@ from postfach.auth.passwords import (
     normalize_app_password,
 )
 from postfach.clientsetup.own import own_settings
+from postfach.spam.decide import sender_entry
 from postfach.store import AlreadyExists, NotFound
 from postfach.store.records import Pop3Delete
 from postfach.web.autoconfig import mobileconfig
@@ -198,6 +203,73 @@ async def revoke_app_password(request: Request, user: User, form: FormData) -> R
     return RedirectResponse("/app-passwords", status_code=303)
 
 
+# -- spam filter -----------------------------------------------------------------
+
+
+async def _spam_page(request: Request, user: User, flash: str = "", error: str = "") -> Response:
+    ctx = context(request)
+    own = await ctx.store.spam.settings(user.account.id)
+    senders = sorted([(e, "allow") for e in own.allow] + [(e, "block") for e in own.block])
+    return render(
+        request, "spam.html", status=422 if error else 200, user=user, csrf=user.csrf,
+        flash=flash, error=error, senders=senders,
+        server_file=ctx.config.spam.file_threshold, server_reject=ctx.config.spam.reject_threshold,
+        own_file=_shown(own.file_threshold), own_reject=_shown(own.reject_threshold),
+    )  # fmt: skip
+
+
+def _shown(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _score_field(form: FormData, name: str) -> float | None:
+    """Empty: the server's threshold; otherwise a finite number (ValueError)."""
+    text = str(form.get(name, "")).strip()
+    if not text:
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+@page
+async def spam_settings(request: Request, user: User) -> Response:
+    return await _spam_page(request, user)
+
+
+@action
+async def save_spam_settings(request: Request, user: User, form: FormData) -> Response:
+    try:
+        file, reject = _score_field(form, "file_threshold"), _score_field(form, "reject_threshold")
+    except ValueError:
+        return await _spam_page(request, user, error="A score is a number, such as 5 or 7.5.")
+    await context(request).store.spam.set_thresholds(user.account.id, file, reject)
+    return await _spam_page(request, user, flash="Saved.")
+
+
+@action
+async def add_spam_sender(request: Request, user: User, form: FormData) -> Response:
+    kind = str(form.get("kind", ""))
+    try:
+        entry = sender_entry(str(form.get("entry", "")))
+    except ValueError:
+        error = "Give an address (bob@example.net) or a domain (example.net)."
+        return await _spam_page(request, user, error=error)
+    if kind not in ("allow", "block"):
+        return await _spam_page(request, user, error="Choose a list.")
+    await context(request).store.spam.set_sender(user.account.id, entry, kind)
+    return RedirectResponse("/spam", status_code=303)
+
+
+@action
+async def remove_spam_sender(request: Request, user: User, form: FormData) -> Response:
+    with contextlib.suppress(NotFound):
+        entry = str(form.get("entry", ""))[:320]
+        await context(request).store.spam.remove_sender(user.account.id, entry)
+    return RedirectResponse("/spam", status_code=303)
+
+
 # -- password and sessions -------------------------------------------------------
 
 
@@ -253,6 +325,10 @@ def routes() -> list[BaseRoute]:
         Route("/app-passwords", app_passwords, methods=["GET"]),
         Route("/app-passwords", create_app_password, methods=["POST"]),
         Route("/app-passwords/revoke", revoke_app_password, methods=["POST"]),
+        Route("/spam", spam_settings, methods=["GET"]),
+        Route("/spam", save_spam_settings, methods=["POST"]),
+        Route("/spam/senders", add_spam_sender, methods=["POST"]),
+        Route("/spam/senders/remove", remove_spam_sender, methods=["POST"]),
         Route("/password", password_form, methods=["GET"]),
         Route("/password", change_password, methods=["POST"]),
         Route("/logout-everywhere", logout_everywhere, methods=["POST"]),

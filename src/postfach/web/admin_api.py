@@ -1,5 +1,5 @@
 """The admin API: JSON over HTTP for domains, accounts, aliases, app
-passwords, the outbound queue and (mailing_api.py) the mailing engine,
+passwords, accounts' spam settings, the outbound queue and (mailing_api.py) the mailing engine,
 described by an OpenAPI 3.1 document at /api/v1/openapi.json.
 
 Every call needs `Authorization: Bearer <token>` with a token made by
@@ -13,6 +13,7 @@ by POST .../app-passwords, once.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from postfach.auth.passwords import (
     hash_password_async,
     normalize_app_password,
 )
+from postfach.spam.decide import sender_entry
 from postfach.store import NotFound
 from postfach.store.api import StoreApi
 from postfach.store.records import Account, Pop3Delete
@@ -204,6 +206,67 @@ async def revoke_app_password(request: Request) -> Any:
     context(request).auth.forget(account.id)
 
 
+# -- spam settings ---------------------------------------------------------------
+
+
+async def _spam_json(request: Request, account: Account) -> dict[str, object]:
+    own = await _store(request).spam.settings(account.id)
+    return {
+        "file_threshold": own.file_threshold,
+        "reject_threshold": own.reject_threshold,
+        "allow": sorted(own.allow),
+        "block": sorted(own.block),
+    }
+
+
+async def get_spam(request: Request) -> Any:
+    return await _spam_json(request, await _account(request))
+
+
+def _threshold(data: dict[str, Any], name: str, current: float | None) -> float | None:
+    if name not in data:
+        return current
+    value = data[name]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Problem(422, "invalid", f"{name!r} must be a number or null")
+    return float(value)
+
+
+async def update_spam(request: Request) -> Any:
+    account = await _account(request)
+    data = await read_json(request)
+    unknown = set(data) - {"file_threshold", "reject_threshold"}
+    if unknown:
+        raise Problem(422, "invalid", f"unknown setting(s): {', '.join(sorted(unknown))}")
+    own = await _store(request).spam.settings(account.id)
+    await _store(request).spam.set_thresholds(
+        account.id,
+        _threshold(data, "file_threshold", own.file_threshold),
+        _threshold(data, "reject_threshold", own.reject_threshold),
+    )
+    return await _spam_json(request, account)
+
+
+async def put_spam_sender(request: Request) -> Any:
+    account = await _account(request)
+    kind = field(await read_json(request), "kind", str)
+    if kind not in ("allow", "block"):
+        raise Problem(422, "invalid", "'kind' must be allow or block")
+    try:
+        entry = sender_entry(request.path_params["entry"])
+    except ValueError as exc:
+        raise Problem(422, "invalid", str(exc)) from None
+    await _store(request).spam.set_sender(account.id, entry, kind)
+    return await _spam_json(request, account)
+
+
+async def remove_spam_sender(request: Request) -> Any:
+    account = await _account(request)
+    await _store(request).spam.remove_sender(account.id, request.path_params["entry"])
+
+
 # -- aliases ---------------------------------------------------------------------
 
 
@@ -293,6 +356,10 @@ def routes() -> list[BaseRoute]:
         Route(a + "/app-passwords", endpoint(list_app_passwords), methods=["GET"]),
         Route(a + "/app-passwords", endpoint(add_app_password, 201), methods=["POST"]),
         Route(a + "/app-passwords/{name}", endpoint(revoke_app_password), methods=["DELETE"]),
+        Route(a + "/spam", endpoint(get_spam), methods=["GET"]),
+        Route(a + "/spam", endpoint(update_spam), methods=["PATCH"]),
+        Route(a + "/spam/senders/{entry}", endpoint(put_spam_sender), methods=["PUT"]),
+        Route(a + "/spam/senders/{entry}", endpoint(remove_spam_sender), methods=["DELETE"]),
         Route(PREFIX + "/aliases", endpoint(list_aliases), methods=["GET"]),
         Route(PREFIX + "/aliases", endpoint(add_alias, 201), methods=["POST"]),
         Route(PREFIX + "/aliases/{address}", endpoint(remove_alias), methods=["DELETE"]),

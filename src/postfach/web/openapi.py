@@ -40,6 +40,16 @@ _SCHEMAS = {
             last_error=S)},
     ),
     "Retried": obj(["recipients"], recipients=I),
+    "SpamSettings": obj(
+        ["file_threshold", "reject_threshold", "allow", "block"],
+        file_threshold={"type": ["number", "null"]}, reject_threshold={"type": ["number", "null"]},
+        allow={"type": "array", "items": S}, block={"type": "array", "items": S},
+    ),
+    "SpamThresholds": obj(
+        [], file_threshold={"type": ["number", "null"]},
+        reject_threshold={"type": ["number", "null"]},
+    ),
+    "SpamSender": obj(["kind"], kind={"enum": ["allow", "block"]}),
 }  # fmt: skip
 
 _ADDRESS = [path_param("address")]
@@ -82,6 +92,19 @@ _PATHS: dict[str, dict[str, Any]] = {
     "/accounts/{address}/app-passwords/{name}": {
         "parameters": [*_ADDRESS, path_param("name")],
         "delete": op("Revoke one app password", "204"),
+    },
+    "/accounts/{address}/spam": {
+        "parameters": _ADDRESS,
+        "get": op("The account's spam thresholds (null: the server's) and sender lists",
+                   schema=ref("SpamSettings")),
+        "patch": op("Set the account's spam thresholds; null: the server's",
+                     schema=ref("SpamSettings"), body="SpamThresholds"),
+    },
+    "/accounts/{address}/spam/senders/{entry}": {
+        "parameters": [*_ADDRESS, path_param("entry")],
+        "put": op("Put an address or domain on the allow or block list",
+                   schema=ref("SpamSettings"), body="SpamSender"),
+        "delete": op("Take an address or domain off the lists", "204"),
     },
     "/aliases": {
         "get": op("List aliases", schema=list_of("Alias")),

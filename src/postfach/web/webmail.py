@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from postfach.spam.training import learn_from_filing
 from postfach.store.records import Mailbox, SpecialUse, StoredMessage, Uid
 from postfach.web.common import context, render
 from postfach.web.mailview import attachment_bytes, message_view, parse_part, summary
@@ -173,7 +174,9 @@ async def move(request: Request, user: User, form: FormData) -> Response:
     uids = _selected(form)
     moved = []
     if uids and source.id != target.id:
-        moved = await context(request).store.mail.move_messages(source.id, uids, target.id)
+        ctx = context(request)
+        moved = await ctx.store.mail.move_messages(source.id, uids, target.id)
+        await learn_from_filing(ctx.spam, ctx.store, source, target, [new for _, new in moved])
     return _back(source.name, moved=len(moved), to=target.name)
 
 

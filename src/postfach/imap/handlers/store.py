@@ -13,7 +13,8 @@ from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.common import resolve
 from postfach.imap.handlers.mailboxes import mailbox_or_fail
 from postfach.imap.selected import SelectedView
-from postfach.store.records import ModSeq, Uid
+from postfach.spam.training import learn_from_filing
+from postfach.store.records import Mailbox, ModSeq, SpecialUse, Uid
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
@@ -92,6 +93,7 @@ async def copy(s: Session, cmd: c.Copy) -> str:
     else:
         pairs = await store.mail.copy_messages(view.mailbox_id, uids, target.id)
     pairs.sort()
+    await _learn(s, view, target, [b for _, b in pairs])
     code = ""
     if pairs:
         src = compact_uids(int(a) for a, _ in pairs)
@@ -103,6 +105,20 @@ async def copy(s: Session, cmd: c.Copy) -> str:
         s.conn.write(r.untagged(f"OK {code}Moved"))
     announce_expunged(s, view, [int(a) for a, _ in pairs])
     return f"{verb} completed"
+
+
+async def _learn(s: Session, view: SelectedView, target: Mailbox, new_uids: list[Uid]) -> None:
+    """Into Spam or out of it: the spam classifier learns (spam/training.py)."""
+    if not new_uids or _teaches_nothing(view, target):
+        return
+    source = await s.ctx.store.mailboxes.get_mailbox_by_id(view.mailbox_id)
+    if source is not None:
+        await learn_from_filing(s.ctx.spam, s.ctx.store, source, target, new_uids)
+
+
+def _teaches_nothing(view: SelectedView, target: Mailbox) -> bool:
+    """Neither side is Spam: the common move costs no look-up."""
+    return target.special_use is not SpecialUse.JUNK and not view.junk
 
 
 def announce_expunged(s: Session, view: SelectedView, uids: list[int]) -> None:
