@@ -11,6 +11,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.queue` (queue.py): `queue_messages`, `queue_recipients`, `queue_delay_notices`.
 - `store.web` (web.py): `web_sessions`, `admin_tokens`.
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
+- `store.imports` (imports.py): `import_seen` (what imports already copied).
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -41,6 +42,7 @@ from postfach.store.api import (
 )
 from postfach.store.base import StoreBase
 from postfach.store.events import Hub
+from postfach.store.imports import ImportsStore
 from postfach.store.locks import Locks
 from postfach.store.mail import MailStore, NewMessage
 from postfach.store.mailboxes import MailboxStore
@@ -74,6 +76,7 @@ class Store(StoreBase):
         self.web = WebSessionStore(self)
         self.mailing = MailingStore(self)
         self.locks = Locks(self)
+        self.imports = ImportsStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

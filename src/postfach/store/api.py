@@ -11,6 +11,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.queue` (`QueueApi`): the outbound queue.
 - `store.web` (`WebSessionsApi`): browser sessions and admin API tokens.
 - `store.mailing` (`MailingApi`): bulk mailing's relays, lists, campaigns, sends.
+- `store.imports` (`ImportsApi`): which source messages an import copied already.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
@@ -84,6 +85,7 @@ __all__ = [
     "AlreadyExists",
     "FlagMode",
     "HubApi",
+    "ImportsApi",
     "LocksApi",
     "MailApi",
     "MailboxesApi",
@@ -436,6 +438,26 @@ class LocksApi(Protocol):
     async def unlock(self, name: str, owner: str) -> None: ...
 
 
+class ImportsApi(Protocol):
+    """What imports (postfach/moving/) copied: source folder, UIDVALIDITY and UID."""
+
+    async def seen(
+        self, account_id: AccountId, source: str, folder: str, uidvalidity: int
+    ) -> set[int]:
+        """UIDs of the source folder (at that UIDVALIDITY) already copied into the account."""
+    async def remember(
+        self,
+        account_id: AccountId,
+        source: str,
+        folder: str,
+        uidvalidity: int,
+        uids: Sequence[int],
+    ) -> None:
+        """Notes copied UIDs; noting one twice is harmless."""
+    async def forget(self, account_id: AccountId, source: str) -> int:
+        """Drops what was noted of one source (a fresh import); returns how many rows."""
+
+
 class StoreApi(Protocol):
     """The whole store: its roles, and what it holds for all of them."""
 
@@ -461,5 +483,7 @@ class StoreApi(Protocol):
     def mailing(self) -> MailingApi: ...
     @property
     def locks(self) -> LocksApi: ...
+    @property
+    def imports(self) -> ImportsApi: ...
 
     async def close(self) -> None: ...

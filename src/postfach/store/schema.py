@@ -33,6 +33,7 @@ __all__ = [
     "blobs",
     "domains",
     "expunged",
+    "import_seen",
     "locks",
     "mailboxes",
     "mailing_attachments",
@@ -193,6 +194,20 @@ locks = Table(
     Column("name", String(400), primary_key=True),
     Column("owner", String(200), nullable=False),
     Column("expires", Float, nullable=False),
+)
+
+
+# -- imports (store/imports.py): source messages already copied -----------------
+
+import_seen = Table(
+    "import_seen",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(500), nullable=False),  # e.g. imap://user@host:993
+    Column("folder", String(1000), nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "source", "folder", "uidvalidity", "uid"),
 )
 
 

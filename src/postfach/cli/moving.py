@@ -1,0 +1,90 @@
+"""`postfach import imap|mbox|maildir`, `export`, `backup`, `restore`: moving mail.
+
+The work is postfach/moving/'s; here are the arguments, the password prompt
+and the one-line summaries. The source server's password comes from one line
+of stdin (--password-stdin) or a prompt, and is never echoed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+import time
+from typing import Any
+
+from postfach.cli.common import format_size, open_store
+from postfach.moving.imap_import import import_imap
+from postfach.moving.imap_source import ImapSource, SourceError
+from postfach.moving.progress import Bar
+from postfach.moving.target import ImportFailed, Target
+
+__all__ = ["register"]
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    imp = sub.add_parser("import", help="copy mail in from another server or from files")
+    isub = imp.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    p = isub.add_parser(
+        "imap", parents=[common], help="copy every folder of another IMAP server (resumable)"
+    )
+    p.add_argument("address", help="the postfach account to copy into")
+    p.add_argument("--from", dest="server", required=True, metavar="HOST:PORT")
+    p.add_argument(
+        "--security",
+        choices=("ssl", "starttls", "none"),
+        help="default: ssl on port 993, else starttls",
+    )
+    p.add_argument("--user", help="login at the source (default: ADDRESS)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--folders", nargs="+", default=(), metavar="FOLDER", help="only these")
+    p.add_argument(
+        "--insecure", action="store_true", help="do not verify the source's TLS certificate"
+    )
+    p.set_defaults(handler=import_imap_command)
+
+
+def _server(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--from {text}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _source_password(from_stdin: bool, prompt: str) -> str:
+    password = sys.stdin.readline().rstrip("\r\n") if from_stdin else getpass.getpass(prompt)
+    if not password:
+        raise ValueError("an empty password is not allowed")
+    return password
+
+
+async def import_imap_command(args: argparse.Namespace) -> int:
+    host, port = _server(args.server)
+    security = args.security or ("ssl" if port == 993 else "starttls")
+    user = args.user or args.address
+    password = _source_password(args.password_stdin, f"Password of {user} at {host}: ")
+    source = ImapSource(host, port, security, user, password, verify=not args.insecure)
+    key = f"imap://{user}@{host}:{port}"
+    started = time.monotonic()
+    async with open_store(args) as (_config, store):
+        target = await Target.of(store, args.address)
+        try:
+            await _to_thread(source.connect)
+            with Bar() as bar:
+                result = await import_imap(source, target, key, bar, args.folders)
+        except (SourceError, ImportFailed) as exc:
+            raise ValueError(str(exc)) from None
+        finally:
+            await _to_thread(source.close)
+    seconds = time.monotonic() - started
+    print(
+        f"imported {result.copied} message(s), {format_size(result.octets)} in "
+        f"{seconds:.1f}s ({result.copied / max(seconds, 1e-6):.0f}/s); "
+        f"{result.skipped} already there; {len(result.folders)} folder(s)"
+    )
+    return 0
+
+
+async def _to_thread(fn: Any) -> None:
+    await asyncio.to_thread(fn)
