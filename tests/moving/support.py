@@ -75,7 +75,7 @@ def message(folder: str, number: int, size: int = 1500) -> bytes:
         f"From: sender{number % 7}@example.net\r\nTo: someone@example.org\r\n"
         f"Subject: {folder} message {number}\r\nMessage-ID: <{number}.{folder}@example.net>\r\n"
         f"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\n"
-        f"From here on a line starts with From, and >From too.\r\n{body}\r\n"
+        f"From here on a line starts with From,\r\n>From a quoted one too.\r\n{body}\r\n"
     ).encode()
 
 

@@ -12,9 +12,12 @@ import asyncio
 import getpass
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from postfach.cli.common import format_size, open_store
+from postfach.moving.file_import import export_account, import_files
+from postfach.moving.files import maildir_folders, mbox_folders
 from postfach.moving.imap_import import import_imap
 from postfach.moving.imap_source import ImapSource, SourceError
 from postfach.moving.progress import Bar
@@ -43,6 +46,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--insecure", action="store_true", help="do not verify the source's TLS certificate"
     )
     p.set_defaults(handler=import_imap_command)
+    for kind, what in (
+        ("mbox", "an mbox file, or a directory of them"),
+        ("maildir", "a Maildir++ (Dovecot) or Thunderbird maildir tree"),
+    ):
+        p = isub.add_parser(kind, parents=[common], help=f"copy {what} (resumable)")
+        p.add_argument("address", help="the postfach account to copy into")
+        p.add_argument("path", type=Path)
+        p.set_defaults(handler=import_files_command, kind=kind)
+    p = sub.add_parser("export", parents=[common], help="write an account's mail to files")
+    p.add_argument("address")
+    p.add_argument("--to", dest="directory", required=True, type=Path, metavar="DIR")
+    p.add_argument("--format", choices=("maildir", "mbox"), default="maildir")
+    p.set_defaults(handler=export_command)
 
 
 def _server(text: str) -> tuple[str, int]:
@@ -88,3 +104,36 @@ async def import_imap_command(args: argparse.Namespace) -> int:
 
 async def _to_thread(fn: Any) -> None:
     await asyncio.to_thread(fn)
+
+
+async def import_files_command(args: argparse.Namespace) -> int:
+    find = mbox_folders if args.kind == "mbox" else maildir_folders
+    folders = await asyncio.to_thread(find, args.path)
+    started = time.monotonic()
+    async with open_store(args) as (_config, store):
+        target = await Target.of(store, args.address)
+        try:
+            with Bar() as bar:
+                result = await import_files(target, folders, bar)
+        except ImportFailed as exc:
+            raise ValueError(str(exc)) from None
+    seconds = time.monotonic() - started
+    print(
+        f"imported {result.copied} message(s), {format_size(result.octets)} in "
+        f"{seconds:.1f}s; {result.skipped} already there; {result.folders} folder(s)"
+    )
+    return 0
+
+
+async def export_command(args: argparse.Namespace) -> int:
+    async with open_store(args) as (_config, store):
+        account = await store.accounts.get_account(args.address)
+        if account is None:
+            raise ValueError(f"no account {args.address}")
+        with Bar() as bar:
+            result = await export_account(store, account, args.directory, args.format, bar)
+    print(
+        f"exported {result.messages} message(s), {format_size(result.octets)} in "
+        f"{result.folders} folder(s) to {args.directory} ({args.format})"
+    )
+    return 0
