@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from postfach.cli.common import format_size, open_store
+from postfach.config import load_config
+from postfach.moving import backup as backups
 from postfach.moving.file_import import export_account, import_files
 from postfach.moving.files import maildir_folders, mbox_folders
 from postfach.moving.imap_import import import_imap
 from postfach.moving.imap_source import ImapSource, SourceError
 from postfach.moving.progress import Bar
 from postfach.moving.target import ImportFailed, Target
+from postfach.store.backup import sqlite_path
 
 __all__ = ["register"]
 
@@ -59,6 +62,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--to", dest="directory", required=True, type=Path, metavar="DIR")
     p.add_argument("--format", choices=("maildir", "mbox"), default="maildir")
     p.set_defaults(handler=export_command)
+    p = sub.add_parser(
+        "backup", parents=[common], help="a consistent copy of the whole store, server running"
+    )
+    p.add_argument("--to", dest="file", required=True, type=Path, metavar="FILE")
+    p.set_defaults(handler=backup_command)
+    p = sub.add_parser(
+        "restore", parents=[common], help="put a backup back (stop the server first)"
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument("--force", action="store_true", help="replace the store there is")
+    p.set_defaults(handler=restore_command)
 
 
 def _server(text: str) -> tuple[str, int]:
@@ -136,4 +150,28 @@ async def export_command(args: argparse.Namespace) -> int:
         f"exported {result.messages} message(s), {format_size(result.octets)} in "
         f"{result.folders} folder(s) to {args.directory} ({args.format})"
     )
+    return 0
+
+
+async def backup_command(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    how, summary = await backups.backup(config.storage.url, args.file)
+    size = format_size(args.file.stat().st_size)
+    print(f"backed up to {args.file} ({size}, {how})")
+    if summary is not None:
+        print(summary.line())
+    return 0
+
+
+async def restore_command(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if not args.file.is_file():
+        raise ValueError(f"{args.file}: no such file")
+    database = sqlite_path(config.storage.url)
+    there = database.exists() if database is not None else True
+    if there and not args.force:
+        where = database or "the PostgreSQL database"
+        raise ValueError(f"{where} holds a store already: stop the server, then pass --force")
+    summary = await backups.restore(args.file, config.storage.url)
+    print(f"restored {args.file}, verified: {summary.line()}")
     return 0
