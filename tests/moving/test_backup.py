@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 
 import aiosmtplib
+import pytest
 from tests.moving.support import acli, cli, fill, ok
 
-from harness import make_server
+from harness import PG_URL, make_server, reset_postgres
+from postfach.moving.backup import summarize
 from postfach.store import Store
 
 USER = "load@example.org"
@@ -127,3 +130,35 @@ async def test_a_damaged_backup_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout
     assert result.stderr.startswith("postfach: ") and "damaged" in result.stderr
     assert not (tmp_path / "fresh" / "p.db").exists()
+
+
+@pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not on PATH")
+async def test_postgresql_backup_by_pg_dump_restores_the_same_store(tmp_path: Path) -> None:
+    await reset_postgres(PG_URL)
+    live = config_file(tmp_path / "live", PG_URL)
+    ok(tmp_path, "domain", "add", "example.org", "--config", str(live))
+    ok(
+        tmp_path,
+        "user",
+        "add",
+        USER,
+        "--config",
+        str(live),
+        "--password-stdin",
+        stdin="pw-long-enough\n",
+    )
+    store = await Store.connect(PG_URL)
+    try:
+        account = await store.accounts.get_account(USER)
+        assert account is not None
+        await fill(store, account.id, {"INBOX": 30, "Sent": 5})
+        before = await summarize(store)
+    finally:
+        await store.close()
+    backup = tmp_path / "pg.dump"
+    out = ok(tmp_path, "backup", "--config", str(live), "--to", str(backup))
+    assert "pg_dump" in out
+    await reset_postgres(PG_URL)  # the store is lost
+    out = ok(tmp_path, "restore", "--config", str(live), "--force", str(backup))
+    assert before.line() in out
