@@ -44,9 +44,10 @@ class Quiet:
 
 
 class Bar:
-    """Messages, bytes, rate and ETA on stderr; plain when stderr is no terminal."""
+    """Messages, bytes, rate and ETA on stderr, when stderr is a terminal."""
 
     def __init__(self) -> None:
+        console = Console(stderr=True)
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -54,8 +55,10 @@ class Bar:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console,
             transient=False,
+            # Not a terminal (a script, a pipe): no bar; the summary line says it all.
+            disable=not console.is_terminal,
         )
         self._task: TaskID | None = None
         self._messages = 0
