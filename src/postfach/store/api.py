@@ -65,6 +65,7 @@ from postfach.store.records import (
     Alias,
     AppPassword,
     Domain,
+    ImportJob,
     Mailbox,
     MailboxId,
     MailboxIndex,
@@ -456,6 +457,23 @@ class ImportsApi(Protocol):
         """Notes copied UIDs; noting one twice is harmless."""
     async def forget(self, account_id: AccountId, source: str) -> int:
         """Drops what was noted of one source (a fresh import); returns how many rows."""
+    async def add_job(
+        self,
+        account_id: AccountId,
+        host: str,
+        port: int,
+        security: str,
+        login: str,
+        password_enc: str,
+    ) -> int:
+        """A background IMAP import (the web settings page), queued; returns its id."""
+    async def jobs(self, account_id: AccountId) -> list[ImportJob]:
+        """The account's jobs, newest first."""
+    async def next_job(self) -> ImportJob | None:
+        """Takes the oldest queued job: it is running when it comes back."""
+    async def update_job(self, job_id: int, **values: Any) -> None: ...
+    async def requeue_running(self) -> int:
+        """At start: jobs left running by a stopped server are queued again."""
 
 
 class StoreApi(Protocol):

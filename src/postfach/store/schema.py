@@ -33,6 +33,7 @@ __all__ = [
     "blobs",
     "domains",
     "expunged",
+    "import_jobs",
     "import_seen",
     "locks",
     "mailboxes",
@@ -208,6 +209,29 @@ import_seen = Table(
     Column("uidvalidity", BigInteger, nullable=False),
     Column("uid", BigInteger, nullable=False),
     UniqueConstraint("account_id", "source", "folder", "uidvalidity", "uid"),
+)
+
+# Imports started from the web settings page; the server runs them in the background
+# and, after a restart, again (they are resumable). The password is sealed (mailing's
+# vault) and dropped when the job ends.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("security", String(16), nullable=False),
+    Column("login", Text, nullable=False),
+    Column("password_enc", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False),  # queued, running, done, failed
+    Column("messages_total", Integer, nullable=False, default=0),
+    Column("messages_done", Integer, nullable=False, default=0),
+    Column("octets_done", BigInteger, nullable=False, default=0),
+    Column("error", Text, nullable=False, default=""),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Index("import_jobs_state", "state", "id"),
 )
 
 
