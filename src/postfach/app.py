@@ -171,7 +171,11 @@ class App:
         services: list[_Service] = [
             QueueWorker(self.ctx),
             MailingService(self.ctx),
-            ImportService(self.ctx.store, self.config.server.data_dir),
+            ImportService(
+                self.ctx.store,
+                self.config.server.data_dir,
+                private_hosts=self.config.imports.web_private_hosts,
+            ),
         ]
         for service in services:
             await service.start()

@@ -160,6 +160,13 @@ class MailingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportsConfig:
+    # The web settings page's IMAP import may reach loopback and private addresses
+    # (off: only public ones, so the form cannot probe the server's own network).
+    web_private_hosts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -170,6 +177,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     mailing: MailingConfig = field(default_factory=MailingConfig)
+    imports: ImportsConfig = field(default_factory=ImportsConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -219,6 +227,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "queue": QueueConfig,
     "mailing": MailingConfig,
+    "imports": ImportsConfig,
 }
 
 

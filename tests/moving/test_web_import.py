@@ -6,10 +6,11 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
 from tests.moving.support import contents, fill
 from tests.web.webhelpers import PASSWORD, client_for, page_csrf, sign_in
 
-from harness import make_server
+from harness import BACKENDS, make_server
 from postfach.moving.service import queue_import
 from postfach.store import Store
 
@@ -29,10 +30,11 @@ async def wait_done(store: Store, address: str) -> None:
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_import_started_on_the_settings_page_runs_in_the_background(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
-    async with make_server(tmp_path) as server:
+    async with make_server(tmp_path, backend, imports={"web_private_hosts": True}) as server:
         old = await server.add_user("old@example.org", "old-server-pass")
         await server.add_user("alice@example.org", PASSWORD)
         await fill(server.ctx.store, old.id, FOLDERS)
@@ -72,7 +74,8 @@ def free_port() -> int:
 
 async def test_a_job_left_running_by_a_stopped_server_resumes_at_start(tmp_path: Path) -> None:
     listeners = {"imap": f"127.0.0.1:{free_port()}"}
-    async with make_server(tmp_path, listeners=listeners) as server:
+    imports = {"web_private_hosts": True}
+    async with make_server(tmp_path, listeners=listeners, imports=imports) as server:
         old = await server.add_user("old@example.org", "old-server-pass")
         alice = await server.add_user("alice@example.org", PASSWORD)
         await fill(server.ctx.store, old.id, FOLDERS)
@@ -87,6 +90,34 @@ async def test_a_job_left_running_by_a_stopped_server_resumes_at_start(tmp_path:
         assert job is not None and job.state == "running"
     finally:
         await store.close()
-    async with make_server(tmp_path, listeners=listeners) as server:
+    async with make_server(tmp_path, listeners=listeners, imports=imports) as server:
         await wait_done(server.ctx.store, "alice@example.org")
         assert await contents(server.ctx.store, "alice@example.org") == expected
+
+
+async def test_the_web_import_may_not_reach_private_addresses_by_default(tmp_path: Path) -> None:
+    async with make_server(tmp_path) as server:
+        await server.add_user("old@example.org", "old-server-pass")
+        await server.add_user("alice@example.org", PASSWORD)
+        async with client_for(server.ctx) as client:
+            await sign_in(client, "alice@example.org")
+            csrf = await page_csrf(client, "/settings/import")
+            form = {
+                "csrf": csrf,
+                "host": "127.0.0.1",
+                "port": str(server.port("imap")),
+                "security": "none",
+                "login": "old@example.org",
+                "password": "old-server-pass",
+            }
+            assert (await client.post("/settings/import", data=form)).status_code == 303
+            account = await server.ctx.store.accounts.get_account("alice@example.org")
+            assert account is not None
+            async with asyncio.timeout(30):
+                while (job := (await server.ctx.store.imports.jobs(account.id))[0]).state in {
+                    "queued",
+                    "running",
+                }:
+                    await asyncio.sleep(0.1)
+            assert job.state == "failed" and "private address" in job.error
+            assert job.password_enc == ""

@@ -84,6 +84,9 @@ forbid_port_25 = true            # refuse external relays on port 25
 unsubscribe_url = ""             # base of unsubscribe links; empty: https://public_name
 bounce_interval = 900.0          # seconds between bounce-mailbox checks
 
+[imports]
+web_private_hosts = false        # web page's IMAP import may reach private addresses
+
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993
 

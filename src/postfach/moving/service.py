@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 from pathlib import Path
 
 from postfach.mailing.vault import Vault, VaultError
@@ -51,6 +53,20 @@ async def queue_import(
     return await store.imports.add_job(account_id, host, port, security, login, sealed)
 
 
+async def _public_only(host: str, port: int) -> None:
+    """Refuses a host that resolves to a loopback, private or link-local address:
+    a user's form must not reach into the server's own network."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise SourceError(f"cannot find {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise SourceError(f"{host} is a private address ({address}); not allowed here")
+
+
 class _Counting(Quiet):
     """Counts what is copied; the service writes the counts to the job's row."""
 
@@ -65,9 +81,17 @@ class _Counting(Quiet):
 class ImportService:
     """Runs queued import jobs, one at a time, in the primary process."""
 
-    def __init__(self, store: StoreApi, data_dir: str | Path, *, verify_tls: bool = True) -> None:
+    def __init__(
+        self,
+        store: StoreApi,
+        data_dir: str | Path,
+        *,
+        private_hosts: bool = False,
+        verify_tls: bool = True,
+    ) -> None:
         self.store = store
         self.vault = Vault.for_data_dir(data_dir)
+        self.private_hosts = private_hosts
         self.verify_tls = verify_tls
         self._task: asyncio.Task[None] | None = None
 
@@ -99,6 +123,8 @@ class ImportService:
     async def _run(self, job: ImportJob) -> None:
         counts = _Counting()
         try:
+            if not self.private_hosts:
+                await _public_only(job.host, job.port)
             password = self.vault.decrypt(job.password_enc)
             account = await self.store.accounts.get_account_by_id(job.account_id)
             if account is None:

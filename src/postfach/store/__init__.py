@@ -11,7 +11,8 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.queue` (queue.py): `queue_messages`, `queue_recipients`, `queue_delay_notices`.
 - `store.web` (web.py): `web_sessions`, `admin_tokens`.
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
-- `store.imports` (imports.py): `import_seen` (what imports already copied).
+- `store.imports` (imports.py): `import_seen` (what imports already copied),
+  `import_jobs` (imports the web started).
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.

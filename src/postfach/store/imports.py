@@ -109,14 +109,15 @@ class ImportsStore(Role):
     async def next_job(self) -> ImportJob | None:
         """The oldest queued job, now marked running."""
         async with self.write() as tx:
-            row = (
-                await tx.execute(
-                    select(import_jobs)
-                    .where(import_jobs.c.state == "queued")
-                    .order_by(import_jobs.c.id)
-                    .limit(1)
-                )
-            ).first()
+            query = (
+                select(import_jobs)
+                .where(import_jobs.c.state == "queued")
+                .order_by(import_jobs.c.id)
+                .limit(1)
+            )
+            if self.dialect == "postgresql":  # nodes sharing the database take different jobs
+                query = query.with_for_update(skip_locked=True)
+            row = (await tx.execute(query)).first()
             if row is None:
                 return None
             await tx.execute(
