@@ -20,7 +20,7 @@ from postfach.config import load_config
 from postfach.moving import backup as backups
 from postfach.moving.file_import import export_account, import_files
 from postfach.moving.files import maildir_folders, mbox_folders
-from postfach.moving.imap_import import import_imap
+from postfach.moving.imap_import import import_imap, source_key
 from postfach.moving.imap_source import ImapSource, SourceError
 from postfach.moving.progress import Bar
 from postfach.moving.target import ImportFailed, Target
@@ -95,13 +95,13 @@ async def import_imap_command(args: argparse.Namespace) -> int:
     user = args.user or args.address
     password = _source_password(args.password_stdin, f"Password of {user} at {host}: ")
     source = ImapSource(host, port, security, user, password, verify=not args.insecure)
-    key = f"imap://{user}@{host}:{port}"
     started = time.monotonic()
     async with open_store(args) as (_config, store):
-        target = await Target.of(store, args.address)
         try:
+            target = await Target.of(store, args.address)
             await _to_thread(source.connect)
             with Bar() as bar:
+                key = source_key(user, host, port)
                 result = await import_imap(source, target, key, bar, args.folders)
         except (SourceError, ImportFailed) as exc:
             raise ValueError(str(exc)) from None
@@ -125,8 +125,8 @@ async def import_files_command(args: argparse.Namespace) -> int:
     folders = await asyncio.to_thread(find, args.path)
     started = time.monotonic()
     async with open_store(args) as (_config, store):
-        target = await Target.of(store, args.address)
         try:
+            target = await Target.of(store, args.address)
             with Bar() as bar:
                 result = await import_files(target, folders, bar)
         except ImportFailed as exc:

@@ -24,7 +24,7 @@ from postfach.moving.progress import Reporter
 from postfach.moving.target import Item, Target, content_sha256, fingerprint
 from postfach.store.records import Mailbox
 
-__all__ = ["FolderPlan", "ImportResult", "import_imap", "plan"]
+__all__ = ["FolderPlan", "ImportResult", "import_imap", "plan", "source_key"]
 
 T = TypeVar("T")
 
@@ -49,6 +49,12 @@ class ImportResult:
     octets: int = 0
     skipped: int = 0  # noted or found already
     folders: list[str] = field(default_factory=list)
+
+
+def source_key(login: str, host: str, port: int) -> str:
+    """What the imports role notes copied messages under; the CLI and the web's
+    background imports use the same, so each resumes the other's work."""
+    return f"imap://{login}@{host}:{port}"
 
 
 async def _call(fn: Callable[..., T], *args: object) -> T:

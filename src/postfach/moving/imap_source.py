@@ -112,6 +112,7 @@ class ImapSource:
         self._verify = verify
         self._timeout = timeout
         self._imap: imaplib.IMAP4 | None = None
+        self._exists = -1  # messages in the selected folder; -1: not known
 
     def _tls(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -171,6 +172,8 @@ class ImapSource:
         """EXAMINEs the folder (read-only: \\Seen stays as it was); its UIDVALIDITY."""
         typ, data = self.imap.select(_quote(folder.wire_name), readonly=True)
         _check(typ, data, f"EXAMINE {folder.name}")
+        first = data[0] if data else b""
+        self._exists = int(first) if isinstance(first, bytes) and first.isdigit() else -1
         typ, data = self.imap.response("UIDVALIDITY")
         match = _UIDVALIDITY.search(data[0] or b"") if data and data[0] else None
         if match is None:
@@ -179,6 +182,8 @@ class ImapSource:
 
     def listing(self) -> list[SourceMessage]:
         """UID, flags, internal date and size of every message of the selected folder."""
+        if self._exists == 0:
+            return []  # some servers answer "1:*" in an empty folder with NO
         typ, data = self.imap.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE RFC822.SIZE)")
         _check(typ, data, "FETCH")
         messages: dict[int, SourceMessage] = {}

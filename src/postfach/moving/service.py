@@ -19,24 +19,19 @@ import socket
 from pathlib import Path
 
 from postfach.mailing.vault import Vault, VaultError
-from postfach.moving.imap_import import import_imap
+from postfach.moving.imap_import import import_imap, source_key
 from postfach.moving.imap_source import ImapSource, SourceError
 from postfach.moving.progress import Quiet
 from postfach.moving.target import ImportFailed, Target
 from postfach.store.api import StoreApi, StoreError
 from postfach.store.records import AccountId, ImportJob
 
-__all__ = ["ImportService", "queue_import", "source_key"]
+__all__ = ["ImportService", "queue_import"]
 
 log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between looks for a queued job
 PROGRESS_EVERY = 1.0
-
-
-def source_key(login: str, host: str, port: int) -> str:
-    """What the imports role notes copied messages under (the CLI uses the same)."""
-    return f"imap://{login}@{host}:{port}"
 
 
 async def queue_import(
