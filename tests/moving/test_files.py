@@ -11,7 +11,7 @@ from tests.moving.support import contents, fill, installation, ok
 
 from postfach.store import Store
 
-FOLDERS = {"INBOX": 120, "Sent": 40, "Projects": 30, "Projects/2026": 25, "Trash": 10, "Spam": 5}
+FOLDERS = {"INBOX": 450, "Sent": 40, "Projects": 30, "Projects/2026": 25, "Trash": 10, "Spam": 5}
 
 
 @pytest.mark.parametrize("kind", ["maildir", "mbox"])
@@ -28,11 +28,11 @@ async def test_export_then_import_into_a_fresh_account_gives_identical_contents(
         await store.close()
 
     out = ok(tmp_path, "export", "a@example.org", "--to", "out", "--format", kind)
-    assert "exported 230 message(s)" in out
+    assert "exported 560 message(s)" in out
     out = ok(tmp_path, "import", kind, "b@example.org", "out")
-    assert "imported 230 message(s)" in out
+    assert "imported 560 message(s)" in out
     again = ok(tmp_path, "import", kind, "b@example.org", "out")
-    assert "imported 0 message(s)" in again and "230 already there" in again
+    assert "imported 0 message(s)" in again and "560 already there" in again
 
     store = await Store.connect(url)
     try:

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from postfach.moving.files import FileFolder, write_maildir, write_mbox
+from postfach.moving.files import FileFolder, maildir_keywords, write_maildir, write_mbox
 from postfach.moving.progress import Reporter
 from postfach.moving.target import Item, Target, content_sha256, fingerprint
 from postfach.store.api import StoreApi
@@ -87,7 +87,6 @@ async def export_account(
     if root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty")
     root.mkdir(parents=True, exist_ok=True)
-    write = write_maildir if kind == "maildir" else write_mbox
     mailboxes = await store.mailboxes.list_mailboxes(account.id)
     statuses = [await store.mailboxes.mailbox_status(m.id) for m in mailboxes]
     reporter.start(sum(s.messages for s in statuses), sum(s.size for s in statuses))
@@ -95,13 +94,21 @@ async def export_account(
     for mailbox in mailboxes:
         reporter.folder(mailbox.name)
         listing = await store.mail.message_listing(mailbox.id)
-        items: list[Item] = []
+        keywords = maildir_keywords(m.flags for m in listing)
+        if not listing and kind == "mbox":
+            await asyncio.to_thread(write_mbox, root, mailbox.name, [])
+        # A batch at a time: a folder of any size is never all in memory.
         for start in range(0, len(listing), BATCH):
             chunk = listing[start : start + BATCH]
             raws = await store.mail.read_raws(chunk)
-            items.extend(Item(raws[m.id], m.flags, m.internaldate) for m in chunk)
+            items = [Item(raws[m.id], m.flags, m.internaldate) for m in chunk]
+            if kind == "maildir":
+                await asyncio.to_thread(write_maildir, root, mailbox.name, items, keywords, start)
+            else:
+                await asyncio.to_thread(write_mbox, root, mailbox.name, items, start > 0)
             reporter.advance(len(chunk), sum(m.size for m in chunk))
-        await asyncio.to_thread(write, root, mailbox.name, items)
-        result.messages += len(items)
-        result.octets += sum(len(item.raw) for item in items)
+            result.messages += len(items)
+            result.octets += sum(len(item.raw) for item in items)
+        if not listing and kind == "maildir":
+            await asyncio.to_thread(write_maildir, root, mailbox.name, [], keywords)
     return result

@@ -22,7 +22,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from postfach.moving.target import Item
 __all__ = [
     "FileFolder",
     "maildir_folders",
+    "maildir_keywords",
     "mbox_folders",
     "write_maildir",
     "write_mbox",
@@ -164,8 +165,22 @@ def _maildir_item(path: Path, keywords: dict[str, str]) -> Item:
     return Item(path.read_bytes(), frozenset(flags), path.stat().st_mtime)
 
 
-def write_maildir(root: Path, folder: str, messages: Sequence[Item]) -> None:
-    """Writes one of our folders into a Maildir++ tree (INBOX at the root)."""
+def maildir_keywords(flag_sets: Iterable[frozenset[str]]) -> list[str]:
+    """The keywords a folder's dovecot-keywords lists (26 at most: letters a-z)."""
+    found = {f for flags in flag_sets for f in flags if not f.startswith("\\")}
+    return sorted(found - set(_MAILDIR_LETTERS))[:26]
+
+
+def write_maildir(
+    root: Path,
+    folder: str,
+    messages: Sequence[Item],
+    keywords: Sequence[str] | None = None,
+    start: int = 0,
+) -> None:
+    """Writes one of our folders into a Maildir++ tree (INBOX at the root); a large
+    folder in several calls, `start` counting the messages already written and
+    `keywords` (maildir_keywords of the whole folder) the same in each."""
     if folder == "INBOX":
         directory = root
     else:
@@ -174,15 +189,14 @@ def write_maildir(root: Path, folder: str, messages: Sequence[Item]) -> None:
         )
     for sub in ("cur", "new", "tmp"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
-    keywords = sorted(
-        {f for m in messages for f in m.flags if not f.startswith("\\")} - set(_MAILDIR_LETTERS)
-    )[:26]
+    if keywords is None:
+        keywords = maildir_keywords(m.flags for m in messages)
     letters = {keyword: chr(ord("a") + n) for n, keyword in enumerate(keywords)}
-    if keywords:
+    if keywords and start == 0:
         lines = "".join(f"{n} {keyword}\n" for n, keyword in enumerate(keywords))
         (directory / "dovecot-keywords").write_text(lines, "utf-8")
     host = socket.gethostname().replace("/", "_").replace(":", "_")
-    for number, item in enumerate(messages):
+    for number, item in enumerate(messages, start):
         info = "".join(
             sorted(
                 [_MAILDIR_LETTERS[f] for f in item.flags if f in _MAILDIR_LETTERS]
@@ -308,12 +322,13 @@ def _flag_headers(flags: frozenset[str], newline: bytes) -> bytes:
     return lines
 
 
-def write_mbox(root: Path, folder: str, messages: Sequence[Item]) -> None:
-    """Writes one of our folders as an mbox file, Thunderbird's layout (`A.sbd/B`)."""
+def write_mbox(root: Path, folder: str, messages: Sequence[Item], append: bool = False) -> None:
+    """Writes one of our folders as an mbox file, Thunderbird's layout (`A.sbd/B`);
+    a large folder in several calls, each after the first with `append`."""
     parts = folder.split("/")
     path = root.joinpath(*(part + ".sbd" for part in parts[:-1]), parts[-1])
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
+    with path.open("ab" if append else "wb") as out:
         for item in messages:
             date = item.internaldate if item.internaldate is not None else time.time()
             out.write(b"From MAILER-DAEMON " + time.asctime(time.gmtime(date)).encode() + b"\n")
