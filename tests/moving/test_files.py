@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from tests.moving.support import contents, fill, installation, ok
 
+from postfach.moving.files import mbox_folders, write_mbox
+from postfach.moving.target import Item
 from postfach.store import Store
 
 FOLDERS = {"INBOX": 450, "Sent": 40, "Projects": 30, "Projects/2026": 25, "Trash": 10, "Spam": 5}
@@ -90,3 +92,21 @@ async def test_dovecot_maildir_and_mutt_mbox_are_read_with_their_flags(tmp_path:
         assert got[("INBOX", b"Subject: unread\n\nbody\n", frozenset(), 1699318923)] == 1
     finally:
         await store.close()
+
+
+def test_mbox_keeps_awkward_messages_byte_for_byte(tmp_path: Path) -> None:
+    awkward = [
+        b"Subject: a\r\n\r\nFrom the first line\r\n>From quoted\r\n>>From twice\r\n",
+        b"Subject: lone CR\n\nthis\rFrom is no line start\n",
+        b"Subject: LF only\nStatus-Like: kept\n\nFrom \n\n\nblank lines above\n",
+        b"Subject: only a header\r\n",
+    ]
+    items = [
+        Item(raw, frozenset({"\\Seen", "$Work"} if n % 2 else set()), 1_700_000_000.0 + n)
+        for n, raw in enumerate(awkward)
+    ]
+    write_mbox(tmp_path, "INBOX", items[:2])
+    write_mbox(tmp_path, "INBOX", items[2:], append=True)
+    [folder] = mbox_folders(tmp_path / "INBOX")
+    assert folder.count() == 4
+    assert list(folder.messages()) == items

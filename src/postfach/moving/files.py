@@ -18,6 +18,7 @@ files is read the way Thunderbird keeps them (`Name`, children in `Name.sbd/`).
 from __future__ import annotations
 
 import calendar
+import io
 import os
 import re
 import socket
@@ -73,7 +74,7 @@ class FileFolder:
     def count(self) -> int:
         if self.kind == "maildir":
             return len(self.paths)
-        return sum(1 for _ in _mbox_chunks(self.paths[0].read_bytes()))
+        return sum(1 for _ in _mbox_chunks(self.paths[0]))
 
     def messages(self) -> Iterator[Item]:
         if self.kind == "maildir":
@@ -81,7 +82,7 @@ class FileFolder:
             for path in self.paths:
                 yield _maildir_item(path, keywords)
         else:
-            for chunk in _mbox_chunks(self.paths[0].read_bytes()):
+            for chunk in _mbox_chunks(self.paths[0]):
                 yield _mbox_item(chunk)
 
 
@@ -243,20 +244,28 @@ def _mbox_directory(directory: Path, parent: str) -> list[FileFolder]:
     return found
 
 
-def _mbox_chunks(data: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
-    """(From line, message lines) per message; the blank line closing each is dropped."""
-    lines = data.splitlines(keepends=True)
-    start = None
-    for index, line in enumerate(lines + [b"From "]):
-        if line.startswith(b"From ") and (
-            index == 0 or lines[index - 1] in {b"\n", b"\r\n"} or index == len(lines)
-        ):
-            if start is not None:
-                body = lines[start + 1 : index]
-                if body and body[-1] in {b"\n", b"\r\n"}:
-                    body = body[:-1]
-                yield lines[start], body
-            start = index
+def _mbox_chunks(path: Path) -> Iterator[tuple[bytes, list[bytes]]]:
+    """(From line, message lines) per message, read line by line (an mbox may be
+    larger than memory); the blank line closing each message is dropped. A
+    `From ` line opens a message only after a blank line (or first in the file)."""
+    from_line: bytes | None = None
+    body: list[bytes] = []
+    after_blank = True
+    with path.open("rb") as lines:  # lines end at \n only, as the writer splits them
+        for line in lines:
+            if after_blank and line.startswith(b"From "):
+                if from_line is not None:
+                    yield from_line, _without_separator(body)
+                from_line, body = line, []
+            elif from_line is not None:
+                body.append(line)
+            after_blank = line in {b"\n", b"\r\n"}
+    if from_line is not None:
+        yield from_line, _without_separator(body)
+
+
+def _without_separator(body: list[bytes]) -> list[bytes]:
+    return body[:-1] if body and body[-1] in {b"\n", b"\r\n"} else body
 
 
 def _header_end(raw: bytes) -> int:
@@ -335,7 +344,7 @@ def write_mbox(root: Path, folder: str, messages: Sequence[Item], append: bool =
             end = _header_end(item.raw)
             newline = b"\r\n" if b"\r\n" in item.raw[:end] else b"\n"
             raw = item.raw[:end] + _flag_headers(item.flags, newline) + item.raw[end:]
-            for line in raw.splitlines(keepends=True):
+            for line in io.BytesIO(raw):  # split at \n only, as the reader does
                 out.write(b">" + line if _NEEDS_QUOTE.match(line) else line)
             if not raw.endswith(b"\n"):
                 out.write(b"\n")
