@@ -29,6 +29,7 @@ from postfach.imap import server as imap_server
 from postfach.imap.indexcache import IndexCache
 from postfach.imap.recent import tracker_for
 from postfach.mailing.service import MailingService
+from postfach.moving.service import ImportService
 from postfach.net.listeners import HandedConnections, RunningListener
 from postfach.net.tls import server_ssl_context
 from postfach.pop3 import server as pop3_server
@@ -165,10 +166,19 @@ class App:
         self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
 
     async def _start_services(self, primary: bool) -> None:
-        """Background workers, one per server: the outbound queue and the mailing engine."""
+        """Background workers, one per server: the outbound queue, the mailing engine and
+        the imports started from the web."""
         if not primary:
             return
-        services: list[_Service] = [QueueWorker(self.ctx), MailingService(self.ctx)]
+        services: list[_Service] = [
+            QueueWorker(self.ctx),
+            MailingService(self.ctx),
+            ImportService(
+                self.ctx.store,
+                self.config.server.data_dir,
+                private_hosts=self.config.imports.web_private_hosts,
+            ),
+        ]
         for service in services:
             await service.start()
             self._services.append(service)

@@ -211,6 +211,13 @@ class SpamConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportsConfig:
+    # The web settings page's IMAP import may reach loopback and private addresses
+    # (off: only public ones, so the form cannot probe the server's own network).
+    web_private_hosts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -224,6 +231,7 @@ class Config:
     dns: DnsConfig = field(default_factory=DnsConfig)
     mx: MxConfig = field(default_factory=MxConfig)
     spam: SpamConfig = field(default_factory=SpamConfig)
+    imports: ImportsConfig = field(default_factory=ImportsConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -276,6 +284,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "dns": DnsConfig,
     "mx": MxConfig,
     "spam": SpamConfig,
+    "imports": ImportsConfig,
 }
 
 

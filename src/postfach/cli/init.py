@@ -110,6 +110,9 @@ greylist = false                 # 451 to a new (network, sender, recipient) for
 greylist_delay = 300.0           # seconds before its retry is taken
 greylist_expire = 3110400.0      # seconds (36 days) a known triplet keeps passing
 
+[imports]
+web_private_hosts = false        # web page's IMAP import may reach private addresses
+
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993
 

@@ -13,6 +13,8 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
 - `store.greylist` (greylist.py): `greylist`.
 - `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
+- `store.imports` (imports.py): `import_seen` (what imports already copied),
+  `import_jobs` (imports the web started).
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -44,6 +46,7 @@ from postfach.store.api import (
 from postfach.store.base import StoreBase
 from postfach.store.events import Hub
 from postfach.store.greylist import GreylistStore
+from postfach.store.imports import ImportsStore
 from postfach.store.locks import Locks
 from postfach.store.mail import MailStore, NewMessage
 from postfach.store.mailboxes import MailboxStore
@@ -80,6 +83,7 @@ class Store(StoreBase):
         self.locks = Locks(self)
         self.greylist = GreylistStore(self)
         self.spam = SpamStore(self)
+        self.imports = ImportsStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

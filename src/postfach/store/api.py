@@ -13,6 +13,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.mailing` (`MailingApi`, in mailing_api.py): bulk mailing's relays, lists,
   campaigns, sends.
 - `store.greylist` (`GreylistApi`): triplets seen by the MX's greylisting.
+- `store.imports` (`ImportsApi`): which source messages an import copied already.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
 - `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
@@ -30,7 +31,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from postfach.store.errors import (
     AlreadyExists,
@@ -57,6 +58,7 @@ from postfach.store.records import (
     Alias,
     AppPassword,
     Domain,
+    ImportJob,
     Mailbox,
     MailboxId,
     MailboxIndex,
@@ -79,6 +81,7 @@ __all__ = [
     "FlagMode",
     "GreylistApi",
     "HubApi",
+    "ImportsApi",
     "LocksApi",
     "MailApi",
     "MailboxesApi",
@@ -400,6 +403,43 @@ class SpamApi(Protocol):
         (False), and as the other kind takes back what it taught first."""
 
 
+class ImportsApi(Protocol):
+    """What imports (postfach/moving/) copied: source folder, UIDVALIDITY and UID."""
+
+    async def seen(
+        self, account_id: AccountId, source: str, folder: str, uidvalidity: int
+    ) -> set[int]:
+        """UIDs of the source folder (at that UIDVALIDITY) already copied into the account."""
+    async def remember(
+        self,
+        account_id: AccountId,
+        source: str,
+        folder: str,
+        uidvalidity: int,
+        uids: Sequence[int],
+    ) -> None:
+        """Notes copied UIDs; noting one twice is harmless."""
+    async def forget(self, account_id: AccountId, source: str) -> int:
+        """Drops what was noted of one source (a fresh import); returns how many rows."""
+    async def add_job(
+        self,
+        account_id: AccountId,
+        host: str,
+        port: int,
+        security: str,
+        login: str,
+        password_enc: str,
+    ) -> int:
+        """A background IMAP import (the web settings page), queued; returns its id."""
+    async def jobs(self, account_id: AccountId) -> list[ImportJob]:
+        """The account's jobs, newest first."""
+    async def next_job(self) -> ImportJob | None:
+        """Takes the oldest queued job: it is running when it comes back."""
+    async def update_job(self, job_id: int, **values: Any) -> None: ...
+    async def requeue_running(self) -> int:
+        """At start: jobs left running by a stopped server are queued again."""
+
+
 class StoreApi(Protocol):
     """The whole store: its roles, and what it holds for all of them."""
 
@@ -429,5 +469,7 @@ class StoreApi(Protocol):
     def greylist(self) -> GreylistApi: ...
     @property
     def spam(self) -> SpamApi: ...
+    @property
+    def imports(self) -> ImportsApi: ...
 
     async def close(self) -> None: ...

@@ -24,6 +24,7 @@ __all__ = [
     "Alias",
     "AppPassword",
     "DeliveryStatus",
+    "ImportJob",
     "Domain",
     "Mailbox",
     "MailboxId",
@@ -206,3 +207,23 @@ class NewMessage:
     prefix: bytes = b""
     flags: frozenset[str] = frozenset()
     internaldate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """An IMAP import started from the web settings page (store.imports)."""
+
+    id: int
+    account_id: AccountId
+    host: str
+    port: int
+    security: str  # ssl, starttls, none
+    login: str
+    password_enc: str  # sealed by mailing's vault; "" once the job ended
+    state: str  # queued, running, done, failed
+    messages_total: int
+    messages_done: int
+    octets_done: int
+    error: str
+    created: float
+    updated: float

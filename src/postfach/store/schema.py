@@ -25,36 +25,12 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "IdType",
-    "accounts",
-    "admin_tokens",
-    "aliases",
-    "app_passwords",
-    "blobs",
-    "domains",
-    "expunged",
-    "greylist",
-    "locks",
-    "mailboxes",
-    "mailing_attachments",
-    "mailing_bounce_boxes",
-    "mailing_campaigns",
-    "mailing_contacts",
-    "mailing_lists",
-    "mailing_recipients",
-    "mailing_relays",
-    "mailing_sends",
-    "messages",
-    "meta",
-    "metadata",
-    "queue_delay_notices",
-    "queue_messages",
-    "queue_recipients",
-    "spam_accounts",
-    "spam_learnt",
-    "spam_senders",
-    "spam_tokens",
-    "subscriptions",
+    "IdType", "accounts", "admin_tokens", "aliases", "app_passwords", "blobs", "domains",
+    "expunged", "greylist", "import_jobs", "import_seen", "locks", "mailboxes",
+    "mailing_attachments", "mailing_bounce_boxes", "mailing_campaigns", "mailing_contacts",
+    "mailing_lists", "mailing_recipients", "mailing_relays", "mailing_sends", "messages",
+    "meta", "metadata", "queue_delay_notices", "queue_messages", "queue_recipients",
+    "spam_accounts", "spam_learnt", "spam_senders", "spam_tokens", "subscriptions",
     "web_sessions",
 ]
 
@@ -198,6 +174,43 @@ locks = Table(
     Column("name", String(400), primary_key=True),
     Column("owner", String(200), nullable=False),
     Column("expires", Float, nullable=False),
+)
+
+
+# -- imports (store/imports.py): source messages already copied -----------------
+
+import_seen = Table(
+    "import_seen",
+    metadata,
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(500), nullable=False),  # e.g. imap://user@host:993
+    Column("folder", String(1000), nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "source", "folder", "uidvalidity", "uid"),
+)
+
+# Imports started from the web settings page; the server runs them in the background
+# and, after a restart, again (they are resumable). The password is sealed (mailing's
+# vault) and dropped when the job ends.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("security", String(16), nullable=False),
+    Column("login", Text, nullable=False),
+    Column("password_enc", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False),  # queued, running, done, failed
+    Column("messages_total", Integer, nullable=False, default=0),
+    Column("messages_done", Integer, nullable=False, default=0),
+    Column("octets_done", BigInteger, nullable=False, default=0),
+    Column("error", Text, nullable=False, default=""),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Index("import_jobs_state", "state", "id"),
 )
 
 

@@ -22,7 +22,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postfach.context import ServerContext
 from postfach.store import StoreFull, StoreUnavailable, faults
-from postfach.web import account, admin_api, autoconfig, checkpage, unsubscribe, webmail
+from postfach.web import (
+    account,
+    admin_api,
+    autoconfig,
+    checkpage,
+    imports,
+    unsubscribe,
+    webmail,
+)
 from postfach.web.policy import PAGE_POLICY
 from postfach.web.problems import Problem, problem_response
 
@@ -120,6 +128,7 @@ def build_app(ctx: ServerContext) -> Starlette:
             *admin_api.routes(),
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable
             *account.routes(),
+            *imports.routes(),
             *checkpage.routes(),
             *webmail.routes(),
             Mount("/static", app=static, name="static"),
