@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email
+import imaplib
 import logging
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import aiosmtplib
 import pytest
 
+from harness import TestServer, make_server
 from postfach.config import SpamConfig
 from postfach.spam.rspamd import RspamdScorer, controller_url
 from postfach.spam.verdict import ScanFacts, SpamVerdict
@@ -151,3 +156,48 @@ def test_scorer_from_config() -> None:
 def test_controller_beside_scanner() -> None:
     assert controller_url("http://127.0.0.1:11333") == "http://127.0.0.1:11334"
     assert controller_url("http://[::1]:11333/") == "http://[::1]:11334"
+
+
+async def _delivered_headers(server: TestServer, raw: bytes) -> email.message.Message:
+    """Sends `raw` to alice over the MX and reads its header back over IMAP."""
+    await aiosmtplib.send(
+        raw,
+        sender="bob@example.net",
+        recipients=["alice@example.org"],
+        hostname="127.0.0.1",
+        port=server.port("smtp"),
+        start_tls=False,
+    )
+
+    def fetch() -> bytes:
+        client = imaplib.IMAP4("127.0.0.1", server.port("imap"))
+        try:
+            client.login("alice@example.org", "pw-alice")
+            client.select("INBOX", readonly=True)
+            _, data = client.fetch("1", "(BODY.PEEK[HEADER])")
+            part = data[0]
+            assert isinstance(part, tuple)
+            return part[1]
+        finally:
+            client.logout()
+
+    return email.message_from_bytes(await asyncio.to_thread(fetch))
+
+
+async def test_the_mx_asks_rspamd_when_configured(rspamd: Rspamd, tmp_path: Path) -> None:
+    spam = {"rspamd": rspamd.scanner, "rspamd_controller": rspamd.controller,
+            "rspamd_password": rspamd.password}  # fmt: skip
+    async with make_server(tmp_path, spam=spam) as server:
+        await server.add_user("alice@example.org", "pw-alice")
+        headers = await _delivered_headers(server, message(HAM))
+    status = headers["X-Spam-Status"]
+    assert status.startswith("No, score=")
+    assert "ARC_NA(" in status  # a symbol of rspamd's own: rspamd scored it, not the built-in rules
+
+
+async def test_the_mx_takes_mail_unscanned_while_rspamd_is_down(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with make_server(tmp_path, spam={"rspamd": closed, "rspamd_timeout": 2.0}) as server:
+        await server.add_user("alice@example.org", "pw-alice")
+        headers = await _delivered_headers(server, message(HAM))
+    assert headers["X-Spam-Status"] == "unscanned"
