@@ -14,6 +14,7 @@ from postfach.store import NewMessage, Store
 from postfach.store.api import StoreApi
 from postfach.store.blobs import prepare_blob
 from postfach.store.records import AccountId
+from support.cli import postfach_ok, run_postfach
 
 PASSWORD = "import-secret-9"
 BASE_DATE = 1_700_000_000
@@ -23,22 +24,11 @@ Contents = Counter[tuple[str, bytes, frozenset[str], int]]
 
 
 def cli(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "POSTFACH_CONFIG": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "postfach", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_postfach(cwd, *args, stdin=stdin)
 
 
 def ok(cwd: Path, *args: str, stdin: str = "") -> str:
-    result = cli(cwd, *args, stdin=stdin)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return postfach_ok(cwd, *args, stdin=stdin)
 
 
 async def acli(cwd: Path, *args: str, stdin: str = "") -> asyncio.subprocess.Process:

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.cli import postfach_ok, run_postfach
+
 
 def run(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "POSTFACH_CONFIG": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "postfach", *args],
-        cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, env=env,
-    )  # fmt: skip
+    return run_postfach(cwd, *args, stdin=stdin)
 
 
 def ok(cwd: Path, *args: str, stdin: str = "") -> str:
-    result = run(cwd, *args, stdin=stdin)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return postfach_ok(cwd, *args, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
