@@ -27,9 +27,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from postfach.imap.grammar import decode_mutf7, encode_mutf7
 from postfach.moving.folders import special_use_of
 from postfach.moving.target import Item
+from postfach.mutf7 import decode_mutf7, encode_mutf7
 
 __all__ = [
     "FileFolder",

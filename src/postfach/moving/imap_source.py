@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from postfach.imap.grammar import decode_mutf7
+from postfach.mutf7 import decode_mutf7
 
 __all__ = ["ImapSource", "SourceFolder", "SourceMessage", "SourceError", "uid_set"]
 
