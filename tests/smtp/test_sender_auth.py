@@ -181,6 +181,9 @@ async def test_dmarc_quarantine_files_into_spam(
     [stored] = await messages_in(mx.ctx.store, RECIPIENT, "Spam")
     [header] = results_of(stored)
     assert "dmarc=fail header.from=shop-pf.net policy.dmarc=quarantine" in header
+    # The spam scorer got the same verdicts (ScanFacts.auth_results), not a header it parsed.
+    status = " ".join(str(email.message_from_bytes(stored)["X-Spam-Status"]).split())
+    assert "DMARC_FAIL(3.5)" in status, status
     logged = [r.getMessage() for r in caplog.records]
     assert any(line.endswith(f"to=<{RECIPIENT}> mailbox=Spam") for line in logged), logged
 

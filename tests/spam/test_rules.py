@@ -27,7 +27,6 @@ from postfach.spam.rules import (
     link_mismatch_hits,
     missing_header_hits,
 )
-from postfach.spam.screening import auth_results_from
 from postfach.spam.verdict import SpamVerdict
 from postfach.store.spam_records import SpamSettings
 
@@ -115,16 +114,6 @@ def test_auth_results_and_early_talker() -> None:
     assert early_talker_hits(False) == []
 
 
-def test_auth_results_read_from_our_header_only() -> None:
-    ours = (
-        b"Authentication-Results: mail.example.org;\r\n"
-        b"\tspf=fail smtp.mailfrom=x;\r\n\tdkim=pass\r\n"
-    )
-    assert auth_results_from(ours + GOOD) == {"spf": "fail", "dkim": "pass"}
-    # A stranger's header further down is never read.
-    assert auth_results_from(b"Received: x\r\n" + ours + GOOD) == {}
-
-
 def test_bayes_bands() -> None:
     assert bayes_hit(None) == []
     assert names(bayes_hit(0.999)) == ["BAYES_99"]
@@ -206,7 +195,6 @@ def test_arbitrary_bytes_never_crash_the_parsers(raw: bytes) -> None:
     for rule in (missing_header_hits, html_link_hits, executable_hits, encoded_word_hits):
         rule(content)
     link_mismatch_hits(content)
-    auth_results_from(raw)
     without_spam_headers(raw)
 
 

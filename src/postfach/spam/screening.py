@@ -9,7 +9,6 @@ reply at DATA answers for all recipients).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from postfach.config import SpamConfig
@@ -19,10 +18,7 @@ from postfach.spam.verdict import ScanFacts, Scorer, SpamVerdict
 from postfach.store.api import SpamApi
 from postfach.store.records import AccountId
 
-__all__ = ["Screening", "auth_results_from", "screen"]
-
-_METHOD_RESULT = re.compile(rb"\b(spf|dkim|dmarc|arc)=([a-z]+)", re.IGNORECASE)
-_FIELD = re.compile(rb"^Authentication-Results:(.*?)\r?\n(?![ \t])", re.IGNORECASE | re.DOTALL)
+__all__ = ["Screening", "screen"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +43,3 @@ async def screen(
     reject = bool(actions) and all(a is Action.REJECT for a in actions.values())
     junk = frozenset(a for a, action in actions.items() if action is not Action.DELIVER)
     return Screening(spam_headers(verdict, server.file) + raw, verdict, junk, reject)
-
-
-def auth_results_from(raw: bytes) -> dict[str, str]:
-    """{"spf": "pass", "dkim": "fail", ...} from the message's first header when it
-    is an Authentication-Results (the one this server just put on top; a
-    stranger's own further down are never read). A method with several results
-    (one per DKIM signature) keeps its first."""
-    match = _FIELD.match(raw)
-    if match is None:
-        return {}
-    results: dict[str, str] = {}
-    for method, result in _METHOD_RESULT.findall(match.group(1)):
-        results.setdefault(method.decode().lower(), result.decode().lower())
-    return results
