@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -14,21 +13,19 @@ from postfach.store import NewMessage, Store
 from postfach.store.api import StoreApi
 from postfach.store.blobs import prepare_blob
 from postfach.store.records import AccountId
-from support.cli import postfach_ok, run_postfach
+from support.cli import postfach_ok as ok
+from support.cli import run_postfach as cli
+
+__all__ = [
+    "BASE_DATE", "PASSWORD", "Contents", "acli", "cli", "contents", "count_messages", "fill",
+    "installation", "message", "ok",
+]  # fmt: skip
 
 PASSWORD = "import-secret-9"
 BASE_DATE = 1_700_000_000
 
 # What a folder holds, order aside: (folder, bytes, flags, whole-second date).
 Contents = Counter[tuple[str, bytes, frozenset[str], int]]
-
-
-def cli(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return run_postfach(cwd, *args, stdin=stdin)
-
-
-def ok(cwd: Path, *args: str, stdin: str = "") -> str:
-    return postfach_ok(cwd, *args, stdin=stdin)
 
 
 async def acli(cwd: Path, *args: str, stdin: str = "") -> asyncio.subprocess.Process:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.cli import postfach_ok, run_postfach
-
-
-def run(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return run_postfach(cwd, *args, stdin=stdin)
-
-
-def ok(cwd: Path, *args: str, stdin: str = "") -> str:
-    return postfach_ok(cwd, *args, stdin=stdin)
+from support.cli import postfach_ok as ok
+from support.cli import run_postfach as run
 
 
 @pytest.fixture(scope="module")
