@@ -2,7 +2,7 @@
 
 `run_checks` is the one entry point: it picks the servers (given targets, or
 the settings `postfach settings` would print), probes IMAP, POP3 and SMTP at
-the same time (their logins one after another, see probe.LoginTurns), then
+the same time (their logins one after another, see loginturns.py), then
 draws the conclusions no single probe can:
 
 - a POP3 "login failure or POP3 disabled" is "switched off" when the same
@@ -30,7 +30,8 @@ from postfach.clientsetup.checks import (
 from postfach.clientsetup.dialogs import Verdict
 from postfach.clientsetup.discover import Discovery
 from postfach.clientsetup.login_words import disabled_hint
-from postfach.clientsetup.probe import LoginTurns, Probe
+from postfach.clientsetup.loginturns import LoginTurns
+from postfach.clientsetup.probe import Probe
 from postfach.clientsetup.settings import MailSettings, lookup_settings, split_address
 from postfach.config import Config
 from postfach.store.api import StoreApi

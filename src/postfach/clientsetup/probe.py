@@ -22,7 +22,7 @@ import socket
 import ssl
 
 from postfach.clientsetup import dialogs
-from postfach.clientsetup.certs import CertFacts, certificate_problems, read_certificate
+from postfach.clientsetup.certs import CertFacts, read_certificate
 from postfach.clientsetup.checks import (
     CheckOptions,
     CheckResult,
@@ -36,52 +36,17 @@ from postfach.clientsetup.clock import find_date
 from postfach.clientsetup.conn import ConnectionClosed, LineConn, ProtocolTrouble, client_context
 from postfach.clientsetup.dialogs import Caps, Reply, Verdict
 from postfach.clientsetup.login_words import dns_words, login_result, no_login_words, send_as_result
+from postfach.clientsetup.loginturns import LoginTurns
+from postfach.clientsetup.tlscheck import chain_trusted, tls_check
 
-__all__ = ["LoginTurns", "Probe"]
+__all__ = ["Probe"]
 
-# OpenSSL verify codes after which the chain itself was trusted (x509_vfy.h):
-# 9/10 not yet valid/expired, 62/64 host name/IP address mismatch.
-_CHAIN_TRUSTED = frozenset({9, 10, 62, 64})
 ClockSample = tuple[datetime.datetime, datetime.datetime]  # (server said, we read it at)
 IO_ERRORS = (TimeoutError, OSError, ProtocolTrouble, ssl.SSLError, EOFError)
 
 
 class StopProbe(Exception):
     """A step failed; its result is recorded and the run ends."""
-
-
-# The most telling reply first: IMAP and SMTP tell a wrong password from a switched-off
-# protocol, POP3 cannot (so it goes last, when the others had their say).
-_LOGIN_ORDER = {"IMAP": 0, "SMTP": 1, "POP3": 2}
-# Replies about the password itself: the same password would fail everywhere.
-_PASSWORD_REFUSED = frozenset(
-    {Verdict.BAD_CREDENTIALS, Verdict.THROTTLED, Verdict.APP_PASSWORD, Verdict.WEB_SIGN_IN}
-)
-
-
-class LoginTurns:
-    """The probes of one run log in one after another, and stop sending a password
-    a server refused."""
-
-    def __init__(self) -> None:
-        self._done: list[tuple[tuple[int, int], asyncio.Event]] = []
-        self.refused: tuple[str, Verdict] | None = None  # protocol, verdict
-
-    def join(self, protocol: str) -> tuple[tuple[int, int], asyncio.Event]:
-        """A place in the order; set the event when the login is over (or never comes)."""
-        place = (_LOGIN_ORDER.get(protocol, len(_LOGIN_ORDER)), len(self._done))
-        entry = (place, asyncio.Event())
-        self._done.append(entry)
-        return entry
-
-    async def wait(self, place: tuple[int, int]) -> None:
-        for other, done in self._done:
-            if other < place:
-                await done.wait()
-
-    def record(self, protocol: str, verdict: Verdict) -> None:
-        if verdict in _PASSWORD_REFUSED and self.refused is None:
-            self.refused = (protocol, verdict)
 
 
 class Probe:
@@ -380,7 +345,7 @@ class Probe:
                 str(error or ""),
             )
             return
-        trusted = error is None or error.verify_code in _CHAIN_TRUSTED
+        trusted = chain_trusted(error)
         self.cert = (facts, trusted)
         self.results.append(self.tls_result(facts, trusted, None, conn.tls_version(), error))
 
@@ -392,27 +357,8 @@ class Probe:
         version: str = "",
         error: ssl.SSLCertVerificationError | None = None,
     ) -> CheckResult:
-        problems = certificate_problems(
-            facts, self.target.host, self.options.now(), trusted=trusted, offset=offset
-        )
-        detail = f"{version} certificate for {', '.join(facts.names)}, issued by {facts.issuer}"
-        if error is not None:
-            detail += f"; {error.verify_message}"
-        if not problems:
-            until = facts.not_after.strftime("%Y-%m-%d")
-            summary = f"encrypted; the certificate for {self.target.host} is valid until {until}"
-            return CheckResult(
-                self.target.protocol, Step.TLS, Status.PASS, summary, "", detail, self.target.label
-            )
-        status = Status.FAIL if any(p.fatal for p in problems) else Status.WARN
-        return CheckResult(
-            self.target.protocol,
-            Step.TLS,
-            status,
-            "; ".join(p.summary for p in problems),
-            "; ".join(p.hint for p in problems),
-            detail,
-            self.target.label,
+        return tls_check(
+            self.target, facts, trusted, self.options.now(), offset, version, error
         )
 
     # -- greeting and capabilities -------------------------------------------------------
