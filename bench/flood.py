@@ -48,10 +48,10 @@ from client import ImapClient, ImapError  # noqa: E402
 from loopback import free_port, wait_greeting  # noqa: E402
 from servers import (  # noqa: E402
     PASSWORD,
-    ROOT,
     fill_postfach,
     message,
     raise_nofile,
+    serve_postfach,
     stop,
     user_name,
 )
@@ -94,20 +94,12 @@ def start_server(
     asyncio.run(
         fill_postfach(url, users, lambda i: [message(i, n, 3) for n in range(1, MESSAGES + 1)])
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "postfach", "serve", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "serve.log", "wb"),  # noqa: SIM115
-        cwd=ROOT,
-    )
-    try:
+
+    def ready() -> None:
         for name in ("imap", "pop3", "smtp"):
             wait_greeting(ports[name], GREETINGS[name], name.upper(), 60)
-    except SystemExit:
-        stop(proc)
-        print((data / "serve.log").read_text()[-3000:], file=sys.stderr)
-        raise
-    return proc, ports
+
+    return serve_postfach(config, data, ready), ports
 
 
 # -- the normal client -----------------------------------------------------------

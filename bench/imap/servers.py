@@ -190,6 +190,14 @@ def start_postfach(
         f"[limits]\n{limits}\n"
     )
     asyncio.run(fill_postfach(url, users, messages))
+    return serve_postfach(config, data, lambda: wait_imap(port)), port
+
+
+def serve_postfach(
+    config: Path, data: Path, ready: Callable[[], None]
+) -> subprocess.Popen[bytes]:
+    """`postfach serve --config CONFIG`, its log in DATA/serve.log, until `ready()`
+    returns; a server that does not get there is stopped and its log shown."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "postfach", "serve", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -197,12 +205,12 @@ def start_postfach(
         cwd=ROOT,
     )
     try:
-        wait_imap(port)
+        ready()
     except SystemExit:
         stop(proc)
         print((data / "serve.log").read_text()[-3000:], file=sys.stderr)
         raise
-    return proc, port
+    return proc
 
 
 # -- Dovecot ----------------------------------------------------------------------
