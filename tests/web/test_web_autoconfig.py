@@ -193,7 +193,10 @@ async def test_apple_profile(public):
     profile = plistlib.loads(response.content)
     assert profile["PayloadType"] == "Configuration"
     assert profile["PayloadVersion"] == 1
+    # Reverse-DNS: the server's name, then the address's domain reversed and its local part.
+    assert profile["PayloadIdentifier"] == "org.example.mail.postfach.org.example.alice"
     [mail] = profile["PayloadContent"]
+    assert mail["PayloadIdentifier"] == "org.example.mail.postfach.org.example.alice.mail"
     assert mail["PayloadType"] == "com.apple.mail.managed"
     assert mail["EmailAccountType"] == "EmailTypeIMAP"
     assert mail["EmailAddress"] == "alice@example.org"

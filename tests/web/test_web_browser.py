@@ -213,3 +213,33 @@ async def test_search_and_read_with_attachment(web, browser_page):
     download = await info.value
     assert download.suggested_filename == "invoice.pdf"
     assert Path(await download.path()).read_bytes() == b"%PDF-1.4 test"
+
+
+PLACEHOLDER_FITS = """() => {
+    const input = document.querySelector('.search input');
+    const style = getComputedStyle(input);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return [context.measureText(input.placeholder).width, room];
+}"""
+
+
+@pytest.mark.parametrize("width", [1200, 360])
+async def test_the_inbox_page_at_desktop_and_phone_width(web, browser_page, width):
+    """The search box shows its whole placeholder, INBOX leads the folders, the
+    page fits the screen, and no request of the page (favicon included) fails."""
+    page = browser_page
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    await page.set_viewport_size({"width": width, "height": 800})
+    await sign_in(page)
+    await shot(page, f"07-inbox-{width}")
+    text_width, room = await page.evaluate(PLACEHOLDER_FITS)
+    assert text_width <= room, (text_width, room)
+    folders = await page.locator(".folders li a").all_text_contents()
+    assert folders == ["INBOX", "Drafts", "Sent", "Spam", "Trash"]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    favicon = await page.request.get("/favicon.ico")
+    assert favicon.status == 200 and favicon.headers["content-type"] == "image/svg+xml"
+    assert failed == []

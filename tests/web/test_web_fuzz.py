@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from postfach.web.cssguard import guard_css
 from postfach.web.mailview import parse_part
 from postfach.web.sanitize import sanitize_html
 
@@ -53,6 +54,23 @@ def test_sanitised_html_has_no_active_content(html):
                 assert not value.startswith(("javascript:", "vbscript:", "data:text")), value
                 if not remote and name in {"src", "background", "style"}:
                     assert "t.example" not in value, value
+
+
+CSS_FRAGMENTS = [
+    "url(", ")", "image-set(", "-webkit-image-set(", "@import ", ";", "{", "}", "\\", "\\75",
+    "\\72 ", "/*", "*/", '"', "'", "https://t.example/x", "//t.example/y", "data:image/png,x",
+    "u", "rl(", " ", "\n", "background:", "src(", "image(", "cross-fade(", "(", ":",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(CSS_FRAGMENTS) | st.text(max_size=6), max_size=30).map("".join))
+def test_guarded_css_loads_nothing_remote(css):
+    """Whatever the CSS, once guarded nothing remote is left to find: guarding
+    it again takes nothing out; allowing remote images never counts any."""
+    guarded = guard_css(css, remote_images=False)
+    assert guard_css(guarded.css, remote_images=False).blocked == 0
+    assert guard_css(css, remote_images=True).blocked == 0
 
 
 @given(st.text(max_size=30))

@@ -107,6 +107,36 @@ async def test_html_mail_is_sanitised_and_framed(web):
     assert "plain alternative" in plain.text and "srcdoc" not in plain.text
 
 
+CSS_TRICKS_HTML = """<html><head><style>
+@import "https://tracker.example/a.css";
+p.one { background: url( 'https://tracker.example/one.gif' ) }
+p.two { background-image: -webkit-image-set("https://tracker.example/two.gif" 1x) }
+p.three { background: u\\72l(https://tracker.example/three.gif) }
+p.four { background: url(data:image/png;base64,iVBORw0KGgo=) }
+</style></head><body>
+<p class="one">one</p><p class="two">two</p><p class="three">three</p>
+<p style="background:\\75 rl(https://tracker.example/attr.gif)">attr</p>
+<p style="color: green">plain</p>
+</body></html>"""
+
+
+async def test_remote_loads_in_css_are_taken_out_and_counted(web):
+    """url(), image-set(), @import and escaped url( in <style> and style= never
+    reach the frame unless asked for, and the notice counts each of them."""
+    raw = make_message("Styled tracker", "plain alternative", html=CSS_TRICKS_HTML)
+    uid = await put(web.ctx, web.alice, "INBOX", raw)
+    client = await signed_in(web)
+    page = await client.get(f"/mail/message?box=INBOX&uid={uid}")
+    document = srcdoc(page.text)
+    assert "tracker.example" not in document and "@import" not in document
+    assert "data:image/png;base64,iVBORw0KGgo=" in document and "color: green" in document
+    assert "5 remote image(s) blocked" in page.text
+    shown = srcdoc((await client.get(f"/mail/message?box=INBOX&uid={uid}&images=1")).text)
+    for name in ("one.gif", "two.gif", "three.gif", "attr.gif"):
+        assert f"https://tracker.example/{name}" in shown, name
+    assert "a.css" not in shown  # a style sheet from elsewhere is never wanted
+
+
 async def test_inline_cid_images_become_data_urls(web):
     from email.message import EmailMessage
 

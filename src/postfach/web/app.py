@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -120,8 +120,17 @@ def _store_fault(request: Request, exc: StoreUnavailable | StoreFull) -> Respons
     return PlainTextResponse(text, status_code=503, headers={"Retry-After": "30"})
 
 
+_STATIC = Path(__file__).parent / "static"
+
+
+async def _favicon(request: Request) -> Response:
+    """Browsers and feed readers ask for /favicon.ico whatever the page links."""
+    headers = {"Cache-Control": "public, max-age=86400"}
+    return FileResponse(_STATIC / "favicon.svg", media_type="image/svg+xml", headers=headers)
+
+
 def build_app(ctx: ServerContext) -> Starlette:
-    static = StaticFiles(directory=Path(__file__).parent / "static")
+    static = StaticFiles(directory=_STATIC)
     app = Starlette(
         routes=[
             *autoconfig.routes(),
@@ -131,6 +140,7 @@ def build_app(ctx: ServerContext) -> Starlette:
             *imports.routes(),
             *checkpage.routes(),
             *webmail.routes(),
+            Route("/favicon.ico", _favicon),
             Mount("/static", app=static, name="static"),
         ],
         exception_handlers={

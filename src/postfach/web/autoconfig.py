@@ -165,6 +165,14 @@ def _reverse_dns(name: str) -> str:
     return ".".join(reversed(name.strip(".").split("."))) or "postfach"
 
 
+def _address_identifier(address: str) -> str:
+    """anna@example.org as `org.example.anna`: the domain reversed, then the local
+    part, each label reduced to the letters, digits and hyphens an identifier allows."""
+    local, _, domain = address.rpartition("@")
+    labels = [*reversed(domain.strip(".").split(".")), local]
+    return ".".join(re.sub(r"[^A-Za-z0-9-]", "-", label) or "-" for label in labels)
+
+
 def _mail_payload(config: Config, address: str, identifier: str) -> dict[str, object]:
     settings = client_settings(config, address)
     incoming = _by_role(settings, "incoming")
@@ -202,7 +210,7 @@ def _mail_payload(config: Config, address: str, identifier: str) -> dict[str, ob
 def mobileconfig(config: Config, address: str) -> bytes:
     """An unsigned configuration profile with one mail account; the same address
     always gets the same UUIDs, so installing it again replaces the old one."""
-    identifier = f"{_reverse_dns(config.public_name)}.postfach.{_reverse_dns(address)}"
+    identifier = f"{_reverse_dns(config.public_name)}.postfach.{_address_identifier(address)}"
     profile = {
         "PayloadContent": [_mail_payload(config, address, identifier)],
         "PayloadDescription": f"Sets up the mail account {address}.",

@@ -5,7 +5,8 @@ links (http, https, mailto; opened in a new tab without referrer), images from
 `data:` and, only when the reader asks, from http(s). Scripts, event handlers,
 forms, frames, objects, `javascript:` URLs and comments are removed. Remote
 images are dropped (and counted, so the page can offer "show images") unless
-`remote_images` is set; `cid:` images become data: URLs through `inline`.
+`remote_images` is set; `cid:` images become data: URLs through `inline`;
+remote loads in CSS (`style=` and `<style>`) are taken out and counted too.
 
 The sanitised HTML is shown in a sandboxed iframe (no scripts, opaque origin)
 under a Content-Security-Policy that blocks remote loads, so even a sanitiser
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import nh3
+
+from postfach.web.cssguard import guard_css
 
 __all__ = ["SanitizedHtml", "frame_document", "frame_policy", "sanitize_html"]
 
@@ -35,7 +38,7 @@ ATTRIBUTES: dict[str, set[str]] = {
     "*": _COMMON_ATTRIBUTES,
 }
 URL_SCHEMES = {"http", "https", "mailto", "cid", "data"}
-_CSS_URL = re.compile(r"url\s*\([^)]*\)", re.I)
+_STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.I | re.S)
 _REMOTE = ("http:", "https:", "//")
 
 
@@ -69,10 +72,17 @@ def sanitize_html(
             return value if lowered.startswith(_REMOTE) else None
         if attribute == "href" and lowered.startswith(("data:", "cid:")):
             return None
-        if attribute == "style" and not remote_images and "url" in lowered:
-            value, count = _CSS_URL.subn("none", value)
-            blocked += count
+        if attribute == "style":
+            guarded = guard_css(value, remote_images=remote_images)
+            blocked += guarded.blocked
+            return guarded.css
         return value
+
+    def guard_block(match: re.Match[str]) -> str:
+        nonlocal blocked
+        guarded = guard_css(match.group(2), remote_images=remote_images)
+        blocked += guarded.blocked
+        return match.group(1) + guarded.css + match.group(3)
 
     cleaned = nh3.clean(
         html,
@@ -85,6 +95,9 @@ def sanitize_html(
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
+    # A <style> element's text is raw in the serialised HTML (it cannot hold
+    # "</style"), so its CSS is found and guarded here, after the cleaning.
+    cleaned = _STYLE_BLOCK.sub(guard_block, cleaned)
     return SanitizedHtml(cleaned, blocked)
 
 

@@ -26,7 +26,7 @@ from postfach.web.policy import page_policy
 from postfach.web.sanitize import frame_document
 from postfach.web.sessions import User, action, page
 
-__all__ = ["PAGE_SIZE", "routes"]
+__all__ = ["PAGE_SIZE", "folder_order", "routes"]
 
 PAGE_SIZE = 50
 MAX_SELECTED = 1000
@@ -43,10 +43,33 @@ async def _mailbox(user: User, request: Request, name: str) -> Mailbox | None:
     return await context(request).store.mailboxes.get_mailbox(user.account.id, name)
 
 
+# Where mail programs put the standard folders: INBOX first, then the special
+# folders in this order, then the user's own by name; children follow their parent.
+_SPECIAL_ORDER = {
+    SpecialUse.DRAFTS: 1, SpecialUse.SENT: 2, SpecialUse.ARCHIVE: 3,
+    SpecialUse.JUNK: 4, SpecialUse.TRASH: 5,
+}  # fmt: skip
+
+
+def folder_order(mailboxes: list[Mailbox]) -> list[Mailbox]:
+    def rank(mailbox: Mailbox) -> int:
+        if mailbox.name.upper() == "INBOX":
+            return 0
+        return _SPECIAL_ORDER.get(mailbox.special_use, 6) if mailbox.special_use else 6
+
+    top_rank = {m.name: rank(m) for m in mailboxes if "/" not in m.name}
+
+    def key(mailbox: Mailbox) -> tuple[int, tuple[str, ...]]:
+        path = mailbox.name.split("/")
+        return top_rank.get(path[0], 6), tuple(part.casefold() for part in path)
+
+    return sorted(mailboxes, key=key)
+
+
 async def _folders(request: Request, user: User) -> list[dict[str, object]]:
     store = context(request).store
     folders = []
-    for mailbox in await store.mailboxes.list_mailboxes(user.account.id):
+    for mailbox in folder_order(await store.mailboxes.list_mailboxes(user.account.id)):
         status = await store.mailboxes.mailbox_status(mailbox.id)
         depth = mailbox.name.count("/")
         label = mailbox.name.rsplit("/", 1)[-1]
