@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-deps lint typecheck pytest bench clean
+.PHONY: serve test test-deps lint typecheck pytest bench docs clean
 
 # Real mail programs the tests drive (Debian packages), and the PostgreSQL
 # server the fault tests start privately (tests/faults). Installed when missing
@@ -23,7 +23,7 @@ serve: $(STAMP)
 
 # ruff, then the layering contracts of pyproject.toml [tool.importlinter].
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -42,6 +42,11 @@ test-deps:
 	fi
 
 test: test-deps lint typecheck pytest
+
+# docs/configuration.md and docs/commands.md from the config classes, README's
+# table and the CLI's --help (tests/docs fails when they are out of date).
+docs: $(STAMP)
+	$(BIN)/python tools/reference.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/deliver.py
