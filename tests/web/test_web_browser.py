@@ -243,3 +243,36 @@ async def test_the_inbox_page_at_desktop_and_phone_width(web, browser_page, widt
     favicon = await page.request.get("/favicon.ico")
     assert favicon.status == 200 and favicon.headers["content-type"] == "image/svg+xml"
     assert failed == []
+
+
+async def test_turn_on_two_factor_and_sign_in_with_a_code(web, browser_page):
+    import time
+
+    import pyotp
+
+    page = browser_page
+    await sign_in(page)
+    await page.click("text=Password & sign-in")
+    await page.click("text=Set it up or change it")
+    await page.click("text=Set up two-factor sign-in")
+    await page.wait_for_selector("img.qr")
+    await shot(page, "08-two-factor-setup")
+    secret = (await page.text_content("#totp-secret")).replace(" ", "")
+    totp = pyotp.TOTP(secret)
+    enrolled = time.time()
+    await page.fill("input[name=code]", totp.at(enrolled))
+    await page.click("text=Turn on")
+    await page.wait_for_selector("#recovery-codes")
+    await shot(page, "09-recovery-codes")
+    await page.click("button:text-is('Sign out')")
+    await page.wait_for_url("**/login")
+    await page.fill("input[name=address]", "alice@example.org")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/login/code**")
+    await shot(page, "10-sign-in-code")
+    # A later step than the enrolling one: each step is accepted once.
+    await page.fill("input[name=code]", totp.at(enrolled + 30))
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/mail")
+    assert await page.locator(".folders").count() == 1

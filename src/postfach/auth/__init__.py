@@ -37,6 +37,9 @@ class AuthFailure(enum.Enum):
     BAD_CREDENTIALS = "bad credentials"
     DISABLED = "protocol disabled for this account"
     THROTTLED = "too many failed logins"
+    # The account's password was right, but two-factor sign-in is on: mail
+    # programs must use an app password (the refusal says so, as Gmail's does).
+    APP_PASSWORD_REQUIRED = "two-factor sign-in is on: use an app password"  # noqa: S105
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,15 @@ class _CacheEntry:
     app_password: str | None
     generation: int
     expires: float
+    # Verified by the account's password while two-factor sign-in was on: not
+    # enough outside the web pages. Turning 2FA on or off bumps the credentials
+    # generation, so a cached entry never outlives the setting it was made under.
+    second_factor: bool = False
+
+
+# Mail programs seen lately (the sessions page): a sign-in already noted this
+# recently by this process is not written again.
+SEEN_NOTE_INTERVAL = 300.0
 
 
 class Authenticator:
@@ -74,6 +86,7 @@ class Authenticator:
         self._throttle = Throttle(config, clock, book)
         self._cache: dict[bytes, _CacheEntry] = {}
         self._cache_key = secrets.token_bytes(32)
+        self._noted: dict[tuple[AccountId, str, str, str], float] = {}
 
     async def resolve_user(self, user: str) -> str | None:
         """The full address for a login name: the local part alone works on a one-domain server."""
@@ -105,7 +118,36 @@ class Authenticator:
         ):
             log_auth(AuthEvent.REFUSED, name, ip, protocol, "protocol-disabled")
             return AuthResult(account, AuthFailure.DISABLED, verified.app_password)
+        if verified.second_factor:
+            log_auth(AuthEvent.REFUSED, name, ip, protocol, "app-password-required")
+            return AuthResult(None, AuthFailure.APP_PASSWORD_REQUIRED)
+        if protocol != "web":
+            await self._note_seen(account.id, protocol, ip, verified.app_password)
         return AuthResult(account, None, verified.app_password)
+
+    def second_factor_failed(self, address: str, ip: str) -> None:
+        """A wrong code on the web's second step counts as a failed login, so
+        the throttle bounds guessing as it bounds guessing passwords."""
+        self._throttle.failed(address, ip)
+        log_auth(AuthEvent.FAILED, address, ip, "web", "bad-second-factor")
+
+    def second_factor_held(self, address: str, ip: str) -> bool:
+        held = self._throttle.refusal(address, ip)
+        if held is not None:
+            log_auth(AuthEvent.THROTTLED, address, ip, "web", held.value)
+        return held is not None
+
+    async def _note_seen(
+        self, account_id: AccountId, protocol: str, ip: str, app_password: str | None
+    ) -> None:
+        key = (account_id, protocol, ip, app_password or "")
+        now = self._clock()
+        if now - self._noted.get(key, -SEEN_NOTE_INTERVAL) < SEEN_NOTE_INTERVAL:
+            return
+        if len(self._noted) > 100_000:
+            self._noted.clear()
+        self._noted[key] = now
+        await self._store.signin.note_login(account_id, protocol, ip, app_password)
 
     def _key(self, address: str, secret: str, protocol: str) -> bytes:
         message = f"{protocol}\x00{address}\x00{secret}".encode("utf-8", "surrogatepass")
@@ -144,9 +186,13 @@ class Authenticator:
     ) -> _CacheEntry | None:
         expires = self._clock() + self._config.cache_ttl
         if await verify_password(account.password_hash, secret):
-            return _CacheEntry(
-                account.id, account.password_hash, None, account.credentials_gen, expires
+            second_factor = protocol != "web" and await self._store.signin.second_factor_enabled(
+                account.id
             )
+            return _CacheEntry(
+                account.id, account.password_hash, None, account.credentials_gen, expires,
+                second_factor,
+            )  # fmt: skip
         if protocol == "web":  # the web page wants the real password, not an app password
             return None
         candidate = normalize_app_password(secret)

@@ -7,6 +7,7 @@ handlers share one spelling.
 from __future__ import annotations
 
 __all__ = [
+    "APP_PASSWORD_REQUIRED",
     "AUTH_FAILED",
     "IMAP_DISABLED",
     "untagged",
@@ -16,6 +17,8 @@ GREETING = "IMAP4rev2 postfach ready"
 AUTH_FAILED = "Authentication failed"  # sent as NO [AUTHENTICATIONFAILED]
 IMAP_DISABLED = "IMAP is disabled for this account"  # sent as NO [UNAVAILABLE]
 THROTTLED = "Too many failed logins, try again later"
+# Sent as NO [AUTHENTICATIONFAILED]: the password was right, but 2FA is on.
+APP_PASSWORD_REQUIRED = "Two-factor sign-in is on for this account: use an app password"  # noqa: S105
 PRIVACY_REQUIRED = "Use STARTTLS (or port 993) before logging in"
 LOGGED_OUT_EVERYWHERE = "Logged out on all devices"
 AUTOLOGOUT = "Autologout; idle for too long"

@@ -145,6 +145,8 @@ async def _login(s: LoginSession, name: str, secret: str) -> None:
     if not result.ok or result.account is None:
         if result.failure is AuthFailure.THROTTLED:
             raise Pop3Error(replies.THROTTLED)
+        if result.failure is AuthFailure.APP_PASSWORD_REQUIRED:
+            raise Pop3Error(replies.APP_PASSWORD_REQUIRED)
         raise Pop3Error(replies.LOGIN_FAILED)
     await s.enter_transaction(result.account)
     count, size = s.maildrop.stat()

@@ -29,6 +29,7 @@ def err(text: str) -> bytes:
 OK = ok()
 LOGIN_FAILED = err("[AUTH] login failure or POP3 disabled")
 THROTTLED = err("[SYS/TEMP] too many failed logins, try again later")
+APP_PASSWORD_REQUIRED = err("[AUTH] two-factor sign-in is on for this account: use an app password")
 PLAINTEXT_REFUSED = err("[AUTH] plaintext authentication is refused; use STLS first")
 IN_USE = err("[IN-USE] maildrop is in use by another POP3 session")
 USER_FIRST = err("USER first")

@@ -121,6 +121,10 @@ UNKNOWN_MECHANISM = Reply(504, "5.5.4", "Unrecognized authentication type")
 AUTH_CANCELLED = Reply(501, "5.7.0", "Authentication cancelled")
 AUTH_MALFORMED = Reply(501, "5.5.2", "Cannot decode response")
 AUTH_THROTTLED = Reply(454, "4.7.0", "Too many failed login attempts, try again later")
+# The account's password was right but two-factor sign-in is on (Gmail answers 534 5.7.9).
+APP_PASSWORD_REQUIRED = Reply(
+    534, "5.7.9", "Two-factor sign-in is on for this account: use an app password"
+)
 AUTH_TEMP_FAILURE = Reply(454, "4.7.0", "Temporary authentication failure")
 
 # -- session endings (421 closes the connection) -------------------------------------

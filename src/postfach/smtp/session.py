@@ -265,6 +265,8 @@ class Session:
         if not result.ok or result.account is None:
             if result.failure is AuthFailure.THROTTLED:
                 raise SmtpError(replies.AUTH_THROTTLED)
+            if result.failure is AuthFailure.APP_PASSWORD_REQUIRED:
+                raise SmtpError(replies.APP_PASSWORD_REQUIRED)
             raise SmtpError(replies.BAD_CREDENTIALS)
         account = result.account
         aliases = await ctx.store.accounts.aliases_for(account.id)

@@ -10,6 +10,8 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
   rules.py): `messages`, `blobs`, `expunged`.
 - `store.queue` (queue.py): `queue_messages`, `queue_recipients`, `queue_delay_notices`.
 - `store.web` (web.py): `web_sessions`, `admin_tokens`.
+- `store.signin` (signin.py): `second_factors`, `recovery_codes`, `pending_logins`,
+  `seen_logins` (two-factor sign-in, the mail programs seen lately).
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
 - `store.greylist` (greylist.py): `greylist`.
 - `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
@@ -52,6 +54,7 @@ from postfach.store.mail import MailStore, NewMessage
 from postfach.store.mailboxes import MailboxStore
 from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
+from postfach.store.signin import SigninStore
 from postfach.store.spam import SpamStore
 from postfach.store.web import WebSessionStore
 
@@ -84,6 +87,7 @@ class Store(StoreBase):
         self.greylist = GreylistStore(self)
         self.spam = SpamStore(self)
         self.imports = ImportsStore(self)
+        self.signin = SigninStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

@@ -27,9 +27,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, event, insert, select
+from sqlalchemy import Select, event, insert, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateColumn
 
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
@@ -107,13 +108,30 @@ async def _drop_if_cut(conn: AsyncConnection) -> AsyncIterator[None]:
 
 
 def _create_missing(conn: Any) -> None:
-    """The tables a database lacks, and the indexes added to a table after it was
-    made (create_all skips those). Databases of older versions gain the mailing
-    tables here, which they used to create on first use."""
+    """The tables a database lacks, and the columns and indexes added to a table
+    after it was made (create_all skips those). Databases of older versions gain
+    the mailing tables here, which they used to create on first use."""
     metadata.create_all(conn)
+    _add_missing_columns(conn)
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(conn, checkfirst=True)
+
+
+def _add_missing_columns(conn: Any) -> None:
+    """ALTER TABLE … ADD COLUMN for each column a table gained since it was made.
+    Such a column must be nullable or have a server default, so rows made before
+    it get a value; both backends add it without rewriting the table."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise RuntimeError(f"{table.name}.{column.name}: a new column needs a default")
+            spec = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {spec}")
 
 
 class StoreBase:

@@ -33,7 +33,10 @@ __all__ = [
     "MessageMeta",
     "ModSeq",
     "NewMessage",
+    "PendingLogin",
     "Pop3Delete",
+    "SecondFactor",
+    "SeenLogin",
     "SpecialUse",
     "StoredMessage",
     "Uid",
@@ -188,6 +191,43 @@ class WebSession:
     csrf: str
     created: float
     expires: float
+    ip: str = ""
+    last_seen: float | None = None
+    user_agent: str = ""
+    id_sha256: str = ""  # names the session on the sessions page, never the id itself
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    """An account's TOTP secret; `enabled` once the user confirmed a code."""
+
+    account_id: AccountId
+    secret: str
+    enabled: bool
+    last_step: int
+    recovery_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogin:
+    """A sign-in whose password was right, waiting for its second factor."""
+
+    account_id: AccountId
+    generation: int
+    expires: float
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeenLogin:
+    """A mail program seen lately: its protocol, address and credential."""
+
+    id: int
+    protocol: str
+    ip: str
+    app_password: str  # "": the account's own password
+    first_seen: float
+    last_seen: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,13 @@ async def drop_web_sessions(tx: Any, account_id: AccountId) -> None:
     await tx.execute(delete(web_sessions).where(web_sessions.c.account_id == account_id))
 
 
+def _session(row: Any) -> WebSession:
+    return WebSession(
+        AccountId(row.account_id), row.generation, row.csrf, row.created, row.expires,
+        row.ip, row.last_seen, row.user_agent, row.id_sha256,
+    )  # fmt: skip
+
+
 class WebSessionStore(Role):
     """Browser sessions and admin tokens; see `WebSessionsApi` (store/api.py)."""
 
@@ -90,14 +97,44 @@ class WebSessionStore(Role):
             ).first()
         if row is None:
             return None
-        return WebSession(
-            AccountId(row.account_id), row.generation, row.csrf, row.created, row.expires
-        )
+        return _session(row)
 
     async def delete_web_session(self, session_id: str) -> None:
         async with self.write() as tx:
             await tx.execute(
                 delete(web_sessions).where(web_sessions.c.id_sha256 == token_digest(session_id))
+            )
+
+    async def list_web_sessions(self, account_id: AccountId) -> list[WebSession]:
+        last_used = func.coalesce(web_sessions.c.last_seen, web_sessions.c.created)
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(web_sessions)
+                    .where(
+                        web_sessions.c.account_id == account_id,
+                        web_sessions.c.expires > time.time(),
+                    )
+                    .order_by(last_used.desc())
+                )
+            ).all()
+        return [_session(row) for row in rows]
+
+    async def delete_web_session_by_digest(self, account_id: AccountId, id_sha256: str) -> bool:
+        async with self.write() as tx:
+            result = await tx.execute(
+                delete(web_sessions).where(
+                    web_sessions.c.account_id == account_id, web_sessions.c.id_sha256 == id_sha256
+                )
+            )
+        return bool(result.rowcount)
+
+    async def note_web_session_use(self, session_id: str, user_agent: str) -> None:
+        async with self.write() as tx:
+            await tx.execute(
+                update(web_sessions)
+                .where(web_sessions.c.id_sha256 == token_digest(session_id))
+                .values(last_seen=time.time(), user_agent=user_agent[:200])
             )
 
     async def count_web_sessions(self, account_id: AccountId) -> int:

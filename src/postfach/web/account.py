@@ -40,10 +40,12 @@ from postfach.web.sessions import (
     login_token,
     page,
     read_form,
+    safe_next,
     same_origin,
     set_login_cookie,
     tokens_match,
 )
+from postfach.web.twofactor import ask_for_code
 
 __all__ = ["routes"]
 
@@ -51,18 +53,12 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 LOGIN_FAILED = "Wrong address or password."
 LOGIN_THROTTLED = "Too many failed sign-ins. Wait a few minutes, then try again."
+SIGN_IN_AGAIN = "The sign-in had expired or too many codes were wrong; please sign in again."
 POP3_DELETE_CHOICES = (
     (Pop3Delete.KEEP, "keep the message on the server"),
     (Pop3Delete.TRASH, "move the message to Trash"),
     (Pop3Delete.EXPUNGE, "delete the message for good"),
 )
-
-
-def _safe_next(target: str) -> str:
-    """Only a path on this site (never "//other.site" or a full URL)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/mail"
 
 
 async def home(request: Request) -> Response:
@@ -74,7 +70,7 @@ def _login_page(request: Request, error: str = "", status: int = 200) -> Respons
     token = login_token(request)
     response = render(
         request, "login.html", status=status, error=error, csrf=token,
-        next=_safe_next(request.query_params.get("next", "/mail")),
+        next=safe_next(request.query_params.get("next", "/mail")),
     )  # fmt: skip
     set_login_cookie(response, token)
     return response
@@ -83,6 +79,8 @@ def _login_page(request: Request, error: str = "", status: int = 200) -> Respons
 async def login_form(request: Request) -> Response:
     if await current_user(request):
         return RedirectResponse("/mail", status_code=303)
+    if request.query_params.get("expired"):
+        return _login_page(request, SIGN_IN_AGAIN)
     return _login_page(request)
 
 
@@ -99,7 +97,10 @@ async def login(request: Request) -> Response:
         return _login_page(request, LOGIN_THROTTLED, 429)
     if not result.ok or result.account is None:
         return _login_page(request, LOGIN_FAILED, 401)
-    response = RedirectResponse(_safe_next(str(form.get("next", "/mail"))), status_code=303)
+    target = safe_next(str(form.get("next", "/mail")))
+    if await context(request).store.signin.second_factor_enabled(result.account.id):
+        return await ask_for_code(request, result.account, target)
+    response = RedirectResponse(target, status_code=303)
     await begin_session(request, result.account, response)
     return response
 

@@ -28,6 +28,8 @@ from postfach.web import (
     autoconfig,
     checkpage,
     imports,
+    signins,
+    twofactor,
     unsubscribe,
     webmail,
 )
@@ -137,6 +139,8 @@ def build_app(ctx: ServerContext) -> Starlette:
             *admin_api.routes(),
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable
             *account.routes(),
+            *twofactor.routes(),
+            *signins.routes(),
             *imports.routes(),
             *checkpage.routes(),
             *webmail.routes(),

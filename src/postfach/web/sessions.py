@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -41,14 +42,17 @@ __all__ = [
     "login_token",
     "page",
     "read_form",
+    "safe_next",
     "same_origin",
     "set_login_cookie",
+    "set_private_cookie",
     "tokens_match",
 ]
 
 SESSION_COOKIE = "postfach_session"
 LOGIN_COOKIE = "postfach_login"
 SESSION_LIFETIME = 7 * 86400.0
+SEEN_INTERVAL = 60.0  # a session's "last used" is written at most this often
 MAX_FORM_FIELDS = 2000
 MAX_FORM_PART = 64 * 1024
 
@@ -83,22 +87,28 @@ async def current_user(request: Request) -> User | None:
     account = await store.accounts.get_account_by_id(session.account_id)
     if account is None or account.credentials_gen != session.generation:
         return None
+    if session.last_seen is None or time.time() - session.last_seen > SEEN_INTERVAL:
+        await store.web.note_web_session_use(session_id, request.headers.get("user-agent", ""))
     return User(account, session, session_id)
 
 
-async def begin_session(request: Request, account: Account, response: Response) -> None:
+def set_private_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    """A cookie only this site's pages send back, never to scripts (there are none)."""
+    _cookie(response, name, value, max_age)
+
+
+async def begin_session(request: Request, account: Account, response: Response) -> User:
     """A fresh session id at every sign-in (no fixation)."""
-    session_id = secrets.token_urlsafe(32)
+    session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    ip = client_ip(request)
     await context(request).store.web.create_web_session(
-        session_id,
-        account.id,
-        account.credentials_gen,
-        secrets.token_urlsafe(32),
-        SESSION_LIFETIME,
-        client_ip(request),
+        session_id, account.id, account.credentials_gen, csrf, SESSION_LIFETIME, ip
     )
     _cookie(response, SESSION_COOKIE, session_id, int(SESSION_LIFETIME))
     response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    now = time.time()
+    session = WebSession(account.id, account.credentials_gen, csrf, now, now + SESSION_LIFETIME, ip)
+    return User(account, session, session_id)
 
 
 async def end_session(request: Request, response: Response) -> None:
@@ -118,6 +128,13 @@ def login_token(request: Request) -> str:
 
 def set_login_cookie(response: Response, token: str) -> None:
     _cookie(response, LOGIN_COOKIE, token, 3600)
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site (never "//other.site" or a full URL)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/mail"
 
 
 def tokens_match(expected: str, given: object) -> bool:

@@ -81,6 +81,8 @@ async def _authenticate(s: Session, user: str, password: str) -> None:
         raise No(r.IMAP_DISABLED, "UNAVAILABLE")
     if result.failure is AuthFailure.THROTTLED:
         raise No(r.THROTTLED, "UNAVAILABLE")
+    if result.failure is AuthFailure.APP_PASSWORD_REQUIRED:
+        raise No(r.APP_PASSWORD_REQUIRED, "AUTHENTICATIONFAILED")
     raise No(r.AUTH_FAILED, "AUTHENTICATIONFAILED")
 
 
