@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-deps lint typecheck pytest bench docs clean
+.PHONY: serve test test-deps lint typecheck pytest bench docs screenshots clean
 
 # Real mail programs the tests drive (Debian packages), and the PostgreSQL
 # server the fault tests start privately (tests/faults). Installed when missing
@@ -47,6 +47,11 @@ test: test-deps lint typecheck pytest
 # table and the CLI's --help (tests/docs fails when they are out of date).
 docs: $(STAMP)
 	$(BIN)/python tools/reference.py
+
+# The Chromium tests at desktop (1200 px) and phone (360 px) width; the pictures
+# land in tests/screenshots/ (kept out of git).
+screenshots: $(STAMP) test-deps
+	POSTFACH_SCREENSHOTS=1 $(BIN)/pytest -q tests/web/test_web_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/deliver.py

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import os
 import poplib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,15 +27,19 @@ playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 
 
-@pytest.fixture
-async def browser_page(web) -> AsyncIterator:
+# `make screenshots` runs these tests at a phone's width too (POSTFACH_SCREENSHOTS=1).
+WIDTHS = [1200, 360] if os.environ.get("POSTFACH_SCREENSHOTS") else [1200]
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
+async def browser_page(web, request) -> AsyncIterator:
     SHOTS.mkdir(exist_ok=True)
     async with playwright_api.async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             context = await browser.new_context(
                 base_url=f"http://127.0.0.1:{web.server.port('http')}",
-                viewport={"width": 1200, "height": 800},
+                viewport={"width": request.param, "height": 800},
             )
             page = await context.new_page()
             page.set_default_timeout(10_000)
@@ -44,7 +49,8 @@ async def browser_page(web) -> AsyncIterator:
 
 
 async def shot(page, name: str) -> None:
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    width = page.viewport_size["width"]
+    await page.screenshot(path=str(SHOTS / f"{name}-{width}px.png"), full_page=True)
 
 
 async def sign_in(page, address: str = "alice@example.org", password: str = PASSWORD) -> None:
@@ -234,7 +240,7 @@ async def test_the_inbox_page_at_desktop_and_phone_width(web, browser_page, widt
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     await page.set_viewport_size({"width": width, "height": 800})
     await sign_in(page)
-    await shot(page, f"07-inbox-{width}")
+    await shot(page, "07-inbox")
     text_width, room = await page.evaluate(PLACEHOLDER_FITS)
     assert text_width <= room, (text_width, room)
     folders = await page.locator(".folders li a").all_text_contents()
@@ -255,7 +261,8 @@ async def test_turn_on_two_factor_and_sign_in_with_a_code(web, browser_page):
     await page.click("text=Password & sign-in")
     await page.click("text=Set it up or change it")
     await page.click("text=Set up two-factor sign-in")
-    await page.wait_for_selector("img.qr")
+    qr = await page.wait_for_selector("img.qr")
+    assert await qr.evaluate("image => image.naturalWidth") > 100  # it renders
     await shot(page, "08-two-factor-setup")
     secret = (await page.text_content("#totp-secret")).replace(" ", "")
     totp = pyotp.TOTP(secret)
@@ -276,3 +283,60 @@ async def test_turn_on_two_factor_and_sign_in_with_a_code(web, browser_page):
     await page.click("button[type=submit]")
     await page.wait_for_url("**/mail")
     assert await page.locator(".folders").count() == 1
+
+
+async def test_write_reply_with_an_attachment_keep_a_draft_search_and_move(web, browser_page):
+    page = browser_page
+    await put(web.ctx, web.alice, "INBOX", make_message(
+        "Lunch on Friday?", "Are you free?", sender="Bob <bob@example.org>", to="alice@example.org"))  # fmt: skip
+    await sign_in(page)
+    # Write to Bob.
+    await page.click("text=Write")
+    await page.fill("input[name=to]", "bob@example.org")
+    await page.fill("input[name=subject]", "Hello from the web")
+    await page.fill("textarea[name=body]", "Written in the browser.")
+    await shot(page, "11-compose")
+    await page.click("button:text-is('Send')")
+    await page.wait_for_selector("text=Sent.")
+    # Reply to his question with an attachment.
+    await page.click("text=Lunch on Friday?")
+    await page.click("a:text-is('Reply')")
+    assert await page.input_value("input[name=subject]") == "Re: Lunch on Friday?"
+    await page.set_input_files("input[name=attachment]", files=[
+        {"name": "menu.txt", "mimeType": "text/plain", "buffer": b"soup, bread"}])  # fmt: skip
+    await page.click("button:text-is('Send')")
+    await page.wait_for_selector("text=Sent.")
+    # A draft, saved and resumed from Drafts.
+    await page.click("text=Write")
+    await page.fill("input[name=subject]", "Unfinished thoughts")
+    await page.fill("textarea[name=body]", "To be continued")
+    await page.click("button:text-is('Save draft')")
+    await page.wait_for_selector("text=Draft saved.")
+    await page.click(".folders >> text=Drafts")
+    await page.click("text=Unfinished thoughts")
+    assert await page.input_value("textarea[name=body]") == "To be continued"
+    await shot(page, "12-draft-resumed")
+    # Search, and move what it found.
+    await page.fill(".search input", "Lunch")
+    await page.click(".search button")
+    await page.wait_for_selector("text=Lunch on Friday?")
+    await shot(page, "13-search")
+    await page.click(".folders >> text=INBOX")
+    await page.check("input[name=uid]")
+    await page.select_option("select[name=target]", "Trash")
+    await page.click("button:text-is('Move')")
+    await page.wait_for_selector("text=Moved 1 message(s) to Trash.")
+
+    def bob_inbox() -> list[bytes]:
+        imap = imap_login(web, "bob@example.org", PASSWORD)
+        try:
+            imap.select("INBOX", readonly=True)
+            _, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODYSTRUCTURE)")
+            return [item[1] for item in data if isinstance(item, tuple)]
+        finally:
+            imap.logout()
+
+    subjects = b"".join(await asyncio.to_thread(bob_inbox))
+    assert b"Hello from the web" in subjects and b"Re: Lunch on Friday?" in subjects
+    sent = await web.ctx.store.mailboxes.special_mailbox(web.alice.id, "\\Sent")
+    assert (await web.ctx.store.mailboxes.mailbox_status(sent.id)).messages == 2

@@ -28,7 +28,7 @@ async def turn_on(client) -> tuple[str, list[str]]:
     csrf = await page_csrf(client, "/two-factor")
     assert (await client.post("/two-factor/begin", data={"csrf": csrf})).status_code == 303
     page = await client.get("/two-factor")
-    assert 'src="data:image/svg+xml;base64,' in page.text  # the QR code
+    assert 'src="data:image/svg+xml;charset=utf-8,%3Csvg%20xmlns' in page.text  # the QR code
     secret = _SECRET.search(page.text).group(1).replace(" ", "")
     done = await client.post(
         "/two-factor/enable", data={"csrf": csrf_of(page.text), "code": pyotp.TOTP(secret).now()}

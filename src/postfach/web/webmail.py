@@ -1,7 +1,8 @@
-"""Light webmail: folders with counts, a paged list by date, reading a message
-(plain text, or sanitised HTML without remote images until asked),
-attachments, moving several messages at once (restoring from Trash, R15),
-deleting (to Trash; from Trash for good) and search across all folders (R16).
+"""Webmail, reading side: folders with counts, a paged list by date, reading a
+message (plain text, or sanitised HTML without remote images until asked),
+attachments, moving and flagging several messages at once (restoring from
+Trash, R15), deleting (to Trash; from Trash for good) and search across all
+folders (R16). Writing is compose.py; the folders page is folders.py.
 
 Every lookup is scoped to the signed-in account: folders are found by name
 within the account (`store.mailboxes.get_mailbox(account_id, name)`), messages by UID
@@ -19,14 +20,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from postfach.spam.training import learn_from_filing
-from postfach.store.records import Mailbox, SpecialUse, StoredMessage, Uid
+from postfach.store.api import FlagMode
+from postfach.store.records import Mailbox, MessageMeta, SpecialUse, StoredMessage, Uid
 from postfach.web.common import context, render
 from postfach.web.mailview import attachment_bytes, message_view, parse_part, summary
 from postfach.web.policy import page_policy
 from postfach.web.sanitize import frame_document
 from postfach.web.sessions import User, action, page
 
-__all__ = ["PAGE_SIZE", "folder_order", "routes"]
+__all__ = ["PAGE_SIZE", "folder_list", "folder_order", "routes"]
 
 PAGE_SIZE = 50
 MAX_SELECTED = 1000
@@ -66,7 +68,7 @@ def folder_order(mailboxes: list[Mailbox]) -> list[Mailbox]:
     return sorted(mailboxes, key=key)
 
 
-async def _folders(request: Request, user: User) -> list[dict[str, object]]:
+async def folder_list(request: Request, user: User) -> list[dict[str, object]]:
     store = context(request).store
     folders = []
     for mailbox in folder_order(await store.mailboxes.list_mailboxes(user.account.id)):
@@ -94,6 +96,10 @@ def _notice(request: Request) -> str:
         return f"Deleted {_int(params['deleted'], 0)} message(s)."
     if "trashed" in params:
         return f"Moved {_int(params['trashed'], 0)} message(s) to Trash."
+    if "sent" in params:
+        return "Sent."
+    if "marked" in params:
+        return f"Changed {_int(params['marked'], 0)} message(s)."
     return ""
 
 
@@ -103,7 +109,7 @@ async def folder(request: Request, user: User) -> Response:
     mailbox = await _mailbox(user, request, name)
     if mailbox is None:
         return _not_found(request, user, "That folder does not exist.")
-    folders = await _folders(request, user)
+    folders = await folder_list(request, user)
     total = next(int(str(f["total"])) for f in folders if f["name"] == mailbox.name)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(max(_int(request.query_params.get("page"), 1), 1), pages)
@@ -114,6 +120,7 @@ async def folder(request: Request, user: User) -> Response:
         request, "folder.html", user=user, csrf=user.csrf, folders=folders, mailbox=mailbox,
         messages=[summary(m) for m in stored], page=number, pages=pages, total=total,
         flash=_notice(request), is_trash=mailbox.special_use == SpecialUse.TRASH,
+        is_drafts=mailbox.special_use == SpecialUse.DRAFTS,
     )  # fmt: skip
 
 
@@ -142,7 +149,7 @@ async def message(request: Request, user: User) -> Response:
         request, "message.html", user=user, csrf=user.csrf, mailbox=mailbox, uid=stored.uid,
         view=view, plain=plain, remote=remote,
         frame=None if plain or view.html is None else frame_document(view.html, remote),
-        folders=await _folders(request, user),
+        folders=await folder_list(request, user),
     )  # fmt: skip
     response.headers["content-security-policy"] = page_policy(remote_images=remote)
     return response
@@ -218,6 +225,28 @@ async def delete(request: Request, user: User, form: FormData) -> Response:
     return _back(source.name, trashed=len(moved))
 
 
+# What the list's flag buttons do: (add or remove, the flag).
+_FLAG_ACTIONS: dict[str, tuple[FlagMode, str]] = {
+    "seen": ("add", "\\Seen"), "unseen": ("remove", "\\Seen"),
+    "flagged": ("add", "\\Flagged"), "unflagged": ("remove", "\\Flagged"),
+}  # fmt: skip
+
+
+@action
+async def flag(request: Request, user: User, form: FormData) -> Response:
+    source = await _mailbox(user, request, str(form.get("box", "")))
+    wanted = _FLAG_ACTIONS.get(str(form.get("flag", "")))
+    if source is None or wanted is None:
+        return _not_found(request, user, "That folder does not exist.")
+    uids = _selected(form)
+    changed: list[MessageMeta] = []
+    if uids:
+        mode, name = wanted
+        store = context(request).store
+        changed, _ = await store.mail.store_flags(source.id, uids, mode, frozenset({name}))
+    return _back(source.name, marked=len(changed))
+
+
 @page
 async def search(request: Request, user: User) -> Response:
     query = request.query_params.get("q", "").strip()[:200]
@@ -229,7 +258,7 @@ async def search(request: Request, user: User) -> Response:
         results = [(mailbox.name, summary(stored)) for mailbox, stored in found]
     return render(
         request, "search.html", user=user, csrf=user.csrf, query=query, results=results,
-        folders=await _folders(request, user), limit=SEARCH_LIMIT,
+        folders=await folder_list(request, user), limit=SEARCH_LIMIT,
     )  # fmt: skip
 
 
@@ -240,5 +269,6 @@ def routes() -> list[BaseRoute]:
         Route("/mail/part", part, methods=["GET"]),
         Route("/mail/move", move, methods=["POST"]),
         Route("/mail/delete", delete, methods=["POST"]),
+        Route("/mail/flag", flag, methods=["POST"]),
         Route("/mail/search", search, methods=["GET"]),
     ]
