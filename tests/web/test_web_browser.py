@@ -287,8 +287,10 @@ async def test_turn_on_two_factor_and_sign_in_with_a_code(web, browser_page):
 
 async def test_write_reply_with_an_attachment_keep_a_draft_search_and_move(web, browser_page):
     page = browser_page
-    await put(web.ctx, web.alice, "INBOX", make_message(
-        "Lunch on Friday?", "Are you free?", sender="Bob <bob@example.org>", to="alice@example.org"))  # fmt: skip
+    question = make_message(
+        "Lunch on Friday?", "Are you free?", sender="Bob <bob@example.org>", to="alice@example.org"
+    )
+    await put(web.ctx, web.alice, "INBOX", question)
     await sign_in(page)
     # Write to Bob.
     await page.click("text=Write")

@@ -89,7 +89,8 @@ async def test_reply_with_an_attachment_threads_and_marks_the_original_answered(
     answer = await post_compose(
         web.client,
         {"do": "send", "to": "bob@example.org", "subject": "Re: Plans", "body": "Yes, see map.",
-         "in_reply_to": _field(form.text, "in_reply_to"), "references": _field(form.text, "references"),
+         "in_reply_to": _field(form.text, "in_reply_to"),
+         "references": _field(form.text, "references"),
          "origin_kind": "reply", "origin_box": "INBOX", "origin_uid": str(uid)},
         files=[("attachment", ("map.pdf", b"%PDF-1.4 fake map", "application/pdf"))],
         path=f"/mail/compose?box=INBOX&reply={uid}",
