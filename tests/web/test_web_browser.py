@@ -342,3 +342,18 @@ async def test_write_reply_with_an_attachment_keep_a_draft_search_and_move(web, 
     assert b"Hello from the web" in subjects and b"Re: Lunch on Friday?" in subjects
     sent = await web.ctx.store.mailboxes.special_mailbox(web.alice.id, "\\Sent")
     assert (await web.ctx.store.mailboxes.mailbox_status(sent.id)).messages == 2
+
+
+async def test_the_admin_pages_in_the_browser(web, browser_page):
+    await web.ctx.store.accounts.update_account(web.alice.id, admin=True)
+    page = browser_page
+    await sign_in(page)
+    await page.click("header >> text=Admin")
+    await page.wait_for_selector("#accounts")
+    await shot(page, "14-admin")
+    await page.fill("#domains input[name=name][type=text]", "shop.example")
+    await page.click("button:text-is('Add domain')")
+    await page.wait_for_selector("text=Added the domain shop.example.")
+    await page.click("text=Newsletters")
+    await page.wait_for_selector("#relays")
+    await shot(page, "15-newsletters")

@@ -71,7 +71,7 @@ def _register_user(sub: Any, common: argparse.ArgumentParser) -> None:
         help="change settings",
         description="Settings: imap=on|off pop3=on|off pop3-folders=INBOX,Spam "
         "pop3-mark-read=on|off pop3-delete=keep|trash|expunge save-sent=on|off quota=SIZE "
-        "spam-file=SCORE|default spam-reject=SCORE|default",
+        "spam-file=SCORE|default spam-reject=SCORE|default admin=on|off (the web admin pages)",
     )
     p.add_argument("address")
     p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
@@ -203,6 +203,7 @@ def _describe(account: Account) -> str:
         f" pop3-folders={','.join(account.pop3_folders)}"
         f" pop3-mark-read={onoff[account.pop3_mark_read]}"
         f" pop3-delete={account.pop3_delete.value} save-sent={onoff[account.save_sent]}"
+        + (" admin=on" if account.admin else "")
     )
 
 
@@ -240,7 +241,7 @@ def parse_settings(pairs: list[str]) -> dict[str, object]:
         key = key.strip().lower()
         if not sep:
             raise ValueError(f"{pair!r}: expected KEY=VALUE")
-        if key in {"imap", "pop3", "pop3-mark-read", "save-sent"}:
+        if key in {"imap", "pop3", "pop3-mark-read", "save-sent", "admin"}:
             name = {"imap": "imap_enabled", "pop3": "pop3_enabled"}.get(key, key.replace("-", "_"))
             settings[name] = switch(value, key)
         elif key == "pop3-folders":
@@ -260,7 +261,7 @@ def parse_settings(pairs: list[str]) -> dict[str, object]:
         else:
             raise ValueError(
                 f"unknown setting {key!r}: use imap, pop3, pop3-folders, pop3-mark-read, "
-                "pop3-delete, save-sent, quota, spam-file, spam-reject"
+                "pop3-delete, save-sent, quota, spam-file, spam-reject, admin"
             )
     return settings
 

@@ -50,6 +50,7 @@ _SETTINGS = frozenset(
         "pop3_mark_read",
         "pop3_delete",
         "save_sent",
+        "admin",
     }
 )
 
@@ -73,6 +74,7 @@ def _account(row: Any) -> Account:
         pop3_delete=Pop3Delete(row.pop3_delete),
         save_sent=bool(row.save_sent),
         credentials_gen=row.credentials_gen,
+        admin=bool(row.admin),
     )
 
 

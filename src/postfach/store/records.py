@@ -100,6 +100,7 @@ class Account:
     pop3_delete: Pop3Delete
     save_sent: bool
     credentials_gen: int
+    admin: bool = False  # may use the web listener's admin pages
 
     @property
     def local_part(self) -> str:

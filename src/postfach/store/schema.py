@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -72,6 +73,8 @@ accounts = Table(
     Column("save_sent", Boolean, nullable=False, default=False),
     Column("credentials_gen", Integer, nullable=False, default=1),
     Column("created", Float, nullable=False),
+    # Added later (migrate adds it): may use the admin pages of the web listener.
+    Column("admin", Boolean, nullable=False, server_default=false()),
 )
 
 aliases = Table(

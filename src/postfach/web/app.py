@@ -25,6 +25,8 @@ from postfach.store import StoreFull, StoreUnavailable, faults
 from postfach.web import (
     account,
     admin_api,
+    admin_mailing,
+    admin_pages,
     autoconfig,
     checkpage,
     compose,
@@ -148,6 +150,8 @@ def build_app(ctx: ServerContext) -> Starlette:
             *webmail.routes(),
             *compose.routes(),
             *folders.routes(),
+            *admin_pages.routes(),
+            *admin_mailing.routes(),
             Route("/favicon.ico", _favicon),
             Mount("/static", app=static, name="static"),
         ],
