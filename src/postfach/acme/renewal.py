@@ -30,6 +30,7 @@ from postfach.store.api import StoreApi
 
 __all__ = [
     "CertRenewal",
+    "OrderUnderWay",
     "RenewalResult",
     "acme_settings",
     "cert_files",

@@ -10,7 +10,6 @@ other request is redirected to the same host and path over HTTPS (301).
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from starlette.applications import Starlette
@@ -18,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from postfach.config import Config
 from postfach.context import ServerContext
+from postfach.mtasts import policy_text
 from postfach.net.certs import CertFiles
 from postfach.web import autoconfig
 from postfach.web.common import context
 
-__all__ = ["build_redirect_app", "mta_sts_policy", "mta_sts_policy_id", "routes"]
+__all__ = ["build_redirect_app", "routes"]
 
 ACME_PREFIX = "/.well-known/acme-challenge/"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # base64url, RFC 8555 §8.3
@@ -43,22 +42,8 @@ async def acme_challenge(request: Request) -> Response:
     return Response(answer, media_type="application/octet-stream")
 
 
-def mta_sts_policy(config: Config) -> str:
-    """The policy text: the mode of [mta_sts] and our MX name(s)."""
-    names = dict.fromkeys((config.public_name, config.server.hostname))
-    lines = ["version: STSv1", f"mode: {config.mta_sts.mode}"]
-    lines += [f"mx: {name}" for name in names]
-    lines.append(f"max_age: {config.mta_sts.max_age}")
-    return "\r\n".join(lines) + "\r\n"
-
-
-def mta_sts_policy_id(config: Config) -> str:
-    """The `id` of the _mta-sts TXT record: changes whenever the policy does."""
-    return hashlib.sha256(mta_sts_policy(config).encode()).hexdigest()[:20]
-
-
 async def mta_sts(request: Request) -> Response:
-    return PlainTextResponse(mta_sts_policy(context(request).config))
+    return PlainTextResponse(policy_text(context(request).config))
 
 
 def routes() -> list[BaseRoute]:
