@@ -23,8 +23,8 @@ from .pebble import Pebble, run_pebble
 
 HOST = "mail.test.example"
 DOMAIN = "test.example"
-NAMES = (HOST, f"autoconfig.{DOMAIN}", f"mta-sts.{DOMAIN}", "autoconfig.example.org",
-         "mta-sts.example.org")  # fmt: skip
+NAMES = (HOST, *(f"{sub}.{domain}" for sub in ("autoconfig", "autodiscover", "mta-sts")
+                 for domain in (DOMAIN, "example.org")))  # fmt: skip
 
 
 @dataclass

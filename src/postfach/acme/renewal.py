@@ -1,7 +1,8 @@
 """Which certificates postfach wants, when each is due, and the job that orders them.
 
 One certificate for the host name (and the public name), and one per mail domain
-for `autoconfig.DOMAIN` and `mta-sts.DOMAIN`: a domain whose DNS is not ready yet
+for `autoconfig.DOMAIN`, `autodiscover.DOMAIN` (Outlook asks there before it
+follows the SRV record) and `mta-sts.DOMAIN`: a domain whose DNS is not ready yet
 does not hold up the others. A certificate is due when missing, when it no longer
 covers its names, or with a third of its lifetime (at most 30 days) left.
 
@@ -75,7 +76,7 @@ def wanted_groups(config: Config, domains: Sequence[str]) -> list[tuple[str, ...
     host = tuple(dict.fromkeys((config.server.hostname.lower(), config.public_name.lower())))
     groups = [host]
     for domain in sorted({d.lower() for d in domains}):
-        groups.append((f"autoconfig.{domain}", f"mta-sts.{domain}"))
+        groups.append((f"autoconfig.{domain}", f"autodiscover.{domain}", f"mta-sts.{domain}"))
     return groups
 
 
