@@ -202,15 +202,22 @@ class CertStore:
     def select(self, server_name: str | None) -> _Loaded:
         """The certificate a handshake for `server_name` gets (None: no SNI)."""
         self._refresh()
-        if server_name:
-            for loaded in self._issued.values():
-                if any(covers(pattern, server_name) for pattern in loaded.info.names):
-                    return loaded
-        for loaded in self._issued.values():
-            if any(covers(pattern, self.hostname) for pattern in loaded.info.names):
-                return loaded
+        for name in (server_name, self.hostname):
+            if name:
+                found = self._covering(name)
+                if found is not None:
+                    return found
         assert self._default is not None
         return self._default
+
+    def _covering(self, name: str) -> _Loaded | None:
+        """The issued certificate for `name` that lasts longest."""
+        matching = [
+            loaded
+            for loaded in self._issued.values()
+            if any(covers(pattern, name) for pattern in loaded.info.names)
+        ]
+        return max(matching, key=lambda loaded: loaded.info.not_after, default=None)
 
     def info_for(self, server_name: str | None) -> tuple[Path, CertInfo]:
         """The file and the certificate served for a name (for `postfach cert`)."""
