@@ -189,7 +189,7 @@ class App:
             ),
         ]
         if self.config.acme.active:
-            self.cert_renewal = CertRenewal(self.config, self.ctx.store)
+            self.cert_renewal = CertRenewal(self.config, self.ctx.store, self.ctx.node_id)
             services.append(self.cert_renewal)
         for service in services:
             await service.start()

@@ -47,6 +47,7 @@ class Site:
         assert renewal is not None
         result = await renewal.run_once()
         assert result.failed == [], result.failed + [self.pebble.log.read_text()[-3000:]]
+        assert not result.busy
 
 
 @contextlib.asynccontextmanager

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import requests
 from acme import challenges, client, crypto_util, errors, messages
@@ -38,7 +38,7 @@ from josepy.jwk import JWK, JWKEC
 
 from postfach.net.certs import CertFiles, write_private
 
-__all__ = ["AcmeSettings", "OrderError", "order_certificate"]
+__all__ = ["AcmeSettings", "OrderError", "Shared", "order_certificate"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,14 @@ if TLSALPN01.typ not in challenges.Challenge.TYPES:  # older releases of the lib
     challenges.ChallengeResponse.register(TLSALPN01Response)
 
 
+class Shared(Protocol):
+    """Where the other nodes find what this one publishes (the store's tls_files);
+    called from the ordering thread."""
+
+    def publish(self, name: str, data: bytes) -> None: ...
+    def withdraw(self, name: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AcmeSettings:
     directory: str
@@ -80,11 +88,14 @@ class AcmeSettings:
     challenges: tuple[str, ...]  # the types we can answer, preferred first
 
 
-def order_certificate(files: CertFiles, settings: AcmeSettings, names: Sequence[str]) -> Path:
-    """Orders one certificate for `names` and stores it; returns its file."""
+def order_certificate(
+    files: CertFiles, settings: AcmeSettings, names: Sequence[str], shared: Shared | None = None
+) -> Path:
+    """Orders one certificate for `names` and stores it (and shares it and the HTTP-01
+    answers on the way); returns its file."""
     try:
         acme_client, account_key = _client(files, settings)
-        return _order(acme_client, account_key, files, settings, names)
+        return _order(acme_client, account_key, files, settings, names, shared)
     except (errors.Error, messages.Error, requests.RequestException, OSError) as exc:
         raise OrderError(f"{', '.join(names)}: {_describe(exc)}") from exc
 
@@ -150,6 +161,7 @@ def _order(
     files: CertFiles,
     settings: AcmeSettings,
     names: Sequence[str],
+    shared: Shared | None,
 ) -> Path:
     key = ec.generate_private_key(ec.SECP256R1())
     key_pem = _pem(key)
@@ -159,14 +171,19 @@ def _order(
         for authzr in order.authorizations:
             if authzr.body.status == messages.STATUS_VALID:
                 continue  # validated recently for this account
-            published.append(_answer(acme_client, account_key, files, settings, authzr))
+            published.append(_answer(acme_client, account_key, files, settings, authzr, shared))
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=ORDER_TIMEOUT)
         finished = acme_client.poll_and_finalize(order, deadline)
     finally:
         for path in published:
             path.unlink(missing_ok=True)
+            if shared is not None and path.parent == files.http01_dir:
+                shared.withdraw(f"http-01/{path.name}")
     path = files.issued(names[0])
-    write_private(path, key_pem + finished.fullchain_pem.encode())
+    bundle = key_pem + finished.fullchain_pem.encode()
+    write_private(path, bundle)
+    if shared is not None:
+        shared.publish(f"certs/{path.name}", bundle)
     log.info("acme: issued %s for %s", path.name, ", ".join(names))
     return path
 
@@ -177,6 +194,7 @@ def _answer(
     files: CertFiles,
     settings: AcmeSettings,
     authzr: messages.AuthorizationResource,
+    shared: Shared | None,
 ) -> Path:
     """Publishes the answer to the first challenge we can meet, and tells the CA."""
     name = str(authzr.body.identifier.value)
@@ -192,6 +210,8 @@ def _answer(
         path: Path = files.http01_dir / str(chall.encode("token"))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(key_authorization)
+        if shared is not None:  # the CA may ask another node of the cluster
+            shared.publish(f"http-01/{path.name}", key_authorization.encode())
     else:
         path = files.challenge_cert(name)
         write_private(path, _challenge_cert(name, key_authorization))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
+import socket
 from typing import Any
 
-from postfach.acme.renewal import OrderUnderWay, renew, wanted_groups
+from postfach.acme.renewal import order_due, wanted_groups
 from postfach.cli.common import open_store
 from postfach.config import Config
 from postfach.net.certs import CertInfo, covers
@@ -64,13 +65,12 @@ async def cert_show(args: argparse.Namespace) -> int:
 
 async def cert_renew(args: argparse.Namespace) -> int:
     async with open_store(args) as (config, store):
-        domains = [domain.name for domain in await store.accounts.list_domains()]
-    if not config.acme.active:
-        raise ValueError("ACME is off: set [acme] email (or enabled = true) in the config")
-    try:
-        result = await asyncio.to_thread(renew, config, domains, force=True)
-    except OrderUnderWay as exc:
-        raise ValueError(str(exc)) from None
+        if not config.acme.active:
+            raise ValueError("ACME is off: set [acme] email (or enabled = true) in the config")
+        owner = f"cli:{socket.gethostname()}:{os.getpid()}"
+        result = await order_due(config, store, owner, force=True)
+    if result.busy:
+        raise ValueError("another process is ordering certificates now; try again later")
     for path in result.issued:
         print(f"issued {path}")
     for line in result.failed:

@@ -12,6 +12,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.web` (web.py): `web_sessions`, `admin_tokens`.
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
 - `store.greylist` (greylist.py): `greylist`.
+- `store.tls_files` (tlsfiles.py): `tls_files`.
 - `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
 - `store.imports` (imports.py): `import_seen` (what imports already copied),
   `import_jobs` (imports the web started).
@@ -53,6 +54,7 @@ from postfach.store.mailboxes import MailboxStore
 from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
 from postfach.store.spam import SpamStore
+from postfach.store.tlsfiles import TlsFilesStore
 from postfach.store.web import WebSessionStore
 
 __all__ = [
@@ -82,6 +84,7 @@ class Store(StoreBase):
         self.mailing = MailingStore(self)
         self.locks = Locks(self)
         self.greylist = GreylistStore(self)
+        self.tls_files = TlsFilesStore(self)
         self.spam = SpamStore(self)
         self.imports = ImportsStore(self)
 

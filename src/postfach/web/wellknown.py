@@ -30,14 +30,18 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # base64url, RFC 8555 §8.3
 
 
 async def acme_challenge(request: Request) -> Response:
-    """The key authorization for a token certs/acme.py is having validated now."""
+    """The key authorization for a token acme/order.py is having validated now, by
+    this node or (from the store) another."""
     token = str(request.path_params["token"])
     if not _TOKEN.fullmatch(token):
         return PlainTextResponse("404 Not Found\n", status_code=404)
-    files = CertFiles(context(request).config.data_path / "tls")
+    ctx = context(request)
+    files = CertFiles(ctx.config.data_path / "tls")
     try:
-        answer = (files.http01_dir / token).read_bytes()
-    except FileNotFoundError:
+        answer: bytes | None = (files.http01_dir / token).read_bytes()
+    except FileNotFoundError:  # another node of the cluster may be ordering
+        answer = await ctx.store.tls_files.get_tls_file(f"http-01/{token}")
+    if answer is None:
         return PlainTextResponse("404 Not Found\n", status_code=404)
     return Response(answer, media_type="application/octet-stream")
 
