@@ -112,7 +112,6 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
         server_header=False,
         proxy_headers=True,
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
-        ssl_context_factory=(lambda _config, _default: tls) if tls is not None else None,
     )
     # A trusted proxy speaks for many clients (their addresses are in its
     # X-Forwarded-For): it is not held to the per-address limit.
@@ -122,6 +121,8 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
         body_timeout=limits.http_body_timeout,
     )
     config.http = guarded_protocol(guard)
+    config.load()
+    config.ssl = tls  # ours, choosing the certificate per name; uvicorn's takes files
     server = _EmbeddedServer(config)
     inherited = ctx.listen_sockets.get(spec.name)
     sockets = [inherited] if inherited is not None else None
