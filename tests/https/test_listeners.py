@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import imaplib
 import ipaddress
+import poplib
 import re
+import ssl
 from pathlib import Path
 
 import httpx
@@ -146,6 +149,27 @@ async def test_sni_gives_each_name_its_certificate_on_every_listener(tmp_path):
             assert one.serial_number == first, name
             assert two.serial_number == wild.serial_number == second, name
             assert names_of(other) == {"mail.example.org", "localhost"}  # the self-signed one
+        imap_cert = await asyncio.to_thread(_imap_starttls, server.port("imap"), unchecked)
+        pop3_cert = await asyncio.to_thread(_pop3_stls, server.port("pop3"), unchecked)
+        assert imap_cert.serial_number == pop3_cert.serial_number == first
+
+
+def _imap_starttls(port: int, context: ssl.SSLContext) -> x509.Certificate:
+    client = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+    client.host = "one.example.org"  # what starttls() names by SNI
+    client.starttls(context)
+    der = client.sock.getpeercert(binary_form=True)
+    client.logout()
+    return x509.load_der_x509_certificate(der)
+
+
+def _pop3_stls(port: int, context: ssl.SSLContext) -> x509.Certificate:
+    client = poplib.POP3("127.0.0.1", port, timeout=10)
+    client.host = "one.example.org"
+    client.stls(context)
+    der = client.sock.getpeercert(binary_form=True)
+    client.quit()
+    return x509.load_der_x509_certificate(der)
 
 
 def test_the_self_signed_certificate_names_loopback_and_listen_addresses(tmp_path):
