@@ -77,6 +77,22 @@ async def test_http01_issues_a_certificate_per_name_group_and_sni_picks_each(tmp
         assert f"until {expiry}" in lines[HOST]
         assert "NOT VALID" not in out
 
+        # `cert renew` orders every certificate again, the running server answering
+        acme = site.server.ctx.config.acme
+        with config.open("a") as text:
+            text.write(
+                f'[listeners]\nhttp = "127.0.0.1:{site.server.port("http")}"\n'
+                f'[acme]\nemail = "{acme.email}"\ndirectory = "{acme.directory}"\n'
+                f'ca_bundle = "{acme.ca_bundle}"\n'
+            )
+        status, out = await run_cli(["cert", "renew", "--config", str(config)])
+        assert status == 0, out
+        assert sorted(line.rsplit("/", 1)[1] for line in out.splitlines()) == sorted(
+            p.name for p in certs.iterdir()
+        )
+        again = await asyncio.to_thread(tls_cert, site.server.port("https"), HOST, trust)
+        assert again.serial_number != host.serial_number
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_tls_alpn01_is_answered_on_the_https_listener(tmp_path, backend):
