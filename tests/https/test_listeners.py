@@ -123,7 +123,8 @@ def _write_issued(path: Path, *names: str) -> int:
         .sign(key, hashes.SHA256())
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
+    temporary = path.with_name(f".{path.name}.tmp")  # renamed into place, as ACME does
+    temporary.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -131,6 +132,7 @@ def _write_issued(path: Path, *names: str) -> int:
         )
         + cert.public_bytes(serialization.Encoding.PEM)
     )
+    temporary.replace(path)
     return cert.serial_number
 
 

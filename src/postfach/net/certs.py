@@ -12,8 +12,10 @@ The files, under `data_dir/tls/` (`CertFiles`):
     acme/http-01/TOKEN          key authorizations while the CA validates (HTTP-01)
     acme/tls-alpn-01/NAME.pem   challenge certificates while it validates (RFC 8737)
 
-Each handshake lists `certs/` (one scandir, inode numbers included) and stats the
-default certificate: a file with a new inode or mtime is loaded again. The default
+Each handshake stats the default certificate and the `certs/` folder (files are
+renamed into it, which moves its mtime); when the folder changed, its files with
+a new inode or mtime are loaded again. Replace files there by rename, never by
+writing into them. The default
 (for a client without SNI, or a name no certificate covers) is the ACME certificate
 of the host name when there is one, else the operator's or the self-signed one.
 """
@@ -25,6 +27,7 @@ import logging
 import os
 import re
 import ssl
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACME_TLS_ALPN = "acme-tls/1"  # RFC 8737 §6.2
+FOLDER_SETTLE = 2.0  # seconds after a change to certs/ during which it is read every time
 _HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,252})")
 
 
@@ -168,6 +172,8 @@ class CertStore:
     default_key: Path  # ...and its key
     hostname: str
     _issued: dict[str, _Loaded] = field(default_factory=dict)  # file name -> certificate
+    _by_name: dict[str, _Loaded] = field(default_factory=dict)  # "name" or "*.domain"
+    _folder_stamp: tuple[int, int] | None = None
     _default: _Loaded | None = None
     _challenges: dict[str, _Loaded] = field(default_factory=dict)
 
@@ -204,20 +210,15 @@ class CertStore:
         self._refresh()
         for name in (server_name, self.hostname):
             if name:
-                found = self._covering(name)
+                name = name.lower().rstrip(".")
+                found = self._by_name.get(name)
+                head, _, rest = name.partition(".")
+                if found is None and head and rest:
+                    found = self._by_name.get("*." + rest)
                 if found is not None:
                     return found
         assert self._default is not None
         return self._default
-
-    def _covering(self, name: str) -> _Loaded | None:
-        """The issued certificate for `name` that lasts longest."""
-        matching = [
-            loaded
-            for loaded in self._issued.values()
-            if any(covers(pattern, name) for pattern in loaded.info.names)
-        ]
-        return max(matching, key=lambda loaded: loaded.info.not_after, default=None)
 
     def info_for(self, server_name: str | None) -> tuple[Path, CertInfo]:
         """The file and the certificate served for a name (for `postfach cert`)."""
@@ -232,35 +233,62 @@ class CertStore:
         return {self.files.certs_dir / n: loaded.info for n, loaded in self._issued.items()}
 
     def _refresh(self) -> None:
+        """Two stats when nothing changed: the default certificate, and the folder of
+        issued ones, whose mtime moves when a file is renamed into it. A folder changed
+        in the last seconds is read again at every handshake: file times are coarse, a
+        second change within the same tick would not show."""
         stat = os.stat(self.default_cert)
         if self._default is None or self._default.stamp != _stamp(stat):
             context, info = _load(self.default_cert, self.default_key)
             self._default = _Loaded(_stamp(stat), context, info)
-        seen: set[str] = set()
         try:
-            entries = list(os.scandir(self.files.certs_dir))
+            folder = os.stat(self.files.certs_dir)
         except FileNotFoundError:
-            entries = []
-        for entry in entries:
+            self._issued.clear()
+            self._by_name.clear()
+            self._folder_stamp = None
+            return
+        stamp = _stamp(folder)
+        settled = time.time() - folder.st_mtime > FOLDER_SETTLE
+        if stamp == self._folder_stamp and settled:
+            return
+        self._folder_stamp = stamp
+        if self._scan():
+            self._index()
+
+    def _scan(self) -> bool:
+        """Loads new and changed files of certs/; True when anything changed."""
+        changed = False
+        seen: set[str] = set()
+        for entry in os.scandir(self.files.certs_dir):
             if not entry.name.endswith(".pem") or entry.name.startswith("."):
                 continue
             seen.add(entry.name)
             known = self._issued.get(entry.name)
-            # The inode comes with the directory listing; the mtime needs a stat,
-            # taken only when the inode is one we know.
-            if known is not None and known.stamp[0] == entry.inode():
-                if known.stamp == _stamp(entry.stat()):
-                    continue
             try:
+                stamp = _stamp(entry.stat())
+                if known is not None and known.stamp == stamp:
+                    continue
                 context, info = _load(Path(entry.path))
             except (OSError, ValueError, ssl.SSLError) as exc:
                 log.error("tls: cannot load %s: %s", entry.path, exc)
                 continue
-            self._issued[entry.name] = _Loaded(_stamp(entry.stat()), context, info)
+            self._issued[entry.name] = _Loaded(stamp, context, info)
+            changed = True
             log.info("tls: loaded %s (%s, until %s)", entry.name, ", ".join(info.names),
                      info.not_after.isoformat())  # fmt: skip
         for gone in set(self._issued) - seen:
             del self._issued[gone]
+            changed = True
+        return changed
+
+    def _index(self) -> None:
+        """Each name (or `*.domain`) to the certificate covering it that lasts longest."""
+        by_name: dict[str, _Loaded] = {}
+        for loaded in sorted(self._issued.values(), key=lambda item: item.info.not_after):
+            for name in loaded.info.names:
+                by_name[name.lower().rstrip(".")] = loaded
+        self._by_name = by_name
 
     def _challenge(self, server_name: str) -> ssl.SSLContext | None:
         name = server_name.lower().rstrip(".")
