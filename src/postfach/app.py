@@ -19,9 +19,8 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from postfach.acme.renewal import CertRenewal
 from postfach.auth import Authenticator
 from postfach.config import Config, ListenerSpec
 from postfach.context import ServerContext
@@ -42,6 +41,9 @@ from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
 from postfach.web import server as web_server
+
+if TYPE_CHECKING:
+    from postfach.acme.renewal import CertRenewal
 
 __all__ = ["LISTENERS", "App", "WorkerRole", "build_context"]
 
@@ -189,6 +191,9 @@ class App:
             ),
         ]
         if self.config.acme.active:
+            # Imported here: the ACME library (and requests) load only when ACME is on.
+            from postfach.acme.renewal import CertRenewal
+
             self.cert_renewal = CertRenewal(self.config, self.ctx.store, self.ctx.node_id)
             services.append(self.cert_renewal)
         for service in services:

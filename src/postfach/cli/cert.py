@@ -7,7 +7,6 @@ import os
 import socket
 from typing import Any
 
-from postfach.acme.renewal import order_due, wanted_groups
 from postfach.cli.common import open_store
 from postfach.config import Config
 from postfach.net.certs import CertInfo, covers
@@ -48,6 +47,8 @@ def _acme_line(config: Config) -> str:
 
 
 async def cert_show(args: argparse.Namespace) -> int:
+    from postfach.acme.renewal import wanted_groups  # the ACME library loads only here
+
     async with open_store(args) as (config, store):
         domains = [domain.name for domain in await store.accounts.list_domains()]
     certs = cert_store(config)
@@ -64,6 +65,8 @@ async def cert_show(args: argparse.Namespace) -> int:
 
 
 async def cert_renew(args: argparse.Namespace) -> int:
+    from postfach.acme.renewal import order_due
+
     async with open_store(args) as (config, store):
         if not config.acme.active:
             raise ValueError("ACME is off: set [acme] email (or enabled = true) in the config")
