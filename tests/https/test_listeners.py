@@ -217,3 +217,27 @@ async def test_dev_serves_plain_http_on_loopback_with_cookies_that_are_not_secur
             assert "Secure" in form.headers["set-cookie"]  # over HTTPS, Secure as ever
     finally:
         await app.stop()
+
+
+async def test_the_guard_holds_on_the_https_listener(tmp_path):
+    """Per-address limit and header timeout, as on plain HTTP (web/guard.py)."""
+    limits = {"max_connections_per_ip": 2, "http_header_timeout": 1.0}
+    async with make_server(tmp_path, listeners=_web_listeners(), limits=limits) as server:
+        port, context = server.port("https"), insecure_tls_context()
+
+        async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await asyncio.open_connection(
+                "127.0.0.1", port, ssl=context, local_addr=("127.0.0.2", 0)
+            )
+
+        held = [await connect() for _ in range(2)]
+        reader, writer = await connect()
+        refused = await asyncio.wait_for(reader.read(), 30)
+        assert refused.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"Too many connections from your address" in refused
+        writer.close()
+        # a held connection that sends no request is cut after the header timeout
+        timed_out = await asyncio.wait_for(held[0][0].read(), 30)
+        assert timed_out.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        for _, held_writer in held:
+            held_writer.close()
