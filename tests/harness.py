@@ -91,6 +91,9 @@ def server_config_dict(tmp_path: Path, url: str, **sections: dict[str, Any]) -> 
             "devices",
         )
     }
+    # No https listener unless a test asks for one: beside it, http would only
+    # redirect, and the tests speak plain HTTP to the pages (tests/https/ speak TLS).
+    listeners["https"] = ""
     data: dict[str, Any] = {
         "server": {"hostname": "mail.example.org", "data_dir": str(tmp_path / "data")},
         "storage": {"url": url},

@@ -178,6 +178,7 @@ def start_postfach(
             "pop3",
             "pop3s",
             "http",
+            "https",
             "devices",
         )
     )

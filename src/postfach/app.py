@@ -19,7 +19,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from postfach.auth import Authenticator
 from postfach.config import Config, ListenerSpec
@@ -30,8 +30,9 @@ from postfach.imap.indexcache import IndexCache
 from postfach.imap.recent import tracker_for
 from postfach.mailing.service import MailingService
 from postfach.moving.service import ImportService
+from postfach.net.certs import CertStore
 from postfach.net.listeners import HandedConnections, RunningListener
-from postfach.net.tls import server_ssl_context
+from postfach.net.tls import cert_store
 from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
 from postfach.smtp import server as smtp_server
@@ -40,6 +41,9 @@ from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
 from postfach.web import server as web_server
+
+if TYPE_CHECKING:
+    from postfach.acme.renewal import CertRenewal
 
 __all__ = ["LISTENERS", "App", "WorkerRole", "build_context"]
 
@@ -58,7 +62,9 @@ LISTENERS: dict[str, StartListener] = {
     "pop3": pop3_server.start_listener,
     "pop3s": pop3_server.start_listener,
     "http": web_server.start_listener,
+    "https": web_server.start_listener,
 }
+WEB_LISTENERS = frozenset({"http", "https"})  # served by the primary process alone
 
 
 class _Service(Protocol):
@@ -89,6 +95,7 @@ async def build_context(
     node_id: str,
     listen_sockets: dict[str, socket.socket] | None = None,
     handed_connections: HandedConnections | None = None,
+    certs: CertStore | None = None,
 ) -> ServerContext:
     """Every shared service of one process, each made once (the store connected,
     its runtime file set for a worker)."""
@@ -106,6 +113,7 @@ async def build_context(
         spam=make_scorer(config, store),
         listen_sockets=listen_sockets or {},
         handed_connections=handed_connections,
+        certs=certs,
     )
 
 
@@ -120,6 +128,7 @@ class App:
         self._services: list[_Service] = []
         self._ctx: ServerContext | None = None
         self.relay: RelayNotifier | None = None  # a worker's line to its supervisor
+        self.cert_renewal: CertRenewal | None = None  # the primary's, with [acme] on
 
     @property
     def ctx(self) -> ServerContext:
@@ -138,10 +147,12 @@ class App:
             relay = self.relay = store.attach_relay(role.relay)
             handed = HandedConnections(role.handoff, relay.connection_closed)
         await store.start_change_feed()
+        certs = cert_store(config)
         self._ctx = await build_context(
             config,
             store,
-            ssl_context=server_ssl_context(config),
+            ssl_context=certs.server_context(),
+            certs=certs,
             node_id=f"{socket.gethostname()}:{os.getpid()}:{id(self):x}",
             listen_sockets=dict(role.sockets) if role is not None else {},
             handed_connections=handed,
@@ -149,7 +160,7 @@ class App:
         primary = role is None or role.primary
         try:
             for spec in config.listeners_enabled():
-                if spec.name == "http" and not primary:
+                if spec.name in WEB_LISTENERS and not primary:
                     continue
                 await self._start_listener(spec)
             await self._start_services(primary)
@@ -167,7 +178,7 @@ class App:
 
     async def _start_services(self, primary: bool) -> None:
         """Background workers, one per server: the outbound queue, the mailing engine and
-        the imports started from the web."""
+        the imports started from the web, and the certificates' renewal."""
         if not primary:
             return
         services: list[_Service] = [
@@ -179,6 +190,12 @@ class App:
                 private_hosts=self.config.imports.web_private_hosts,
             ),
         ]
+        if self.config.acme.active:
+            # Imported here: the ACME library (and requests) load only when ACME is on.
+            from postfach.acme.renewal import CertRenewal
+
+            self.cert_renewal = CertRenewal(self.config, self.ctx.store, self.ctx.node_id)
+            services.append(self.cert_renewal)
         for service in services:
             await service.start()
             self._services.append(service)

@@ -16,6 +16,7 @@ __all__ = [
     "AuthConfig",
     "Config",
     "ConfigError",
+    "AcmeConfig",
     "ListenerSpec",
     "MxConfig",
     "SpamConfig",
@@ -32,6 +33,7 @@ LISTENER_NAMES = (
     "pop3",
     "pop3s",
     "http",
+    "https",
     "devices",
 )
 # Listeners spoken over TLS from the first byte.
@@ -90,6 +92,31 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AcmeConfig:
+    """Certificates from an ACME CA (RFC 8555), e.g. Let's Encrypt (certs/)."""
+
+    enabled: bool = False  # also on when `email` is set
+    email: str = ""  # the account's contact: the CA warns there of expiring certificates
+    directory: str = "https://acme-v02.api.letsencrypt.org/directory"
+    ca_bundle: str = ""  # CA certificates to trust for the directory; empty: the system's
+    # Challenge types in order of preference; each needs its listener (http, https).
+    challenges: tuple[str, ...] = ("http-01", "tls-alpn-01")
+    check_interval: float = 12 * 3600.0  # seconds between checks for certificates due
+
+    @property
+    def active(self) -> bool:
+        return self.enabled or bool(self.email)
+
+
+@dataclass(frozen=True, slots=True)
+class MtaStsConfig:
+    """The MTA-STS policy (RFC 8461) served at https://mta-sts.DOMAIN/."""
+
+    mode: str = "testing"  # testing, enforce or none
+    max_age: int = 7 * 86400  # seconds senders keep the policy
+
+
+@dataclass(frozen=True, slots=True)
 class ListenersConfig:
     smtp: str = "0.0.0.0:25"
     submission: str = "0.0.0.0:587"
@@ -98,7 +125,10 @@ class ListenersConfig:
     imaps: str = "0.0.0.0:993"
     pop3: str = "0.0.0.0:110"
     pop3s: str = "0.0.0.0:995"
-    http: str = "0.0.0.0:8080"
+    # Plain HTTP: with an https listener only ACME's HTTP-01 challenges and
+    # autoconfig, everything else is redirected to HTTPS (except in --dev).
+    http: str = "0.0.0.0:80"
+    https: str = "0.0.0.0:443"
     devices: str = ""
 
 
@@ -222,6 +252,8 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
+    acme: AcmeConfig = field(default_factory=AcmeConfig)
+    mta_sts: MtaStsConfig = field(default_factory=MtaStsConfig)
     listeners: ListenersConfig = field(default_factory=ListenersConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
@@ -275,6 +307,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "server": ServerConfig,
     "storage": StorageConfig,
     "tls": TlsConfig,
+    "acme": AcmeConfig,
+    "mta_sts": MtaStsConfig,
     "listeners": ListenersConfig,
     "auth": AuthConfig,
     "retention": RetentionConfig,
@@ -339,6 +373,11 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
             raise ConfigError(f"{source}: unknown section [{name}]")
     config = Config(**sections, transport=transport, public_ports=public_ports, source=source)
     config.listeners_enabled()  # validates every HOST:PORT
+    if config.mta_sts.mode not in ("testing", "enforce", "none"):
+        raise ConfigError(f"{source}: mta_sts.mode must be testing, enforce or none")
+    for challenge in config.acme.challenges:
+        if challenge not in ("http-01", "tls-alpn-01"):
+            raise ConfigError(f"{source}: acme.challenges: unknown challenge {challenge!r}")
     if config.mx.dnsbl_resolver:
         parse_host_port(config.mx.dnsbl_resolver, "mx.dnsbl_resolver", source)
     return _resolve_paths(config, Path(source).parent if source.endswith(".toml") else None)
@@ -413,6 +452,7 @@ def dev_config(base: Path) -> Config:
             pop3="127.0.0.1:1110",
             pop3s="127.0.0.1:1995",
             http="127.0.0.1:8025",
+            https="127.0.0.1:8443",
         ),
         auth=AuthConfig(allow_plaintext=True),
         source="--dev",

@@ -20,6 +20,7 @@ from postfach.store.records import MailboxId
 if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
+    from postfach.net.certs import CertStore
     from postfach.net.listeners import HandedConnections
     from postfach.spam.verdict import Scorer
     from postfach.store.api import StoreApi
@@ -68,6 +69,9 @@ class ServerContext:
     # listener (HTTP), and the connections it accepts and hands over (the others).
     listen_sockets: dict[str, socket.socket] = field(default_factory=dict)
     handed_connections: HandedConnections | None = None
+    # The certificates behind ssl_context (net/certs.py); the HTTPS listener's own
+    # context also answers ACME's TLS-ALPN-01 challenges from them.
+    certs: CertStore | None = None
 
     @property
     def hostname(self) -> str:

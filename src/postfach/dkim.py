@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from postfach.config import Config
+from postfach.mtasts import policy_id
 from postfach.store.records import Domain
 
 __all__ = ["DEFAULT_PORTS", "dns_records", "generate_key", "public_txt_value", "sign"]
@@ -97,6 +98,7 @@ def dns_records(
     dkim_selector: str = "",
     dkim_private_key: str = "",
     ports: Mapping[str, int] | None = None,
+    mta_sts_id: str = "",
 ) -> list[str]:
     """Zone-file lines for `domain` served by `hostname`.
 
@@ -109,6 +111,8 @@ def dns_records(
         domain = domain.name
     if isinstance(hostname, Config):
         ports = ports or _config_ports(hostname)
+        if hostname.mta_sts.mode != "none":
+            mta_sts_id = mta_sts_id or policy_id(hostname)
         hostname = hostname.public_name
     host = hostname.rstrip(".") + "."
     zone = domain.rstrip(".") + "."
@@ -131,4 +135,10 @@ def dns_records(
         f"autodiscover.{zone} IN CNAME {host}",
         f"_autodiscover._tcp.{zone} IN SRV 0 1 443 {host}",
     ]
+    if mta_sts_id:  # RFC 8461 §3.1 and the policy's host; RFC 8460 §3 reports
+        records += [
+            f"mta-sts.{zone} IN CNAME {host}",
+            _txt(f"_mta-sts.{zone}", f"v=STSv1; id={mta_sts_id}"),
+            _txt(f"_smtp._tls.{zone}", f"v=TLSRPTv1; rua=mailto:postmaster@{domain}"),
+        ]
     return records

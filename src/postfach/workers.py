@@ -7,7 +7,7 @@ serve --worker SPEC`), accepts the connections itself and hands each to the
 worker with the fewest open ones (SCM_RIGHTS over a socket pair): a POP3
 session that downloads a whole mailbox keeps a worker busy for long, so
 "whoever accepts first" would pile sessions onto one worker. HTTP is the
-exception: worker 0 inherits that socket and serves it alone.
+exception: worker 0 inherits those sockets (http, https) and serves them alone.
 
 Each worker also gets one end of a stream socket pair, the relay. A worker
 says `ready` on it when its listeners run and `closed` for every connection
@@ -70,7 +70,7 @@ BIND_RETRY = 2.0  # seconds a port in use is tried again (see _bind)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 RESTART_PAUSE = 1.0
-INHERITED = frozenset({"http"})  # served by worker 0 on the socket itself, not handed over
+INHERITED = frozenset({"http", "https"})  # served by worker 0 on the socket itself
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 

@@ -16,7 +16,9 @@ def test_every_key_has_a_default() -> None:
     assert config.retention.trash_days == 30 and config.retention.spam_days == 10
     assert not config.auth.allow_plaintext
     names = [s.name for s in config.listeners_enabled()]
-    assert names == ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"]
+    assert names == [
+        "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https"
+    ]  # fmt: skip
     assert {s.name: s.port for s in config.listeners_enabled()}["imaps"] == 993
 
 
@@ -83,6 +85,7 @@ def test_dev_config_uses_high_loopback_ports(tmp_path: Path) -> None:
         "pop3": ("127.0.0.1", 1110),
         "pop3s": ("127.0.0.1", 1995),
         "http": ("127.0.0.1", 8025),
+        "https": ("127.0.0.1", 8443),
     }
     assert config.auth.allow_plaintext and config.dev
 

@@ -34,7 +34,7 @@ __all__ = [
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
-LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https")
 
 
 async def prepare(url: str) -> None:

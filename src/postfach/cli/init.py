@@ -35,6 +35,18 @@ url = "{storage_url}"
 cert = ""                        # PEM files of a real certificate; empty: self-signed in data_dir
 key = ""
 
+[acme]                           # certificates from Let's Encrypt (or another ACME CA)
+enabled = false                  # also on when email is set; needs http (80) or https (443)
+email = ""                       # the account's contact address
+directory = "https://acme-v02.api.letsencrypt.org/directory"
+ca_bundle = ""                   # CA certificates to trust for the directory; "": the system's
+challenges = ["http-01", "tls-alpn-01"]  # the ways to prove the names, preferred first
+check_interval = 43200.0         # seconds between checks for certificates to renew
+
+[mta_sts]                        # the policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt
+mode = "testing"                 # testing, enforce or none
+max_age = 604800                 # seconds senders keep the policy
+
 [listeners]                      # "" turns a listener off
 smtp = "0.0.0.0:25"              # MX; STARTTLS offered; no relay without AUTH
 submission = "0.0.0.0:587"       # STARTTLS, AUTH required
@@ -43,7 +55,8 @@ imap = "0.0.0.0:143"             # STARTTLS
 imaps = "0.0.0.0:993"
 pop3 = "0.0.0.0:110"             # STLS
 pop3s = "0.0.0.0:995"
-http = "0.0.0.0:8080"            # autoconfig, settings page, webmail, admin API
+http = "0.0.0.0:80"              # ACME, autoconfig; the rest redirects to https
+https = "0.0.0.0:443"            # webmail, settings, admin API, autoconfig, MTA-STS
 devices = ""                     # plaintext AUTH for scanners; local recipients only
 
 [auth]

@@ -14,6 +14,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
   `seen_logins` (two-factor sign-in, the mail programs seen lately).
 - `store.mailing` (mailing.py, with mailing_sql.py): the `mailing_*` tables.
 - `store.greylist` (greylist.py): `greylist`.
+- `store.tls_files` (tlsfiles.py): `tls_files`.
 - `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
 - `store.imports` (imports.py): `import_seen` (what imports already copied),
   `import_jobs` (imports the web started).
@@ -56,6 +57,7 @@ from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
 from postfach.store.signin import SigninStore
 from postfach.store.spam import SpamStore
+from postfach.store.tlsfiles import TlsFilesStore
 from postfach.store.web import WebSessionStore
 
 __all__ = [
@@ -85,6 +87,7 @@ class Store(StoreBase):
         self.mailing = MailingStore(self)
         self.locks = Locks(self)
         self.greylist = GreylistStore(self)
+        self.tls_files = TlsFilesStore(self)
         self.spam = SpamStore(self)
         self.imports = ImportsStore(self)
         self.signin = SigninStore(self)

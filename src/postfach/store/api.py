@@ -13,6 +13,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.mailing` (`MailingApi`, in mailing_api.py): bulk mailing's relays, lists,
   campaigns, sends.
 - `store.greylist` (`GreylistApi`): triplets seen by the MX's greylisting.
+- `store.tls_files` (`TlsFilesApi`): certificates and ACME answers all nodes need.
 - `store.imports` (`ImportsApi`): which source messages an import copied already.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
 - `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
@@ -84,6 +85,7 @@ __all__ = [
     "AlreadyExists",
     "FlagMode",
     "GreylistApi",
+    "TlsFilesApi",
     "HubApi",
     "ImportsApi",
     "LocksApi",
@@ -403,6 +405,16 @@ class LocksApi(Protocol):
     async def unlock(self, name: str, owner: str) -> None: ...
 
 
+class TlsFilesApi(Protocol):
+    """Certificates and ACME challenge answers shared by the nodes (store/tlsfiles.py)."""
+
+    async def put_tls_file(self, name: str, data: bytes) -> None: ...
+    async def get_tls_file(self, name: str) -> bytes | None: ...
+    async def delete_tls_file(self, name: str) -> None: ...
+    async def tls_files_under(self, prefix: str) -> dict[str, bytes]:
+        """Every file whose name starts with `prefix`, by name."""
+
+
 class GreylistApi(Protocol):
     """Greylisting at the MX: (client network, sender, recipient) triplets."""
 
@@ -508,6 +520,8 @@ class StoreApi(Protocol):
     def locks(self) -> LocksApi: ...
     @property
     def greylist(self) -> GreylistApi: ...
+    @property
+    def tls_files(self) -> TlsFilesApi: ...
     @property
     def spam(self) -> SpamApi: ...
     @property

@@ -32,7 +32,7 @@ __all__ = [
     "mailing_lists", "mailing_recipients", "mailing_relays", "mailing_sends", "messages",
     "meta", "metadata", "pending_logins", "queue_delay_notices", "queue_messages",
     "queue_recipients", "recovery_codes", "second_factors", "seen_logins", "spam_accounts",
-    "spam_learnt", "spam_senders", "spam_tokens", "subscriptions", "web_sessions",
+    "spam_learnt", "spam_senders", "spam_tokens", "subscriptions", "tls_files", "web_sessions",
 ]
 
 metadata = MetaData()
@@ -477,6 +477,15 @@ mailing_bounce_boxes = Table(
     Column("done_folder", Text, nullable=False, default="Processed"),
     Column("last_check", Float, nullable=False, default=0.0),
     Column("last_result", Text, nullable=False, default=""),
+)
+
+# -- certificates and ACME answers every node needs (store/tlsfiles.py) -------------
+tls_files = Table(
+    "tls_files",
+    metadata,
+    Column("name", String(300), primary_key=True),  # "certs/NAME.pem", "http-01/TOKEN"
+    Column("data", LargeBinary, nullable=False),
+    Column("updated", Float, nullable=False),
 )
 
 # -- greylisting at the MX (store/greylist.py) ------------------------------------

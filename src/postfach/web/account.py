@@ -72,7 +72,7 @@ def _login_page(request: Request, error: str = "", status: int = 200) -> Respons
         request, "login.html", status=status, error=error, csrf=token,
         next=safe_next(request.query_params.get("next", "/mail")),
     )  # fmt: skip
-    set_login_cookie(response, token)
+    set_login_cookie(request, response, token)
     return response
 
 

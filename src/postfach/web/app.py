@@ -36,6 +36,7 @@ from postfach.web import (
     twofactor,
     unsubscribe,
     webmail,
+    wellknown,
 )
 from postfach.web.policy import PAGE_POLICY
 from postfach.web.problems import Problem, problem_response
@@ -51,13 +52,17 @@ _HEADERS = (
     (b"content-security-policy", PAGE_POLICY.encode()),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+# HTTPS only, from now on (RFC 6797); not for the subdomains, which may be other servers.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
-    """Adds the headers above unless the response set its own."""
+    """Adds the headers above unless the response set its own; HSTS over HTTPS
+    (but not in --dev, whose plain-HTTP port on localhost must keep working)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = True) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +75,8 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 extra = list(_HEADERS)
+                if self.hsts and scope.get("scheme") == "https":
+                    extra.append(HSTS)
                 if not static:
                     extra.append((b"cache-control", b"no-store"))
                 headers += [(n, v) for n, v in extra if n not in present]
@@ -139,6 +146,7 @@ def build_app(ctx: ServerContext) -> Starlette:
     static = StaticFiles(directory=_STATIC)
     app = Starlette(
         routes=[
+            *wellknown.routes(),
             *autoconfig.routes(),
             *admin_api.routes(),
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable
@@ -160,7 +168,10 @@ def build_app(ctx: ServerContext) -> Starlette:
             Problem: _problem,
             Exception: _server_error,
         },
-        middleware=[Middleware(ClientGone), Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(ClientGone),
+            Middleware(SecurityHeaders, hsts=not ctx.config.dev),
+        ],
     )
     app.state.ctx = ctx
     return app

@@ -1,4 +1,10 @@
-"""The `http` listener: uvicorn's server run inside postfach's event loop.
+"""The `http` and `https` listeners: uvicorn's server run inside postfach's event loop.
+
+`https` serves the pages, the APIs, autoconfig/autodiscover, MTA-STS and ACME's
+TLS-ALPN-01 challenges, with the certificate chosen per name (net/certs.py).
+`http` serves the same over plain HTTP when there is no `https` listener (a
+TLS proxy in front) or in --dev; beside an `https` listener it redirects there
+(web/wellknown.py). Both sit behind the same guard (web/guard.py).
 
 `start_listener` is what `postfach.app.App` calls; it returns an object with
 the two members App uses of `postfach.net.listeners.Listener`: `port` (the bound port,
@@ -12,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 
 import uvicorn
@@ -24,6 +31,7 @@ from postfach.serving import listener_env
 from postfach.web.app import build_app
 from postfach.web.guard import HttpGuard, guarded_protocol
 from postfach.web.mailing_campaigns import stop_runs
+from postfach.web.wellknown import build_redirect_app
 
 __all__ = ["WebListener", "start_listener"]
 
@@ -75,10 +83,25 @@ class WebListener:
                 await self._task
 
 
+def _tls(ctx: ServerContext) -> ssl.SSLContext:
+    if ctx.certs is not None:
+        return ctx.certs.server_context(acme_challenges=True)
+    return ctx.ssl_context
+
+
+def _app_for(ctx: ServerContext, spec: ListenerSpec) -> tuple[Starlette, bool]:
+    """The application of a listener, and whether it is the whole site."""
+    https = ctx.config.listener("https")
+    if spec.name == "http" and https is not None and not ctx.config.dev:
+        return build_redirect_app(ctx, ctx.config.public_port(https)), False
+    return build_app(ctx), True
+
+
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
-    """Starts the `http` listener on `spec.host:spec.port`."""
-    app = build_app(ctx)
+    """Starts the `http` or `https` listener on `spec.host:spec.port`."""
+    app, whole_site = _app_for(ctx, spec)
     limits = ctx.config.limits
+    tls = _tls(ctx) if spec.name == "https" else None
     config = uvicorn.Config(
         app,
         host=spec.host,
@@ -98,21 +121,25 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
         body_timeout=limits.http_body_timeout,
     )
     config.http = guarded_protocol(guard)
+    config.load()
+    config.ssl = tls  # ours, choosing the certificate per name; uvicorn's takes files
     server = _EmbeddedServer(config)
-    sockets = [ctx.listen_sockets["http"]] if "http" in ctx.listen_sockets else None
-    task = asyncio.create_task(_serve(server, sockets), name=f"http {spec.host}:{spec.port}")
+    inherited = ctx.listen_sockets.get(spec.name)
+    sockets = [inherited] if inherited is not None else None
+    name = f"{spec.name} {spec.host}:{spec.port}"
+    task = asyncio.create_task(_serve(server, sockets, spec.name), name=name)
     while not server.started:
         if task.done():
-            raise OSError(f"http listener: cannot listen on {spec.host}:{spec.port}")
+            raise OSError(f"{spec.name} listener: cannot listen on {spec.host}:{spec.port}")
         await asyncio.sleep(0.01)
-    return WebListener(spec, server, task, app)
+    return WebListener(spec, server, task, app if whole_site else None)
 
 
-async def _serve(server: _EmbeddedServer, sockets: list[socket.socket] | None) -> None:
+async def _serve(server: _EmbeddedServer, sockets: list[socket.socket] | None, name: str) -> None:
     try:
         await server.serve(sockets=sockets)
     except SystemExit:  # uvicorn exits when it cannot bind
-        log.error("http listener failed to start")
+        log.error("%s listener failed to start", name)
 
 
 def _trusted_proxies(allowed: list[str] | str) -> frozenset[str]:

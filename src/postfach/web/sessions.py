@@ -4,9 +4,10 @@
   account, the credentials generation and the session's CSRF token
   (store/web.py). "Log out on all devices" (R4) bumps the generation, which
   ends every web session at its next request.
-- Cookies are Secure, HttpOnly and SameSite=Lax. Browsers accept Secure
-  cookies from http://localhost and 127.0.0.1; anywhere else, put postfach
-  behind HTTPS (a proxy) as the pages carry passwords.
+- Cookies are Secure, HttpOnly and SameSite=Lax: the pages are meant for the
+  `https` listener (a plain `http` listener redirects there). Browsers accept
+  Secure cookies from http://localhost and 127.0.0.1 too; only `serve --dev`
+  sets them without Secure, on plain HTTP from a loopback client.
 - CSRF: every state-changing form carries the session's token (synchronizer
   token); the sign-in form uses a double-submit cookie, since there is no
   session yet. A request whose Origin names another site is refused as well.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +48,7 @@ __all__ = [
     "same_origin",
     "set_login_cookie",
     "set_private_cookie",
+    "drop_private_cookie",
     "tokens_match",
 ]
 
@@ -70,10 +73,35 @@ class User:
         return self.session.csrf
 
 
-def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
+def _secure(request: Request) -> bool:
+    """Secure cookies, except for --dev's plain HTTP on loopback."""
+    if request.url.scheme == "https" or not context(request).config.dev:
+        return True
+    client = request.client
+    return client is None or not is_loopback(client.host)
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="lax"
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        secure=_secure(request),
+        httponly=True,
+        samesite="lax",
     )
+
+
+def _drop_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=_secure(request), httponly=True, samesite="lax")
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def current_user(request: Request) -> User | None:
@@ -92,9 +120,15 @@ async def current_user(request: Request) -> User | None:
     return User(account, session, session_id)
 
 
-def set_private_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+def set_private_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int
+) -> None:
     """A cookie only this site's pages send back, never to scripts (there are none)."""
-    _cookie(response, name, value, max_age)
+    _cookie(request, response, name, value, max_age)
+
+
+def drop_private_cookie(request: Request, response: Response, name: str) -> None:
+    _drop_cookie(request, response, name)
 
 
 async def begin_session(request: Request, account: Account, response: Response) -> User:
@@ -104,8 +138,8 @@ async def begin_session(request: Request, account: Account, response: Response) 
     await context(request).store.web.create_web_session(
         session_id, account.id, account.credentials_gen, csrf, SESSION_LIFETIME, ip
     )
-    _cookie(response, SESSION_COOKIE, session_id, int(SESSION_LIFETIME))
-    response.delete_cookie(LOGIN_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    _cookie(request, response, SESSION_COOKIE, session_id, int(SESSION_LIFETIME))
+    _drop_cookie(request, response, LOGIN_COOKIE)
     now = time.time()
     session = WebSession(account.id, account.credentials_gen, csrf, now, now + SESSION_LIFETIME, ip)
     return User(account, session, session_id)
@@ -115,7 +149,7 @@ async def end_session(request: Request, response: Response) -> None:
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if session_id:
         await context(request).store.web.delete_web_session(session_id)
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    _drop_cookie(request, response, SESSION_COOKIE)
 
 
 def login_token(request: Request) -> str:
@@ -126,8 +160,8 @@ def login_token(request: Request) -> str:
     return token
 
 
-def set_login_cookie(response: Response, token: str) -> None:
-    _cookie(response, LOGIN_COOKIE, token, 3600)
+def set_login_cookie(request: Request, response: Response, token: str) -> None:
+    _cookie(request, response, LOGIN_COOKIE, token, 3600)
 
 
 def safe_next(target: str) -> str:

@@ -35,6 +35,7 @@ from postfach.web.sessions import (
     User,
     action,
     begin_session,
+    drop_private_cookie,
     login_token,
     page,
     read_form,
@@ -61,7 +62,7 @@ async def ask_for_code(request: Request, account: Account, target: str) -> Respo
         login_id, account.id, account.credentials_gen, PENDING_LIFETIME
     )
     response = RedirectResponse(f"/login/code?next={_quote(target)}", status_code=303)
-    set_private_cookie(response, PENDING_COOKIE, login_id, int(PENDING_LIFETIME))
+    set_private_cookie(request, response, PENDING_COOKIE, login_id, int(PENDING_LIFETIME))
     return response
 
 
@@ -75,7 +76,7 @@ def _code_page(request: Request, error: str = "", status: int = 200) -> Response
         request, "login_code.html", status=status, error=error, csrf=token,
         next=safe_next(request.query_params.get("next", "/mail")),
     )  # fmt: skip
-    set_login_cookie(response, token)
+    set_login_cookie(request, response, token)
     return response
 
 
@@ -107,7 +108,7 @@ async def check_code(request: Request) -> Response:
         return _code_page(request, WRONG_CODE, 401)
     await ctx.store.signin.end_pending_login(login_id)
     response = RedirectResponse(safe_next(str(form.get("next", "/mail"))), status_code=303)
-    response.delete_cookie(PENDING_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    drop_private_cookie(request, response, PENDING_COOKIE)
     await begin_session(request, account, response)
     return response
 
