@@ -205,6 +205,11 @@ def p_rename(cur: Cursor, uid: bool) -> c.Command:
     return c.Rename(_tag(cur), old, new)
 
 
+LIST_SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+# RFC 5258 §3: an option the server does not know is BAD, for return options too.
+LIST_RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "STATUS", "SPECIAL-USE"})
+
+
 def p_list(cur: Cursor, uid: bool) -> c.Command:
     """RFC 9051 "list" with RFC 5258 LIST-EXTENDED and RFC 5819 LIST-STATUS."""
     cur.sp()
@@ -238,11 +243,13 @@ def p_list(cur: Cursor, uid: bool) -> c.Command:
             return_opts.add(opt)
             if cur.peek() != ord(")"):
                 cur.sp()
-    known_select = {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
     for opt in select_opts:
-        if opt not in known_select:
+        if opt not in LIST_SELECT_OPTIONS:
             raise cur.fail(f"unknown selection option {opt[:40]}")
-    if "RECURSIVEMATCH" in select_opts and len(select_opts) == 1:
+    for opt in return_opts:
+        if opt not in LIST_RETURN_OPTIONS:
+            raise cur.fail(f"unknown return option {opt[:40]}")
+    if "RECURSIVEMATCH" in select_opts and not set(select_opts) - {"RECURSIVEMATCH", "REMOTE"}:
         raise cur.fail("RECURSIVEMATCH needs another selection option")
     return c.ListMailboxes(
         _tag(cur),

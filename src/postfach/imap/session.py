@@ -210,7 +210,7 @@ class Session:
                 cmd = parse_command(raw, self.utf8)
             except BadSyntax as exc:
                 tag = exc.tag
-                raise Bad(exc.reason) from None
+                raise (No if exc.refused else Bad)(exc.reason) from None
             tag = cmd.tag
             text = await self.dispatch(cmd)
             if text is not None:
