@@ -45,6 +45,8 @@ async def fetch(s: Session, cmd: c.Fetch) -> str:
     view = s.selected()
     indexes = resolve(s, view, cmd.seqset, cmd.uid)
     items = list(cmd.items)
+    if not s.condstore and any(i.name == "MODSEQ" for i in items):
+        s.enable("CONDSTORE")  # RFC 7162 §3.1: FETCH MODSEQ is a CONDSTORE enabling command
     if cmd.changedsince is not None:
         s.enable("CONDSTORE")
         indexes = [i for i in indexes if view.modseqs[i] > cmd.changedsince]
