@@ -8,7 +8,6 @@ roughly stripped, capped at `SEARCH_CAP` characters.
 
 from __future__ import annotations
 
-import binascii
 import html
 import re
 from collections.abc import Iterator
@@ -17,10 +16,18 @@ from postfach.message.headers import base64_lenient, decode_charset
 from postfach.message.model import BodyPart
 from postfach.message.params import param_value
 
-__all__ = ["IDENTITY_ENCODINGS", "SEARCH_CAP", "body_search_text", "decode_transfer"]
+__all__ = [
+    "IDENTITY_ENCODINGS",
+    "KNOWN_ENCODINGS",
+    "SEARCH_CAP",
+    "body_search_text",
+    "decode_quoted_printable",
+    "decode_transfer",
+]
 
 SEARCH_CAP = 256 * 1024
 IDENTITY_ENCODINGS = frozenset({"7BIT", "8BIT", "BINARY"})
+KNOWN_ENCODINGS = IDENTITY_ENCODINGS | {"BASE64", "QUOTED-PRINTABLE"}
 _HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _HTML_TAG = re.compile(r"<[^>]*>")
 
@@ -33,8 +40,32 @@ def decode_transfer(data: bytes, encoding: str) -> bytes | None:
     if encoding == "BASE64":
         return base64_lenient(data)
     if encoding == "QUOTED-PRINTABLE":
-        return binascii.a2b_qp(data)
+        return decode_quoted_printable(data)
     return None
+
+
+_QP_LINE = re.compile(rb"([^\n]*?)[ \t]*(\r?\n|\Z)")
+_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
+def _qp_octet(match: re.Match[bytes]) -> bytes:
+    return bytes((int(match.group(1), 16),))
+
+
+def decode_quoted_printable(data: bytes) -> bytes:
+    """RFC 2045 §6.7: white space at a line's end is transport padding and goes,
+    so "=" followed only by white space is a soft line break; an "=" that starts
+    no valid escape stays as it is (rule 1, robust decoding), as in Dovecot."""
+    out: list[bytes] = []
+    for match in _QP_LINE.finditer(data):
+        line, ending = match.group(1), match.group(2)
+        if line.endswith(b"="):
+            out.append(_QP_ESCAPE.sub(_qp_octet, line[:-1]))
+            continue
+        if not line and not ending:
+            continue
+        out.append(_QP_ESCAPE.sub(_qp_octet, line) + ending)
+    return b"".join(out)
 
 
 def _text_leaves(part: BodyPart) -> Iterator[BodyPart]:

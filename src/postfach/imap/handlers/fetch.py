@@ -20,8 +20,8 @@ from postfach.imap.grammar import compact_uids, format_datetime
 from postfach.imap.handlers.common import resolve
 from postfach.imap.selected import SelectedView
 from postfach.imap.structure import bodystructure, envelope
-from postfach.message import ParsedMessage, decode_part_body, find_part, section_bytes
-from postfach.message.decode import IDENTITY_ENCODINGS
+from postfach.message import BodyPart, ParsedMessage, decode_part_body, find_part, section_bytes
+from postfach.message.decode import IDENTITY_ENCODINGS, KNOWN_ENCODINGS
 from postfach.store.records import ModSeq, StoredMessage, Uid
 
 if TYPE_CHECKING:
@@ -247,7 +247,10 @@ async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
     if section.parts and part is None:
         data = b""
     elif part is None or part.parts or part.message is not None:
-        # the whole message, a multipart or an embedded message: served as stored
+        # the whole message, a multipart or an embedded message: served as stored,
+        # unless a part in it has an encoding that cannot be undone (as Dovecot does)
+        if _unknown_encoding(part or tree.body):
+            raise No("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
         whole = section_bytes(
             await item.blob(), tree, section.parts, None, prefix=item.message.prefix
         )
@@ -262,6 +265,20 @@ async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
     if att.name == "BINARY.SIZE":
         return f"BINARY.SIZE[{section.spec()}] {len(data)}".encode()
     return _labelled(att, data)
+
+
+def _unknown_encoding(part: BodyPart) -> bool:
+    """A leaf at or below `part` whose Content-Transfer-Encoding BINARY cannot undo."""
+    stack = [part]
+    while stack:
+        node = stack.pop()
+        if node.parts:
+            stack.extend(node.parts)
+        elif node.message is not None:
+            stack.append(node.message[1])
+        elif node.encoding not in KNOWN_ENCODINGS:
+            return True
+    return False
 
 
 def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
