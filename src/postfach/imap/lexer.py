@@ -207,7 +207,7 @@ class Cursor:
             except ValueError:
                 if pattern:
                     return NO_MAILBOX
-                reason = "Mailbox name is not valid modified UTF-7"
+                reason = "mailbox name is not valid modified UTF-7"
                 raise BadSyntax(self.tag, reason, refused=True) from None
         return "INBOX" if text.upper() == "INBOX" else text
 
