@@ -36,7 +36,8 @@ async def test_metadata_items_need_no_blob(imap, wire, monkeypatch):
     lines = await c.ok(
         "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY MODSEQ)"
     )
-    assert len(lines) == 2 and all("BODYSTRUCTURE (" in x for x in lines)
+    assert lines[0].startswith("* OK [HIGHESTMODSEQ ")  # MODSEQ enabled CONDSTORE
+    assert len(lines) == 3 and all("BODYSTRUCTURE (" in x for x in lines[1:])
     await c.ok("FETCH 1:* ALL")
     await c.ok("FETCH 1:* FULL")
     await c.ok("FETCH 2 BINARY.SIZE[1]")  # quoted-printable: must decode
