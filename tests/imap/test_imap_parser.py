@@ -316,9 +316,7 @@ def test_command_like_input_never_raises_anything_else(words):
 
 # RFC 3501 §9 ATOM-CHAR: any CHAR but atom-specials; "~" is one, "&" is left out
 # here only because it starts a modified UTF-7 sequence in mailbox names.
-ATOM_CHARS = "".join(
-    ch for ch in map(chr, range(0x21, 0x7F)) if ch not in '(){ %*"\\]&'
-)
+ATOM_CHARS = "".join(ch for ch in map(chr, range(0x21, 0x7F)) if ch not in '(){ %*"\\]&')
 
 
 @settings(max_examples=200, deadline=None)

@@ -362,8 +362,7 @@ def _merge_subjects(roots: list[Node]) -> list[Node]:
             continue
         held = table.get(subject)
         if held is None or (
-            held.info is not None
-            and (root.info is None or (replies[id(held)] and not reply))
+            held.info is not None and (root.info is None or (replies[id(held)] and not reply))
         ):
             table[subject] = root
     out: list[Node] = []
