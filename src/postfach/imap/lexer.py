@@ -240,7 +240,15 @@ class Cursor:
     def flag_list(self) -> frozenset[str]:
         return frozenset(self.paren_list(self.flag))
 
+    def check_system_flags(self, flags: frozenset[str]) -> None:
+        """RFC 9051 §2.3.2: only the defined system flags exist (flag-extension is
+        for future RFCs); STORE and APPEND with another are BAD, as in Dovecot."""
+        for flag in flags:
+            if flag.startswith("\\") and flag not in STORABLE_SYSTEM_FLAGS:
+                raise self.fail(f"Invalid system flag {flag[:40]}")
 
+
+STORABLE_SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
 _SYSTEM_FLAGS = {
     f.lower(): f for f in ("Seen", "Answered", "Flagged", "Deleted", "Draft", "Recent")
 }

@@ -271,7 +271,6 @@ def p_lsub(cur: Cursor, uid: bool) -> c.Command:
     return c.ListMailboxes(_tag(cur), reference, (pattern,), lsub=True)
 
 
-STORABLE_SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
 STATUS_ITEMS = frozenset(
     {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ"}
 )
@@ -300,7 +299,7 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
         date: float | None = None
         if cur.peek() == ord("("):
             flags = cur.flag_list()
-            _check_system_flags(cur, flags - {"\\Recent"})
+            cur.check_system_flags(flags - {"\\Recent"})
             cur.sp()
         if cur.peek() == ord('"'):
             try:
@@ -314,14 +313,6 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
     if not messages:
         raise cur.fail("missing message")
     return c.Append(_tag(cur), mailbox, tuple(messages))
-
-
-def _check_system_flags(cur: Cursor, flags: frozenset[str]) -> None:
-    """RFC 9051 §2.3.2: "\\" starts a system flag, and only the defined ones exist
-    (flag-extension is for future RFCs); Dovecot answers BAD and stores nothing."""
-    for flag in flags:
-        if flag.startswith("\\") and flag not in STORABLE_SYSTEM_FLAGS:
-            raise cur.fail(f"Invalid system flag {flag[:40]}")
 
 
 def p_expunge(cur: Cursor, uid: bool) -> c.Command:
@@ -370,7 +361,7 @@ def p_store(cur: Cursor, uid: bool) -> c.Command:
         flags = frozenset(items)
     if "\\Recent" in flags or "\\*" in flags:
         raise cur.fail("\\Recent and \\* cannot be stored")
-    _check_system_flags(cur, flags)
+    cur.check_system_flags(flags)
     return c.Store(_tag(cur), uid, seqset, mode, silent, flags, unchanged)
 
 
