@@ -5,8 +5,14 @@ room, Dovecot's answer; status texts are ours)."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
+import pytest
+import pytest_asyncio
+from tests.imap.conftest import imap_server_on
 from tests.imap.messages import literal
+
+from harness import BACKENDS, TestServer
 
 PLAIN = b"From: a@example.org\r\nSubject: x\r\n\r\nhello\r\n"
 QP = (
@@ -30,6 +36,15 @@ async def filled(wire, *messages: bytes):
         await c.ok(b"APPEND INBOX " + literal(data))
     await c.ok("SELECT INBOX")
     return c
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
+async def shared_imap_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    """These answers involve the store (search text, the kept parse): both backends."""
+    async with imap_server_on(request.param, tmp_path_factory) as running:
+        yield running
 
 
 def modseq_of(line: str) -> int:
@@ -144,3 +159,28 @@ async def test_unknown_system_flags_are_bad_and_never_stored(wire):
     untagged = await c.ok("STORE 1 +FLAGS (NIL \\seen)")
     assert untagged[-1] == "* 1 FETCH (FLAGS (\\Recent \\Seen NIL))"
     assert await c.ok("SEARCH KEYWORD NIL") == ["* SEARCH 1"]
+
+
+BINARY_PART = (
+    b"From: a@b\r\nSubject: bin\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+    b"boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX\r\n"
+    b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    b"ab\x00cd\r\n--XX--\r\n"
+)
+
+
+async def test_a_binary_part_appended_in_a_literal8_is_kept_base64(wire):
+    """RFC 3516 §4.4, as Dovecot stores it: BODY[] gets base64 in a plain literal,
+    BINARY[] the octets, NUL included, in a literal8."""
+    c = await wire()
+    await c.ok(b"APPEND INBOX ~{%d+}\r\n" % len(BINARY_PART) + BINARY_PART)
+    await c.ok("SELECT INBOX")
+    [line] = await c.ok("FETCH 1 (RFC822.SIZE BODY.PEEK[2] BINARY.PEEK[2] BINARY.SIZE[2])")
+    assert line == (
+        "* 1 FETCH (RFC822.SIZE 232 BODY[2] {8}\r\nYWIAY2Q= BINARY[2] ~{5}\r\nab\0cd "
+        "BINARY.SIZE[2] 5)"
+    )
+    [whole] = await c.ok("FETCH 1 BODY.PEEK[]")
+    assert "\0" not in whole and "Content-Transfer-Encoding: base64\r\n\r\nYWIAY2Q=\r\n" in whole
+    [structure] = await c.ok("FETCH 1 BODYSTRUCTURE")
+    assert '("application" "octet-stream" NIL NIL NIL "BASE64" 8 ' in structure

@@ -309,7 +309,8 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
             cur.sp()
         if cur.peek() not in (ord("{"), ord("~")):
             raise cur.fail("expected a message literal")
-        messages.append(c.AppendMessage(flags, date, cur.literal()))
+        binary = cur.peek() == ord("~")
+        messages.append(c.AppendMessage(flags, date, cur.literal(), binary))
     if not messages:
         raise cur.fail("missing message")
     return c.Append(_tag(cur), mailbox, tuple(messages))
