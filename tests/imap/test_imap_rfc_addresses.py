@@ -130,3 +130,20 @@ async def test_thread_references_puts_same_subject_roots_under_a_dummy(wire):
     # two originals: siblings under a dummy; replies go under the original
     # (step 5.D), and a later original is where earlier replies are merged
     assert await c.ok("THREAD REFERENCES UTF-8 ALL") == ["* THREAD ((1)(2))(5 (3)(4))"]
+
+
+async def test_thread_references_takes_a_dummys_subject_from_its_oldest_child(wire):
+    """Step 5.B "the first child": the oldest, once siblings are sorted (Dovecot)."""
+
+    def dated(subject: str, day: int, msgid: str, extra: str = "") -> bytes:
+        header = f"Date: Mon, {day} Jan 2024 10:00:00 +0000\r\nMessage-ID: <{msgid}@x>\r\n"
+        return message("a@example.org", subject, header + extra)
+
+    c = await filled(
+        wire,
+        dated("Fwd: foo", 3, "a1", "In-Reply-To: <gone@x>\r\n"),
+        dated("baz", 2, "a2", "References: <gone@x>\r\n"),
+        dated("baz", 1, "a3"),
+    )
+    # the dummy <gone@x> holds 1 and 2; 2 is older, so its subject "baz" merges 3 in
+    assert await c.ok("THREAD REFERENCES UTF-8 ALL") == ["* THREAD ((3)(2)(1))"]

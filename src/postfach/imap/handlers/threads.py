@@ -276,6 +276,9 @@ def _references(infos: list[Info]) -> list[Node]:
         node.info = info
     roots = [n for n in table.values() if n.parent is None]
     roots = _prune(roots)
+    # step 5 walks the roots oldest first, a dummy's subject being its oldest
+    # child's: sorted here already, as Dovecot does (the RFC leaves the order open)
+    _sort_tree(roots)
     roots = _merge_subjects(roots)
     _sort_tree(roots)
     return roots
@@ -346,7 +349,7 @@ def _pruned(nodes: list[Node], top: bool) -> list[Node]:
 
 
 def _subject_of(node: Node) -> tuple[str, bool]:
-    """Step 5.B: the thread's subject, a dummy's from its first child."""
+    """Step 5.B: the thread's subject, a dummy's from its first (oldest) child."""
     info = node.info or (node.children[0].info if node.children else None)
     return subject_key(info.subject) if info else ("", False)
 
