@@ -147,3 +147,22 @@ async def test_thread_references_takes_a_dummys_subject_from_its_oldest_child(wi
     )
     # the dummy <gone@x> holds 1 and 2; 2 is older, so its subject "baz" merges 3 in
     assert await c.ok("THREAD REFERENCES UTF-8 ALL") == ["* THREAD ((3)(2)(1))"]
+
+
+async def test_search_and_sort_see_addresses_as_dovecot_writes_them(wire):
+    c = await filled(
+        wire,
+        message("a@b (Comment Name)", "x"),
+        message('"a b"@c.d', "y"),
+        message('"Giant; \\"Big\\" Box" <sysservices@example.net>', "z"),
+    )
+    # each address is written '"name" <user@domain>', a local part quoted if need be
+    assert await c.ok('SEARCH FROM "\\"Comment Name\\" <a@b>"') == ["* SEARCH 1"]
+    assert await c.ok('SEARCH FROM "Comment Name <a@b>"') == ["* SEARCH"]
+    assert await c.ok('SEARCH FROM "<\\"a b\\"@c.d>"') == ["* SEARCH 2"]
+    assert await c.ok('SEARCH FROM "a b@c.d"') == ["* SEARCH"]
+    assert await c.ok('SEARCH FROM "\\"Giant; \\\\\\"Big"') == ["* SEARCH 3"]
+    # a quoted local part is its content, in ENVELOPE and for SORT
+    [line] = await c.ok("FETCH 2 ENVELOPE")
+    assert '((NIL NIL "a b" "c.d"))' in line
+    assert await c.ok("SORT (FROM) UTF-8 ALL") == ["* SORT 1 2 3"]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from postfach.message import decode_words, header_value, param_value, parse_message, trace_prefix
+from postfach.message import (
+    Address,
+    decode_words,
+    header_value,
+    param_value,
+    parse_message,
+    trace_prefix,
+)
 from postfach.message.address import parse_address_list
 from postfach.message.headers import fold_field
 from postfach.message.params import content_type, disposition
@@ -132,8 +139,11 @@ def test_disposition() -> None:
             b'"Giant; \\"Big\\" Box" <sysservices@example.net>',
             (addr(b'Giant; "Big" Box', b"sysservices", b"example.net"),),
         ),
-        (b"<@route.example,@b.example:x@y.example>", (addr(None, b"x", b"y.example"),)),
-        (b'"john doe"@example.com', (addr(None, b'"john doe"', b"example.com"),)),
+        (
+            b"<@route.example,@b.example:x@y.example>",
+            (Address(None, b"@route.example,@b.example", b"x", b"y.example"),),
+        ),
+        (b'"john doe"@example.com', (addr(None, b"john doe", b"example.com"),)),
         (b"user@[192.0.2.1]", (addr(None, b"user", b"[192.0.2.1]"),)),
         (
             b"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
@@ -154,7 +164,7 @@ def test_disposition() -> None:
         (b"g: a@b", (addr(None, b"g", None), addr(None, b"a", b"b"), addr(None, None, None))),
         (b" , ,", None),
         (b"", None),
-        (b'"unterminated <a@b>', (addr(None, b'"unterminated <a@b>"', b"MISSING_DOMAIN"),)),
+        (b'"unterminated <a@b>', (addr(None, b"unterminated <a@b>", b"MISSING_DOMAIN"),)),
         (b"=?utf-8?q?J=C3=B6rg?= <j@x>", (addr(b"=?utf-8?q?J=C3=B6rg?=", b"j", b"x"),)),
     ],
 )

@@ -100,7 +100,8 @@ def _addr_spec(tokens: list[Token]) -> tuple[bytes, bytes]:
     at = max((i for i, (k, v) in enumerate(tokens) if k == _SPECIAL and v == b"@"), default=-1)
     local = tokens if at < 0 else tokens[:at]
     domain = [] if at < 0 else tokens[at + 1 :]
-    mailbox = b"".join(b'"' + v + b'"' if k == _QUOTED else v for k, v in local)
+    # a quoted local part is given by its content, as Dovecot does ("a b"@c: "a b")
+    mailbox = b"".join(_QUOTED_PAIR.sub(rb"\1", v) if k == _QUOTED else v for k, v in local)
     host = b"".join(v for _, v in domain)
     return mailbox or MISSING_MAILBOX, host or MISSING_DOMAIN
 
@@ -190,7 +191,7 @@ def parse_address_list(value: bytes | None) -> tuple[Address, ...] | None:
 
 def address_search_text(value: bytes | None) -> str:
     """What SEARCH FROM/TO/CC/BCC match: the parsed address list written out again
-    (``Name <@route:user@domain>``, groups as ``name: a@b, c@d;``), encoded words
+    (``"Name" <@route:user@domain>``, groups as ``name: <a@b>, <c@d>;``), encoded words
     decoded, as Dovecot matches against. Comments and obsolete spacing are gone, so
     ``<user (comment)@ domain>`` is found as ``user@domain``, not as ``comment``."""
     addresses = parse_address_list(value)
@@ -212,13 +213,24 @@ def address_search_text(value: bytes | None) -> str:
     return decode_words(b", ".join(out))
 
 
+_ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\xff-]+"
+_DOT_ATOM = re.compile(_ATEXT + rb"(?:\." + _ATEXT + rb")*")
+
+
+def _quoted(text: bytes) -> bytes:
+    return b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
 def _written(a: Address) -> bytes:
-    spec = (a.mailbox or b"") + b"@" + (a.host or b"")
+    """``"Name" <@route:user@domain>`` as Dovecot writes it: the name always quoted,
+    the address always in angle brackets, a local part that is no dot-atom quoted."""
+    local = a.mailbox or b""
+    if local and not _DOT_ATOM.fullmatch(local):
+        local = _quoted(local)
+    spec = local + b"@" + (a.host or b"")
     if a.adl:
         spec = a.adl + b":" + spec
-    if a.name is None and a.adl is None:
-        return spec
-    return (a.name + b" " if a.name else b"") + b"<" + spec + b">"
+    return (_quoted(a.name) + b" " if a.name else b"") + b"<" + spec + b">"
 
 
 _FROM_FIELD = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
