@@ -98,7 +98,7 @@ async def test_sections(wire):
 async def test_binary(wire):
     c = await setup(wire)
     assert await c.ok("FETCH 2 (BINARY.PEEK[1] BINARY.SIZE[2])") == [
-        "* 2 FETCH (BINARY[1] {18}\r\nGrüße aus Berlin BINARY.SIZE[2] 5)".replace(
+        "* 2 FETCH (BINARY[1] ~{18}\r\nGrüße aus Berlin BINARY.SIZE[2] 5)".replace(
             "Grüße", "Grüße".encode().decode("latin-1")
         )
     ]

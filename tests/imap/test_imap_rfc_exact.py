@@ -96,10 +96,10 @@ async def test_quoted_printable_binary_as_dovecot_decodes_it(wire):
     assert await c.ok("FETCH 1 BINARY.SIZE[1]") == [f"* 1 FETCH (BINARY.SIZE[1] {len(QP_DECODED)})"]
     assert len(QP_DECODED) == 121  # what Dovecot says
     [whole] = await c.ok("FETCH 1 BINARY.PEEK[1]")
-    assert whole == "* 1 FETCH (BINARY[1] {121}\r\n" + QP_DECODED.decode() + ")"
+    assert whole == "* 1 FETCH (BINARY[1] ~{121}\r\n" + QP_DECODED.decode() + ")"
     # a partial range counts decoded octets
     [part] = await c.ok("FETCH 1 BINARY.PEEK[1]<40.100>")
-    assert part == "* 1 FETCH (BINARY[1]<40> {81}\r\n" + QP_DECODED[40:140].decode() + ")"
+    assert part == "* 1 FETCH (BINARY[1]<40> ~{81}\r\n" + QP_DECODED[40:140].decode() + ")"
     # an empty part is an empty literal, in BODY[] and BINARY[]
     assert await c.ok("FETCH 1 BODY.PEEK[2]") == ["* 1 FETCH (BODY[2] {0}\r\n)"]
     assert await c.ok("FETCH 1 BINARY.PEEK[2]") == ["* 1 FETCH (BINARY[2] {0}\r\n)"]
@@ -184,3 +184,28 @@ async def test_a_binary_part_appended_in_a_literal8_is_kept_base64(wire):
     assert "\0" not in whole and "Content-Transfer-Encoding: base64\r\n\r\nYWIAY2Q=\r\n" in whole
     [structure] = await c.ok("FETCH 1 BODYSTRUCTURE")
     assert '("application" "octet-stream" NIL NIL NIL "BASE64" 8 ' in structure
+
+
+def quoted_printable(body: bytes) -> bytes:
+    return b"From: a@b\r\nSubject: q\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + body
+
+
+async def test_quoted_printable_edges_as_dovecot(wire):
+    c = await filled(
+        wire,
+        quoted_printable(b"lf only = \nnext\nlast"),
+        quoted_printable(b"a=3db=3D\r\nx=\r\n"),
+        quoted_printable(b"=XY bad\r\n"),
+        quoted_printable(b"cr\ronly\r\n"),
+        quoted_printable(b"a=\tb\r\n"),
+    )
+    # a hard line break is CRLF, whatever the message used; lower-case hex is read
+    [first] = await c.ok("FETCH 1 BINARY.PEEK[1]")
+    assert first == "* 1 FETCH (BINARY[1] ~{18}\r\nlf only next\r\nlast)"
+    assert await c.ok("FETCH 2 BINARY.PEEK[1]") == ["* 2 FETCH (BINARY[1] ~{7}\r\na=b=\r\nx)"]
+    # what quoted-printable does not allow cannot be decoded (Dovecot: NO [PARSE])
+    for n in (3, 4, 5):
+        assert await c.no(f"FETCH {n} BINARY.SIZE[1]") == "NO [PARSE] Invalid data in MIME part"
+        assert await c.no(f"FETCH {n} BINARY.PEEK[1]") == "NO [PARSE] Invalid data in MIME part"
+    # BODY[] serves the stored octets, decodable or not
+    assert await c.ok("FETCH 3 BODY.PEEK[1]") == ["* 3 FETCH (BODY[1] {9}\r\n=XY bad\r\n)"]

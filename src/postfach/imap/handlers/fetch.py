@@ -21,7 +21,7 @@ from postfach.imap.handlers.common import resolve
 from postfach.imap.selected import SelectedView
 from postfach.imap.structure import bodystructure, envelope
 from postfach.message import BodyPart, ParsedMessage, decode_part_body, find_part, section_bytes
-from postfach.message.decode import IDENTITY_ENCODINGS, KNOWN_ENCODINGS
+from postfach.message.decode import IDENTITY_ENCODINGS, KNOWN_ENCODINGS, InvalidEncoding
 from postfach.store.records import ModSeq, StoredMessage, Uid
 
 if TYPE_CHECKING:
@@ -243,6 +243,7 @@ async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
     section = att.section
     assert section is not None
     tree = item.tree()
+    transformed = False
     part = find_part(tree, section.parts) if section.parts else None
     if section.parts and part is None:
         data = b""
@@ -258,13 +259,18 @@ async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
     elif att.name == "BINARY.SIZE" and part.encoding in IDENTITY_ENCODINGS:
         return f"BINARY.SIZE[{section.spec()}] {part.size}".encode()
     else:
-        decoded = decode_part_body(await item.blob(), part)
+        try:
+            decoded = decode_part_body(await item.blob(), part, strict=True)
+        except InvalidEncoding:
+            raise No("Invalid data in MIME part", "PARSE") from None
         if decoded is None:
             raise No("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
         data = decoded
+        # decoded content always comes as a literal8, as Dovecot sends it
+        transformed = part.encoding not in IDENTITY_ENCODINGS
     if att.name == "BINARY.SIZE":
         return f"BINARY.SIZE[{section.spec()}] {len(data)}".encode()
-    return _labelled(att, data)
+    return _labelled(att, data, transformed)
 
 
 def _unknown_encoding(part: BodyPart) -> bool:
@@ -281,7 +287,7 @@ def _unknown_encoding(part: BodyPart) -> bool:
     return False
 
 
-def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
+def _labelled(att: c.FetchAtt, data: bytes, literal8: bool = False) -> bytes:
     section = att.section
     assert section is not None
     label = f"{att.name}[{section.spec()}]".encode()
@@ -289,7 +295,7 @@ def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
         start, length = att.partial
         data = data[start : start + length]
         label += b"<%d>" % start
-    if att.name == "BINARY" and b"\0" in data:
+    if att.name == "BINARY" and (literal8 or b"\0" in data):
         return label + b" ~{%d}\r\n" % len(data) + data
     return label + b" " + _literal(data)
 
