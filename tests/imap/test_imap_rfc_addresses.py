@@ -73,6 +73,10 @@ async def test_search_matches_parsed_addresses_not_comments(wire):
     assert await c.ok("SEARCH CC user2") == ["* SEARCH 1"]
     assert await c.ok("SEARCH CC blah@domain1") == ["* SEARCH 1"]
     assert await c.ok("SEARCH TO undisclosed") == ["* SEARCH 1"]
+    # HEADER From matches the field as it stands, comments and all (Dovecot)
+    assert await c.ok("SEARCH HEADER FROM comment") == ["* SEARCH 2"]
+    assert await c.ok("SEARCH HEADER FROM user-from@domain.org") == ["* SEARCH"]
+    assert await c.ok('SEARCH HEADER FROM ""') == ["* SEARCH 1 2"]
 
 
 async def test_sort_folds_to_upper_case(wire):
@@ -156,7 +160,8 @@ async def test_search_and_sort_see_addresses_as_dovecot_writes_them(wire):
         message('"a b"@c.d', "y"),
         message('"Giant; \\"Big\\" Box" <sysservices@example.net>', "z"),
     )
-    # each address is written '"name" <user@domain>', a local part quoted if need be
+    # each address is written "name <user@domain>", the name quoted unless an atom
+    # (as it stands: encoded words are atoms), a local part quoted if no dot-atom
     assert await c.ok('SEARCH FROM "\\"Comment Name\\" <a@b>"') == ["* SEARCH 1"]
     assert await c.ok('SEARCH FROM "Comment Name <a@b>"') == ["* SEARCH"]
     assert await c.ok('SEARCH FROM "<\\"a b\\"@c.d>"') == ["* SEARCH 2"]
@@ -166,3 +171,15 @@ async def test_search_and_sort_see_addresses_as_dovecot_writes_them(wire):
     [line] = await c.ok("FETCH 2 ENVELOPE")
     assert '((NIL NIL "a b" "c.d"))' in line
     assert await c.ok("SORT (FROM) UTF-8 ALL") == ["* SORT 1 2 3"]
+
+
+async def test_names_are_quoted_only_when_no_atom(wire):
+    c = await filled(
+        wire,
+        message("Mary <m@x>", "a"),
+        message("a.b.c@d.e", "b"),
+        message("=?utf-8?q?J=C3=BCrgen_M?= <j@y>", "c"),
+    )
+    assert await c.ok('SEARCH FROM "Mary <m@x>"') == ["* SEARCH 1"]
+    assert await c.ok('SEARCH FROM "<a.b.c@d.e>"') == ["* SEARCH 2"]
+    assert await c.ok('SEARCH CHARSET UTF-8 FROM "Jürgen M <j@y>"') == ["* SEARCH 3"]

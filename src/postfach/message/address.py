@@ -191,7 +191,7 @@ def parse_address_list(value: bytes | None) -> tuple[Address, ...] | None:
 
 def address_search_text(value: bytes | None) -> str:
     """What SEARCH FROM/TO/CC/BCC match: the parsed address list written out again
-    (``"Name" <@route:user@domain>``, groups as ``name: <a@b>, <c@d>;``), encoded words
+    (``"A Name" <@route:user@domain>``, groups as ``name: <a@b>, <c@d>;``), encoded words
     decoded, as Dovecot matches against. Comments and obsolete spacing are gone, so
     ``<user (comment)@ domain>`` is found as ``user@domain``, not as ``comment``."""
     addresses = parse_address_list(value)
@@ -217,20 +217,27 @@ _ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\xff-]+"
 _DOT_ATOM = re.compile(_ATEXT + rb"(?:\." + _ATEXT + rb")*")
 
 
+_ATOM = re.compile(_ATEXT)
+
+
 def _quoted(text: bytes) -> bytes:
     return b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
 def _written(a: Address) -> bytes:
-    """``"Name" <@route:user@domain>`` as Dovecot writes it: the name always quoted,
-    the address always in angle brackets, a local part that is no dot-atom quoted."""
+    """``Name <@route:user@domain>`` as Dovecot writes it: the address always in
+    angle brackets, a name that is no atom (as it stands, encoded words undecoded)
+    and a local part that is no dot-atom quoted."""
     local = a.mailbox or b""
     if local and not _DOT_ATOM.fullmatch(local):
         local = _quoted(local)
     spec = local + b"@" + (a.host or b"")
     if a.adl:
         spec = a.adl + b":" + spec
-    return (_quoted(a.name) + b" " if a.name else b"") + b"<" + spec + b">"
+    name = a.name or b""
+    if name and not _ATOM.fullmatch(name):
+        name = _quoted(name)
+    return (name + b" " if name else b"") + b"<" + spec + b">"
 
 
 _FROM_FIELD = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
