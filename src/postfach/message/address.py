@@ -217,7 +217,7 @@ _ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\xff-]+"
 _DOT_ATOM = re.compile(_ATEXT + rb"(?:\." + _ATEXT + rb")*")
 
 
-_ATOM = re.compile(_ATEXT)
+_ATOM_TEXT = re.compile(_ATEXT)
 
 
 def _quoted(text: bytes) -> bytes:
@@ -235,7 +235,7 @@ def _written(a: Address) -> bytes:
     if a.adl:
         spec = a.adl + b":" + spec
     name = a.name or b""
-    if name and not _ATOM.fullmatch(name):
+    if name and not _ATOM_TEXT.fullmatch(name):
         name = _quoted(name)
     return (name + b" " if name else b"") + b"<" + spec + b">"
 
