@@ -155,6 +155,8 @@ async def test_unknown_system_flags_are_bad_and_never_stored(wire):
     assert await c.ok("FETCH 1 FLAGS") == ["* 1 FETCH (FLAGS (\\Recent))"]
     assert await c.ok("STATUS INBOX (MESSAGES)") == ["* STATUS INBOX (MESSAGES 1)"]
     await c.bad("STORE 1 +FLAGS (\\Recent)")
+    await c.bad(b"APPEND INBOX (\\Recent) " + literal(PLAIN))
+    assert await c.ok("STATUS INBOX (MESSAGES)") == ["* STATUS INBOX (MESSAGES 1)"]
     # NIL in a flag list is an atom, so a keyword, as Dovecot stores it
     untagged = await c.ok("STORE 1 +FLAGS (NIL \\seen)")
     assert untagged[-1] == "* 1 FETCH (FLAGS (\\Recent \\Seen NIL))"
