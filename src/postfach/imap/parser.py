@@ -299,7 +299,7 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
         date: float | None = None
         if cur.peek() == ord("("):
             flags = cur.flag_list()
-            cur.check_system_flags(flags)  # \\Recent too: APPEND takes "flag" (RFC 3501 §9)
+            cur.check_system_flags(flags)  # \Recent too: APPEND takes "flag" (RFC 3501 §9)
             cur.sp()
         if cur.peek() == ord('"'):
             try:
