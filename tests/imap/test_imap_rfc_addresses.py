@@ -73,9 +73,6 @@ async def test_search_matches_parsed_addresses_not_comments(wire):
     assert await c.ok("SEARCH CC user2") == ["* SEARCH 1"]
     assert await c.ok("SEARCH CC blah@domain1") == ["* SEARCH 1"]
     assert await c.ok("SEARCH TO undisclosed") == ["* SEARCH 1"]
-    # HEADER From matches the field as it stands, comments and all (Dovecot)
-    assert await c.ok("SEARCH HEADER FROM comment") == ["* SEARCH 2"]
-    assert await c.ok("SEARCH HEADER FROM user-from@domain.org") == ["* SEARCH"]
     assert await c.ok('SEARCH HEADER FROM ""') == ["* SEARCH 1 2"]
 
 

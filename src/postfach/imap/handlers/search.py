@@ -2,8 +2,8 @@
 and the CONDSTORE MODSEQ key (RFC 7162 §3.1.5).
 
 Keys evaluate to sets of view indexes. Flags, numbers and modseqs come from
-the view; text keys (FROM, SUBJECT, BODY, TEXT, and HEADER Subject) use the
-case-folded text the store extracted at delivery
+the view; text keys (FROM, SUBJECT, BODY, TEXT, and HEADER of From, To, Cc,
+Bcc and Subject) use the case-folded text the store extracted at delivery
 (`search_text`); sizes, dates and SENT* dates read message metadata and the
 parse kept with it; other HEADER keys read the message's header.
 """
@@ -35,10 +35,10 @@ BATCH = 500
 # made) between turns of the loop: about 10 ms of work, so that SEARCH, SORT and
 # THREAD over a big mailbox never hold up the worker's other sessions for long.
 MESSAGES_PER_TURN = 100
-# HEADER keys the store's case-folded search columns answer (`search_text`). The
-# address columns hold the parsed addresses written out (FROM, TO, ... match those),
-# while HEADER From matches the field as it stands, comments included (Dovecot).
-STORE_COLUMNS = frozenset({"subject"})
+# HEADER keys the store's case-folded search columns answer (`search_text`), so
+# they need no blob. The address columns hold the parsed addresses written out:
+# HEADER From matches those too (Dovecot matches the field with its comments).
+STORE_COLUMNS = frozenset({"from", "to", "cc", "bcc", "subject"})
 
 
 class Searcher:
