@@ -13,6 +13,7 @@ configuration start their own with `make_server`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,19 @@ class IsolatedServer(TestServer):
         return account
 
 
+@contextlib.asynccontextmanager
+async def imap_server_on(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    """The IMAP test server on one store backend ("sqlite" or "postgresql")."""
+    relaxed = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
+    async with make_server(tmp_path_factory.mktemp("imap"), backend, auth=relaxed) as running:
+        yield running
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
-    relaxed = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
-    async with make_server(tmp_path_factory.mktemp("imap"), auth=relaxed) as running:
+    async with imap_server_on("sqlite", tmp_path_factory) as running:
         yield running
 
 

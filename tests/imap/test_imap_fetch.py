@@ -98,7 +98,7 @@ async def test_sections(wire):
 async def test_binary(wire):
     c = await setup(wire)
     assert await c.ok("FETCH 2 (BINARY.PEEK[1] BINARY.SIZE[2])") == [
-        "* 2 FETCH (BINARY[1] {18}\r\nGrüße aus Berlin BINARY.SIZE[2] 5)".replace(
+        "* 2 FETCH (BINARY[1] ~{18}\r\nGrüße aus Berlin BINARY.SIZE[2] 5)".replace(
             "Grüße", "Grüße".encode().decode("latin-1")
         )
     ]
@@ -132,7 +132,9 @@ async def test_macros_and_modseq(wire):
         line
         == f'* 1 FETCH (FLAGS (\\Recent \\Seen) INTERNALDATE "02-Jan-2024 10:00:00 +0000" RFC822.SIZE {len(SIMPLE)})'  # noqa: E501
     )
-    [line] = await c.ok("FETCH 1 (MODSEQ)")
+    # FETCH MODSEQ enables CONDSTORE, which announces HIGHESTMODSEQ (RFC 7162 §3.1)
+    [announce, line] = await c.ok("FETCH 1 (MODSEQ)")
+    assert announce.startswith("* OK [HIGHESTMODSEQ ")
     assert line.startswith("* 1 FETCH (MODSEQ (") and line.endswith("))")
 
 

@@ -36,7 +36,8 @@ async def test_metadata_items_need_no_blob(imap, wire, monkeypatch):
     lines = await c.ok(
         "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY MODSEQ)"
     )
-    assert len(lines) == 2 and all("BODYSTRUCTURE (" in x for x in lines)
+    assert lines[0].startswith("* OK [HIGHESTMODSEQ ")  # MODSEQ enabled CONDSTORE
+    assert len(lines) == 3 and all("BODYSTRUCTURE (" in x for x in lines[1:])
     await c.ok("FETCH 1:* ALL")
     await c.ok("FETCH 1:* FULL")
     await c.ok("FETCH 2 BINARY.SIZE[1]")  # quoted-printable: must decode
@@ -78,7 +79,7 @@ async def test_unknown_transfer_encoding_and_encoded_rfc822(wire):
     # a message/rfc822 part in base64 has no structure to show: a basic part (RFC 9051 §7.5.2)
     assert '("message" "rfc822" NIL NIL NIL "BASE64" 32 NIL NIL NIL NIL) "mixed"' in line
     assert await c.ok("FETCH 1 BINARY.PEEK[2]") == [
-        "* 1 FETCH (BINARY[2] {22}\r\nSubject: inner\r\n\r\nhi\r\n)"
+        "* 1 FETCH (BINARY[2] ~{22}\r\nSubject: inner\r\n\r\nhi\r\n)"
     ]
     assert await c.ok("FETCH 1 BODY.PEEK[2.HEADER]") == ["* 1 FETCH (BODY[2.HEADER] {0}\r\n)"]
 

@@ -81,7 +81,8 @@ def test_mailbox_names_mutf7_and_utf8():
     assert parse("a CREATE &-x").mailbox == "&x"  # type: ignore[union-attr]
     assert parse('a CREATE "Äbung"'.encode()).mailbox == "Äbung"  # type: ignore[union-attr]
     assert parse("a CREATE &AMQ-", utf8=True).mailbox == "&AMQ-"  # type: ignore[union-attr]
-    assert bad("a CREATE &AMQ").reason == "mailbox name is not valid modified UTF-7"
+    refused = bad("a CREATE &AMQ")  # well-formed, names nothing that can exist: NO
+    assert refused.reason == "mailbox name is not valid modified UTF-7" and refused.refused
 
 
 def test_list_extended():
@@ -294,6 +295,9 @@ COMMAND_WORDS = [
     "INBOX",
     " ",
     "~{1}\r\n",
+    "~",
+    "~foo",
+    "&",
     "CHARSET",
     "]",
 ]
@@ -308,3 +312,41 @@ def test_command_like_input_never_raises_anything_else(words):
     except BadSyntax as exc:
         assert exc.tag == "a1"
         assert exc.reason
+
+
+# RFC 3501 §9 ATOM-CHAR: any CHAR but atom-specials; "~" is one, "&" is left out
+# here only because it starts a modified UTF-7 sequence in mailbox names.
+ATOM_CHARS = "".join(ch for ch in map(chr, range(0x21, 0x7F)) if ch not in '(){ %*"\\]&')
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=ATOM_CHARS, min_size=0, max_size=12))
+def test_tilde_starts_an_atom_unless_a_brace_follows(rest):
+    name = "~" + rest
+    select = parse(f"a SELECT {name}")
+    assert isinstance(select, c.Select) and select.mailbox == name
+    listed = parse(f'a LIST "" {name}')
+    assert isinstance(listed, c.ListMailboxes) and listed.patterns == (name,)
+    status = parse(f"a STATUS {name} (MESSAGES)")
+    assert isinstance(status, c.Status) and status.mailbox == name
+    # only "~{" opens a literal8
+    literal = parse(b"a SELECT ~{%d}\r\n" % len(name) + name.encode())
+    assert isinstance(literal, c.Select) and literal.mailbox == name
+
+
+def test_atom_names_that_are_not_modified_utf7_are_refused_not_bad():
+    refused = bad("a SELECT !#$&'+,-.")
+    assert refused.refused and refused.tag == "a"
+    listed = parse('a LIST "" &')  # a pattern: matches nothing, not an error
+    assert isinstance(listed, c.ListMailboxes)
+    assert not bad("a SELECT (x").refused
+
+
+def test_unknown_system_flags_and_list_options_are_bad():
+    assert "\\Bogus" in bad("a STORE 1 +FLAGS (\\Bogus)").reason
+    assert "\\Bogus" in bad(b"a APPEND INBOX (\\Bogus) {1}\r\nx").reason
+    store = parse("a STORE 1 +FLAGS (\\Seen NIL $Label)")
+    assert isinstance(store, c.Store) and store.flags == {"\\Seen", "NIL", "$Label"}
+    assert "FOO" in bad('a LIST "" * RETURN (FOO)').reason
+    assert "RECURSIVEMATCH" in bad('a LIST (RECURSIVEMATCH REMOTE) "" *').reason
+    assert isinstance(parse('a LIST (SUBSCRIBED RECURSIVEMATCH) "" *'), c.ListMailboxes)

@@ -52,7 +52,7 @@ def test_simple() -> None:
     assert b.params == US_ASCII and b.encoding == "7BIT" and b.parts == ()
     assert (b.id, b.description, b.md5, b.disposition, b.language, b.location) == (None,) * 6
     assert p.search.subject == "Lunch tomorrow?"
-    assert p.search.from_ == "Alice Example <alice@example.org>"
+    assert p.search.from_ == '"Alice Example" <alice@example.org>'  # as Dovecot writes it
     assert "lunch tomorrow at noon?" in p.search.body
 
 
@@ -192,7 +192,7 @@ def test_encoded_words_and_groups() -> None:
         b"=?UTF-8?Q?Caf=C3=A9?= =?UTF-8?Q?_und_Kuchen?= (=?ISO-8859-1?Q?s=FC=DF?=)"
     )
     assert p.search.subject == "Café und Kuchen (süß)"
-    assert p.search.from_ == "Jörg Müller <joerg@example.de>"
+    assert p.search.from_ == "Jörg Müller <joerg@example.de>"  # one encoded word: an atom
     assert p.date == 1704555900.0
 
 

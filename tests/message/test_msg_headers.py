@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from postfach.message import decode_words, header_value, param_value, parse_message, trace_prefix
-from postfach.message.address import parse_address_list
+from postfach.message import (
+    Address,
+    decode_words,
+    header_value,
+    param_value,
+    parse_message,
+    trace_prefix,
+)
+from postfach.message.address import address_search_text, parse_address_list
 from postfach.message.headers import fold_field
 from postfach.message.params import content_type, disposition
 
@@ -132,8 +141,11 @@ def test_disposition() -> None:
             b'"Giant; \\"Big\\" Box" <sysservices@example.net>',
             (addr(b'Giant; "Big" Box', b"sysservices", b"example.net"),),
         ),
-        (b"<@route.example,@b.example:x@y.example>", (addr(None, b"x", b"y.example"),)),
-        (b'"john doe"@example.com', (addr(None, b'"john doe"', b"example.com"),)),
+        (
+            b"<@route.example,@b.example:x@y.example>",
+            (Address(None, b"@route.example,@b.example", b"x", b"y.example"),),
+        ),
+        (b'"john doe"@example.com', (addr(None, b"john doe", b"example.com"),)),
         (b"user@[192.0.2.1]", (addr(None, b"user", b"[192.0.2.1]"),)),
         (
             b"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
@@ -154,9 +166,46 @@ def test_disposition() -> None:
         (b"g: a@b", (addr(None, b"g", None), addr(None, b"a", b"b"), addr(None, None, None))),
         (b" , ,", None),
         (b"", None),
-        (b'"unterminated <a@b>', (addr(None, b'"unterminated <a@b>"', b"MISSING_DOMAIN"),)),
+        (b'"unterminated <a@b>', (addr(None, b"unterminated <a@b>", b"MISSING_DOMAIN"),)),
         (b"=?utf-8?q?J=C3=B6rg?= <j@x>", (addr(b"=?utf-8?q?J=C3=B6rg?=", b"j", b"x"),)),
     ],
 )
 def test_address_lists(value: bytes, expected: object) -> None:
     assert parse_address_list(value) == expected
+
+
+ADDRESS_BITS = [
+    b"<",
+    b">",
+    b"@",
+    b",",
+    b";",
+    b":",
+    b'"',
+    b"\\",
+    b"(",
+    b")",
+    b"[",
+    b"]",
+    b" ",
+    b"a",
+    b"=?utf-8?q?x?=",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ADDRESS_BITS) | st.binary(max_size=3), max_size=20))
+def test_address_search_text_of_anything(bits: list[bytes]) -> None:
+    """Delivery parses every From/To/Cc/Bcc: whatever they hold, no exception."""
+    value = b"".join(bits)
+    assert isinstance(address_search_text(value), str)
+    parse_address_list(value)
+
+
+def test_address_search_text_is_what_dovecot_matches() -> None:
+    assert address_search_text(b"<@route:user@domain>") == "<@route:user@domain>"
+    assert address_search_text(b"<u (c)@ (c) d.org>") == "<u@d.org>"
+    assert address_search_text(b"g: a@b, Mary <m@x>;, c@d") == "g: <a@b>, Mary <m@x>;, <c@d>"
+    assert address_search_text(b"a@b (Comment Name)") == '"Comment Name" <a@b>'
+    assert address_search_text(b'"a b"@c') == '<"a b"@c>'
+    assert address_search_text(None) == ""

@@ -244,6 +244,7 @@ class AppendMessage:
     flags: frozenset[str]
     date: float | None
     data: bytes = field(repr=False)
+    binary: bool = False  # sent in an RFC 3516 literal8 `~{n}`
 
 
 @dataclass(frozen=True, slots=True)

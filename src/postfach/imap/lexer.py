@@ -11,21 +11,26 @@ from collections.abc import Callable
 
 from postfach.imap.grammar import SeqSet, decode_mutf7, parse_seqset
 
-__all__ = ["ASTRING_STOP", "ATOM_STOP", "BadSyntax", "Cursor"]
+__all__ = ["ASTRING_STOP", "ATOM_STOP", "NO_MAILBOX", "BadSyntax", "Cursor"]
 
 
 class BadSyntax(Exception):
     """Malformed input: answered with `tag BAD reason` (or `* BAD` without a tag)."""
 
-    def __init__(self, tag: str | None, reason: str) -> None:
+    def __init__(self, tag: str | None, reason: str, refused: bool = False) -> None:
         super().__init__(reason)
         self.tag = tag
         self.reason = reason
+        # well-formed, but naming nothing that can exist: answered with NO, as Dovecot does
+        self.refused = refused
 
 
 ATOM_STOP = frozenset(b'(){ %*"\\]') | frozenset(range(0x20)) | {0x7F}
 ASTRING_STOP = ATOM_STOP - {ord("]")}
 LIST_STOP = ASTRING_STOP - {ord("%"), ord("*")}
+# A LIST pattern that is not valid modified UTF-7 matches no mailbox (Dovecot: OK,
+# nothing listed); no mailbox name holds a NUL.
+NO_MAILBOX = "\0"
 
 
 class Cursor:
@@ -145,17 +150,22 @@ class Cursor:
         self.pos += size
         return data
 
+    def at_string(self) -> bool:
+        """A quoted string or a literal starts here; `~` alone is an ATOM-CHAR
+        (RFC 3501 §9), only `~{` opens an RFC 3516 literal8."""
+        ch = self.peek()
+        return ch in (0x22, 0x7B) or (ch == 0x7E and self.buf[self.pos + 1 : self.pos + 2] == b"{")
+
     def string(self) -> bytes:
         ch = self.peek()
         if ch == 0x22:
             return self.quoted()
-        if ch in (0x7B, 0x7E):
+        if self.at_string():
             return self.literal()
         raise self.fail("expected a string")
 
     def astring_bytes(self) -> bytes:
-        ch = self.peek()
-        if ch in (0x22, 0x7B, 0x7E):
+        if self.at_string():
             return self.string()
         raw = self.run(ASTRING_STOP)
         if not raw:
@@ -174,16 +184,19 @@ class Cursor:
         return self.mailbox_name(self.astring_bytes())
 
     def list_mailbox(self) -> str:
-        ch = self.peek()
-        if ch in (0x22, 0x7B, 0x7E):
-            return self.mailbox_name(self.string())
+        if self.at_string():
+            return self.mailbox_name(self.string(), pattern=True)
         raw = self.run(LIST_STOP)
         if not raw:
             raise self.fail("expected a mailbox pattern")
-        return self.mailbox_name(raw)
+        return self.mailbox_name(raw, pattern=True)
 
-    def mailbox_name(self, raw: bytes) -> str:
-        """RFC 3501 §5.1.3 modified UTF-7, or UTF-8 under UTF8=ACCEPT / IMAP4rev2."""
+    def mailbox_name(self, raw: bytes, pattern: bool = False) -> str:
+        """RFC 3501 §5.1.3 modified UTF-7, or UTF-8 under UTF8=ACCEPT / IMAP4rev2.
+
+        A name that is syntactically an astring but not valid modified UTF-7 is
+        no syntax error: no such mailbox can exist (NO, as Dovecot answers), and
+        as a LIST pattern it matches nothing."""
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -192,7 +205,10 @@ class Cursor:
             try:
                 text = decode_mutf7(text)
             except ValueError:
-                raise self.fail("mailbox name is not valid modified UTF-7") from None
+                if pattern:
+                    return NO_MAILBOX
+                reason = "mailbox name is not valid modified UTF-7"
+                raise BadSyntax(self.tag, reason, refused=True) from None
         return "INBOX" if text.upper() == "INBOX" else text
 
     def seqset(self) -> SeqSet:
@@ -224,7 +240,15 @@ class Cursor:
     def flag_list(self) -> frozenset[str]:
         return frozenset(self.paren_list(self.flag))
 
+    def check_system_flags(self, flags: frozenset[str]) -> None:
+        """RFC 9051 §2.3.2: only the defined system flags exist (flag-extension is
+        for future RFCs); STORE and APPEND with another are BAD, as in Dovecot."""
+        for flag in flags:
+            if flag.startswith("\\") and flag not in STORABLE_SYSTEM_FLAGS:
+                raise self.fail(f"Invalid system flag {flag[:40]}")
 
+
+STORABLE_SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
 _SYSTEM_FLAGS = {
     f.lower(): f for f in ("Seen", "Answered", "Flagged", "Deleted", "Draft", "Recent")
 }

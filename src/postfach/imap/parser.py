@@ -205,6 +205,11 @@ def p_rename(cur: Cursor, uid: bool) -> c.Command:
     return c.Rename(_tag(cur), old, new)
 
 
+LIST_SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+# RFC 5258 §3: an option the server does not know is BAD, for return options too.
+LIST_RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "STATUS", "SPECIAL-USE"})
+
+
 def p_list(cur: Cursor, uid: bool) -> c.Command:
     """RFC 9051 "list" with RFC 5258 LIST-EXTENDED and RFC 5819 LIST-STATUS."""
     cur.sp()
@@ -238,11 +243,13 @@ def p_list(cur: Cursor, uid: bool) -> c.Command:
             return_opts.add(opt)
             if cur.peek() != ord(")"):
                 cur.sp()
-    known_select = {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
     for opt in select_opts:
-        if opt not in known_select:
+        if opt not in LIST_SELECT_OPTIONS:
             raise cur.fail(f"unknown selection option {opt[:40]}")
-    if "RECURSIVEMATCH" in select_opts and len(select_opts) == 1:
+    for opt in return_opts:
+        if opt not in LIST_RETURN_OPTIONS:
+            raise cur.fail(f"unknown return option {opt[:40]}")
+    if "RECURSIVEMATCH" in select_opts and not set(select_opts) - {"RECURSIVEMATCH", "REMOTE"}:
         raise cur.fail("RECURSIVEMATCH needs another selection option")
     return c.ListMailboxes(
         _tag(cur),
@@ -292,6 +299,7 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
         date: float | None = None
         if cur.peek() == ord("("):
             flags = cur.flag_list()
+            cur.check_system_flags(flags)  # \Recent too: APPEND takes "flag" (RFC 3501 §9)
             cur.sp()
         if cur.peek() == ord('"'):
             try:
@@ -301,7 +309,8 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
             cur.sp()
         if cur.peek() not in (ord("{"), ord("~")):
             raise cur.fail("expected a message literal")
-        messages.append(c.AppendMessage(flags, date, cur.literal()))
+        binary = cur.peek() == ord("~")
+        messages.append(c.AppendMessage(flags, date, cur.literal(), binary))
     if not messages:
         raise cur.fail("missing message")
     return c.Append(_tag(cur), mailbox, tuple(messages))
@@ -353,6 +362,7 @@ def p_store(cur: Cursor, uid: bool) -> c.Command:
         flags = frozenset(items)
     if "\\Recent" in flags or "\\*" in flags:
         raise cur.fail("\\Recent and \\* cannot be stored")
+    cur.check_system_flags(flags)
     return c.Store(_tag(cur), uid, seqset, mode, silent, flags, unchanged)
 
 

@@ -149,8 +149,13 @@ class Session:
         self.state = State.AUTH
 
     def enable(self, *capabilities: str) -> None:
-        """RFC 5161 ENABLE, or CONDSTORE turned on by its first use (RFC 7162 §3.1)."""
+        """RFC 5161 ENABLE, or CONDSTORE turned on by its first use (RFC 7162 §3.1),
+        which with a mailbox selected announces its HIGHESTMODSEQ."""
+        announce = "CONDSTORE" in capabilities and self.view is not None and not self.condstore
         self.enabled.update(capabilities)
+        if announce and self.view is not None:
+            highest = self.view.highestmodseq
+            self.conn.write(r.untagged(f"OK [HIGHESTMODSEQ {highest}] Highest"))
 
     def save_search(self, uids: list[int]) -> None:
         """SEARCHRES (RFC 5182): the result `$` stands for."""
@@ -210,7 +215,7 @@ class Session:
                 cmd = parse_command(raw, self.utf8)
             except BadSyntax as exc:
                 tag = exc.tag
-                raise Bad(exc.reason) from None
+                raise (No if exc.refused else Bad)(exc.reason) from None
             tag = cmd.tag
             text = await self.dispatch(cmd)
             if text is not None:

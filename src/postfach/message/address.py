@@ -3,8 +3,8 @@
 RFC 3501 §7.4.2 / RFC 9051 §7.5.2: an address is (name, adl, mailbox, host)
 with raw, undecoded strings; encoded words stay as they are (clients decode).
 A group is announced by (NIL, NIL, group-name, NIL) and closed by
-(NIL, NIL, NIL, NIL). Source routes (obs-route, RFC 5322 §4.4) are dropped, so
-adl is always NIL.
+(NIL, NIL, NIL, NIL). A source route (obs-route, RFC 5322 §4.4) is the adl,
+``"@route"``, as Dovecot gives it.
 
 The parser never fails: a display name is the phrase before ``<``, or, for a
 bare addr-spec, its last comment (``a@b (Name)``). A missing local part or
@@ -21,9 +21,16 @@ import re
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
+from postfach.message.headers import decode_words
 from postfach.message.model import Address
 
-__all__ = ["MISSING_DOMAIN", "MISSING_MAILBOX", "header_from_addresses", "parse_address_list"]
+__all__ = [
+    "MISSING_DOMAIN",
+    "MISSING_MAILBOX",
+    "address_search_text",
+    "header_from_addresses",
+    "parse_address_list",
+]
 
 MISSING_MAILBOX = b"MISSING_MAILBOX"
 MISSING_DOMAIN = b"MISSING_DOMAIN"
@@ -93,18 +100,20 @@ def _addr_spec(tokens: list[Token]) -> tuple[bytes, bytes]:
     at = max((i for i, (k, v) in enumerate(tokens) if k == _SPECIAL and v == b"@"), default=-1)
     local = tokens if at < 0 else tokens[:at]
     domain = [] if at < 0 else tokens[at + 1 :]
-    mailbox = b"".join(b'"' + v + b'"' if k == _QUOTED else v for k, v in local)
+    # a quoted local part is given by its content, as Dovecot does ("a b"@c: "a b")
+    mailbox = b"".join(_QUOTED_PAIR.sub(rb"\1", v) if k == _QUOTED else v for k, v in local)
     host = b"".join(v for _, v in domain)
     return mailbox or MISSING_MAILBOX, host or MISSING_DOMAIN
 
 
-def _strip_route(tokens: list[Token]) -> list[Token]:
-    """Drops an obs-route ``@a,@b:`` at the start of an angle-addr."""
+def _split_route(tokens: list[Token]) -> tuple[bytes | None, list[Token]]:
+    """An obs-route ``@a,@b:`` at the start of an angle-addr (RFC 5322 §4.4): the
+    ENVELOPE adl (``"@a,@b"``, RFC 3501 §7.4.2) and the addr-spec after it."""
     if tokens and tokens[0] == (_SPECIAL, b"@"):
         for i, tok in enumerate(tokens):
             if tok == (_SPECIAL, b":"):
-                return tokens[i + 1 :]
-    return tokens
+                return b"".join(v for _, v in tokens[:i]) or None, tokens[i + 1 :]
+    return None, tokens
 
 
 class _Reader:
@@ -120,8 +129,9 @@ class _Reader:
 
     def flush(self) -> None:
         if self.angle is not None:
-            mailbox, host = _addr_spec(_strip_route(self.angle))
-            self.out.append(Address(_phrase(self.words), None, mailbox, host))
+            adl, spec = _split_route(self.angle)
+            mailbox, host = _addr_spec(spec)
+            self.out.append(Address(_phrase(self.words), adl, mailbox, host))
         elif self.words:
             mailbox, host = _addr_spec(self.words)
             name = self.comments[-1].strip() if self.comments else None
@@ -177,6 +187,57 @@ def parse_address_list(value: bytes | None) -> tuple[Address, ...] | None:
     if value is None:
         return None
     return tuple(_Reader(tokenize(value)).run()) or None
+
+
+def address_search_text(value: bytes | None) -> str:
+    """What SEARCH FROM/TO/CC/BCC match: the parsed address list written out again
+    (``"A Name" <@route:user@domain>``, groups as ``name: <a@b>, <c@d>;``), encoded words
+    decoded, as Dovecot matches against. Comments and obsolete spacing are gone, so
+    ``<user (comment)@ domain>`` is found as ``user@domain``, not as ``comment``."""
+    addresses = parse_address_list(value)
+    if not addresses:
+        return ""
+    out: list[bytes] = []
+    members: list[bytes] = []
+    group: bytes | None = None
+    for a in addresses:
+        if a.host is None and a.mailbox is not None and a.name is None and a.adl is None:
+            group, members = a.mailbox, []
+        elif a == _END_GROUP:
+            out.append((group or b"") + b": " + b", ".join(members) + b";")
+            group = None
+        elif group is not None:
+            members.append(_written(a))
+        else:
+            out.append(_written(a))
+    return decode_words(b", ".join(out))
+
+
+_ATEXT = rb"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\xff-]+"
+_DOT_ATOM = re.compile(_ATEXT + rb"(?:\." + _ATEXT + rb")*")
+
+
+_ATOM_TEXT = re.compile(_ATEXT)
+
+
+def _quoted(text: bytes) -> bytes:
+    return b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def _written(a: Address) -> bytes:
+    """``Name <@route:user@domain>`` as Dovecot writes it: the address always in
+    angle brackets, a name that is no atom (as it stands, encoded words undecoded)
+    and a local part that is no dot-atom quoted."""
+    local = a.mailbox or b""
+    if local and not _DOT_ATOM.fullmatch(local):
+        local = _quoted(local)
+    spec = local + b"@" + (a.host or b"")
+    if a.adl:
+        spec = a.adl + b":" + spec
+    name = a.name or b""
+    if name and not _ATOM_TEXT.fullmatch(name):
+        name = _quoted(name)
+    return (name + b" " if name else b"") + b"<" + spec + b">"
 
 
 _FROM_FIELD = re.compile(rb"^From:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)

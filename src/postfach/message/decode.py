@@ -8,7 +8,6 @@ roughly stripped, capped at `SEARCH_CAP` characters.
 
 from __future__ import annotations
 
-import binascii
 import html
 import re
 from collections.abc import Iterator
@@ -17,24 +16,70 @@ from postfach.message.headers import base64_lenient, decode_charset
 from postfach.message.model import BodyPart
 from postfach.message.params import param_value
 
-__all__ = ["IDENTITY_ENCODINGS", "SEARCH_CAP", "body_search_text", "decode_transfer"]
+__all__ = [
+    "IDENTITY_ENCODINGS",
+    "InvalidEncoding",
+    "KNOWN_ENCODINGS",
+    "SEARCH_CAP",
+    "body_search_text",
+    "decode_quoted_printable",
+    "decode_transfer",
+]
 
 SEARCH_CAP = 256 * 1024
 IDENTITY_ENCODINGS = frozenset({"7BIT", "8BIT", "BINARY"})
+KNOWN_ENCODINGS = IDENTITY_ENCODINGS | {"BASE64", "QUOTED-PRINTABLE"}
 _HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _HTML_TAG = re.compile(r"<[^>]*>")
 
 
-def decode_transfer(data: bytes, encoding: str) -> bytes | None:
+def decode_transfer(data: bytes, encoding: str, strict: bool = False) -> bytes | None:
     """The octets behind a Content-Transfer-Encoding; None for an unknown one
-    (IMAP then answers ``NO [UNKNOWN-CTE]``, RFC 3516 §4.3)."""
+    (IMAP then answers ``NO [UNKNOWN-CTE]``, RFC 3516 §4.3). `strict`: invalid
+    quoted-printable raises InvalidEncoding instead of being read leniently."""
     if encoding in IDENTITY_ENCODINGS:
         return data
     if encoding == "BASE64":
         return base64_lenient(data)
     if encoding == "QUOTED-PRINTABLE":
-        return binascii.a2b_qp(data)
+        return decode_quoted_printable(data, strict)
     return None
+
+
+_QP_LINE = re.compile(rb"([^\n]*?)[ \t]*(\r?\n|\Z)")
+_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+# what is left of a line once its escapes are gone: an "=" or a CR there is invalid
+_QP_STRAY = re.compile(rb"=|\r")
+
+
+class InvalidEncoding(ValueError):
+    """Content that its Content-Transfer-Encoding does not allow (strict decoding)."""
+
+
+def _qp_octet(match: re.Match[bytes]) -> bytes:
+    return bytes((int(match.group(1), 16),))
+
+
+def decode_quoted_printable(data: bytes, strict: bool = False) -> bytes:
+    """RFC 2045 §6.7: white space at a line's end is transport padding and goes,
+    so "=" followed only by white space is a soft line break; a hard line break
+    is CRLF. An "=" that starts no valid escape, or a bare CR, stays as it is
+    (rule 1, robust decoding), or with `strict` raises InvalidEncoding, which
+    IMAP BINARY answers with NO [PARSE] as Dovecot does."""
+    out: list[bytes] = []
+    for match in _QP_LINE.finditer(data):
+        line, ending = match.group(1), match.group(2)
+        soft = line.endswith(b"=")
+        if soft:
+            line = line[:-1]
+        if strict and _QP_STRAY.search(_QP_ESCAPE.sub(b"", line)):
+            raise InvalidEncoding("invalid quoted-printable data")
+        decoded = _QP_ESCAPE.sub(_qp_octet, line)
+        if soft:
+            out.append(decoded)
+        elif line or ending:
+            out.append(decoded + (b"\r\n" if ending else b""))
+    return b"".join(out)
 
 
 def _text_leaves(part: BodyPart) -> Iterator[BodyPart]:

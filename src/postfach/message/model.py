@@ -36,7 +36,7 @@ Params = tuple[tuple[str, str], ...]
 @dataclass(frozen=True, slots=True)
 class Address:
     """RFC 3501 §7.4.2 address: raw strings; (None, None, name, None) opens a
-    group and (None, None, None, None) closes it. adl is always None."""
+    group and (None, None, None, None) closes it. adl is an obs-route ("@route")."""
 
     name: bytes | None
     adl: bytes | None
@@ -152,7 +152,11 @@ def _b(value: bytes | None) -> str | None:
 def _addrs_out(addrs: Addresses) -> list[list[str | None]] | None:
     if addrs is None:
         return None
-    return [[_b(a.name), _b(a.mailbox), _b(a.host)] for a in addrs]
+    # [name, mailbox, host], with the adl fourth when there is one (rare: an obs-route)
+    return [
+        [_b(a.name), _b(a.mailbox), _b(a.host)] + ([_b(a.adl)] if a.adl is not None else [])
+        for a in addrs
+    ]
 
 
 def _env_out(e: Envelope) -> list[Any]:
@@ -190,7 +194,9 @@ def _ub(value: str | None) -> bytes | None:
 def _addrs_in(doc: list[list[str | None]] | None) -> Addresses:
     if doc is None:
         return None
-    return tuple(Address(_ub(n), None, _ub(m), _ub(h)) for n, m, h in doc)
+    return tuple(
+        Address(_ub(a[0]), _ub(a[3]) if len(a) > 3 else None, _ub(a[1]), _ub(a[2])) for a in doc
+    )
 
 
 def _env_in(doc: list[Any]) -> Envelope:

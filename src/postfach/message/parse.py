@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
 
-from postfach.message.address import parse_address_list
+from postfach.message.address import address_search_text, parse_address_list
 from postfach.message.decode import IDENTITY_ENCODINGS, body_search_text
 from postfach.message.headers import decode_words, first_values, scan_header, unfold
 from postfach.message.model import Address, BodyPart, Envelope, ParsedMessage, SearchText
@@ -131,10 +131,10 @@ def _search_text(raw: bytes, first: dict[bytes, bytes], body: BodyPart) -> Searc
         return "" if value is None else decode_words(value)
 
     return SearchText(
-        words(b"from"),
-        words(b"to"),
-        words(b"cc"),
-        words(b"bcc"),
+        address_search_text(first.get(b"from")),
+        address_search_text(first.get(b"to")),
+        address_search_text(first.get(b"cc")),
+        address_search_text(first.get(b"bcc")),
         words(b"subject"),
         body_search_text(raw, body),
     )

@@ -133,10 +133,11 @@ def section_bytes(
     return _message_section(raw, node.message[1], spec, fields, prefix, top)
 
 
-def decode_part_body(raw: Blob, part: BodyPart) -> bytes | None:
+def decode_part_body(raw: Blob, part: BodyPart, strict: bool = False) -> bytes | None:
     """RFC 3516 BINARY[<part>]: the part's body with its Content-Transfer-Encoding
-    undone; None for an unknown encoding (answer ``NO [UNKNOWN-CTE]``).
+    undone; None for an unknown encoding (answer ``NO [UNKNOWN-CTE]``); `strict`
+    raises `decode.InvalidEncoding` for content its encoding does not allow.
 
     For BINARY[] (the whole message) serve ``section_bytes(..., (), None)``.
     """
-    return decode_transfer(_slice(raw, part.header_end, part.body_end), part.encoding)
+    return decode_transfer(_slice(raw, part.header_end, part.body_end), part.encoding, strict)

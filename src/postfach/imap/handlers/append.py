@@ -9,6 +9,7 @@ from postfach.imap import commands as c
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail
+from postfach.message.binary import base64_binary_parts
 from postfach.store.api import OverQuota, StoreError
 from postfach.store.records import MailboxId, Uid
 
@@ -38,9 +39,10 @@ async def append(s: Session, cmd: c.Append) -> str:
             flags = frozenset(f for f in message.flags if f != "\\Recent")
             if view is not None:
                 flags = frozenset(view.canonical_flag(f) for f in flags)
-            uid, uidvalidity = await store.mail.append(
-                mailbox.id, message.data, flags, message.date
-            )
+            # RFC 3516 §4.4: binary parts are stored base64-encoded, as Dovecot does,
+            # so that BODY[] never needs NUL in a plain literal
+            data = base64_binary_parts(message.data) if message.binary else message.data
+            uid, uidvalidity = await store.mail.append(mailbox.id, data, flags, message.date)
             uids.append(uid)
     except OverQuota:
         await _undo(s, mailbox.id, uids)

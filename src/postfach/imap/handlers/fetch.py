@@ -20,8 +20,8 @@ from postfach.imap.grammar import compact_uids, format_datetime
 from postfach.imap.handlers.common import resolve
 from postfach.imap.selected import SelectedView
 from postfach.imap.structure import bodystructure, envelope
-from postfach.message import ParsedMessage, decode_part_body, find_part, section_bytes
-from postfach.message.decode import IDENTITY_ENCODINGS
+from postfach.message import BodyPart, ParsedMessage, decode_part_body, find_part, section_bytes
+from postfach.message.decode import IDENTITY_ENCODINGS, KNOWN_ENCODINGS, InvalidEncoding
 from postfach.store.records import ModSeq, StoredMessage, Uid
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ async def fetch(s: Session, cmd: c.Fetch) -> str:
     view = s.selected()
     indexes = resolve(s, view, cmd.seqset, cmd.uid)
     items = list(cmd.items)
+    if not s.condstore and any(i.name == "MODSEQ" for i in items):
+        s.enable("CONDSTORE")  # RFC 7162 §3.1: FETCH MODSEQ is a CONDSTORE enabling command
     if cmd.changedsince is not None:
         s.enable("CONDSTORE")
         indexes = [i for i in indexes if view.modseqs[i] > cmd.changedsince]
@@ -241,11 +243,15 @@ async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
     section = att.section
     assert section is not None
     tree = item.tree()
+    transformed = False
     part = find_part(tree, section.parts) if section.parts else None
     if section.parts and part is None:
         data = b""
     elif part is None or part.parts or part.message is not None:
-        # the whole message, a multipart or an embedded message: served as stored
+        # the whole message, a multipart or an embedded message: served as stored,
+        # unless a part in it has an encoding that cannot be undone (as Dovecot does)
+        if _unknown_encoding(part or tree.body):
+            raise No("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
         whole = section_bytes(
             await item.blob(), tree, section.parts, None, prefix=item.message.prefix
         )
@@ -253,16 +259,35 @@ async def _binary_section(item: Item, att: c.FetchAtt) -> bytes:
     elif att.name == "BINARY.SIZE" and part.encoding in IDENTITY_ENCODINGS:
         return f"BINARY.SIZE[{section.spec()}] {part.size}".encode()
     else:
-        decoded = decode_part_body(await item.blob(), part)
+        try:
+            decoded = decode_part_body(await item.blob(), part, strict=True)
+        except InvalidEncoding:
+            raise No("Invalid data in MIME part", "PARSE") from None
         if decoded is None:
             raise No("Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
         data = decoded
+        # decoded content always comes as a literal8, as Dovecot sends it
+        transformed = part.encoding not in IDENTITY_ENCODINGS
     if att.name == "BINARY.SIZE":
         return f"BINARY.SIZE[{section.spec()}] {len(data)}".encode()
-    return _labelled(att, data)
+    return _labelled(att, data, transformed)
 
 
-def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
+def _unknown_encoding(part: BodyPart) -> bool:
+    """A leaf at or below `part` whose Content-Transfer-Encoding BINARY cannot undo."""
+    stack = [part]
+    while stack:
+        node = stack.pop()
+        if node.parts:
+            stack.extend(node.parts)
+        elif node.message is not None:
+            stack.append(node.message[1])
+        elif node.encoding not in KNOWN_ENCODINGS:
+            return True
+    return False
+
+
+def _labelled(att: c.FetchAtt, data: bytes, literal8: bool = False) -> bytes:
     section = att.section
     assert section is not None
     label = f"{att.name}[{section.spec()}]".encode()
@@ -270,7 +295,7 @@ def _labelled(att: c.FetchAtt, data: bytes) -> bytes:
         start, length = att.partial
         data = data[start : start + length]
         label += b"<%d>" % start
-    if att.name == "BINARY" and b"\0" in data:
+    if att.name == "BINARY" and (literal8 or b"\0" in data):
         return label + b" ~{%d}\r\n" % len(data) + data
     return label + b" " + _literal(data)
 

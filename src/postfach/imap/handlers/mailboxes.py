@@ -173,13 +173,15 @@ async def list_mailboxes(s: Session, cmd: c.ListMailboxes) -> str:
     patterns = [compile_pattern(_join(cmd.reference, p), SEP) for p in cmd.patterns]
     by_subscription = cmd.lsub or "SUBSCRIBED" in cmd.select_opts
     base = subscribed if by_subscription else set(mailboxes)
+    budget = Budget(LIST_STEPS_PER_TURN)
     parents = _parents(base)
     if cmd.lsub and any("*" in p for p in cmd.patterns):
         parents = set()
-    if by_subscription and not cmd.lsub and "RECURSIVEMATCH" not in cmd.select_opts:
+    if by_subscription and not cmd.lsub:
         parents = set()
+        if "RECURSIVEMATCH" in cmd.select_opts:
+            parents = await _childinfo_parents(patterns, subscribed, budget)
     names = _Names(mailboxes, subscribed, _parents(set(mailboxes)))
-    budget = Budget(LIST_STEPS_PER_TURN)
     for name in sorted(base | parents, key=_list_order):
         if not await _any_match(patterns, name, budget):
             continue
@@ -203,6 +205,15 @@ async def _any_match(patterns: list[MailboxPattern], name: str, budget: Budget) 
         if found:
             return True
     return False
+
+
+async def _childinfo_parents(
+    patterns: list[MailboxPattern], subscribed: set[str], budget: Budget
+) -> set[str]:
+    """RFC 5258 §3.5 RECURSIVEMATCH: the parents of subscribed mailboxes that do not
+    match a pattern themselves (those that do are listed on their own)."""
+    hidden = {name for name in subscribed if not await _any_match(patterns, name, budget)}
+    return _parents(hidden)
 
 
 def _parents(names: set[str]) -> set[str]:

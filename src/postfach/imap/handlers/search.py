@@ -35,7 +35,9 @@ BATCH = 500
 # made) between turns of the loop: about 10 ms of work, so that SEARCH, SORT and
 # THREAD over a big mailbox never hold up the worker's other sessions for long.
 MESSAGES_PER_TURN = 100
-# HEADER keys the store's case-folded search columns answer (`search_text`).
+# HEADER keys the store's case-folded search columns answer (`search_text`), so
+# they need no blob. The address columns hold the parsed addresses written out:
+# HEADER From matches those too (Dovecot matches the field with its comments).
 STORE_COLUMNS = frozenset({"from", "to", "cc", "bcc", "subject"})
 
 
@@ -231,10 +233,10 @@ async def search(s: Session, cmd: c.Search) -> str:
     searcher = Searcher(s, view)
     found = sorted(await searcher.evaluate(cmd.key))
     numbers = [view.uids[i] if cmd.uid else i + 1 for i in found]
-    modseq = max((view.modseqs[i] for i in found), default=0) if searcher.max_modseq_key else None
     opts = cmd.return_opts
     if opts is None and s.rev2:
         opts = ()
+    modseq = _result_modseq(view, found, opts) if searcher.max_modseq_key else None
     if opts is None:
         line = "SEARCH" + "".join(f" {n}" for n in numbers)
         if modseq:
@@ -247,6 +249,20 @@ async def search(s: Session, cmd: c.Search) -> str:
             return "SEARCH completed"
     s.conn.write(r.untagged(esearch(cmd.tag, cmd.uid, numbers, opts, modseq)))
     return "SEARCH completed"
+
+
+def _result_modseq(view: SelectedView, found: list[int], opts: tuple[str, ...] | None) -> int:
+    """RFC 7162 §3.1.5 / RFC 4731 §3.2: the highest mod-sequence of the messages
+    reported; with only MIN and/or MAX asked, those are the only ones reported."""
+    if not found:
+        return 0
+    wanted = set(opts or ()) - {"SAVE"}
+    if wanted and wanted <= {"MIN", "MAX"}:
+        picked = [found[0]] if "MIN" in wanted else []
+        if "MAX" in wanted:
+            picked.append(found[-1])
+        return max(view.modseqs[i] for i in picked)
+    return max(view.modseqs[i] for i in found)
 
 
 def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[int]:

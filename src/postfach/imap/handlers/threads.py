@@ -17,33 +17,57 @@ if TYPE_CHECKING:
 
 __all__ = ["base_subject", "sort", "thread"]
 
-_SUBJ_LEADER = re.compile(r"^(?:\[[^\[\]]*\]\s*)*(?:re|fwd?)\s*(?:\[[^\[\]]*\])?\s*:\s*", re.I)
-_SUBJ_BLOB = re.compile(r"^\[[^\[\]]*\]\s*")
-_SUBJ_TRAILER = re.compile(r"\s*\(fwd\)\s*$", re.I)
+# RFC 5256 §5: subj-blob = "[" *BLOBCHAR "]" *WSP; subj-refwd = ("re" / ("fw" ["d"]))
+# *WSP [subj-blob] ":"; subj-leader = (*subj-blob subj-refwd) / WSP; subj-trailer =
+# "(fwd)" / WSP. Whitespace is already one space at most (step 1).
+_BLOB = r"\[[^\[\]]*\] ?"
+_SUBJ_LEADER = re.compile(rf"(?:{_BLOB})*(?:re|fwd?) ?(?:{_BLOB})?:| ", re.I)
+_SUBJ_BLOB = re.compile(_BLOB)
+_SUBJ_TRAILER = re.compile(r"(?:\(fwd\)| )\Z", re.I)
+_WHITESPACE = re.compile(r"[ \t\r\n]+")
+_CASEMAP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _MSGID = re.compile(r"<[^<>\s]+>")
 # Messages from which THREAD builds its tree in a thread: the tree, base subjects
 # and the response are pure work that would otherwise hold the loop for seconds.
 THREAD_OFF_LOOP = 500
 
 
+def casemap(text: str) -> str:
+    """The i;ascii-casemap collation (RFC 4790 §9.2) SORT and THREAD compare with
+    (RFC 5256 §2.2): a-z fold to A-Z, nothing else changes, octet order."""
+    return text.translate(_CASEMAP)
+
+
 def base_subject(subject: str) -> str:
-    """RFC 5256 §2.1: strip Re:/Fwd:, [blob] leaders and (fwd) trailers; compare case-blind."""
-    text = " ".join(subject.split())
+    """RFC 5256 §2.1 base subject, in the i;ascii-casemap form."""
+    return subject_key(subject)[0]
+
+
+def subject_key(subject: str) -> tuple[str, bool]:
+    """RFC 5256 §2.1 base subject, step by step, and whether the steps removed a
+    reply or forward mark (a subj-refwd, a "(fwd)" trailer or "[fwd: ...]"), which
+    makes the message "a reply or forward" for THREAD REFERENCES step 5."""
+    text = _WHITESPACE.sub(" ", subject)  # step 1 (encoded words are decoded already)
+    reply = False
     while True:
-        before = text
-        text = _SUBJ_TRAILER.sub("", text)
-        while True:
-            inner = _SUBJ_LEADER.sub("", text, count=1)
-            if inner == text:
-                stripped = _SUBJ_BLOB.sub("", text, count=1)
-                inner = stripped if stripped else text
-            if inner == text:
+        while (match := _SUBJ_TRAILER.search(text)) is not None:  # step 2
+            reply = reply or match.group(0) != " "
+            text = text[: match.start()]
+        while True:  # steps 3 to 5
+            before = text
+            while (match := _SUBJ_LEADER.match(text)) is not None and match.end():
+                reply = reply or match.group(0) != " "
+                text = text[match.end() :]
+            blob = _SUBJ_BLOB.match(text)
+            if blob is not None and text[blob.end() :]:  # step 4
+                text = text[blob.end() :]
+            if text == before:
                 break
-            text = inner
-        if text[:5].lower() == "[fwd:" and text.endswith("]"):
-            text = text[5:-1].strip()
-        if text == before:
-            return text.casefold()
+        if text[:5].upper() == "[FWD:" and text.endswith("]"):  # step 6
+            text = text[5:-1]
+            reply = True
+            continue
+        return casemap(text), reply
 
 
 @dataclass(slots=True)
@@ -61,11 +85,14 @@ class Info:
     def address(self, name: str, display: bool = False) -> str:
         """RFC 5256 §3 FROM/TO/CC (first addr-mailbox), RFC 5957 DISPLAYFROM/DISPLAYTO."""
         addrs = {"from": self.envelope.from_, "to": self.envelope.to, "cc": self.envelope.cc}
+        if not display:
+            # the first ENVELOPE entry, a group's start (its name as mailbox) included
+            listed = addrs[name]
+            mailbox = listed[0].mailbox if listed else None
+            return casemap(decode_words(mailbox)) if mailbox else ""
         first = next((a for a in addrs[name] or () if a.mailbox and a.host is not None), None)
         if first is None or first.mailbox is None:
             return ""
-        if not display:
-            return decode_words(first.mailbox).casefold()
         if first.name:
             return decode_words(first.name).casefold()
         return decode_words(first.mailbox + b"@" + (first.host or b"")).casefold()
@@ -241,13 +268,17 @@ def _ordered_subject(infos: list[Info]) -> list[Node]:
 
 
 def _references(infos: list[Info]) -> list[Node]:
-    """RFC 5256 §4 (after JWZ): link by References/In-Reply-To, prune, merge by subject, sort."""
+    """RFC 5256 §2.2 (after JWZ): link by References/In-Reply-To (step 1), prune
+    dummies (4), merge threads by base subject (5), sort siblings by date (6)."""
     table: dict[str, Node] = {}
     for info in infos:
         node = _link_message(table, info)
         node.info = info
     roots = [n for n in table.values() if n.parent is None]
     roots = _prune(roots)
+    # step 5 walks the roots oldest first, a dummy's subject being its oldest
+    # child's: sorted here already, as Dovecot does (the RFC leaves the order open)
+    _sort_tree(roots)
     roots = _merge_subjects(roots)
     _sort_tree(roots)
     return roots
@@ -317,32 +348,56 @@ def _pruned(nodes: list[Node], top: bool) -> list[Node]:
     return out
 
 
-def _subject_of(node: Node) -> str:
+def _subject_of(node: Node) -> tuple[str, bool]:
+    """Step 5.B: the thread's subject, a dummy's from its first (oldest) child."""
     info = node.info or (node.children[0].info if node.children else None)
-    return base_subject(info.subject) if info else ""
+    return subject_key(info.subject) if info else ("", False)
 
 
 def _merge_subjects(roots: list[Node]) -> list[Node]:
-    """RFC 5256 §4 step 5, simplified: roots with the same base subject become siblings."""
-    by_subject: dict[str, Node] = {}
+    """RFC 5256 §2.2 step 5: threads whose roots share a base subject are merged."""
+    subjects = [_subject_of(root) for root in roots]
+    table: dict[str, Node] = {}  # step 5.C
+    replies: dict[int, bool] = {}
+    for root, (subject, reply) in zip(roots, subjects, strict=True):
+        replies[id(root)] = reply
+        if not subject:
+            continue
+        held = table.get(subject)
+        if held is None or (
+            held.info is not None and (root.info is None or (replies[id(held)] and not reply))
+        ):
+            table[subject] = root
     out: list[Node] = []
-    for root in roots:
-        subject = _subject_of(root)
-        first = by_subject.get(subject)
-        if not subject or first is None:
-            if subject:
-                by_subject[subject] = root
+    gone: set[int] = set()
+    for root, (subject, reply) in zip(roots, subjects, strict=True):  # step 5.D
+        if root.parent is not None or id(root) in gone:
+            continue  # merged already, under a dummy made for it
+        held = table.get(subject) if subject else None
+        if held is None or held is root:
             out.append(root)
             continue
-        if first.info is None:
-            _set_parent(root, first)
+        if held.info is None and root.info is None:
+            for child in list(root.children):
+                _set_parent(child, held)
+            gone.add(id(root))
+        elif held.info is None:
+            _set_parent(root, held)
+        elif root.info is None:
+            _set_parent(held, root)
+            table[subject] = root
+            gone.add(id(held))
+            out.append(root)
+        elif reply and not replies[id(held)]:
+            _set_parent(root, held)
         else:
             dummy = Node()
-            out[out.index(first)] = dummy
-            _set_parent(first, dummy)
+            _set_parent(held, dummy)
             _set_parent(root, dummy)
-            by_subject[subject] = dummy
-    return out
+            table[subject] = dummy
+            gone.add(id(held))
+            out.append(dummy)
+    return [root for root in out if id(root) not in gone and root.parent is None]
 
 
 def _sort_tree(roots: list[Node]) -> None:
