@@ -68,6 +68,22 @@ class KeyModSeq:
 
 
 @dataclass(frozen=True, slots=True)
+class KeySaveDate:
+    """RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE; `op` "supported" for SAVEDATESUPPORTED."""
+
+    op: str  # "before", "on", "since", "supported"
+    date: tuple[int, int, int] = (1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyObjectId:
+    """RFC 8474 §6 EMAILID / THREADID search keys."""
+
+    kind: str  # "EMAILID" or "THREADID"
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeyNot:
     key: SearchKey
 
@@ -92,6 +108,8 @@ SearchKey = (
     | KeySize
     | KeySeq
     | KeyModSeq
+    | KeySaveDate
+    | KeyObjectId
     | KeyNot
     | KeyOr
     | KeyAnd

@@ -266,6 +266,7 @@ def p_lsub(cur: Cursor, uid: bool) -> c.Command:
 
 STATUS_ITEMS = frozenset(
     {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ"}
+    | {"MAILBOXID"}
 )
 
 

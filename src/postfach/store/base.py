@@ -27,10 +27,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, event, insert, select
+from sqlalchemy import Select, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from postfach.store import migrations
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
 from postfach.store.faults import classify, translated
@@ -42,7 +43,7 @@ from postfach.store.sqlite_fastpath import SqliteFastPath
 
 __all__ = ["SCHEMA_VERSION", "Role", "StoreBase", "async_url", "inserted_id"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: mailboxes.objectid (RFC 8474 MAILBOXID)
 
 
 def async_url(url: str) -> str:
@@ -274,6 +275,8 @@ class StoreBase:
                 # Several nodes may start at once: one migrates, the others wait.
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
             await conn.run_sync(_create_missing)
+            await conn.run_sync(migrations.add_missing_columns)
+            await migrations.fill_mailbox_objectids(conn)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -286,7 +289,11 @@ class StoreBase:
                 await conn.execute(
                     insert(meta).values(key="uidvalidity", value=str(int(time.time())))
                 )
-            # Later versions: apply steps version+1 .. SCHEMA_VERSION here, in order.
+            elif version < SCHEMA_VERSION:
+                # the steps above are idempotent and ran already; record that they did
+                await conn.execute(
+                    update(meta).where(meta.c.key == "schema").values(value=str(SCHEMA_VERSION))
+                )
 
 
 class Role:

@@ -105,6 +105,9 @@ mailboxes = Table(
     Column("uidvalidity", BigInteger, nullable=False),
     Column("uidnext", BigInteger, nullable=False, default=1),
     Column("highestmodseq", BigInteger, nullable=False, default=1),
+    # RFC 8474 MAILBOXID: made at creation, kept across RENAME, never reused.
+    # Nullable only because migrate adds it to older databases (then fills it).
+    Column("objectid", String(64), nullable=True),
     UniqueConstraint("account_id", "name"),
 )
 

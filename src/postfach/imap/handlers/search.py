@@ -19,6 +19,7 @@ from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids
+from postfach.imap.objectid import objectid_matches
 from postfach.imap.selected import SelectedView
 from postfach.message import ParsedMessage, decode_words
 from postfach.message.headers import scan_header, unfold
@@ -177,6 +178,8 @@ class Searcher:
         return False
 
     def _meta_matches(self, message: StoredMessage, key: c.SearchKey) -> bool:
+        if isinstance(key, c.KeySaveDate | c.KeyObjectId):
+            return objectid_matches(message, key)
         if isinstance(key, c.KeySize):
             return message.size > key.size if key.larger else message.size < key.size
         if isinstance(key, c.KeyDate):

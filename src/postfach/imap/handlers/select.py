@@ -41,6 +41,7 @@ async def select(s: Session, cmd: c.Select) -> str:
         await tracker.prime(s.ctx.store, view.recent_key, view.uids)
         view.start_recent(tracker, claims=not cmd.readonly)
     _write_select_data(s, view)
+    s.conn.write(r.untagged(f"OK [MAILBOXID ({mailbox.objectid})] Ok"))
     if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
         await _qresync(s, view, cmd.qresync)
     s.enter_selected(view)
