@@ -296,6 +296,20 @@ COMMAND_WORDS = [
     "~{1}\r\n",
     "CHARSET",
     "]",
+    "PARTIAL",
+    "-1:-100",
+    "1:10",
+    "(PARTIAL",
+    "(MIN",
+    "COUNT)",
+    "SAVEDON",
+    "SAVEDATESUPPORTED",
+    "EMAILID",
+    "THREADID",
+    "MAILBOXID",
+    "(EMAILID",
+    "SAVEDATE",
+    "(DISPLAYFROM)",
 ]
 
 

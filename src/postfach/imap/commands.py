@@ -299,6 +299,7 @@ class Search:
     key: SearchKey
     charset: str | None = None
     return_opts: tuple[str, ...] | None = None  # None: plain SEARCH; (): ESEARCH ALL
+    partial: tuple[int, int] | None = None  # RFC 9394: (1, 100), or (-1, -100) from the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +375,8 @@ class Sort:
     criteria: tuple[tuple[str, bool], ...]  # (key, reverse)
     charset: str
     key: SearchKey
+    return_opts: tuple[str, ...] | None = None  # RFC 5267 ESORT; None: plain SORT
+    partial: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

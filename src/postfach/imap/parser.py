@@ -17,6 +17,7 @@ from postfach.imap import commands as c
 from postfach.imap.fetchparse import fetch_args
 from postfach.imap.grammar import SeqSet, parse_datetime
 from postfach.imap.lexer import ASTRING_STOP, ATOM_STOP, BadSyntax, Cursor
+from postfach.imap.returnparse import return_options
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
@@ -407,27 +408,30 @@ def p_setquota(cur: Cursor, uid: bool) -> c.Command:
 def p_search(cur: Cursor, uid: bool) -> c.Command:
     """RFC 9051 "search" with RFC 4731 ESEARCH RETURN options."""
     return_opts: tuple[str, ...] | None = None
+    partial = None
     cur.sp()
     if cur.take(b"RETURN "):
-        opts = [o.upper() for o in cur.paren_list(cur.atom)]
-        for opt in opts:
-            if opt not in ("MIN", "MAX", "ALL", "COUNT", "SAVE"):
-                raise cur.fail(f"unknown search return option {opt[:40]}")
-        return_opts = tuple(opts)
+        return_opts, partial = return_options(cur)
         cur.sp()
     charset, key = search_program(cur)
-    return c.Search(_tag(cur), uid, key, charset, return_opts)
+    return c.Search(_tag(cur), uid, key, charset, return_opts, partial)
 
 
 def p_sort(cur: Cursor, uid: bool) -> c.Command:
-    """RFC 5256 "sort" = "SORT" SP sort-criteria SP search-criteria."""
+    """RFC 5256 "sort" = "SORT" SP sort-criteria SP search-criteria, with the RFC 5267
+    ESORT result options before the criteria."""
     cur.sp()
+    return_opts: tuple[str, ...] | None = None
+    partial = None
+    if cur.take(b"RETURN "):
+        return_opts, partial = return_options(cur)
+        cur.sp()
     criteria = sort_criteria(cur)
     cur.sp()
     charset = cur.astring().upper()
     cur.sp()
     key = search_key_list(cur)
-    return c.Sort(_tag(cur), uid, criteria, charset, key)
+    return c.Sort(_tag(cur), uid, criteria, charset, key, return_opts, partial)
 
 
 def p_thread(cur: Cursor, uid: bool) -> c.Command:

@@ -18,7 +18,7 @@ from postfach.cooperative import Budget
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import No
-from postfach.imap.grammar import compact_uids
+from postfach.imap.esearchresult import partial_slice, result_line
 from postfach.imap.objectid import objectid_matches
 from postfach.imap.selected import SelectedView
 from postfach.message import ParsedMessage, decode_words
@@ -28,7 +28,7 @@ from postfach.store.records import StoredMessage, Uid
 if TYPE_CHECKING:
     from postfach.imap.session import Session
 
-__all__ = ["Searcher", "search"]
+__all__ = ["Searcher", "saved_uids", "search"]
 
 CHARSETS = frozenset({"UTF-8", "US-ASCII"})
 BATCH = 500
@@ -245,15 +245,21 @@ async def search(s: Session, cmd: c.Search) -> str:
         s.conn.write(r.untagged(line))
         return "SEARCH completed"
     if "SAVE" in opts:
-        s.save_search(_saved(view, found, opts))
+        s.save_search(saved_uids(view, found, opts, cmd.partial))
         if opts == ("SAVE",):
             return "SEARCH completed"
-    s.conn.write(r.untagged(esearch(cmd.tag, cmd.uid, numbers, opts, modseq)))
+    line = result_line(cmd.tag, cmd.uid, numbers, opts, modseq=modseq, partial=cmd.partial)
+    s.conn.write(r.untagged(line))
     return "SEARCH completed"
 
 
-def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[int]:
-    """RFC 5182 §2.4: with MIN and/or MAX (and no ALL/COUNT) only those are saved."""
+def saved_uids(
+    view: SelectedView, found: list[int], opts: tuple[str, ...], partial: tuple[int, int] | None
+) -> list[int]:
+    """RFC 5182 §2.4: with MIN and/or MAX (and no ALL/COUNT) only those are saved;
+    with PARTIAL (RFC 9394), the messages it returns."""
+    if partial is not None:
+        return sorted(view.uids[i] for i in found[partial_slice(len(found), partial)])
     if found and set(opts) - {"SAVE"} and set(opts) <= {"SAVE", "MIN", "MAX"}:
         picked = set()
         if "MIN" in opts:
@@ -262,24 +268,3 @@ def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[
             picked.add(found[-1])
         return [view.uids[i] for i in sorted(picked)]
     return [view.uids[i] for i in found]
-
-
-def esearch(
-    tag: str, uid: bool, numbers: list[int], opts: tuple[str, ...], modseq: int | None
-) -> str:
-    """RFC 4731 §3.1: `* ESEARCH (TAG "a") UID MIN 1 MAX 9 COUNT 4 ALL 1:3,9`."""
-    wanted = set(opts) - {"SAVE"} or {"ALL"}
-    out = [f'ESEARCH (TAG "{tag}")']
-    if uid:
-        out.append("UID")
-    if numbers and "MIN" in wanted:
-        out.append(f"MIN {numbers[0]}")
-    if numbers and "MAX" in wanted:
-        out.append(f"MAX {numbers[-1]}")
-    if "COUNT" in wanted:
-        out.append(f"COUNT {len(numbers)}")
-    if numbers and "ALL" in wanted:
-        out.append(f"ALL {compact_uids(numbers)}")
-    if modseq and numbers:
-        out.append(f"MODSEQ {modseq}")
-    return " ".join(out)

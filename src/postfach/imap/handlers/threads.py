@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from postfach.cooperative import Budget, run_off_loop
 from postfach.imap import commands as c
 from postfach.imap import responses as r
+from postfach.imap.handlers.esort import write_esort
 from postfach.imap.handlers.search import Searcher, check_charset
 from postfach.message import Envelope, decode_words
 
@@ -122,6 +123,9 @@ async def sort(s: Session, cmd: c.Sort) -> str:
     for key, reverse in reversed(cmd.criteria):
         order.sort(key=keys[key].__getitem__, reverse=reverse)
     numbers = [view.uids[infos[k].index] if cmd.uid else infos[k].index + 1 for k in order]
+    if cmd.return_opts is not None:
+        write_esort(s, cmd, [view.uids[infos[k].index] for k in order], numbers)
+        return "SORT completed"
     s.conn.write(r.untagged("SORT" + "".join(f" {n}" for n in numbers)))
     return "SORT completed"
 

@@ -1,0 +1,50 @@
+"""SEARCH and SORT result options: RFC 4731 ESEARCH (MIN MAX ALL COUNT), RFC 5182
+SAVE, RFC 5267 ESORT and RFC 9394 PARTIAL (`1:100` from the first, `-1:-100`
+from the last)."""
+
+from __future__ import annotations
+
+import re
+
+from postfach.imap.grammar import MAX_NUMBER
+from postfach.imap.lexer import Cursor
+
+__all__ = ["RETURN_OPTIONS", "return_options"]
+
+RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
+_RANGE = re.compile(r"(-?)([1-9][0-9]{0,9}):(-?)([1-9][0-9]{0,9})")
+
+
+def return_options(cur: Cursor) -> tuple[tuple[str, ...], tuple[int, int] | None]:
+    """"RETURN" SP "(" [option *(SP option)] ")", after RETURN SP; PARTIAL takes a range."""
+    opts: list[str] = []
+    partial: tuple[int, int] | None = None
+    cur.expect(b"(")
+    while not cur.take(b")"):
+        if opts:
+            cur.sp()
+        opt = cur.atom("return option").upper()
+        if opt not in RETURN_OPTIONS:
+            raise cur.fail(f"unknown search return option {opt[:40]}")
+        if opt in opts:
+            raise cur.fail(f"return option {opt} given twice")
+        if opt == "PARTIAL":
+            cur.sp()
+            partial = _range(cur)
+        opts.append(opt)
+    if "PARTIAL" in opts and "ALL" in opts:
+        raise cur.fail("PARTIAL and ALL cannot be combined")
+    return tuple(opts), partial
+
+
+def _range(cur: Cursor) -> tuple[int, int]:
+    """RFC 9394 partial-range: both ends from the first message, or both (negative)
+    from the last; the end nearer to its side comes first (500:400 is 400:500)."""
+    match = _RANGE.fullmatch(cur.atom("partial range"))
+    if match is None or match.group(1) != match.group(3):
+        raise cur.fail("invalid partial range")
+    a, b = int(match.group(2)), int(match.group(4))
+    if max(a, b) > MAX_NUMBER:
+        raise cur.fail("invalid partial range")
+    a, b = min(a, b), max(a, b)
+    return (-a, -b) if match.group(1) else (a, b)
