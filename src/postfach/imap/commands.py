@@ -380,6 +380,14 @@ class Sort:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelUpdate:
+    """RFC 5267 §4.2: stop updating the contexts of these tags."""
+
+    tag: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Thread:
     tag: str
     uid: bool
@@ -420,4 +428,5 @@ Command = (
     | SetQuota
     | Sort
     | Thread
+    | CancelUpdate
 )

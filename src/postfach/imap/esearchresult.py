@@ -50,7 +50,7 @@ def result_line(
 ) -> str:
     """`ESEARCH (TAG "a") UID MIN 1 MAX 9 COUNT 4 ALL 1:3,9`; no ALL, MIN, MAX or
     MODSEQ when nothing matched (RFC 4731 §3.1), PARTIAL's set NIL then."""
-    wanted = set(opts) - {"SAVE"} or {"ALL"}
+    wanted = set(opts) - {"SAVE", "UPDATE", "CONTEXT"} or {"ALL"}
     as_set = ordered_set if sorted_result else compact_uids
     out = [f'ESEARCH (TAG "{tag}")']
     if uid:

@@ -17,7 +17,7 @@ from postfach.imap import commands as c
 from postfach.imap.fetchparse import fetch_args
 from postfach.imap.grammar import SeqSet, parse_datetime
 from postfach.imap.lexer import ASTRING_STOP, ATOM_STOP, BadSyntax, Cursor
-from postfach.imap.returnparse import return_options
+from postfach.imap.returnparse import p_cancelupdate, return_options
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
@@ -490,5 +490,6 @@ _PARSERS: dict[str, Callable[[Cursor, bool], c.Command]] = {
     "SETQUOTA": p_setquota,
     "SORT": p_sort,
     "THREAD": p_thread,
+    "CANCELUPDATE": p_cancelupdate,
 }
 _UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})

@@ -1,22 +1,23 @@
 """SEARCH and SORT result options: RFC 4731 ESEARCH (MIN MAX ALL COUNT), RFC 5182
-SAVE, RFC 5267 ESORT and RFC 9394 PARTIAL (`1:100` from the first, `-1:-100`
-from the last)."""
+SAVE, RFC 5267 ESORT, UPDATE and CONTEXT (and its CANCELUPDATE command) and RFC
+9394 PARTIAL (`1:100` from the first, `-1:-100` from the last)."""
 
 from __future__ import annotations
 
 import re
 
+from postfach.imap import commands as c
 from postfach.imap.grammar import MAX_NUMBER
 from postfach.imap.lexer import Cursor
 
-__all__ = ["RETURN_OPTIONS", "return_options"]
+__all__ = ["RETURN_OPTIONS", "p_cancelupdate", "return_options"]
 
-RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL"})
+RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "UPDATE", "CONTEXT"})
 _RANGE = re.compile(r"(-?)([1-9][0-9]{0,9}):(-?)([1-9][0-9]{0,9})")
 
 
 def return_options(cur: Cursor) -> tuple[tuple[str, ...], tuple[int, int] | None]:
-    """"RETURN" SP "(" [option *(SP option)] ")", after RETURN SP; PARTIAL takes a range."""
+    """RETURN SP "(" [option *(SP option)] ")", after RETURN SP; PARTIAL takes a range."""
     opts: list[str] = []
     partial: tuple[int, int] | None = None
     cur.expect(b"(")
@@ -34,7 +35,19 @@ def return_options(cur: Cursor) -> tuple[tuple[str, ...], tuple[int, int] | None
         opts.append(opt)
     if "PARTIAL" in opts and "ALL" in opts:
         raise cur.fail("PARTIAL and ALL cannot be combined")
+    if "PARTIAL" in opts and "UPDATE" in opts:
+        raise cur.fail("PARTIAL results are not kept updated")
     return tuple(opts), partial
+
+
+def p_cancelupdate(cur: Cursor, uid: bool) -> c.CancelUpdate:
+    """RFC 5267 "CANCELUPDATE" 1*(SP quoted): the tags of the contexts to end."""
+    tags: list[str] = []
+    while cur.take(b" "):
+        tags.append(cur.astring_bytes().decode("utf-8", "replace"))
+    if not tags:
+        raise cur.fail("CANCELUPDATE needs a tag")
+    return c.CancelUpdate(cur.tag or "", tuple(tags))
 
 
 def _range(cur: Cursor) -> tuple[int, int]:

@@ -29,3 +29,6 @@ def write_esort(s: Session, cmd: c.Sort, uids: list[int], numbers: list[int]) ->
             return
     line = result_line(cmd.tag, cmd.uid, numbers, opts, partial=cmd.partial, sorted_result=True)
     s.conn.write(r.untagged(line))
+    refused = s.contexts.start(s.selected(), cmd, uids)
+    if refused is not None:
+        s.conn.write(refused)

@@ -231,6 +231,7 @@ def check_charset(charset: str | None) -> None:
 async def search(s: Session, cmd: c.Search) -> str:
     view = s.selected()
     check_charset(cmd.charset)
+    s.contexts.check(cmd.tag, cmd.return_opts)
     searcher = Searcher(s, view)
     found = sorted(await searcher.evaluate(cmd.key))
     numbers = [view.uids[i] if cmd.uid else i + 1 for i in found]
@@ -250,6 +251,9 @@ async def search(s: Session, cmd: c.Search) -> str:
             return "SEARCH completed"
     line = result_line(cmd.tag, cmd.uid, numbers, opts, modseq=modseq, partial=cmd.partial)
     s.conn.write(r.untagged(line))
+    refused = s.contexts.start(view, cmd, [view.uids[i] for i in found])
+    if refused is not None:
+        s.conn.write(refused)
     return "SEARCH completed"
 
 

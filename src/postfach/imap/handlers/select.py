@@ -136,6 +136,7 @@ async def idle(s: Session, cmd: c.Idle) -> str:
     """RFC 2177: `+ idling`, then changes as they happen, until the client sends DONE."""
     s.conn.write(b"+ idling\r\n")
     s.sync(allow_expunge=True)
+    await s.refresh_contexts()
     await s.conn.flush()
     reader = asyncio.ensure_future(s.conn.read_line())
     try:
@@ -152,6 +153,7 @@ async def idle(s: Session, cmd: c.Idle) -> str:
             if getter in finished:
                 s.add_pending(getter.result())
                 s.sync(allow_expunge=True)
+                await s.refresh_contexts()
                 await s.conn.flush()
             else:
                 getter.cancel()
