@@ -64,6 +64,11 @@ WORDS = st.sampled_from(
         "THREADID",
         "(MAILBOXID)",
         "(SAVEDATE EMAILID THREADID)",
+        "CATENATE (URL",
+        '"/INBOX/;UID=1/;SECTION=1"',
+        "TEXT {1+}",
+        "RETURN (UPDATE)",
+        "CANCELUPDATE",
     ]
 )
 LINES = st.lists(

@@ -310,6 +310,12 @@ COMMAND_WORDS = [
     "(EMAILID",
     "SAVEDATE",
     "(DISPLAYFROM)",
+    "CATENATE",
+    "(TEXT",
+    "URL",
+    '"/INBOX/;UID=1"',
+    "CANCELUPDATE",
+    "(UPDATE)",
 ]
 
 

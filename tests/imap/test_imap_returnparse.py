@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from postfach.imap import commands as c
 from postfach.imap.esearchresult import ordered_set, partial_slice
+from postfach.imap.imapurl import ImapUrl, parse_url
 from postfach.imap.parser import BadSyntax, parse_command
 
 NUMBERS = st.integers(min_value=-(2**33), max_value=2**33)
@@ -64,3 +65,44 @@ def test_partial_slice_picks_the_named_positions(result, a, b, from_end):
         lo, _, hi = part.partition(":")
         back.extend(range(int(lo), int(hi or lo) + 1))
     assert back == picked
+
+
+URL_PIECES = st.sampled_from(
+    [
+        "imap://",
+        "a%40example.org@",
+        "mail.example.org",
+        ":143",
+        "/",
+        "INBOX",
+        "&AMQ-",
+        "%C3%BC",
+        "%FF",
+        ";UIDVALIDITY=",
+        ";UID=",
+        "/;UID=",
+        ";SECTION=",
+        "1.MIME",
+        ";PARTIAL=",
+        "0.10",
+        ";URLAUTH=",
+        "submit+a:internal:00",
+        ";EXPIRE=",
+        "1",
+        "0",
+        "4294967296",
+        ";",
+        "=",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(URL_PIECES | st.text(max_size=3), max_size=12))
+def test_urls_parse_or_fail_with_value_error(pieces):
+    text = "".join(pieces)
+    try:
+        url = parse_url(text)
+    except ValueError:
+        return
+    assert isinstance(url, ImapUrl) and url.mailbox and 0 < url.uid <= 0xFFFFFFFF

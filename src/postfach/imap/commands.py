@@ -258,10 +258,19 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class CatPart:
+    """RFC 4469 cat-part: `TEXT literal` (text) or `URL astring` (url)."""
+
+    text: bytes | None = field(default=None, repr=False)
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendMessage:
     flags: frozenset[str]
     date: float | None
     data: bytes = field(repr=False)
+    catenate: tuple[CatPart, ...] | None = None  # RFC 4469: the parts `data` is made of
 
 
 @dataclass(frozen=True, slots=True)

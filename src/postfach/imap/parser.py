@@ -17,7 +17,7 @@ from postfach.imap import commands as c
 from postfach.imap.fetchparse import fetch_args
 from postfach.imap.grammar import SeqSet, parse_datetime
 from postfach.imap.lexer import ASTRING_STOP, ATOM_STOP, BadSyntax, Cursor
-from postfach.imap.returnparse import p_cancelupdate, return_options
+from postfach.imap.returnparse import catenate_parts, p_cancelupdate, return_options
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
@@ -285,7 +285,7 @@ def p_status(cur: Cursor, uid: bool) -> c.Command:
 
 
 def p_append(cur: Cursor, uid: bool) -> c.Command:
-    """RFC 9051 "append" with RFC 3502 MULTIAPPEND."""
+    """RFC 9051 "append" with RFC 3502 MULTIAPPEND and RFC 4469 CATENATE."""
     cur.sp()
     mailbox = cur.mailbox()
     messages: list[c.AppendMessage] = []
@@ -301,6 +301,9 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
             except (ValueError, UnicodeDecodeError):
                 raise cur.fail("invalid date-time") from None
             cur.sp()
+        if cur.take(b"CATENATE "):
+            messages.append(c.AppendMessage(flags, date, b"", catenate_parts(cur)))
+            continue
         if cur.peek() not in (ord("{"), ord("~")):
             raise cur.fail("expected a message literal")
         messages.append(c.AppendMessage(flags, date, cur.literal()))

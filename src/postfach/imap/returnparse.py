@@ -1,6 +1,7 @@
 """SEARCH and SORT result options: RFC 4731 ESEARCH (MIN MAX ALL COUNT), RFC 5182
 SAVE, RFC 5267 ESORT, UPDATE and CONTEXT (and its CANCELUPDATE command) and RFC
-9394 PARTIAL (`1:100` from the first, `-1:-100` from the last)."""
+9394 PARTIAL (`1:100` from the first, `-1:-100` from the last); and the parts of
+an RFC 4469 CATENATE, the other list-valued argument the extensions add."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from postfach.imap import commands as c
 from postfach.imap.grammar import MAX_NUMBER
 from postfach.imap.lexer import Cursor
 
-__all__ = ["RETURN_OPTIONS", "p_cancelupdate", "return_options"]
+__all__ = ["RETURN_OPTIONS", "catenate_parts", "p_cancelupdate", "return_options"]
 
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "UPDATE", "CONTEXT"})
 _RANGE = re.compile(r"(-?)([1-9][0-9]{0,9}):(-?)([1-9][0-9]{0,9})")
@@ -61,3 +62,24 @@ def _range(cur: Cursor) -> tuple[int, int]:
         raise cur.fail("invalid partial range")
     a, b = min(a, b), max(a, b)
     return (-a, -b) if match.group(1) else (a, b)
+
+
+def catenate_parts(cur: Cursor) -> tuple[c.CatPart, ...]:
+    """RFC 4469: "(" cat-part *(SP cat-part) ")", after CATENATE SP; the URLs are
+    read by the APPEND handler, which alone can look them up."""
+    cur.expect(b"(")
+    parts: list[c.CatPart] = []
+    while True:
+        kind = cur.atom("TEXT or URL").upper()
+        cur.sp()
+        if kind == "TEXT":
+            if cur.peek() not in (ord("{"), ord("~")):
+                raise cur.fail("TEXT needs a literal")
+            parts.append(c.CatPart(text=cur.literal()))
+        elif kind == "URL":
+            parts.append(c.CatPart(url=cur.astring_bytes().decode("utf-8", "replace")))
+        else:
+            raise cur.fail(f"unknown catenate part {kind[:40]}")
+        if cur.take(b")"):
+            return tuple(parts)
+        cur.sp()
