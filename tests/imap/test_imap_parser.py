@@ -316,6 +316,11 @@ COMMAND_WORDS = [
     '"/INBOX/;UID=1"',
     "CANCELUPDATE",
     "(UPDATE)",
+    "GENURLAUTH",
+    "URLFETCH",
+    "RESETKEY",
+    "INTERNAL",
+    '"imap://a@h/INBOX/;uid=1;urlauth=anonymous"',
 ]
 
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from postfach.imap import commands as c
 from postfach.imap.esearchresult import ordered_set, partial_slice
-from postfach.imap.imapurl import ImapUrl, parse_url
 from postfach.imap.parser import BadSyntax, parse_command
+from postfach.imapurl import ImapUrl, parse_url
 
 NUMBERS = st.integers(min_value=-(2**33), max_value=2**33)
 OPTION = st.sampled_from(["MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "FOO", ""]) | (

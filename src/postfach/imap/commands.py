@@ -397,6 +397,31 @@ class CancelUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class GenUrlAuth:
+    """RFC 4467 §6.2: (url rump, mechanism) pairs to sign."""
+
+    tag: str
+    urls: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResetKey:
+    """RFC 4467 §6.1: every mailbox's key (mailbox None), or one mailbox's."""
+
+    tag: str
+    mailbox: str | None = None
+    mechanisms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UrlFetch:
+    """RFC 4467 §6.3."""
+
+    tag: str
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Thread:
     tag: str
     uid: bool
@@ -438,4 +463,7 @@ Command = (
     | Sort
     | Thread
     | CancelUpdate
+    | GenUrlAuth
+    | ResetKey
+    | UrlFetch
 )

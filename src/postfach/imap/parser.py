@@ -14,10 +14,11 @@ import re
 from collections.abc import Callable
 
 from postfach.imap import commands as c
+from postfach.imap.extparse import EXTENSION_PARSERS
 from postfach.imap.fetchparse import fetch_args
 from postfach.imap.grammar import SeqSet, parse_datetime
 from postfach.imap.lexer import ASTRING_STOP, ATOM_STOP, BadSyntax, Cursor
-from postfach.imap.returnparse import catenate_parts, p_cancelupdate, return_options
+from postfach.imap.returnparse import catenate_parts, return_options
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
@@ -493,6 +494,6 @@ _PARSERS: dict[str, Callable[[Cursor, bool], c.Command]] = {
     "SETQUOTA": p_setquota,
     "SORT": p_sort,
     "THREAD": p_thread,
-    "CANCELUPDATE": p_cancelupdate,
+    **EXTENSION_PARSERS,
 }
 _UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})

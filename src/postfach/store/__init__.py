@@ -15,6 +15,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
 - `store.imports` (imports.py): `import_seen` (what imports already copied),
   `import_jobs` (imports the web started).
+- `store.urlauth` (urlauth.py): `urlauth_keys` (RFC 4467 URLAUTH secrets).
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -53,6 +54,7 @@ from postfach.store.mailboxes import MailboxStore
 from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
 from postfach.store.spam import SpamStore
+from postfach.store.urlauth import UrlauthStore
 from postfach.store.web import WebSessionStore
 
 __all__ = [
@@ -84,6 +86,7 @@ class Store(StoreBase):
         self.greylist = GreylistStore(self)
         self.spam = SpamStore(self)
         self.imports = ImportsStore(self)
+        self.urlauth = UrlauthStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

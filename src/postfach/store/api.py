@@ -92,6 +92,7 @@ __all__ = [
     "RuntimeApi",
     "SpamApi",
     "StoreApi",
+    "UrlauthApi",
     "StoreError",
     "StoreFull",
     "StoreUnavailable",
@@ -440,6 +441,21 @@ class ImportsApi(Protocol):
         """At start: jobs left running by a stopped server are queued again."""
 
 
+class UrlauthApi(Protocol):
+    """RFC 4467 URLAUTH keys, one per mailbox (store/urlauth.py)."""
+
+    async def urlauth_key(self, mailbox_id: MailboxId) -> bytes | None:
+        """The mailbox's key, or None when it has none (never made, or reset)."""
+
+    async def make_urlauth_key(self, account_id: AccountId, mailbox_id: MailboxId) -> bytes:
+        """The mailbox's key, made now when it has none."""
+
+    async def reset_urlauth_keys(
+        self, account_id: AccountId, mailbox_id: MailboxId | None = None
+    ) -> None:
+        """RESETKEY: drops the key of one mailbox, or of every mailbox of the account."""
+
+
 class StoreApi(Protocol):
     """The whole store: its roles, and what it holds for all of them."""
 
@@ -471,5 +487,7 @@ class StoreApi(Protocol):
     def spam(self) -> SpamApi: ...
     @property
     def imports(self) -> ImportsApi: ...
+    @property
+    def urlauth(self) -> UrlauthApi: ...
 
     async def close(self) -> None: ...

@@ -17,6 +17,7 @@ from postfach.imap.handlers import (
     select,
     store,
     threads,
+    urlauth,
 )
 from postfach.imap.session import CommandTable
 from postfach.imap.state import ANY, AUTHED, State
@@ -59,6 +60,9 @@ COMMANDS: CommandTable = {
     c.Sort: (threads.sort, SEL),
     c.Thread: (threads.thread, SEL),
     c.CancelUpdate: (contexts.cancelupdate, SEL),
+    c.GenUrlAuth: (urlauth.genurlauth, AUTHED),
+    c.ResetKey: (urlauth.resetkey, AUTHED),
+    c.UrlFetch: (urlauth.urlfetch, AUTHED),
     # not a command: what keeps RFC 5267 contexts current (Session.refresh_contexts)
     UpdateContexts: (contexts.refresh, SEL),
 }

@@ -42,6 +42,7 @@ async def select(s: Session, cmd: c.Select) -> str:
         view.start_recent(tracker, claims=not cmd.readonly)
     _write_select_data(s, view)
     s.conn.write(r.untagged(f"OK [MAILBOXID ({mailbox.objectid})] Ok"))
+    s.conn.write(r.untagged("OK [URLMECH INTERNAL] Ok"))  # RFC 4467 §6.1
     if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
         await _qresync(s, view, cmd.qresync)
     s.enter_selected(view)

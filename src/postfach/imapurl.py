@@ -1,5 +1,5 @@
-"""IMAP URLs (RFC 5092) naming one message or part: what CATENATE (RFC 4469) and
-URLAUTH (RFC 4467) read. Pure parsing, no I/O.
+"""IMAP URLs (RFC 5092) naming one message or part: what IMAP's CATENATE (RFC 4469)
+and URLAUTH (RFC 4467) and SMTP's BURL (RFC 4468) read. Pure parsing, no I/O.
 
     imap://user@host/INBOX;UIDVALIDITY=385759045/;UID=20/;SECTION=1.2/;PARTIAL=0.100
     /Drafts;UIDVALIDITY=385759045/;UID=20                    (relative to the server)
@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from postfach.imap.grammar import MAX_NUMBER, decode_mutf7
+from postfach.mutf7 import decode_mutf7
 
-__all__ = ["ImapUrl", "parse_url"]
+__all__ = ["ImapUrl", "Section", "parse_section", "parse_url", "rump"]
+
+MAX_NUMBER = 0xFFFFFFFF
 
 _AUTHORITY = re.compile(
     r"imap://(?:(?P<user>[^;@/]*)(?:;AUTH=(?P<auth>[^@/]+))?@)?(?P<host>[^:/]+)(?::(?P<port>\d+))?",
@@ -115,3 +117,42 @@ def parse_url(text: str) -> ImapUrl:
         values.get("EXPIRE"),
         values.get("URLAUTH"),
     )
+
+
+_SECTION = re.compile(
+    r"((?:[1-9][0-9]{0,4}\.)*[1-9][0-9]{0,4})?(?:(?:^|\.)(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME))?"
+    r"(?: \(([^()]*)\))?",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    parts: tuple[int, ...]
+    text: str | None  # HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME
+    fields: tuple[str, ...]
+
+
+def parse_section(text: str) -> Section:
+    """RFC 5092 enc-section decoded: `1.2`, `HEADER`, `1.MIME`, `HEADER.FIELDS (A B)`."""
+    found = _SECTION.fullmatch(text)
+    if found is None or not text:
+        raise ValueError("invalid section")
+    numbers, name, fields = found.groups()
+    kind = name.upper() if name else None
+    if (fields is not None) != (kind in ("HEADER.FIELDS", "HEADER.FIELDS.NOT")):
+        raise ValueError("invalid section")
+    if kind == "MIME" and not numbers:
+        raise ValueError("MIME needs a part")
+    names = tuple(f.upper() for f in (fields or "").split())
+    if fields is not None and not names:
+        raise ValueError("empty header field list")
+    parts = tuple(int(n) for n in numbers.split(".")) if numbers else ()
+    return Section(parts, kind, names)
+
+
+def rump(text: str) -> str | None:
+    """RFC 4467 §3: the URL up to and including ";URLAUTH=<access>" (what the token
+    signs), or None when it has no URLAUTH."""
+    found = re.search(r";URLAUTH=([^:;]*)", text, re.I)
+    return None if found is None else text[: found.end()]
