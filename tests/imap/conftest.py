@@ -57,12 +57,13 @@ async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         yield running
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
 async def backend_imap_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TestServer]:
     """Like `shared_imap_server`, once on SQLite and once on PostgreSQL (when
-    POSTFACH_TEST_PG is set), for the tests that must hold on both stores."""
+    POSTFACH_TEST_PG is set), for the tests that must hold on both stores. Per
+    module: the PostgreSQL one is gone before other tests reset that database."""
     path = tmp_path_factory.mktemp(f"imap-{request.param}")
     async with make_server(path, request.param, auth=RELAXED) as running:
         yield running

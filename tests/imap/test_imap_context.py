@@ -116,7 +116,8 @@ async def test_errors_limits_and_leaving_the_mailbox(wire_any):
         ['* ESEARCH (TAG "D11") ALL 1', '* NO [NOUPDATE "D11"] Too many updating contexts'],
         "OK SEARCH completed",
     )
-    await b.ok('CANCELUPDATE "D1" D2')
+    assert await b.bad("CANCELUPDATE D1") == "BAD CANCELUPDATE takes quoted tags"
+    await b.ok('CANCELUPDATE "D1" "D2"')
     await b.ok("UNSELECT")
     await b.ok("SELECT INBOX")
     assert await b.bad('CANCELUPDATE "D3"') == "BAD Unknown tag"  # contexts end with the mailbox

@@ -42,10 +42,12 @@ def return_options(cur: Cursor) -> tuple[tuple[str, ...], tuple[int, int] | None
 
 
 def p_cancelupdate(cur: Cursor, uid: bool) -> c.CancelUpdate:
-    """RFC 5267 "CANCELUPDATE" 1*(SP quoted): the tags of the contexts to end."""
+    """RFC 5267 §5 "CANCELUPDATE" 1*(SP quoted): the tags of the contexts to end."""
     tags: list[str] = []
     while cur.take(b" "):
-        tags.append(cur.astring_bytes().decode("utf-8", "replace"))
+        if cur.peek() != ord('"'):
+            raise cur.fail("CANCELUPDATE takes quoted tags")
+        tags.append(cur.quoted().decode("utf-8", "replace"))
     if not tags:
         raise cur.fail("CANCELUPDATE needs a tag")
     return c.CancelUpdate(cur.tag or "", tuple(tags))
