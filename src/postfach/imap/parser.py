@@ -18,7 +18,7 @@ from postfach.imap.extparse import EXTENSION_PARSERS
 from postfach.imap.fetchparse import fetch_args
 from postfach.imap.grammar import SeqSet, parse_datetime
 from postfach.imap.lexer import ASTRING_STOP, ATOM_STOP, BadSyntax, Cursor
-from postfach.imap.returnparse import catenate_parts, return_options
+from postfach.imap.returnparse import catenate_parts, optional_return
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
@@ -411,12 +411,8 @@ def p_setquota(cur: Cursor, uid: bool) -> c.Command:
 
 def p_search(cur: Cursor, uid: bool) -> c.Command:
     """RFC 9051 "search" with RFC 4731 ESEARCH RETURN options."""
-    return_opts: tuple[str, ...] | None = None
-    partial = None
     cur.sp()
-    if cur.take(b"RETURN "):
-        return_opts, partial = return_options(cur)
-        cur.sp()
+    return_opts, partial = optional_return(cur)
     charset, key = search_program(cur)
     return c.Search(_tag(cur), uid, key, charset, return_opts, partial)
 
@@ -425,11 +421,7 @@ def p_sort(cur: Cursor, uid: bool) -> c.Command:
     """RFC 5256 "sort" = "SORT" SP sort-criteria SP search-criteria, with the RFC 5267
     ESORT result options before the criteria."""
     cur.sp()
-    return_opts: tuple[str, ...] | None = None
-    partial = None
-    if cur.take(b"RETURN "):
-        return_opts, partial = return_options(cur)
-        cur.sp()
+    return_opts, partial = optional_return(cur)
     criteria = sort_criteria(cur)
     cur.sp()
     charset = cur.astring().upper()

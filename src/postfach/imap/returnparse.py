@@ -11,10 +11,25 @@ from postfach.imap import commands as c
 from postfach.imap.grammar import MAX_NUMBER
 from postfach.imap.lexer import Cursor
 
-__all__ = ["RETURN_OPTIONS", "catenate_parts", "p_cancelupdate", "return_options"]
+__all__ = [
+    "RETURN_OPTIONS",
+    "catenate_parts",
+    "optional_return",
+    "p_cancelupdate",
+    "return_options",
+]
 
 RETURN_OPTIONS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "UPDATE", "CONTEXT"})
 _RANGE = re.compile(r"(-?)([1-9][0-9]{0,9}):(-?)([1-9][0-9]{0,9})")
+
+
+def optional_return(cur: Cursor) -> tuple[tuple[str, ...] | None, tuple[int, int] | None]:
+    """[RETURN SP "(" ... ")" SP] before a search or sort program: (None, None) without."""
+    if not cur.take(b"RETURN "):
+        return None, None
+    opts, partial = return_options(cur)
+    cur.sp()
+    return opts, partial
 
 
 def return_options(cur: Cursor) -> tuple[tuple[str, ...], tuple[int, int] | None]:
