@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from tests.imap.imapwire import Wire
 
-from harness import TestServer, make_server
+from harness import BACKENDS, TestServer, make_server
 from postfach.store.records import Account
 
 USER = "a@example.org"
@@ -49,13 +49,15 @@ class IsolatedServer(TestServer):
         return account
 
 
+RELAXED = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
+
+
 @contextlib.asynccontextmanager
 async def imap_server_on(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TestServer]:
     """The IMAP test server on one store backend ("sqlite" or "postgresql")."""
-    relaxed = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
-    async with make_server(tmp_path_factory.mktemp("imap"), backend, auth=relaxed) as running:
+    async with make_server(tmp_path_factory.mktemp("imap"), backend, auth=RELAXED) as running:
         yield running
 
 
@@ -65,9 +67,32 @@ async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         yield running
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
+async def backend_imap_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    """Like `shared_imap_server`, once on SQLite and once on PostgreSQL (when
+    POSTFACH_TEST_PG is set), for the tests that must hold on both stores. Per
+    module: the PostgreSQL one is gone before other tests reset that database."""
+    async with imap_server_on(request.param, tmp_path_factory) as running:
+        yield running
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def imap(shared_imap_server: TestServer) -> AsyncIterator[TestServer]:
-    server = IsolatedServer(shared_imap_server.app)
+    async for server in _isolated(shared_imap_server):
+        yield server
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def imap_any(backend_imap_server: TestServer) -> AsyncIterator[TestServer]:
+    """`imap` on each backend."""
+    async for server in _isolated(backend_imap_server):
+        yield server
+
+
+async def _isolated(shared: TestServer) -> AsyncIterator[TestServer]:
+    server = IsolatedServer(shared.app)
     server.added = []
     await server.add_user(USER, PASSWORD)
     try:
@@ -81,6 +106,18 @@ async def imap(shared_imap_server: TestServer) -> AsyncIterator[TestServer]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
     """A factory of raw connections: `c = await wire(login=True, select="INBOX")`."""
+    async for connect in _wires(imap):
+        yield connect
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wire_any(imap_any: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+    """`wire` on each backend."""
+    async for connect in _wires(imap_any):
+        yield connect
+
+
+async def _wires(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
     opened: list[Wire] = []
 
     async def connect(login: bool = True, select: str | None = None) -> Wire:

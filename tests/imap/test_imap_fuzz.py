@@ -53,6 +53,22 @@ WORDS = st.sampled_from(
         "UTF-8",
         "{0+}",
         "%",
+        "RETURN (PARTIAL",
+        "-1:-5",
+        "1:2)",
+        "(MIN MAX COUNT)",
+        "(DISPLAYFROM)",
+        "SAVEDSINCE",
+        "1-Jan-2024",
+        "EMAILID",
+        "THREADID",
+        "(MAILBOXID)",
+        "(SAVEDATE EMAILID THREADID)",
+        "CATENATE (URL",
+        '"/INBOX/;UID=1/;SECTION=1"',
+        "TEXT {1+}",
+        "RETURN (UPDATE)",
+        "CANCELUPDATE",
     ]
 )
 LINES = st.lists(

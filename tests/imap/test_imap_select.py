@@ -19,7 +19,9 @@ async def test_select_empty_inbox(wire):
     assert re.fullmatch(r"\* OK \[UIDVALIDITY \d+\] UIDs valid", untagged[4])
     assert untagged[5] == "* OK [UIDNEXT 1] Predicted next UID"
     assert re.fullmatch(r"\* OK \[HIGHESTMODSEQ \d+\] Highest", untagged[6])
-    assert len(untagged) == 7
+    assert re.fullmatch(r"\* OK \[MAILBOXID \(F[0-9a-f]{24}\)\] Ok", untagged[7])  # RFC 8474
+    assert untagged[8] == "* OK [URLMECH INTERNAL] Ok"  # RFC 4467
+    assert len(untagged) == 9
     assert status == "OK [READ-WRITE] SELECT completed"
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from postfach.message.xtext import xtext_encode
 from postfach.smtp import replies
-from postfach.smtp.commands import Auth, Bdat, Data, Helo, Mail, Noop, Quit, Rcpt, StartTls
+from postfach.smtp.commands import Auth, Bdat, Burl, Data, Helo, Mail, Noop, Quit, Rcpt, StartTls
 from postfach.smtp.data import DataCollector, finish_content
 from postfach.smtp.errors import SmtpError
 from postfach.smtp.parser import parse_command, xtext_decode
@@ -30,6 +30,10 @@ def test_simple_commands() -> None:
     assert parse_command(b"AUTH plain dGVzdA==") == Auth("PLAIN", "dGVzdA==")
     assert parse_command(b"BDAT 100 LAST") == Bdat(100, True)
     assert parse_command(b"BDAT 0") == Bdat(0, False)
+    assert parse_command(b"BURL imap://a@h/D;uid=1;urlauth=submit+a:internal:00 last") == Burl(
+        "imap://a@h/D;uid=1;urlauth=submit+a:internal:00", True
+    )
+    assert parse_command(b"burl imap://a@h/D;uid=1") == Burl("imap://a@h/D;uid=1", False)
 
 
 def test_mail_and_parameters() -> None:
@@ -85,6 +89,8 @@ def test_rcpt_dsn_parameters() -> None:
         (b"RCPT TO:<a@b.c> ORCPT=rfc822", replies.BAD_PARAMETER),
         (b"BDAT x", replies.BAD_ARGUMENTS),
         (b"BDAT 10 FIRST", replies.BAD_ARGUMENTS),
+        (b"BURL", replies.BAD_ARGUMENTS),
+        (b"BURL imap://a@h/D;uid=1 FIRST", replies.BAD_ARGUMENTS),
         (b"MAIL FROM:<\xff@b.c>", replies.BAD_ARGUMENTS),
         (b"MAIL FROM:<" + b"a" * 65 + b"@b.c>", replies.BAD_SENDER),
     ],
@@ -110,7 +116,7 @@ def test_any_bytes_give_a_command_or_an_error_reply(line: bytes) -> None:
 @settings(max_examples=300)
 @given(st.text(max_size=200))
 def test_any_text_after_a_verb_is_handled(arg: str) -> None:
-    for verb in ("MAIL FROM:", "RCPT TO:", "EHLO ", "AUTH ", "BDAT ", "VRFY "):
+    for verb in ("MAIL FROM:", "RCPT TO:", "EHLO ", "AUTH ", "BDAT ", "BURL ", "VRFY "):
         try:
             parse_command((verb + arg).encode("utf-8", "surrogatepass"))
         except SmtpError as exc:

@@ -68,6 +68,22 @@ class KeyModSeq:
 
 
 @dataclass(frozen=True, slots=True)
+class KeySaveDate:
+    """RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE; `op` "supported" for SAVEDATESUPPORTED."""
+
+    op: str  # "before", "on", "since", "supported"
+    date: tuple[int, int, int] = (1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyObjectId:
+    """RFC 8474 §6 EMAILID / THREADID search keys."""
+
+    kind: str  # "EMAILID" or "THREADID"
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeyNot:
     key: SearchKey
 
@@ -92,6 +108,8 @@ SearchKey = (
     | KeySize
     | KeySeq
     | KeyModSeq
+    | KeySaveDate
+    | KeyObjectId
     | KeyNot
     | KeyOr
     | KeyAnd
@@ -240,11 +258,20 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class CatPart:
+    """RFC 4469 cat-part: `TEXT literal` (text) or `URL astring` (url)."""
+
+    text: bytes | None = field(default=None, repr=False)
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendMessage:
     flags: frozenset[str]
     date: float | None
     data: bytes = field(repr=False)
     binary: bool = False  # sent in an RFC 3516 literal8 `~{n}`
+    catenate: tuple[CatPart, ...] | None = None  # RFC 4469: the parts `data` is made of
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +309,7 @@ class Search:
     key: SearchKey
     charset: str | None = None
     return_opts: tuple[str, ...] | None = None  # None: plain SEARCH; (): ESEARCH ALL
+    partial: tuple[int, int] | None = None  # RFC 9394: (1, 100), or (-1, -100) from the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +385,41 @@ class Sort:
     criteria: tuple[tuple[str, bool], ...]  # (key, reverse)
     charset: str
     key: SearchKey
+    return_opts: tuple[str, ...] | None = None  # RFC 5267 ESORT; None: plain SORT
+    partial: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelUpdate:
+    """RFC 5267 §4.2: stop updating the contexts of these tags."""
+
+    tag: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenUrlAuth:
+    """RFC 4467 §6.2: (url rump, mechanism) pairs to sign."""
+
+    tag: str
+    urls: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResetKey:
+    """RFC 4467 §6.1: every mailbox's key (mailbox None), or one mailbox's."""
+
+    tag: str
+    mailbox: str | None = None
+    mechanisms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UrlFetch:
+    """RFC 4467 §6.3."""
+
+    tag: str
+    urls: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,4 +463,8 @@ Command = (
     | SetQuota
     | Sort
     | Thread
+    | CancelUpdate
+    | GenUrlAuth
+    | ResetKey
+    | UrlFetch
 )

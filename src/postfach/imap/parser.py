@@ -14,9 +14,11 @@ import re
 from collections.abc import Callable
 
 from postfach.imap import commands as c
+from postfach.imap.extparse import EXTENSION_PARSERS
 from postfach.imap.fetchparse import fetch_args
 from postfach.imap.grammar import SeqSet, parse_datetime
 from postfach.imap.lexer import ASTRING_STOP, ATOM_STOP, BadSyntax, Cursor
+from postfach.imap.returnparse import catenate_parts, optional_return
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
@@ -273,6 +275,7 @@ def p_lsub(cur: Cursor, uid: bool) -> c.Command:
 
 STATUS_ITEMS = frozenset(
     {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ"}
+    | {"MAILBOXID"}
 )
 
 
@@ -290,7 +293,7 @@ def p_status(cur: Cursor, uid: bool) -> c.Command:
 
 
 def p_append(cur: Cursor, uid: bool) -> c.Command:
-    """RFC 9051 "append" with RFC 3502 MULTIAPPEND."""
+    """RFC 9051 "append" with RFC 3502 MULTIAPPEND and RFC 4469 CATENATE."""
     cur.sp()
     mailbox = cur.mailbox()
     messages: list[c.AppendMessage] = []
@@ -307,6 +310,9 @@ def p_append(cur: Cursor, uid: bool) -> c.Command:
             except (ValueError, UnicodeDecodeError):
                 raise cur.fail("invalid date-time") from None
             cur.sp()
+        if cur.take(b"CATENATE "):
+            messages.append(c.AppendMessage(flags, date, b"", catenate=catenate_parts(cur)))
+            continue
         if cur.peek() not in (ord("{"), ord("~")):
             raise cur.fail("expected a message literal")
         binary = cur.peek() == ord("~")
@@ -415,28 +421,23 @@ def p_setquota(cur: Cursor, uid: bool) -> c.Command:
 
 def p_search(cur: Cursor, uid: bool) -> c.Command:
     """RFC 9051 "search" with RFC 4731 ESEARCH RETURN options."""
-    return_opts: tuple[str, ...] | None = None
     cur.sp()
-    if cur.take(b"RETURN "):
-        opts = [o.upper() for o in cur.paren_list(cur.atom)]
-        for opt in opts:
-            if opt not in ("MIN", "MAX", "ALL", "COUNT", "SAVE"):
-                raise cur.fail(f"unknown search return option {opt[:40]}")
-        return_opts = tuple(opts)
-        cur.sp()
+    return_opts, partial = optional_return(cur)
     charset, key = search_program(cur)
-    return c.Search(_tag(cur), uid, key, charset, return_opts)
+    return c.Search(_tag(cur), uid, key, charset, return_opts, partial)
 
 
 def p_sort(cur: Cursor, uid: bool) -> c.Command:
-    """RFC 5256 "sort" = "SORT" SP sort-criteria SP search-criteria."""
+    """RFC 5256 "sort" = "SORT" SP sort-criteria SP search-criteria, with the RFC 5267
+    ESORT result options before the criteria."""
     cur.sp()
+    return_opts, partial = optional_return(cur)
     criteria = sort_criteria(cur)
     cur.sp()
     charset = cur.astring().upper()
     cur.sp()
     key = search_key_list(cur)
-    return c.Sort(_tag(cur), uid, criteria, charset, key)
+    return c.Sort(_tag(cur), uid, criteria, charset, key, return_opts, partial)
 
 
 def p_thread(cur: Cursor, uid: bool) -> c.Command:
@@ -495,5 +496,6 @@ _PARSERS: dict[str, Callable[[Cursor, bool], c.Command]] = {
     "SETQUOTA": p_setquota,
     "SORT": p_sort,
     "THREAD": p_thread,
+    **EXTENSION_PARSERS,
 }
 _UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD"})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+
 from postfach.imap import commands as c
 from postfach.imap.grammar import parse_date
 from postfach.imap.lexer import ATOM_STOP, Cursor
@@ -33,9 +36,14 @@ _DATE_KEYS = {
     "SENTON": ("on", True),
     "SENTSINCE": ("since", True),
 }
+# RFC 8514 SAVEDATE: the day a message was saved in its mailbox.
+_SAVED_KEYS = {"SAVEDBEFORE": "before", "SAVEDON": "on", "SAVEDSINCE": "since"}
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _ARG_KEYS = (
     _TEXT_KEYS
     | set(_DATE_KEYS)
+    | set(_SAVED_KEYS)
+    | {"EMAILID", "THREADID"}
     | {"KEYWORD", "UNKEYWORD", "LARGER", "SMALLER", "HEADER", "UID", "NOT", "OR", "MODSEQ"}
 )
 SORT_KEYS = frozenset(
@@ -63,7 +71,9 @@ def _date(cur: Cursor) -> tuple[int, int, int]:
     quoted = cur.peek() == ord('"')
     raw = cur.quoted() if quoted else cur.run(ATOM_STOP)
     try:
-        return parse_date(raw.decode("ascii"))
+        value = parse_date(raw.decode("ascii"))
+        datetime.date(*value)  # 31-Feb or year 0 would fail later, at evaluation
+        return value
     except (ValueError, UnicodeDecodeError):
         raise cur.fail("invalid date") from None
 
@@ -96,6 +106,8 @@ def _named_key(cur: Cursor, name: str, depth: int) -> c.SearchKey:
         return c.KeyFlag(flag, present)
     if name == "NEW":
         return c.KeyAnd((c.KeyFlag("\\Recent"), c.KeyFlag("\\Seen", False)))
+    if name == "SAVEDATESUPPORTED":
+        return c.KeySaveDate("supported")
     if name not in _ARG_KEYS:
         raise cur.fail(f"unknown search key {name[:40]}")
     cur.sp()
@@ -104,6 +116,13 @@ def _named_key(cur: Cursor, name: str, depth: int) -> c.SearchKey:
     if name in _DATE_KEYS:
         op, sent = _DATE_KEYS[name]
         return c.KeyDate(op, _date(cur), sent)
+    if name in _SAVED_KEYS:
+        return c.KeySaveDate(_SAVED_KEYS[name], _date(cur))
+    if name in ("EMAILID", "THREADID"):
+        value = cur.atom("object id")
+        if not _OBJECTID.fullmatch(value):
+            raise cur.fail("invalid object id")
+        return c.KeyObjectId(name, value)
     if name in ("KEYWORD", "UNKEYWORD"):
         return c.KeyFlag(cur.flag(), name == "KEYWORD")
     if name in ("LARGER", "SMALLER"):

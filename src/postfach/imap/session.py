@@ -27,6 +27,7 @@ from postfach.imap.lexer import BadSyntax
 from postfach.imap.parser import parse_command
 from postfach.imap.selected import SelectedView
 from postfach.imap.state import ImapLimits, State, capabilities
+from postfach.imap.updates import UpdateContexts
 from postfach.store import faults
 from postfach.store.api import (
     AlreadyExists,
@@ -84,6 +85,7 @@ class Session:
         self.view: SelectedView | None = None
         self.enabled: set[str] = set()
         self.saved_uids: list[int] = []  # SEARCHRES `$` (RFC 5182), as UIDs
+        self.contexts = UpdateContexts()  # RFC 5267 SEARCH/SORT RETURN (UPDATE)
         self.pending: list[Change] = []
         self.last_bad = False
         self._exit = ExitStack()
@@ -147,6 +149,7 @@ class Session:
     def leave_selected(self) -> None:
         self.view = None
         self.state = State.AUTH
+        self.contexts.clear()
 
     def enable(self, *capabilities: str) -> None:
         """RFC 5161 ENABLE, or CONDSTORE turned on by its first use (RFC 7162 §3.1),
@@ -201,8 +204,18 @@ class Session:
             return
         for change in changes:
             view.apply(change)
+        if allow_expunge and self.contexts and view.pending_expunge:
+            for line in self.contexts.expunging(view):  # before EXPUNGE renumbers
+                self.conn.write(line)
         for line in view.flush(allow_expunge, self.qresync, self.condstore):
             self.conn.write(line)
+
+    async def refresh_contexts(self) -> None:
+        """RFC 5267 ADDTO/REMOVEFROM after the view changed: the command table names
+        the handler (handlers/contexts.py) under `UpdateContexts`."""
+        if self.contexts and self.view is not None:
+            refresh, _ = self.commands[UpdateContexts]
+            await refresh(self, None)
 
     # -- executing one command -------------------------------------------------------
 
@@ -255,6 +268,7 @@ class Session:
         text = await handler(self, cmd)
         if self.state is State.SELECTED:
             self.sync(allow_expunge=not _holds_expunge(cmd))
+            await self.refresh_contexts()
         elif self.state is State.AUTH:
             self.check_logout(self.take_changes())
         return text

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 __all__ = [
     "Auth",
     "Bdat",
+    "Burl",
     "Command",
     "Data",
     "Helo",
@@ -77,6 +78,14 @@ class Bdat:
 
 
 @dataclass(frozen=True, slots=True)
+class Burl:
+    """RFC 4468 BURL: the content an IMAP URL names, as if sent by BDAT."""
+
+    url: str
+    last: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Rset:
     pass
 
@@ -114,4 +123,6 @@ class Auth:
     initial: str | None
 
 
-Command = Helo | Mail | Rcpt | Data | Bdat | Rset | Noop | Quit | Vrfy | Help | StartTls | Auth
+Command = (
+    Helo | Mail | Rcpt | Data | Bdat | Burl | Rset | Noop | Quit | Vrfy | Help | StartTls | Auth
+)

@@ -15,6 +15,7 @@ from postfach.smtp import replies
 from postfach.smtp.commands import (
     Auth,
     Bdat,
+    Burl,
     Command,
     Data,
     Helo,
@@ -127,6 +128,14 @@ def _bdat(arg: str) -> Command:
     if len(parts) == 2 and parts[1].upper() != "LAST":
         raise SmtpError(replies.BAD_ARGUMENTS)
     return Bdat(int(parts[0]), len(parts) == 2)
+
+
+def _burl(arg: str) -> Command:
+    # RFC 4468 §3.1: "BURL" SP absolute-URI [SP end-marker]
+    parts = arg.split()
+    if not 1 <= len(parts) <= 2 or (len(parts) == 2 and parts[1].upper() != "LAST"):
+        raise SmtpError(replies.BAD_ARGUMENTS)
+    return Burl(parts[0], len(parts) == 2)
 
 
 def _auth(arg: str) -> Command:
@@ -313,6 +322,7 @@ _VERBS: dict[str, Callable[[str], Command]] = {
     "RCPT": _rcpt,
     "DATA": _no_argument(Data()),
     "BDAT": _bdat,
+    "BURL": _burl,
     "RSET": _no_argument(Rset()),
     "NOOP": _noop,
     "QUIT": _no_argument(Quit()),

@@ -24,9 +24,11 @@ from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
 from postfach.message.address import header_from_addresses
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.smtp import policy, replies
+from postfach.smtp.burl import BURL_OK, burl_content
 from postfach.smtp.commands import (
     Auth,
     Bdat,
+    Burl,
     Command,
     Data,
     Helo,
@@ -143,7 +145,7 @@ class Session:
         except (StoreUnavailable, StoreFull) as exc:
             return self.store_fault(command, exc)
         except SmtpError as exc:
-            if isinstance(command, Bdat) and exc.reply is not replies.TOO_BIG:
+            if isinstance(command, Bdat | Burl) and exc.reply is not replies.TOO_BIG:
                 self.reset()  # RFC 3030 §2: a failed chunk fails the transaction
             self.errors += 1
             if self.errors >= policy.MAX_ERRORS:
@@ -208,6 +210,8 @@ class Session:
             lines.append("STARTTLS")  # RFC 3207
         if self.account is None and policy.auth_refusal(self.rules, self.wire.tls) is None:
             lines.append("AUTH PLAIN LOGIN")  # RFC 4954
+        if self.account is not None:
+            lines.append("BURL imap")  # RFC 4468, for a user who can make URLAUTH URLs
         return tuple(lines)
 
     async def do_noop(self, command: Noop) -> replies.Reply:
@@ -347,9 +351,28 @@ class Session:
         tx.chunks.append(chunk)
         if not command.last:
             return replies.BDAT_OK
-        raw = b"".join(tx.chunks)
+        return await self._accept_chunks()
+
+    async def do_burl(self, command: Burl) -> replies.Reply:
+        """RFC 4468: the URL's content joins the message as a BDAT chunk would."""
+        tx = self.tx
+        assert tx is not None
+        data = await burl_content(self.service, self.account, command.url)
+        tx.chunk_size += len(data)
+        if tx.chunk_size > self.service.max_size:
+            self.reset()
+            raise SmtpError(replies.TOO_BIG)
+        tx.chunks.append(data)
+        if not command.last:
+            return BURL_OK
+        return await self._accept_chunks()
+
+    async def _accept_chunks(self) -> replies.Reply:
+        """The BDAT/BURL chunks, complete: the message goes to acceptance."""
+        assert self.tx is not None
+        raw = b"".join(self.tx.chunks)
         try:
-            if tx.params.body != "BINARYMIME":
+            if self.tx.params.body != "BINARYMIME":
                 raw = normalize_newlines(raw)
             return await self._accept(raw)
         finally:
@@ -412,7 +435,7 @@ def state_error(state: State, command: Command) -> replies.Reply:
         return replies.NESTED_MAIL
     if isinstance(command, Rcpt):
         return replies.NEED_MAIL
-    if isinstance(command, Data | Bdat):
+    if isinstance(command, Data | Bdat | Burl):
         return replies.NO_VALID_RECIPIENTS if state is State.MAIL else replies.NEED_MAIL
     return replies.IN_TRANSACTION
 
@@ -433,4 +456,5 @@ COMMANDS: dict[type[Any], tuple[Handler, frozenset[State]]] = {
     Rcpt: (Session.do_rcpt, frozenset({State.MAIL, State.RCPT})),
     Data: (Session.do_data, frozenset({State.RCPT})),
     Bdat: (Session.do_bdat, frozenset({State.RCPT})),
+    Burl: (Session.do_burl, frozenset({State.RCPT})),
 }

@@ -18,6 +18,7 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.spam` (spam.py): `spam_accounts`, `spam_tokens`, `spam_learnt`, `spam_senders`.
 - `store.imports` (imports.py): `import_seen` (what imports already copied),
   `import_jobs` (imports the web started).
+- `store.urlauth` (urlauth.py): `urlauth_keys` (RFC 4467 URLAUTH secrets).
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -58,6 +59,7 @@ from postfach.store.queue import QueueStore
 from postfach.store.signin import SigninStore
 from postfach.store.spam import SpamStore
 from postfach.store.tlsfiles import TlsFilesStore
+from postfach.store.urlauth import UrlauthStore
 from postfach.store.web import WebSessionStore
 
 __all__ = [
@@ -91,6 +93,7 @@ class Store(StoreBase):
         self.spam = SpamStore(self)
         self.imports = ImportsStore(self)
         self.signin = SigninStore(self)
+        self.urlauth = UrlauthStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

@@ -98,6 +98,7 @@ __all__ = [
     "RuntimeApi",
     "SpamApi",
     "StoreApi",
+    "UrlauthApi",
     "StoreError",
     "StoreFull",
     "StoreUnavailable",
@@ -493,6 +494,21 @@ class ImportsApi(Protocol):
         """At start: jobs left running by a stopped server are queued again."""
 
 
+class UrlauthApi(Protocol):
+    """RFC 4467 URLAUTH keys, one per mailbox (store/urlauth.py)."""
+
+    async def urlauth_key(self, mailbox_id: MailboxId) -> bytes | None:
+        """The mailbox's key, or None when it has none (never made, or reset)."""
+
+    async def make_urlauth_key(self, account_id: AccountId, mailbox_id: MailboxId) -> bytes:
+        """The mailbox's key, made now when it has none."""
+
+    async def reset_urlauth_keys(
+        self, account_id: AccountId, mailbox_id: MailboxId | None = None
+    ) -> None:
+        """RESETKEY: drops the key of one mailbox, or of every mailbox of the account."""
+
+
 class StoreApi(Protocol):
     """The whole store: its roles, and what it holds for all of them."""
 
@@ -528,5 +544,7 @@ class StoreApi(Protocol):
     def imports(self) -> ImportsApi: ...
     @property
     def signin(self) -> SigninApi: ...
+    @property
+    def urlauth(self) -> UrlauthApi: ...
 
     async def close(self) -> None: ...

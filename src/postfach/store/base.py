@@ -27,11 +27,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, event, insert, inspect, select
+from sqlalchemy import Select, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.schema import CreateColumn
 
+from postfach.store import migrations
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
 from postfach.store.faults import classify, translated
@@ -43,7 +43,7 @@ from postfach.store.sqlite_fastpath import SqliteFastPath
 
 __all__ = ["SCHEMA_VERSION", "Role", "StoreBase", "async_url", "inserted_id"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: mailboxes.objectid (RFC 8474 MAILBOXID)
 
 
 def async_url(url: str) -> str:
@@ -112,26 +112,11 @@ def _create_missing(conn: Any) -> None:
     after it was made (create_all skips those). Databases of older versions gain
     the mailing tables here, which they used to create on first use."""
     metadata.create_all(conn)
-    _add_missing_columns(conn)
+    migrations.add_missing_columns(conn)
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(conn, checkfirst=True)
 
-
-def _add_missing_columns(conn: Any) -> None:
-    """ALTER TABLE … ADD COLUMN for each column a table gained since it was made.
-    Such a column must be nullable or have a server default, so rows made before
-    it get a value; both backends add it without rewriting the table."""
-    inspector = inspect(conn)
-    for table in metadata.sorted_tables:
-        have = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have:
-                continue
-            if not column.nullable and column.server_default is None:
-                raise RuntimeError(f"{table.name}.{column.name}: a new column needs a default")
-            spec = CreateColumn(column).compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {spec}")
 
 
 class StoreBase:
@@ -292,6 +277,7 @@ class StoreBase:
                 # Several nodes may start at once: one migrates, the others wait.
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
             await conn.run_sync(_create_missing)
+            await migrations.fill_mailbox_objectids(conn)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -304,7 +290,11 @@ class StoreBase:
                 await conn.execute(
                     insert(meta).values(key="uidvalidity", value=str(int(time.time())))
                 )
-            # Later versions: apply steps version+1 .. SCHEMA_VERSION here, in order.
+            elif version < SCHEMA_VERSION:
+                # the steps above are idempotent and ran already; record that they did
+                await conn.execute(
+                    update(meta).where(meta.c.key == "schema").values(value=str(SCHEMA_VERSION))
+                )
 
 
 class Role:

@@ -59,6 +59,7 @@ def to_mailbox(row: Any) -> Mailbox:
         uidvalidity=row.uidvalidity,
         uidnext=Uid(row.uidnext),
         highestmodseq=ModSeq(row.highestmodseq),
+        objectid=row.objectid or "",
     )
 
 

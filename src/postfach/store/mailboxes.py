@@ -19,6 +19,7 @@ from postfach.store.base import Role, StoreBase, inserted_id
 from postfach.store.errors import AlreadyExists, NotFound, StoreError
 from postfach.store.events import ChangeMailboxes
 from postfach.store.mail_rows import MAILBOX_BY_ID, MAILBOX_BY_NAME, to_mailbox
+from postfach.store.migrations import new_objectid
 from postfach.store.records import AccountId, Mailbox, MailboxId, MailboxStatus
 from postfach.store.rules import parse_flags
 from postfach.store.schema import expunged, mailboxes, messages, meta, subscriptions
@@ -47,6 +48,7 @@ async def insert_mailbox(tx: Any, account_id: int, name: str, special_use: str |
             uidvalidity=await next_uidvalidity(tx),
             uidnext=1,
             highestmodseq=1,
+            objectid=new_objectid(),
         )
     )
     return inserted_id(result)

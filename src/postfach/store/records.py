@@ -135,6 +135,7 @@ class Mailbox:
     uidvalidity: int
     uidnext: Uid
     highestmodseq: ModSeq
+    objectid: str = ""  # RFC 8474 MAILBOXID
 
 
 @dataclass(frozen=True, slots=True)

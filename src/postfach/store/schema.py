@@ -32,7 +32,8 @@ __all__ = [
     "mailing_lists", "mailing_recipients", "mailing_relays", "mailing_sends", "messages",
     "meta", "metadata", "pending_logins", "queue_delay_notices", "queue_messages",
     "queue_recipients", "recovery_codes", "second_factors", "seen_logins", "spam_accounts",
-    "spam_learnt", "spam_senders", "spam_tokens", "subscriptions", "tls_files", "web_sessions",
+    "spam_learnt", "spam_senders", "spam_tokens", "subscriptions", "tls_files", "urlauth_keys",
+    "web_sessions",
 ]
 
 metadata = MetaData()
@@ -108,6 +109,8 @@ mailboxes = Table(
     Column("uidvalidity", BigInteger, nullable=False),
     Column("uidnext", BigInteger, nullable=False, default=1),
     Column("highestmodseq", BigInteger, nullable=False, default=1),
+    # RFC 8474 MAILBOXID, kept across RENAME; nullable: migrate adds it, then fills it.
+    Column("objectid", String(64), nullable=True),
     UniqueConstraint("account_id", "name"),
 )
 
@@ -543,4 +546,15 @@ spam_learnt = Table(
     Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
     Column("message_key", String(64), primary_key=True),
     Column("spam", Boolean, nullable=False),
+)
+
+# -- URLAUTH (store/urlauth.py) -------------------------------------------------
+# RFC 4467: the secret of each mailbox's URLAUTH tokens (HMAC needs the key itself).
+urlauth_keys = Table(
+    "urlauth_keys",
+    metadata,
+    Column("mailbox_id", IdType, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", IdType, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("secret", String(64), nullable=False),  # 32 random octets, hex
+    Index("urlauth_keys_account", "account_id"),
 )

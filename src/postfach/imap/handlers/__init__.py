@@ -7,9 +7,21 @@ whose `dispatch` looks commands up in it, so the session module imports no handl
 from __future__ import annotations
 
 from postfach.imap import commands as c
-from postfach.imap.handlers import append, auth, fetch, mailboxes, search, select, store, threads
+from postfach.imap.handlers import (
+    append,
+    auth,
+    contexts,
+    fetch,
+    mailboxes,
+    search,
+    select,
+    store,
+    threads,
+    urlauth,
+)
 from postfach.imap.session import CommandTable
 from postfach.imap.state import ANY, AUTHED, State
+from postfach.imap.updates import UpdateContexts
 
 __all__ = ["COMMANDS"]
 
@@ -47,4 +59,10 @@ COMMANDS: CommandTable = {
     c.Copy: (store.copy, SEL),
     c.Sort: (threads.sort, SEL),
     c.Thread: (threads.thread, SEL),
+    c.CancelUpdate: (contexts.cancelupdate, SEL),
+    c.GenUrlAuth: (urlauth.genurlauth, AUTHED),
+    c.ResetKey: (urlauth.resetkey, AUTHED),
+    c.UrlFetch: (urlauth.urlfetch, AUTHED),
+    # not a command: what keeps RFC 5267 contexts current (Session.refresh_contexts)
+    UpdateContexts: (contexts.refresh, SEL),
 }

@@ -1,4 +1,5 @@
-"""APPEND with MULTIAPPEND (RFC 9051 §6.3.12, RFC 3502) and APPENDUID (RFC 4315)."""
+"""APPEND with MULTIAPPEND (RFC 9051 §6.3.12, RFC 3502), CATENATE (RFC 4469) and
+APPENDUID (RFC 4315)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from postfach.imap import commands as c
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids
+from postfach.imap.handlers.catenate import catenated
 from postfach.imap.handlers.mailboxes import mailbox_or_fail
 from postfach.message.binary import base64_binary_parts
 from postfach.store.api import OverQuota, StoreError
@@ -25,7 +27,8 @@ async def append(s: Session, cmd: c.Append) -> str:
     """Stores every message or none: a failure removes those already stored."""
     mailbox = await mailbox_or_fail(s, cmd.mailbox, trycreate=True)
     limit = s.limits.max_message_size
-    for message in cmd.messages:
+    messages = [await catenated(s, m) for m in cmd.messages]  # RFC 4469 parts joined
+    for message in messages:
         if len(message.data) > limit:
             raise No("Message too big", "TOOBIG")
         if not message.data:
@@ -35,7 +38,7 @@ async def append(s: Session, cmd: c.Append) -> str:
     uidvalidity = mailbox.uidvalidity
     view = s.view if s.view is not None and s.view.mailbox_id == mailbox.id else None
     try:
-        for message in cmd.messages:
+        for message in messages:
             flags = frozenset(f for f in message.flags if f != "\\Recent")
             if view is not None:
                 flags = frozenset(view.canonical_flag(f) for f in flags)

@@ -18,6 +18,7 @@ from postfach.imap import responses as r
 from postfach.imap.errors import No
 from postfach.imap.grammar import compact_uids, format_datetime
 from postfach.imap.handlers.common import resolve
+from postfach.imap.objectid import fetch_value
 from postfach.imap.selected import SelectedView
 from postfach.imap.structure import bodystructure, envelope
 from postfach.message import BodyPart, ParsedMessage, decode_part_body, find_part, section_bytes
@@ -206,7 +207,7 @@ async def _item(s: Session, view: SelectedView, i: int, item: Item, att: c.Fetch
     if name == "RFC822.SIZE":
         return b"RFC822.SIZE %d" % message.size
     if name in ("SAVEDATE", "EMAILID", "THREADID"):
-        return name.encode() + b" NIL"
+        return fetch_value(name, message)
     if name == "ENVELOPE":
         return b"ENVELOPE " + envelope(item.tree().envelope, s.utf8)
     if name == "BODYSTRUCTURE" or (name == "BODY" and att.section is None):

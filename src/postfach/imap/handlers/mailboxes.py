@@ -96,8 +96,8 @@ async def create(s: Session, cmd: c.Create) -> str:
         parent = SEP.join(parts[:depth])
         if parent not in existing and parent.upper() != "INBOX":
             await store.mailboxes.create_mailbox(account.id, parent)
-    await store.mailboxes.create_mailbox(account.id, name, use)
-    return "CREATE completed"
+    created = await store.mailboxes.create_mailbox(account.id, name, use)
+    return f"[MAILBOXID ({created.objectid})] CREATE completed"
 
 
 async def delete(s: Session, cmd: c.Delete) -> str:
@@ -263,7 +263,8 @@ def _attributes(s: Session, cmd: c.ListMailboxes, name: str, names: _Names) -> l
 
 
 async def status(s: Session, cmd: c.Status) -> str:
-    """RFC 9051 §6.3.11, with SIZE (RFC 8438) and HIGHESTMODSEQ (RFC 7162)."""
+    """RFC 9051 §6.3.11, with SIZE (RFC 8438), HIGHESTMODSEQ (RFC 7162) and
+    MAILBOXID (RFC 8474 §4.2)."""
     mailbox = await mailbox_or_fail(s, cmd.mailbox)
     await _write_status(s, mailbox, cmd.items)
     return "STATUS completed"
@@ -274,7 +275,12 @@ async def _write_status(s: Session, mailbox: Mailbox, items: tuple[str, ...]) ->
         s.sync(allow_expunge=False)
     st = await s.ctx.store.mailboxes.mailbox_status(mailbox.id)
     recent = await _recent(s, st.mailbox) if "RECENT" in items else 0
-    values = [f"{item} {_status_value(st, item, recent)}" for item in items]
+    values = [
+        f"MAILBOXID ({st.mailbox.objectid})"
+        if item == "MAILBOXID"
+        else f"{item} {_status_value(st, item, recent)}"
+        for item in items
+    ]
     line = b"STATUS " + wire_name(s, mailbox.name) + (" (" + " ".join(values) + ")").encode()
     s.conn.write(r.untagged(line))
 

@@ -18,7 +18,8 @@ from postfach.cooperative import Budget
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import No
-from postfach.imap.grammar import compact_uids
+from postfach.imap.esearchresult import partial_slice, result_line
+from postfach.imap.objectid import objectid_matches
 from postfach.imap.selected import SelectedView
 from postfach.message import ParsedMessage, decode_words
 from postfach.message.headers import scan_header, unfold
@@ -27,7 +28,7 @@ from postfach.store.records import StoredMessage, Uid
 if TYPE_CHECKING:
     from postfach.imap.session import Session
 
-__all__ = ["Searcher", "search"]
+__all__ = ["Searcher", "saved_uids", "search"]
 
 CHARSETS = frozenset({"UTF-8", "US-ASCII"})
 BATCH = 500
@@ -179,6 +180,8 @@ class Searcher:
         return False
 
     def _meta_matches(self, message: StoredMessage, key: c.SearchKey) -> bool:
+        if isinstance(key, c.KeySaveDate | c.KeyObjectId):
+            return objectid_matches(message, key)
         if isinstance(key, c.KeySize):
             return message.size > key.size if key.larger else message.size < key.size
         if isinstance(key, c.KeyDate):
@@ -230,6 +233,7 @@ def check_charset(charset: str | None) -> None:
 async def search(s: Session, cmd: c.Search) -> str:
     view = s.selected()
     check_charset(cmd.charset)
+    s.contexts.check(cmd.tag, cmd.return_opts)
     searcher = Searcher(s, view)
     found = sorted(await searcher.evaluate(cmd.key))
     numbers = [view.uids[i] if cmd.uid else i + 1 for i in found]
@@ -244,10 +248,14 @@ async def search(s: Session, cmd: c.Search) -> str:
         s.conn.write(r.untagged(line))
         return "SEARCH completed"
     if "SAVE" in opts:
-        s.save_search(_saved(view, found, opts))
+        s.save_search(saved_uids(view, found, opts, cmd.partial))
         if opts == ("SAVE",):
             return "SEARCH completed"
-    s.conn.write(r.untagged(esearch(cmd.tag, cmd.uid, numbers, opts, modseq)))
+    line = result_line(cmd.tag, cmd.uid, numbers, opts, modseq=modseq, partial=cmd.partial)
+    s.conn.write(r.untagged(line))
+    refused = s.contexts.start(view, cmd, [view.uids[i] for i in found])
+    if refused is not None:
+        s.conn.write(refused)
     return "SEARCH completed"
 
 
@@ -265,8 +273,13 @@ def _result_modseq(view: SelectedView, found: list[int], opts: tuple[str, ...] |
     return max(view.modseqs[i] for i in found)
 
 
-def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[int]:
-    """RFC 5182 §2.4: with MIN and/or MAX (and no ALL/COUNT) only those are saved."""
+def saved_uids(
+    view: SelectedView, found: list[int], opts: tuple[str, ...], partial: tuple[int, int] | None
+) -> list[int]:
+    """RFC 5182 §2.4: with MIN and/or MAX (and no ALL/COUNT) only those are saved;
+    with PARTIAL (RFC 9394), the messages it returns."""
+    if partial is not None:
+        return sorted(view.uids[i] for i in found[partial_slice(len(found), partial)])
     if found and set(opts) - {"SAVE"} and set(opts) <= {"SAVE", "MIN", "MAX"}:
         picked = set()
         if "MIN" in opts:
@@ -275,24 +288,3 @@ def _saved(view: SelectedView, found: list[int], opts: tuple[str, ...]) -> list[
             picked.add(found[-1])
         return [view.uids[i] for i in sorted(picked)]
     return [view.uids[i] for i in found]
-
-
-def esearch(
-    tag: str, uid: bool, numbers: list[int], opts: tuple[str, ...], modseq: int | None
-) -> str:
-    """RFC 4731 §3.1: `* ESEARCH (TAG "a") UID MIN 1 MAX 9 COUNT 4 ALL 1:3,9`."""
-    wanted = set(opts) - {"SAVE"} or {"ALL"}
-    out = [f'ESEARCH (TAG "{tag}")']
-    if uid:
-        out.append("UID")
-    if numbers and "MIN" in wanted:
-        out.append(f"MIN {numbers[0]}")
-    if numbers and "MAX" in wanted:
-        out.append(f"MAX {numbers[-1]}")
-    if "COUNT" in wanted:
-        out.append(f"COUNT {len(numbers)}")
-    if numbers and "ALL" in wanted:
-        out.append(f"ALL {compact_uids(numbers)}")
-    if modseq and numbers:
-        out.append(f"MODSEQ {modseq}")
-    return " ".join(out)

@@ -41,6 +41,8 @@ async def select(s: Session, cmd: c.Select) -> str:
         await tracker.prime(s.ctx.store, view.recent_key, view.uids)
         view.start_recent(tracker, claims=not cmd.readonly)
     _write_select_data(s, view)
+    s.conn.write(r.untagged(f"OK [MAILBOXID ({mailbox.objectid})] Ok"))
+    s.conn.write(r.untagged("OK [URLMECH INTERNAL] Ok"))  # RFC 4467 §6.1
     if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
         await _qresync(s, view, cmd.qresync)
     s.enter_selected(view)
@@ -135,6 +137,7 @@ async def idle(s: Session, cmd: c.Idle) -> str:
     """RFC 2177: `+ idling`, then changes as they happen, until the client sends DONE."""
     s.conn.write(b"+ idling\r\n")
     s.sync(allow_expunge=True)
+    await s.refresh_contexts()
     await s.conn.flush()
     reader = asyncio.ensure_future(s.conn.read_line())
     try:
@@ -151,6 +154,7 @@ async def idle(s: Session, cmd: c.Idle) -> str:
             if getter in finished:
                 s.add_pending(getter.result())
                 s.sync(allow_expunge=True)
+                await s.refresh_contexts()
                 await s.conn.flush()
             else:
                 getter.cancel()

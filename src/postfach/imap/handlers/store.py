@@ -125,6 +125,8 @@ def announce_expunged(s: Session, view: SelectedView, uids: list[int]) -> None:
     """EXPUNGE (or VANISHED) for messages this command removed, leaving others' pending."""
     others = view.pending_expunge - set(uids)
     view.pending_expunge = set(uids)
+    for line in s.contexts.expunging(view):  # RFC 5267 REMOVEFROM before the EXPUNGEs
+        s.conn.write(line)
     for line in view.flush(True, s.qresync, s.condstore):
         s.conn.write(line)
     view.pending_expunge = {u for u in others if view.index_of(u) is not None}

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 from postfach.cooperative import Budget, run_off_loop
 from postfach.imap import commands as c
 from postfach.imap import responses as r
+from postfach.imap.handlers.esort import write_esort
 from postfach.imap.handlers.search import Searcher, check_charset
 from postfach.message import Envelope, decode_words
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
 
-__all__ = ["base_subject", "sort", "thread"]
+__all__ = ["base_subject", "sort", "sorted_indexes", "thread"]
 
 # RFC 5256 §5: subj-blob = "[" *BLOBCHAR "]" *WSP; subj-refwd = ("re" / ("fw" ["d"]))
 # *WSP [subj-blob] ":"; subj-leader = (*subj-blob subj-refwd) / WSP; subj-trailer =
@@ -140,17 +141,28 @@ def _sort_key(info: Info, key: str) -> Any:
 async def sort(s: Session, cmd: c.Sort) -> str:
     view = s.selected()
     check_charset(cmd.charset)
-    searcher = Searcher(s, view)
-    found = sorted(await searcher.evaluate(cmd.key))
-    infos = await _infos(searcher, found)
-    infos.sort(key=lambda info: info.index)
-    keys = await _sort_keys(infos, [key for key, _ in cmd.criteria], searcher.budget)
-    order = list(range(len(infos)))
-    for key, reverse in reversed(cmd.criteria):
-        order.sort(key=keys[key].__getitem__, reverse=reverse)
-    numbers = [view.uids[infos[k].index] if cmd.uid else infos[k].index + 1 for k in order]
+    s.contexts.check(cmd.tag, cmd.return_opts)
+    indexes = await sorted_indexes(Searcher(s, view), cmd.key, cmd.criteria)
+    numbers = [view.uids[i] if cmd.uid else i + 1 for i in indexes]
+    if cmd.return_opts is not None:
+        write_esort(s, cmd, [view.uids[i] for i in indexes], numbers)
+        return "SORT completed"
     s.conn.write(r.untagged("SORT" + "".join(f" {n}" for n in numbers)))
     return "SORT completed"
+
+
+async def sorted_indexes(
+    searcher: Searcher, key: c.SearchKey, criteria: tuple[tuple[str, bool], ...]
+) -> list[int]:
+    """The view indexes of the messages matching `key`, in the order of `criteria`."""
+    found = sorted(await searcher.evaluate(key))
+    infos = await _infos(searcher, found)
+    infos.sort(key=lambda info: info.index)
+    keys = await _sort_keys(infos, [name for name, _ in criteria], searcher.budget)
+    order = list(range(len(infos)))
+    for name, reverse in reversed(criteria):
+        order.sort(key=keys[name].__getitem__, reverse=reverse)
+    return [infos[k].index for k in order]
 
 
 async def _sort_keys(
