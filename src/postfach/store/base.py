@@ -31,6 +31,7 @@ from sqlalchemy import Select, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from postfach.store import textindex
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
 from postfach.store.faults import classify, translated
@@ -274,6 +275,7 @@ class StoreBase:
                 # Several nodes may start at once: one migrates, the others wait.
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
             await conn.run_sync(_create_missing)
+            await textindex.ensure(conn, self.dialect)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:

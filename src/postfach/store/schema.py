@@ -134,6 +134,9 @@ blobs = Table(
     Column("s_bcc", Text, nullable=False, default=""),
     Column("s_subject", Text, nullable=False, default=""),
     Column("s_body", Text, nullable=False, default=""),
+    # Every header field and the attachment names: what SEARCH TEXT adds to the
+    # body. It and s_body are indexed for substring search (store/textindex.py).
+    Column("s_head", Text, nullable=False, default=""),
     # Last: SQLite reaches a column behind a large value only by walking its
     # overflow pages, so FETCH's `parsed` and SEARCH's text come first.
     Column("data", LargeBinary, nullable=False),
