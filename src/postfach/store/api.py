@@ -283,6 +283,9 @@ class MailApi(Protocol):
         index narrows the candidates unless `indexed` is False (a plain scan,
         with the same answer)."""
 
+    async def text_indexed(self) -> bool:
+        """Whether the database has the text index (PostgreSQL may lack pg_trgm)."""
+
     async def search_account(
         self, account_id: AccountId, query: str, limit: int = 200, *, indexed: bool = True
     ) -> list[tuple[Mailbox, StoredMessage]]:

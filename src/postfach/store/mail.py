@@ -336,7 +336,7 @@ class MailStore(Role):
         folded = needle.casefold()
         if "\x00" in folded:
             return set()  # the stored text has none
-        use_index = indexed and await self._text_indexed()
+        use_index = indexed and await self.text_indexed()
         sql, args = textindex.mailbox_search(self.dialect, mailbox_id, folded, where, use_index)
         async with self.read() as conn:
             raw = await conn.get_raw_connection()
@@ -347,7 +347,7 @@ class MailStore(Role):
                 rows = await driver.fetch(sql, *args)
         return {Uid(r[0]) for r in rows}
 
-    async def _text_indexed(self) -> bool:
+    async def text_indexed(self) -> bool:
         """Whether migrate made the text index (PostgreSQL may lack pg_trgm)."""
         if self._has_text_index is None:
             async with self.read() as conn:
@@ -360,7 +360,7 @@ class MailStore(Role):
         needles = [w.casefold() for w in query.split()]
         if any("\x00" in n for n in needles):
             return []
-        use_index = indexed and await self._text_indexed()
+        use_index = indexed and await self.text_indexed()
         conditions = textindex.account_filters(
             self.dialect, needles, ("s_from", "s_subject", "s_body"), use_index
         )

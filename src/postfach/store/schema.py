@@ -158,7 +158,10 @@ messages = Table(
     Column("entered_at", Float, nullable=False),
     UniqueConstraint("mailbox_id", "uid"),
     Index("messages_modseq", "mailbox_id", "modseq"),
-    Index("messages_blob", "blob_sha256"),
+    # Which messages hold a blob: for collecting blobs, and for SEARCH, where
+    # the text index yields blobs and this leads, without reading the rows, to
+    # their mailboxes and UIDs (store/textindex.py).
+    Index("messages_blob_uid", "blob_sha256", "mailbox_id", "uid"),
 )
 
 # Expunged UIDs with the modseq of their removal, for QRESYNC's VANISHED.
