@@ -72,7 +72,10 @@ def messages(count: int, seed: int) -> Iterator[bytes]:
             header += b"X-Topic: %s\r\n" % rng.choice(words).encode()
         data = body.encode()
         if n % 10 == 1:
-            header += b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
+            header += (
+                b"Content-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Transfer-Encoding: base64\r\n"
+            )
             data = base64.encodebytes(data).replace(b"\n", b"\r\n")
         elif n % 10 == 2:
             header += (
@@ -123,6 +126,10 @@ async def scan_answers(url: str, wanted: list[tuple[str, str]]) -> dict[tuple[st
         await store.close()
 
 
+def search_command(where: str, needle: str) -> bytes:
+    return b"UID SEARCH %s %s" % (where.upper().encode(), needle.encode())
+
+
 def uids_of(data: bytes) -> set[int]:
     line = data.split(b"\r\n", 1)[0]
     assert line.startswith(b"* SEARCH"), line[:100]
@@ -137,11 +144,11 @@ async def measure(
     await client.command(b"SELECT INBOX")
     times: dict[tuple[str, str], list[float]] = {key: [] for key in expected}
     for (where, needle), want in expected.items():
-        data = await client.command_bulk(b"UID SEARCH %s %s" % (where.upper().encode(), needle.encode()))
+        data = await client.command_bulk(search_command(where, needle))
         assert uids_of(data) == want, (where, needle)
     for _ in range(rounds):
         for where, needle in expected:
-            command = b"UID SEARCH %s %s" % (where.upper().encode(), needle.encode())
+            command = search_command(where, needle)
             start = time.perf_counter()
             await client.command_bulk(command)
             times[where, needle].append(time.perf_counter() - start)
@@ -153,7 +160,9 @@ async def measure(
 def write_config(data: Path, url: str, port: int) -> Path:
     off = "\n".join(
         f'{name} = ""'
-        for name in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http", "devices")
+        for name in (
+            "smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http", "devices"
+        )
     )
     config = data / "postfach.toml"
     config.write_text(
