@@ -20,6 +20,11 @@ each one, so the answers never differ from the scan's.
 Blobs are shared by their messages, so COPY and MOVE add no index rows, and a
 blob's rows go when its last message is expunged (the blob is collected).
 Needles shorter than three characters have no trigram and always scan.
+The text is the blob's: the trace fields delivery puts in each message's own
+prefix (Return-Path, Delivered-To, Received) are not in it, so TEXT does not
+find what only they hold (HEADER on those fields reads them). SQLite's FTS
+table refers to `blobs` by rowid, which a manual VACUUM may renumber; then
+``INSERT INTO blobs_fts (blobs_fts) VALUES ('rebuild')`` makes it anew.
 Only the mail role (store/mail.py) calls this module.
 """
 
