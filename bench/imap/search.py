@@ -12,6 +12,7 @@ the wire is checked against the store's scan without the index (`indexed=False`)
 
     .venv/bin/python bench/imap/search.py
     .venv/bin/python bench/imap/search.py --storage-url postgresql://postgres@127.0.0.1/bench
+    .venv/bin/python bench/imap/search.py --data /var/tmp/search  # kept, filled further
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import quopri
 import random
 import statistics
@@ -104,6 +106,35 @@ async def reset(url: str) -> None:
         await conn.close()
 
 
+async def fill(url: str, count: int, seed: int) -> None:
+    """user1's INBOX up to `count` messages: all of them in a new store, the rest
+    in one a killed run left half filled (`--data`)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from postfach.store import NewMessage, Store
+    from postfach.store.blobs import prepare_blob
+
+    store = await Store.connect(url)
+    try:
+        account = await store.accounts.get_account(user_name(1))
+        if account is None:
+            await store.close()
+            await fill_postfach(url, 1, lambda _user: messages(count, seed))
+            return
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        have = len((await store.mail.mailbox_index(inbox.id)).uids)
+        pending: list[NewMessage] = []
+        for raw in itertools.islice(messages(count, seed), have, None):
+            pending.append(NewMessage(inbox.id, prepare_blob(raw)))
+            if len(pending) >= 2000:
+                await store.mail.add_messages(pending)
+                pending = []
+        if pending:
+            await store.mail.add_messages(pending)
+    finally:
+        await store.close()
+
+
 async def scan_answers(url: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
     """What the store answers without the index, and the same with it (must agree)."""
     sys.path.insert(0, str(ROOT / "src"))
@@ -180,14 +211,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--storage-url", help="a PostgreSQL database to use (emptied first)")
     parser.add_argument("--seed", type=int, default=22)
+    parser.add_argument(
+        "--data", type=Path, help="a directory to keep the SQLite store in and fill further"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="imapsearch-") as tmp:
-        data = Path(tmp) / "postfach"
-        data.mkdir()
+        data = args.data or Path(tmp) / "postfach"
+        data.mkdir(exist_ok=True)
         url = args.storage_url or f"sqlite:///{data / 'postfach.db'}"
-        asyncio.run(reset(url))
+        if args.data is None:
+            asyncio.run(reset(url))
         started = time.perf_counter()
-        asyncio.run(fill_postfach(url, 1, lambda _user: messages(args.messages, args.seed)))
+        asyncio.run(fill(url, args.messages, args.seed))
         print(f"filled {args.messages} messages in {time.perf_counter() - started:.1f} s")
         wanted = [(where, n) for n in needles(args.seed) for where in ("text", "body")]
         expected = asyncio.run(scan_answers(url, wanted))
