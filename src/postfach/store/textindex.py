@@ -185,8 +185,8 @@ def trigrams(needle: str, most: int = MOST_TRIGRAMS) -> list[str]:
 
 def fts_query(columns: Sequence[str], needle: str) -> str:
     """FTS5 query: the needle's trigrams, all in one of `columns`. A superset of
-    the texts holding the needle (the index keeps no positions, detail=column:
-    a third of the size and half the cost of positions at delivery)."""
+    the texts holding the needle: the index keeps no positions (detail=column),
+    which costs under half the CPU at delivery and a fraction of the space."""
     terms = " AND ".join('"' + t.replace('"', '""') + '"' for t in trigrams(needle))
     return f"{{{' '.join(columns)}}} : ({terms})"
 
