@@ -174,10 +174,14 @@ async def measure(
     await client.command(b'LOGIN "%s" "%s"' % (user_name(1).encode(), PASSWORD.encode()))
     await client.command(b"SELECT INBOX")
     times: dict[tuple[str, str], list[float]] = {key: [] for key in expected}
+    times["noop", ""] = []  # the round trip of a command that does nothing: the floor
     for (where, needle), want in expected.items():
         data = await client.command_bulk(search_command(where, needle))
         assert uids_of(data) == want, (where, needle)
     for _ in range(rounds):
+        start = time.perf_counter()
+        await client.command(b"NOOP")
+        times["noop", ""].append(time.perf_counter() - start)
         for where, needle in expected:
             command = search_command(where, needle)
             start = time.perf_counter()
@@ -234,6 +238,8 @@ def main() -> int:
             stop(proc)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"{backend}: median of {args.rounds} rounds, answers equal to the unindexed scan")
+    noop = statistics.median(times.pop(("noop", ""))) * 1000
+    print(f"  NOOP (the machine's floor for a command){noop:24.1f} ms")
     medians = []
     for (where, needle), took in times.items():
         median = statistics.median(took) * 1000
