@@ -97,12 +97,12 @@ def needles(seed: int) -> list[str]:
     return [words[200], words[2000], words[15000], words[700][1:-1], "zzqxj"]
 
 
-async def reset(url: str) -> None:
+async def on_postgres(url: str, sql: str) -> None:
     if url.startswith("postgresql"):
         import asyncpg
 
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        await conn.execute(sql)
         await conn.close()
 
 
@@ -123,6 +123,8 @@ async def fill(url: str, count: int, seed: int) -> None:
         inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
         assert inbox is not None
         have = len((await store.mail.mailbox_index(inbox.id)).uids)
+        if have >= count:
+            return
         pending: list[NewMessage] = []
         for raw in itertools.islice(messages(count, seed), have, None):
             pending.append(NewMessage(inbox.id, prepare_blob(raw)))
@@ -216,7 +218,10 @@ def main() -> int:
     parser.add_argument("--storage-url", help="a PostgreSQL database to use (emptied first)")
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument(
-        "--data", type=Path, help="a directory to keep the SQLite store in and fill further"
+        "--data",
+        type=Path,
+        help="a directory to keep the SQLite store in; with --storage-url: the database is"
+        " kept too; either is filled further",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="imapsearch-") as tmp:
@@ -224,9 +229,11 @@ def main() -> int:
         data.mkdir(exist_ok=True)
         url = args.storage_url or f"sqlite:///{data / 'postfach.db'}"
         if args.data is None:
-            asyncio.run(reset(url))
+            asyncio.run(on_postgres(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         started = time.perf_counter()
         asyncio.run(fill(url, args.messages, args.seed))
+        # The planner's statistics, as autovacuum would have them after a bulk load.
+        asyncio.run(on_postgres(url, "ANALYZE"))
         print(f"filled {args.messages} messages in {time.perf_counter() - started:.1f} s")
         wanted = [(where, n) for n in needles(args.seed) for where in ("text", "body")]
         expected = asyncio.run(scan_answers(url, wanted))

@@ -227,21 +227,26 @@ def mailbox_search(
             )
             args = [mailbox_id]
         return sql, args + [needle] * len(exact_columns)
-    sql = (
+    scan = (
         "SELECT m.uid FROM messages m JOIN blobs b ON b.sha256 = m.blob_sha256"
         " WHERE m.mailbox_id = $1"
     )
     if not use_index:
-        return sql + " AND " + _exact(dialect, exact_columns, "$2"), [mailbox_id, needle]
-    # LIKE is what the pg_trgm indexes answer; strpos they cannot.
-    sql += " AND (" + " OR ".join(f"b.{c} LIKE $2" for c in index_columns) + ")"
-    if exact_columns == index_columns:
-        return sql, [mailbox_id, like_pattern(needle)]
-    return sql + " AND " + _exact(dialect, exact_columns, "$3"), [
-        mailbox_id,
-        like_pattern(needle),
-        needle,
-    ]
+        return scan + " AND " + _exact(dialect, exact_columns, "$2"), [mailbox_id, needle]
+    # LIKE is what the pg_trgm indexes answer (strpos they cannot). As on SQLite,
+    # from the candidate blobs to their messages through messages_blob_uid: the
+    # planner, which cannot estimate a trigram match well, would otherwise often
+    # read the whole mailbox and hash it (OFFSET 0 keeps the subquery a subquery).
+    candidates = "(" + " OR ".join(f"b.{c} LIKE $2" for c in index_columns) + ")"
+    args: list[Any] = [mailbox_id, like_pattern(needle)]
+    if exact_columns != index_columns:
+        candidates += " AND " + _exact(dialect, exact_columns, "$3")
+        args.append(needle)
+    sql = (
+        f"SELECT m.uid FROM blobs b CROSS JOIN LATERAL (SELECT uid FROM messages"
+        f" WHERE blob_sha256 = b.sha256 AND mailbox_id = $1 OFFSET 0) m WHERE {candidates}"
+    )
+    return sql, args
 
 
 def account_filters(
