@@ -238,15 +238,15 @@ def mailbox_search(
     # planner, which cannot estimate a trigram match well, would otherwise often
     # read the whole mailbox and hash it (OFFSET 0 keeps the subquery a subquery).
     candidates = "(" + " OR ".join(f"b.{c} LIKE $2" for c in index_columns) + ")"
-    args: list[Any] = [mailbox_id, like_pattern(needle)]
+    pg_args: list[Any] = [mailbox_id, like_pattern(needle)]
     if exact_columns != index_columns:
         candidates += " AND " + _exact(dialect, exact_columns, "$3")
-        args.append(needle)
+        pg_args.append(needle)
     sql = (
         f"SELECT m.uid FROM blobs b CROSS JOIN LATERAL (SELECT uid FROM messages"
         f" WHERE blob_sha256 = b.sha256 AND mailbox_id = $1 OFFSET 0) m WHERE {candidates}"
     )
-    return sql, args
+    return sql, pg_args
 
 
 def account_filters(
