@@ -281,14 +281,23 @@ class MailApi(Protocol):
     async def delete_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[Uid]:
         """Removes the messages whatever their flags (POP3 expunge, retention)."""
 
-    async def search_text(self, mailbox_id: MailboxId, needle: str, where: str) -> set[Uid]:
-        """UIDs whose `where` ("text", "body", "from", "subject", "to", "cc", "bcc")
-        contains needle, case-insensitively, in the text extracted at delivery."""
+    async def search_text(
+        self, mailbox_id: MailboxId, needle: str, where: str, *, indexed: bool = True
+    ) -> set[Uid]:
+        """UIDs whose `where` ("text", "body", "from", "subject", "to", "cc", "bcc",
+        or "head": any header field or attachment name) contains needle,
+        case-insensitively, in the decoded text extracted at delivery. The text
+        index narrows the candidates unless `indexed` is False (a plain scan,
+        with the same answer)."""
+
+    async def text_indexed(self) -> bool:
+        """Whether the database has the text index (PostgreSQL may lack pg_trgm)."""
 
     async def search_account(
-        self, account_id: AccountId, query: str, limit: int = 200
+        self, account_id: AccountId, query: str, limit: int = 200, *, indexed: bool = True
     ) -> list[tuple[Mailbox, StoredMessage]]:
-        """Webmail search across all folders: sender, subject and body words (R16)."""
+        """Webmail search across all folders: every word in the sender, subject or
+        body (R16), narrowed by the text index unless `indexed` is False."""
 
     async def message_page(
         self, mailbox_id: MailboxId, offset: int, limit: int

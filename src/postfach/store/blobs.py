@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from postfach.cooperative import run_off_loop
 from postfach.message import parse_message
+from postfach.message.searchhead import HEAD_CAP, head_search_text
 
 __all__ = ["PreparedBlob", "prepare_blob", "prepare_blob_off_loop"]
 
@@ -33,6 +34,7 @@ class PreparedBlob:
     s_bcc: str
     s_subject: str
     s_body: str
+    s_head: str
 
     @property
     def size(self) -> int:
@@ -50,11 +52,12 @@ class PreparedBlob:
             "s_bcc": self.s_bcc,
             "s_subject": self.s_subject,
             "s_body": self.s_body,
+            "s_head": self.s_head,
         }
 
 
-def _fold(text: str) -> str:
-    return text[:_SEARCH_CAP].casefold().replace("\x00", "")
+def _fold(text: str, cap: int = _SEARCH_CAP) -> str:
+    return text[:cap].casefold().replace("\x00", "")
 
 
 def prepare_blob(raw: bytes) -> PreparedBlob:
@@ -70,6 +73,7 @@ def prepare_blob(raw: bytes) -> PreparedBlob:
         s_bcc=_fold(search.bcc),
         s_subject=_fold(search.subject),
         s_body=_fold(search.body),
+        s_head=_fold(head_search_text(raw, parsed.header_end, parsed.body), HEAD_CAP),
     )
 
 

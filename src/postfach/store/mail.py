@@ -18,9 +18,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, literal, or_, select
+from sqlalchemy import insert, literal, select
 
-from postfach.store import mail_sql
+from postfach.store import mail_sql, textindex
 from postfach.store.base import Role
 from postfach.store.blobs import prepare_blob_off_loop
 from postfach.store.errors import FlagMode, NotFound, StoreError
@@ -29,10 +29,8 @@ from postfach.store.mail_rows import (
     BLOB_DATA,
     MAILBOX_BY_ID,
     PREPARED_UIDS,
-    SEARCH_TEXT,
     STORED_COLUMNS,
     STORED_SELECT,
-    like_pattern,
     messages_by_uids,
     to_mailbox,
     to_stored,
@@ -58,6 +56,8 @@ __all__ = ["MailStore", "NewMessage", "format_flags", "parse_flags"]
 
 class MailStore(Role):
     """Messages in mailboxes; see `MailApi` (store/api.py) for the contract."""
+
+    _has_text_index: bool | None = None
 
     async def append(
         self,
@@ -330,23 +330,40 @@ class MailStore(Role):
         self.hub.publish(account_id, [change])
         return list(change.uids)
 
-    async def search_text(self, mailbox_id: MailboxId, needle: str, where: str) -> set[Uid]:
-        pattern = like_pattern(needle)
-        rows = await self.fetch(SEARCH_TEXT[where], mailbox_id=mailbox_id, pattern=pattern)
-        return {Uid(r.uid) for r in rows}
+    async def search_text(
+        self, mailbox_id: MailboxId, needle: str, where: str, *, indexed: bool = True
+    ) -> set[Uid]:
+        folded = needle.casefold()
+        if "\x00" in folded:
+            return set()  # the stored text has none
+        use_index = indexed and await self.text_indexed()
+        sql, args = textindex.mailbox_search(self.dialect, mailbox_id, folded, where, use_index)
+        async with self.read() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if self.dialect == "sqlite":
+                rows = await driver.execute_fetchall(sql, args)
+            else:
+                rows = await driver.fetch(sql, *args)
+        return {Uid(r[0]) for r in rows}
+
+    async def text_indexed(self) -> bool:
+        """Whether migrate made the text index (PostgreSQL may lack pg_trgm)."""
+        if self._has_text_index is None:
+            async with self.read() as conn:
+                self._has_text_index = await textindex.is_indexed(conn, self.dialect)
+        return self._has_text_index
 
     async def search_account(
-        self, account_id: AccountId, query: str, limit: int = 200
+        self, account_id: AccountId, query: str, limit: int = 200, *, indexed: bool = True
     ) -> list[tuple[Mailbox, StoredMessage]]:
-        words = query.split()
-        conditions = [
-            or_(
-                blobs.c.s_from.like(like_pattern(w), escape="\\"),
-                blobs.c.s_subject.like(like_pattern(w), escape="\\"),
-                blobs.c.s_body.like(like_pattern(w), escape="\\"),
-            )
-            for w in words
-        ]
+        needles = [w.casefold() for w in query.split()]
+        if any("\x00" in n for n in needles):
+            return []
+        use_index = indexed and await self.text_indexed()
+        conditions = textindex.account_filters(
+            self.dialect, needles, ("s_from", "s_subject", "s_body"), use_index
+        )
         async with self.read() as conn:
             rows = (
                 await conn.execute(

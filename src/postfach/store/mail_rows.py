@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, select
 
 from postfach.store.records import (
     AccountId,
@@ -28,26 +28,12 @@ __all__ = [
     "MAILBOX_BY_ID",
     "MAILBOX_BY_NAME",
     "PREPARED_UIDS",
-    "SEARCH_TEXT",
     "STORED_COLUMNS",
     "STORED_SELECT",
-    "like_pattern",
     "messages_by_uids",
     "to_mailbox",
     "to_stored",
 ]
-
-# SEARCH field → blob column (case-folded at delivery).
-SEARCH_COLUMNS = {
-    "from": ("s_from",),
-    "to": ("s_to",),
-    "cc": ("s_cc",),
-    "bcc": ("s_bcc",),
-    "subject": ("s_subject",),
-    "body": ("s_body",),
-    "text": ("s_from", "s_to", "s_cc", "s_subject", "s_body"),
-}
-
 
 def to_mailbox(row: Any) -> Mailbox:
     special = row.special_use
@@ -61,11 +47,6 @@ def to_mailbox(row: Any) -> Mailbox:
         highestmodseq=ModSeq(row.highestmodseq),
         objectid=row.objectid or "",
     )
-
-
-def like_pattern(needle: str) -> str:
-    escaped = needle.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def to_stored(row: Any) -> StoredMessage:
@@ -124,14 +105,3 @@ def messages_by_uids(count: int) -> Select[Any]:
         .order_by(messages.c.uid)
     )
 
-
-# SEARCH FROM/SUBJECT/BODY/TEXT/...: one prepared statement per kind of key.
-SEARCH_TEXT = {
-    where: select(messages.c.uid)
-    .join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
-    .where(
-        messages.c.mailbox_id == bindparam("mailbox_id"),
-        or_(*(blobs.c[c].like(bindparam("pattern"), escape="\\") for c in columns)),
-    )
-    for where, columns in SEARCH_COLUMNS.items()
-}

@@ -140,6 +140,10 @@ blobs = Table(
     Column("s_bcc", Text, nullable=False, default=""),
     Column("s_subject", Text, nullable=False, default=""),
     Column("s_body", Text, nullable=False, default=""),
+    # Every header field and the attachment names: what SEARCH TEXT adds to the
+    # body. It and s_body are indexed for substring search (store/textindex.py).
+    # Added later; textindex.ensure adds it to older databases and fills it in.
+    Column("s_head", Text, nullable=False, default="", info={"migrated_by": "textindex"}),
     # Last: SQLite reaches a column behind a large value only by walking its
     # overflow pages, so FETCH's `parsed` and SEARCH's text come first.
     Column("data", LargeBinary, nullable=False),
@@ -161,7 +165,10 @@ messages = Table(
     Column("entered_at", Float, nullable=False),
     UniqueConstraint("mailbox_id", "uid"),
     Index("messages_modseq", "mailbox_id", "modseq"),
-    Index("messages_blob", "blob_sha256"),
+    # Which messages hold a blob: for collecting blobs, and for SEARCH, where
+    # the text index yields blobs and this leads, without reading the rows, to
+    # their mailboxes and UIDs (store/textindex.py).
+    Index("messages_blob_uid", "blob_sha256", "mailbox_id", "uid"),
 )
 
 # Expunged UIDs with the modseq of their removal, for QRESYNC's VANISHED.

@@ -61,6 +61,7 @@ _BLOB_COLUMNS = (
     "s_bcc",
     "s_subject",
     "s_body",
+    "s_head",
 )
 _INSERT_BLOB = (
     f"INSERT OR IGNORE INTO blobs ({', '.join(_BLOB_COLUMNS)}) "

@@ -3,9 +3,11 @@ and the CONDSTORE MODSEQ key (RFC 7162 §3.1.5).
 
 Keys evaluate to sets of view indexes. Flags, numbers and modseqs come from
 the view; text keys (FROM, SUBJECT, BODY, TEXT, and HEADER of From, To, Cc,
-Bcc and Subject) use the case-folded text the store extracted at delivery
-(`search_text`); sizes, dates and SENT* dates read message metadata and the
-parse kept with it; other HEADER keys read the message's header.
+Bcc and Subject) use the decoded, case-folded text the store extracted at
+delivery (`search_text`, narrowed by its full-text index): BODY the text parts,
+TEXT those and every header field and attachment name; sizes, dates and SENT*
+dates read message metadata and the parse kept with it; other HEADER keys read
+the message's header, of the candidates the store's header text leaves.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ MESSAGES_PER_TURN = 100
 # they need no blob. The address columns hold the parsed addresses written out:
 # HEADER From matches those too (Dovecot matches the field with its comments).
 STORE_COLUMNS = frozenset({"from", "to", "cc", "bcc", "subject"})
+# The fields delivery writes in a message's own trace prefix (delivery.py
+# trace_headers): the shared blob's header text does not hold them.
+TRACE_FIELDS = frozenset({"return-path", "delivered-to", "received"})
 
 
 class Searcher:
@@ -152,6 +157,8 @@ class Searcher:
             name = key.name.lower()
             if key.value and name in STORE_COLUMNS:
                 return await self._text(name, key.value, pool)
+            if key.value and name not in TRACE_FIELDS:
+                pool = await self._text("head", key.value, pool)
             return {i for i in pool if await self._header_matches(i, key)}
         messages = await self.messages()
         out: set[int] = set()
@@ -163,7 +170,7 @@ class Searcher:
         return out
 
     async def _text(self, where: str, value: str, pool: set[int]) -> set[int]:
-        """The store's case-folded text columns, filled at delivery."""
+        """The store's decoded, case-folded text, filled at delivery."""
         if not value:
             return set(pool)
         uids = await self.s.ctx.store.mail.search_text(self.view.mailbox_id, value, where)
