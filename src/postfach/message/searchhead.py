@@ -11,7 +11,7 @@ then never misses a message those columns would find.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from postfach.message.headers import decode_words, scan_header
 from postfach.message.model import BodyPart
@@ -45,11 +45,16 @@ def attachment_names(body: BodyPart) -> list[str]:
     return names
 
 
-def head_search_text(raw: bytes, header_end: int, body: BodyPart) -> str:
+def head_search_text(
+    raw: bytes, header_end: int, body: BodyPart, addresses: Sequence[str] = ()
+) -> str:
     """``name: value`` per header field (From, To, Cc, Bcc and Subject first), then
-    the attachment names, one per line; not case-folded."""
+    the attachment names, one per line; not case-folded. `addresses` go first: the
+    address fields as SEARCH FROM/TO/CC/BCC match them (written out as Dovecot
+    writes them, RFC 5322 comments and routes resolved), which the raw fields do
+    not always hold as one substring."""
     fields, _ = scan_header(raw, 0, header_end)
-    lines: list[str] = []
+    lines: list[str] = [text for text in addresses if text]
     firsts = [next((f for f in fields if f.name == name), None) for name in _FIRST]
     for field in firsts:
         if field is not None:

@@ -73,7 +73,13 @@ def prepare_blob(raw: bytes) -> PreparedBlob:
         s_bcc=_fold(search.bcc),
         s_subject=_fold(search.subject),
         s_body=_fold(search.body),
-        s_head=_fold(head_search_text(raw, parsed.header_end, parsed.body), HEAD_CAP),
+        s_head=_fold(
+            head_search_text(
+                raw, parsed.header_end, parsed.body,
+                (search.from_, search.to, search.cc, search.bcc),
+            ),
+            HEAD_CAP,
+        ),  # fmt: skip
     )
 
 

@@ -118,7 +118,8 @@ async def _backfill_head(conn: Any) -> None:
         rows = (
             await conn.execute(
                 text(
-                    "SELECT sha256, parsed, data FROM blobs WHERE sha256 > :last"
+                    "SELECT sha256, parsed, data, s_from, s_to, s_cc, s_bcc FROM blobs"
+                    " WHERE sha256 > :last"
                     " ORDER BY sha256 LIMIT :n"
                 ),
                 {"last": last, "n": _BACKFILL_BATCH},
@@ -127,13 +128,13 @@ async def _backfill_head(conn: Any) -> None:
         if not rows:
             return
         updates = []
-        for sha, parsed_json, data in rows:
+        for sha, parsed_json, data, *addresses in rows:
             raw = bytes(data)
             try:
                 parsed = ParsedMessage.from_json(parsed_json)
             except ValueError:
                 parsed = parse_message(raw)
-            head = head_search_text(raw, parsed.header_end, parsed.body)
+            head = head_search_text(raw, parsed.header_end, parsed.body, addresses)
             folded = head[:HEAD_CAP].casefold().replace("\x00", "")
             updates.append({"sha": sha, "head": folded})
         await conn.execute(text("UPDATE blobs SET s_head = :head WHERE sha256 = :sha"), updates)
