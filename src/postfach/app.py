@@ -40,6 +40,7 @@ from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
 from postfach.web import server as web_server
+from postfach.workers import INHERITED
 
 __all__ = ["LISTENERS", "App", "WorkerRole", "build_context"]
 
@@ -58,6 +59,7 @@ LISTENERS: dict[str, StartListener] = {
     "pop3": pop3_server.start_listener,
     "pop3s": pop3_server.start_listener,
     "http": web_server.start_listener,
+    "metrics": web_server.start_metrics_listener,
 }
 
 
@@ -149,8 +151,9 @@ class App:
         primary = role is None or role.primary
         try:
             for spec in config.listeners_enabled():
-                if spec.name == "http" and not primary:
+                if spec.name in INHERITED and not primary:
                     continue
+                self.ctx.listeners_expected.add(spec.name)
                 await self._start_listener(spec)
             await self._start_services(primary)
         except BaseException:
@@ -164,6 +167,7 @@ class App:
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
         self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
+        self.ctx.listeners_running.add(spec.name)
 
     async def _start_services(self, primary: bool) -> None:
         """Background workers, one per server: the outbound queue, the mailing engine and

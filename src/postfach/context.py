@@ -68,6 +68,9 @@ class ServerContext:
     # listener (HTTP), and the connections it accepts and hands over (the others).
     listen_sockets: dict[str, socket.socket] = field(default_factory=dict)
     handed_connections: HandedConnections | None = None
+    # Listeners this process is to serve, and those running (/readyz).
+    listeners_expected: set[str] = field(default_factory=set)
+    listeners_running: set[str] = field(default_factory=set)
 
     @property
     def hostname(self) -> str:

@@ -20,13 +20,17 @@ import logging
 import resource
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from ssl import SSLContext
 from typing import Protocol
 
 from postfach.config import ListenerSpec
+from postfach.net import proxyproto
 from postfach.net.lines import LoginDeadline, peer_ip
+from postfach.net.logcontext import SESSION_ID, new_session_id
+from postfach.net.proxyproto import TrustedProxies
+from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 
 __all__ = [
     "Admission",
@@ -72,6 +76,11 @@ class ListenerEnv:
     max_connections_per_ip: int  # limits.max_connections_per_ip
     shared_counts: ConnectionCounts | None = None  # None: counted in this process
     handed: HandedConnections | None = None  # a worker: the supervisor accepts
+    proxy_protocol: bool = False  # every connection starts with a PROXY header
+    trusted_proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(()))
+    proxy_header_timeout: float = 5.0
+    # Called with the listener's name at each connection let in (metrics).
+    on_connection: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +92,10 @@ class WireReplies:
     timeout: bytes  # no login within the pre-authentication timeout
 
 
+# The handler's last argument is the client's address: the peer's, or the one a
+# trusted proxy's PROXY header named.
 StreamHandler = Callable[
-    [asyncio.StreamReader, asyncio.StreamWriter, LoginDeadline], Awaitable[None]
+    [asyncio.StreamReader, asyncio.StreamWriter, LoginDeadline, str], Awaitable[None]
 ]
 
 
@@ -147,7 +158,16 @@ async def serve_streams(
     listener: Listener
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session_id = new_session_id()
+        SESSION_ID.set(session_id)
         ip = peer_ip(writer)
+        if env.proxy_protocol:
+            proxied = await _proxied_client(env, reader, writer, ip)
+            if proxied is None:
+                return
+            ip = proxied
+            if spec.implicit_tls and not await _start_tls(env, writer, ip):
+                return
         task = asyncio.current_task()
         refusal = admission.admit(ip)
         if refusal is not None:
@@ -157,12 +177,14 @@ async def serve_streams(
                 await writer.drain()
                 writer.close()
             return
+        if env.on_connection is not None:
+            env.on_connection(spec.name)
         listener.writers.add(writer)
         if task is not None:
             listener.tasks.add(task)
         deadline = LoginDeadline(writer, preauth_timeout, replies.timeout, spec.name)
         try:
-            await handler(reader, writer, deadline)
+            await handler(reader, writer, deadline, ip)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except asyncio.CancelledError:
@@ -179,7 +201,8 @@ async def serve_streams(
             with contextlib.suppress(Exception):
                 writer.close()
 
-    ssl = env.ssl_context if spec.implicit_tls else None
+    # Behind a PROXY header, TLS starts after it (in on_connect), not at accept.
+    ssl = env.ssl_context if spec.implicit_tls and not env.proxy_protocol else None
     handed = env.handed
     if handed is not None:
         listener = Listener(spec, None, handed=handed)
@@ -190,6 +213,47 @@ async def serve_streams(
     )
     listener = Listener(spec, server)
     return listener
+
+
+async def _proxied_client(
+    env: ListenerEnv, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+) -> str | None:
+    """The client's address from the PROXY header, or None: the connection is closed
+    (a peer outside `proxy.trusted`, or no valid header in time)."""
+    name = env.spec.name
+    if peer not in env.trusted_proxies:
+        log.warning("%s: %s is not a trusted proxy (proxy.trusted); closed", name, peer)
+        writer.transport.abort()
+        return None
+    data = b""
+    try:
+        async with asyncio.timeout(env.proxy_header_timeout):
+            while not isinstance(result := proxyproto.parse(data), proxyproto.ProxyHeader):
+                data += await reader.readexactly(result)
+    except proxyproto.ProxyHeaderError as exc:
+        log.warning("%s: bad PROXY header from %s (%s); closed", name, peer, exc)
+    except TimeoutError:
+        log.warning("%s: no PROXY header from %s in time; closed", name, peer)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        log.info("%s: %s left before its PROXY header ended", name, peer)
+    else:
+        client = result.client or peer
+        log.debug("%s: PROXY v%d from %s: client %s", name, result.version, peer, client)
+        return client
+    writer.transport.abort()
+    return None
+
+
+async def _start_tls(env: ListenerEnv, writer: asyncio.StreamWriter, ip: str) -> bool:
+    """Implicit TLS after the PROXY header; False: the handshake failed, closed."""
+    try:
+        async with asyncio.timeout(env.proxy_header_timeout * 2):
+            await writer.start_tls(env.ssl_context)
+    except HANDSHAKE_ERRORS as exc:
+        handshake_failed(env.spec.name, ip, exc)
+        writer.transport.abort()
+        return False
+    return True
 
 
 def _take_handed(
@@ -389,7 +453,7 @@ class Admission:
     (`limits.max_connections`, 0: `fd_budget()`), the process's descriptors, and the
     per-address limit. `exempt` addresses skip the last (HTTP's trusted proxies)."""
 
-    def __init__(self, env: ListenerEnv, exempt: frozenset[str] = frozenset()) -> None:
+    def __init__(self, env: ListenerEnv, exempt: Container[str] = frozenset()) -> None:
         self._listener = env.spec.name
         self._per_ip = _ConnectionCounter(env)
         self._cap = env.max_connections or fd_budget()

@@ -31,6 +31,7 @@ from sqlalchemy import Select, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from postfach import metrics
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
 from postfach.store.faults import classify, translated
@@ -218,7 +219,7 @@ class StoreBase:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; committed when the block ends without error.
         Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
-        with translated():
+        with translated(), metrics.store_timer(write=True):
             if self.write_lock is None:
                 async with self._writer.begin() as conn, _drop_if_cut(conn):
                     yield conn
@@ -236,7 +237,7 @@ class StoreBase:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
+        with translated(), metrics.store_timer(write=False):
             async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 

@@ -27,6 +27,7 @@ from postfach.web import (
     admin_api,
     autoconfig,
     checkpage,
+    health,
     imports,
     unsubscribe,
     webmail,
@@ -124,6 +125,7 @@ def build_app(ctx: ServerContext) -> Starlette:
     static = StaticFiles(directory=Path(__file__).parent / "static")
     app = Starlette(
         routes=[
+            *health.routes(),
             *autoconfig.routes(),
             *admin_api.routes(),
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable

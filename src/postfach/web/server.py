@@ -20,12 +20,15 @@ from starlette.applications import Starlette
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.net.listeners import Admission
+from postfach.net.proxyproto import TrustedProxies
 from postfach.serving import listener_env
+from postfach.web import health
 from postfach.web.app import build_app
+from postfach.web.forwarded import ForwardedHeaders
 from postfach.web.guard import HttpGuard, guarded_protocol
 from postfach.web.mailing_campaigns import stop_runs
 
-__all__ = ["WebListener", "start_listener"]
+__all__ = ["WebListener", "start_listener", "start_metrics_listener"]
 
 log = logging.getLogger(__name__)
 
@@ -77,33 +80,44 @@ class WebListener:
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
     """Starts the `http` listener on `spec.host:spec.port`."""
-    app = build_app(ctx)
+    return await _start(ctx, spec, build_app(ctx))
+
+
+async def start_metrics_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
+    """Starts the `metrics` listener: /metrics, /healthz, /readyz, nothing else."""
+    app = Starlette(routes=health.routes(guarded=False))
+    app.state.ctx = ctx
+    return await _start(ctx, spec, app)
+
+
+async def _start(ctx: ServerContext, spec: ListenerSpec, app: Starlette) -> WebListener:
     limits = ctx.config.limits
+    trusted = TrustedProxies(ctx.config.proxy.trusted)
     config = uvicorn.Config(
-        app,
+        ForwardedHeaders(app, trusted),
         host=spec.host,
         port=spec.port,
         lifespan="off",
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=True,
+        proxy_headers=False,  # ForwardedHeaders instead: proxy.trusted, and Forwarded too
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
     )
-    # A trusted proxy speaks for many clients (their addresses are in its
-    # X-Forwarded-For): it is not held to the per-address limit.
+    # A trusted proxy (proxy.trusted) speaks for many clients (their addresses are
+    # in its X-Forwarded-For): it is not held to the per-address limit.
     guard = HttpGuard(
-        Admission(listener_env(ctx, spec), exempt=_trusted_proxies(config.forwarded_allow_ips)),
+        Admission(listener_env(ctx, spec), exempt=trusted),
         header_timeout=limits.http_header_timeout,
         body_timeout=limits.http_body_timeout,
     )
     config.http = guarded_protocol(guard)
     server = _EmbeddedServer(config)
-    sockets = [ctx.listen_sockets["http"]] if "http" in ctx.listen_sockets else None
-    task = asyncio.create_task(_serve(server, sockets), name=f"http {spec.host}:{spec.port}")
+    sockets = [ctx.listen_sockets[spec.name]] if spec.name in ctx.listen_sockets else None
+    task = asyncio.create_task(_serve(server, sockets), name=f"{spec.name} {spec.host}:{spec.port}")
     while not server.started:
         if task.done():
-            raise OSError(f"http listener: cannot listen on {spec.host}:{spec.port}")
+            raise OSError(f"{spec.name} listener: cannot listen on {spec.host}:{spec.port}")
         await asyncio.sleep(0.01)
     return WebListener(spec, server, task, app)
 
@@ -113,9 +127,3 @@ async def _serve(server: _EmbeddedServer, sockets: list[socket.socket] | None) -
         await server.serve(sockets=sockets)
     except SystemExit:  # uvicorn exits when it cannot bind
         log.error("http listener failed to start")
-
-
-def _trusted_proxies(allowed: list[str] | str) -> frozenset[str]:
-    """The literal addresses among uvicorn's forwarded_allow_ips ("127.0.0.1,::1" by default)."""
-    items = allowed.split(",") if isinstance(allowed, str) else allowed
-    return frozenset(item.strip() for item in items if item.strip() not in ("", "*"))
