@@ -26,11 +26,10 @@ from ssl import SSLContext
 from typing import Protocol
 
 from postfach.config import ListenerSpec
-from postfach.net import proxyproto
 from postfach.net.lines import LoginDeadline, peer_ip
 from postfach.net.logcontext import SESSION_ID, new_session_id
+from postfach.net.proxied import ProxyAcceptor, read_client
 from postfach.net.proxyproto import TrustedProxies
-from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 
 __all__ = [
     "Admission",
@@ -121,9 +120,12 @@ class Listener:
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     handed: HandedConnections | None = None
+    acceptor: ProxyAcceptor | None = None  # a PROXY listener in one process
 
     @property
     def port(self) -> int:
+        if self.acceptor is not None:
+            return self.acceptor.port
         sockets = (self.server.sockets or ()) if self.server is not None else ()
         for sock in sockets:
             return int(sock.getsockname()[1])
@@ -134,6 +136,8 @@ class Listener:
             self.handed.unregister(self.spec.name)
         if self.server is not None:
             self.server.close()
+        if self.acceptor is not None:
+            await self.acceptor.stop()
         for writer in list(self.writers):
             writer.transport.abort()
         for task in list(self.tasks):
@@ -157,17 +161,12 @@ async def serve_streams(
     admission = Admission(env)
     listener: Listener
 
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session_id = new_session_id()
-        SESSION_ID.set(session_id)
-        ip = peer_ip(writer)
-        if env.proxy_protocol:
-            proxied = await _proxied_client(env, reader, writer, ip)
-            if proxied is None:
-                return
-            ip = proxied
-            if spec.implicit_tls and not await _start_tls(env, writer, ip):
-                return
+    async def on_connect(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: str | None = None
+    ) -> None:
+        if not SESSION_ID.get():
+            SESSION_ID.set(new_session_id())
+        ip = client or peer_ip(writer)
         task = asyncio.current_task()
         refusal = admission.admit(ip)
         if refusal is not None:
@@ -201,12 +200,17 @@ async def serve_streams(
             with contextlib.suppress(Exception):
                 writer.close()
 
-    # Behind a PROXY header, TLS starts after it (in on_connect), not at accept.
-    ssl = env.ssl_context if spec.implicit_tls and not env.proxy_protocol else None
+    ssl = env.ssl_context if spec.implicit_tls else None
     handed = env.handed
     if handed is not None:
         listener = Listener(spec, None, handed=handed)
-        handed.register(spec.name, _take_handed(handed, on_connect, ssl, limit, listener))
+        take = _take_sockets(env, on_connect, ssl, limit, listener, handed.closed)
+        handed.register(spec.name, take)
+        return listener
+    if env.proxy_protocol:
+        listener = Listener(spec, None)
+        take = _take_sockets(env, on_connect, ssl, limit, listener, lambda: None)
+        listener.acceptor = ProxyAcceptor(spec, take)
         return listener
     server = await asyncio.start_server(
         on_connect, spec.host, spec.port, ssl=ssl, limit=limit, reuse_address=True
@@ -215,65 +219,36 @@ async def serve_streams(
     return listener
 
 
-async def _proxied_client(
-    env: ListenerEnv, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-) -> str | None:
-    """The client's address from the PROXY header, or None: the connection is closed
-    (a peer outside `proxy.trusted`, or no valid header in time)."""
-    name = env.spec.name
-    if peer not in env.trusted_proxies:
-        log.warning("%s: %s is not a trusted proxy (proxy.trusted); closed", name, peer)
-        writer.transport.abort()
-        return None
-    data = b""
-    try:
-        async with asyncio.timeout(env.proxy_header_timeout):
-            while not isinstance(result := proxyproto.parse(data), proxyproto.ProxyHeader):
-                data += await reader.readexactly(result)
-    except proxyproto.ProxyHeaderError as exc:
-        log.warning("%s: bad PROXY header from %s (%s); closed", name, peer, exc)
-    except TimeoutError:
-        log.warning("%s: no PROXY header from %s in time; closed", name, peer)
-    except (ConnectionError, asyncio.IncompleteReadError):
-        log.info("%s: %s left before its PROXY header ended", name, peer)
-    else:
-        client = result.client or peer
-        log.debug("%s: PROXY v%d from %s: client %s", name, result.version, peer, client)
-        return client
-    writer.transport.abort()
-    return None
-
-
-async def _start_tls(env: ListenerEnv, writer: asyncio.StreamWriter, ip: str) -> bool:
-    """Implicit TLS after the PROXY header; False: the handshake failed, closed."""
-    try:
-        async with asyncio.timeout(env.proxy_header_timeout * 2):
-            await writer.start_tls(env.ssl_context)
-    except HANDSHAKE_ERRORS as exc:
-        handshake_failed(env.spec.name, ip, exc)
-        writer.transport.abort()
-        return False
-    return True
-
-
-def _take_handed(
-    handed: HandedConnections,
-    on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+def _take_sockets(
+    env: ListenerEnv,
+    on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter, str | None], Awaitable[None]],
     ssl: SSLContext | None,
     limit: int,
     listener: Listener,
+    closed: Callable[[], None],
 ) -> Callable[[socket.socket], None]:
-    """What a worker does with a connection the supervisor accepted: what
-    asyncio.start_server would have done, then tell the supervisor it ended."""
+    """What a listener does with a socket accepted elsewhere (by the supervisor, or
+    a ProxyAcceptor): read the PROXY header if the listener takes one, then what
+    asyncio.start_server would have done; `closed` when the connection ends."""
 
     async def serve(sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        SESSION_ID.set(new_session_id())
+        client: str | None = None
+        if env.proxy_protocol:
+            client = await read_client(
+                sock, env.spec.name, env.trusted_proxies, env.proxy_header_timeout
+            )
+            if client is None:
+                sock.close()
+                closed()
+                return
 
         async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                await on_connect(reader, writer)
+                await on_connect(reader, writer, client)
             finally:
-                handed.closed()
+                closed()
 
         reader = asyncio.StreamReader(limit=limit, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, session, loop=loop)
@@ -282,7 +257,7 @@ def _take_handed(
         except (OSError, asyncio.CancelledError, TimeoutError, ValueError):
             # A failed TLS handshake or a peer that left: no session to serve.
             sock.close()
-            handed.closed()
+            closed()
 
     def take(sock: socket.socket) -> None:
         task = asyncio.get_running_loop().create_task(serve(sock))
