@@ -167,7 +167,7 @@ class App:
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
         self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
-        self.ctx.listeners_running.add(spec.name)
+        self.ctx.listeners[spec.name] = self.listeners[spec.name]
 
     async def _start_services(self, primary: bool) -> None:
         """Background workers, one per server: the outbound queue, the mailing engine and

@@ -20,7 +20,7 @@ from postfach.store.records import MailboxId
 if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
-    from postfach.net.listeners import HandedConnections
+    from postfach.net.listeners import HandedConnections, RunningListener
     from postfach.spam.verdict import Scorer
     from postfach.store.api import StoreApi
     from postfach.store.mailing import MailingStore
@@ -68,9 +68,9 @@ class ServerContext:
     # listener (HTTP), and the connections it accepts and hands over (the others).
     listen_sockets: dict[str, socket.socket] = field(default_factory=dict)
     handed_connections: HandedConnections | None = None
-    # Listeners this process is to serve, and those running (/readyz).
+    # Listeners this process is to serve, and those started, by name (/readyz).
     listeners_expected: set[str] = field(default_factory=set)
-    listeners_running: set[str] = field(default_factory=set)
+    listeners: dict[str, RunningListener] = field(default_factory=dict)
 
     @property
     def hostname(self) -> str:

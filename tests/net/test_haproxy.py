@@ -53,7 +53,7 @@ def served(tmp_path: Path) -> Iterator[tuple[dict[str, int], dict[str, int], Pat
         f"""
 [server]
 hostname = "mail.example.org"
-data_dir = "{tmp_path / 'data'}"
+data_dir = "{tmp_path / "data"}"
 [storage]
 url = "{url}"
 [listeners]

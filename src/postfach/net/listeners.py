@@ -106,6 +106,9 @@ class RunningListener(Protocol):
     @property
     def port(self) -> int: ...
 
+    @property
+    def serving(self) -> bool: ...
+
     async def stop(self) -> None: ...
 
 
@@ -121,6 +124,7 @@ class Listener:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     handed: HandedConnections | None = None
     acceptor: ProxyAcceptor | None = None  # a PROXY listener in one process
+    stopped: bool = False
 
     @property
     def port(self) -> int:
@@ -131,7 +135,13 @@ class Listener:
             return int(sock.getsockname()[1])
         return self.spec.port
 
+    @property
+    def serving(self) -> bool:
+        """Takes connections (until stop(), or the asyncio server closed)."""
+        return not self.stopped and (self.server is None or self.server.is_serving())
+
     async def stop(self) -> None:
+        self.stopped = True
         if self.handed is not None:
             self.handed.unregister(self.spec.name)
         if self.server is not None:

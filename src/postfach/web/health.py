@@ -43,7 +43,11 @@ async def readyz(request: Request) -> Response:
         await ctx.store.queue.depth()
     except StoreError as exc:
         problems.append(f"store: {exc}")
-    down = sorted(ctx.listeners_expected - ctx.listeners_running)
+    down = sorted(
+        name
+        for name in ctx.listeners_expected
+        if name not in ctx.listeners or not ctx.listeners[name].serving
+    )
     if down:
         problems.append("listeners not running: " + ", ".join(down))
     if problems:

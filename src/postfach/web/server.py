@@ -65,6 +65,10 @@ class WebListener:
                 return int(sock.getsockname()[1])
         return self.spec.port
 
+    @property
+    def serving(self) -> bool:
+        return self._server.started and not self._task.done() and not self._server.should_exit
+
     async def stop(self) -> None:
         if self._app is not None:
             await stop_runs(self._app)
