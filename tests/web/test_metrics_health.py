@@ -137,3 +137,16 @@ async def test_metrics_listener_needs_no_login(tmp_path: Path) -> None:
             assert "postfach_queue_depth" in got.text
             assert (await client.get("/readyz")).status_code == 200
             assert (await client.get("/settings")).status_code == 404  # nothing else there
+
+
+async def test_relay_quota_left(server: TestServer) -> None:
+    from postfach.mailing.api import Mailing
+    from postfach.mailing.relays import RelaySettings
+
+    mailing = await Mailing.open(server.ctx.store, server.ctx.config, ctx=server.ctx)
+    await mailing.add_relay(
+        RelaySettings("news", "internal", "news@example.org", hourly_limit=40, daily_limit=500)
+    )
+    got = samples((await scrape(server, authorization=f"Bearer {TOKEN}")).text)
+    assert value(got, "postfach_relay_quota_remaining", relay="news", window="hour") == 40
+    assert value(got, "postfach_relay_quota_remaining", relay="news", window="day") == 500
