@@ -52,7 +52,7 @@ LOGIN_FAILURES = Counter(
 )
 DELIVERIES = Counter(
     "postfach_deliveries",
-    "Messages stored in local mailboxes (local) or accepted for sending (queued)",
+    "Messages stored in local mailboxes (local), queued for sending (queued), sent (sent)",
     ["kind"],
 )
 STORE_SECONDS = Histogram(
