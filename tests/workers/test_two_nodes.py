@@ -24,6 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import PG_URL, reset_postgres
+from support.cli import postfach_ok
 from support.serve import prepare_user, start_serve
 from support.smtpsink import Sink
 
@@ -171,3 +172,43 @@ async def test_a_thousand_messages_leave_once_through_both_nodes(nodes: Nodes) -
           f"node A sent {by_a:.0f}, node B {by_b:.0f}")  # fmt: skip
     assert by_a + by_b == MESSAGES
     assert by_a > 0 and by_b > 0  # both queue workers took part
+
+
+HOURLY = 30
+
+
+@pytest.mark.timeout(300)
+async def test_a_relays_hourly_limit_holds_across_nodes(nodes: Nodes, tmp_path: Path) -> None:
+    """Both nodes' mailing engines take up the campaign (each looks every 30 s); the
+    relay's hour allows 30 of its 80 recipients, and 30 arrive, not one more."""
+    relay = await Sink().start()
+    config = str(tmp_path / "a" / "postfach.toml")
+    try:
+        contacts = tmp_path / "contacts.csv"
+        contacts.write_text("email\n" + "".join(f"c{n}@dest.example\n" for n in range(80)))
+        body = tmp_path / "body.txt"
+        body.write_text("Hello {{ email }}\n")
+        steps = [
+            ["mailing", "relay", "add", "limited", "--sender", "news@example.org",
+             "--host", "127.0.0.1", "--port", str(relay.port), "--security", "none",
+             "--hourly", str(HOURLY), "--concurrency", "4", "--per-connection", "5"],
+            ["mailing", "list", "import", str(contacts), "--list", "all"],
+            ["mailing", "campaign", "create", "spring", "--list", "all",
+             "--subject", "News", "--text", str(body)],
+            ["mailing", "send", "spring", "--no-wait"],
+        ]  # fmt: skip
+        for step in steps:
+            await asyncio.to_thread(postfach_ok, tmp_path, *step, "--config", config)
+        deadline = time.monotonic() + 200
+        while len(relay.received) < HOURLY and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert len(relay.received) == HOURLY
+        status = await asyncio.to_thread(postfach_ok, tmp_path, "mailing", "status",
+                                         "--config", config)  # fmt: skip
+        print(f"\n{status}")
+    finally:
+        nodes.a.stop()  # every send in flight ends with its node
+        nodes.b.stop()
+        await relay.stop()
+    assert len(relay.received) == HOURLY  # the hour's room, across both nodes
+    assert len({r.rcpt for r in relay.received}) == HOURLY  # nobody twice
