@@ -308,3 +308,26 @@ async def test_a_header_from_an_untrusted_address_is_refused(
         assert any("not a trusted proxy" in r.getMessage() for r in caplog.records)
         # A listener without PROXY greets as ever.
         assert (await raw_exchange(server.port("pop3"), b"QUIT\r\n")).startswith(b"+OK")
+
+
+async def test_the_per_address_limit_counts_proxied_addresses(tmp_path: Path) -> None:
+    """All connections come from the proxy (127.0.0.1); the limit of one per address
+    applies to the addresses its headers name."""
+    sections: dict[str, Any] = {
+        "proxy": {"protocol_listeners": ["pop3"]},
+        "limits": {"max_connections_per_ip": 1},
+    }
+    async with make_server(tmp_path, **sections) as server:
+        port = server.port("pop3")
+        opened = []
+        try:
+            for client in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(v2_header(client, 1234, "127.0.0.1", port))
+                opened.append(writer)
+                greeting = await asyncio.wait_for(reader.readline(), 10)
+                opened_ok = greeting.startswith(b"+OK")
+                assert opened_ok == (len(opened) < 3), (client, greeting)
+        finally:
+            for writer in opened:
+                writer.close()
