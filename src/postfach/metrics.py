@@ -39,7 +39,7 @@ __all__ = [
     "exposition",
     "login_failed",
     "prepare_multiprocess",
-    "store_timer",
+    "StoreTimer",
 ]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -81,7 +81,7 @@ def delivered(kind: str, count: int = 1) -> None:
     DELIVERIES.labels(kind).inc(count)
 
 
-class store_timer:  # noqa: N801 - used like a function: `with store_timer(write=True):`
+class StoreTimer:
     """Observes how long a store transaction took."""
 
     __slots__ = ("_histogram", "_start")

@@ -9,6 +9,11 @@ it is refused with the protocol's own words. A `LoginDeadline` ends a connection
 that has not logged in soon: a silent client must not keep its slot for the
 post-login idle time. On `stop()` the socket and every open connection close so that
 `postfach serve` ends promptly.
+
+On a listener in `proxy.protocol_listeners` every connection first passes
+net.proxied: its PROXY header, from a trusted proxy, names the client, and that
+address is what admission, the log and the protocol's session see. Each
+connection gets a session id (net.logcontext) before anything is logged of it.
 """
 
 from __future__ import annotations

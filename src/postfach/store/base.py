@@ -219,7 +219,7 @@ class StoreBase:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; committed when the block ends without error.
         Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
-        with translated(), metrics.store_timer(write=True):
+        with translated(), metrics.StoreTimer(write=True):
             if self.write_lock is None:
                 async with self._writer.begin() as conn, _drop_if_cut(conn):
                     yield conn
@@ -237,7 +237,7 @@ class StoreBase:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        with translated(), metrics.store_timer(write=False):
+        with translated(), metrics.StoreTimer(write=False):
             async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 
