@@ -123,3 +123,43 @@ def test_serve_dev_keeps_its_password(tmp_path: Path) -> None:
     finally:
         second.terminate()
         second.wait(30)
+
+
+def test_ctrl_d_at_the_password_prompt_is_one_line(workdir: Path) -> None:
+    """At a real terminal (a pty that is the process's controlling terminal)."""
+    import fcntl
+    import os
+    import pty
+    import termios
+
+    primary, secondary = pty.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postfach", "user", "add", "d@example.org"],
+        cwd=workdir, stdin=secondary, stdout=secondary, stderr=secondary,
+        start_new_session=True, preexec_fn=take_terminal,  # noqa: PLW1509
+        env={**os.environ, "POSTFACH_CONFIG": ""},
+    )  # fmt: skip
+    os.close(secondary)
+    output = b""
+    try:
+        while b"Password: " not in output:
+            output += os.read(primary, 1024)
+        os.write(primary, b"\x04")  # Ctrl-D
+        while True:
+            try:
+                chunk = os.read(primary, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        assert process.wait(60) == 1
+        os.close(primary)
+    text = output.decode(errors="replace")
+    assert "Traceback" not in text
+    assert "postfach: no password given (use --password-stdin to pipe one)" in text
