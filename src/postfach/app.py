@@ -41,6 +41,7 @@ from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
 from postfach.web import server as web_server
+from postfach.workers import INHERITED
 
 if TYPE_CHECKING:
     from postfach.acme.renewal import CertRenewal
@@ -63,8 +64,8 @@ LISTENERS: dict[str, StartListener] = {
     "pop3s": pop3_server.start_listener,
     "http": web_server.start_listener,
     "https": web_server.start_listener,
+    "metrics": web_server.start_metrics_listener,
 }
-WEB_LISTENERS = frozenset({"http", "https"})  # served by the primary process alone
 
 
 class _Service(Protocol):
@@ -160,8 +161,9 @@ class App:
         primary = role is None or role.primary
         try:
             for spec in config.listeners_enabled():
-                if spec.name in WEB_LISTENERS and not primary:
+                if spec.name in INHERITED and not primary:
                     continue
+                self.ctx.listeners_expected.add(spec.name)
                 await self._start_listener(spec)
             await self._start_services(primary)
         except BaseException:
@@ -175,6 +177,7 @@ class App:
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
         self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
+        self.ctx.listeners[spec.name] = self.listeners[spec.name]
 
     async def _start_services(self, primary: bool) -> None:
         """Background workers, one per server: the outbound queue, the mailing engine and

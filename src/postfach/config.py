@@ -6,6 +6,7 @@ key and the file; `postfach` prints it and stops.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -19,6 +20,7 @@ __all__ = [
     "AcmeConfig",
     "ListenerSpec",
     "MxConfig",
+    "ProxyConfig",
     "SpamConfig",
     "find_config_file",
     "load_config",
@@ -35,6 +37,7 @@ LISTENER_NAMES = (
     "http",
     "https",
     "devices",
+    "metrics",
 )
 # Listeners spoken over TLS from the first byte.
 IMPLICIT_TLS = frozenset({"submissions", "imaps", "pop3s"})
@@ -130,6 +133,8 @@ class ListenersConfig:
     http: str = "0.0.0.0:80"
     https: str = "0.0.0.0:443"
     devices: str = ""
+    # /metrics, /healthz and /readyz without authentication: for a private address.
+    metrics: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +253,30 @@ class ImportsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    """A load balancer in front (HAProxy): whose word on the client's address counts."""
+
+    # Networks of the proxies: a PROXY header is taken only from these, and the web
+    # listener believes X-Forwarded-For and Forwarded only from these.
+    trusted: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # Listeners that require a PROXY header (v1 or v2) on every connection; a
+    # connection from outside `trusted`, or without a valid header, is closed.
+    protocol_listeners: tuple[str, ...] = ()
+    header_timeout: float = 5.0  # seconds for the header to arrive
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    format: str = "text"  # "text" or "json" (one object a line)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    # Bearer token for /metrics besides HTTP basic auth of an admin account; empty: none.
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -264,6 +293,9 @@ class Config:
     mx: MxConfig = field(default_factory=MxConfig)
     spam: SpamConfig = field(default_factory=SpamConfig)
     imports: ImportsConfig = field(default_factory=ImportsConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -319,6 +351,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "mx": MxConfig,
     "spam": SpamConfig,
     "imports": ImportsConfig,
+    "proxy": ProxyConfig,
+    "log": LogConfig,
+    "metrics": MetricsConfig,
 }
 
 
@@ -380,7 +415,29 @@ def config_from_dict(data: dict[str, Any], source: str) -> Config:
             raise ConfigError(f"{source}: acme.challenges: unknown challenge {challenge!r}")
     if config.mx.dnsbl_resolver:
         parse_host_port(config.mx.dnsbl_resolver, "mx.dnsbl_resolver", source)
+    _check_proxy(config.proxy, source)
+    if config.log.format not in ("text", "json"):
+        raise ConfigError(
+            f'{source}: log.format = {config.log.format!r}: expected "text" or "json"'
+        )
     return _resolve_paths(config, Path(source).parent if source.endswith(".toml") else None)
+
+
+def _check_proxy(proxy: ProxyConfig, source: str) -> None:
+    for network in proxy.trusted:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{source}: proxy.trusted: {network!r} is not an address or network"
+            ) from None
+    for name in proxy.protocol_listeners:
+        if name in ("http", "metrics"):
+            raise ConfigError(
+                f"{source}: proxy.protocol_listeners: {name} takes X-Forwarded-For, not PROXY"
+            )
+        if name not in LISTENER_NAMES:
+            raise ConfigError(f"{source}: proxy.protocol_listeners: unknown listener {name!r}")
 
 
 def _public_ports(value: object, source: str) -> dict[str, int]:

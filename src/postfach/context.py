@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from postfach.auth import Authenticator
     from postfach.delivery import Delivery
     from postfach.net.certs import CertStore
-    from postfach.net.listeners import HandedConnections
+    from postfach.net.listeners import HandedConnections, RunningListener
     from postfach.spam.verdict import Scorer
     from postfach.store.api import StoreApi
     from postfach.store.mailing import MailingStore
@@ -72,6 +72,9 @@ class ServerContext:
     # The certificates behind ssl_context (net/certs.py); the HTTPS listener's own
     # context also answers ACME's TLS-ALPN-01 challenges from them.
     certs: CertStore | None = None
+    # Listeners this process is to serve, and those started, by name (/readyz).
+    listeners_expected: set[str] = field(default_factory=set)
+    listeners: dict[str, RunningListener] = field(default_factory=dict)
 
     @property
     def hostname(self) -> str:

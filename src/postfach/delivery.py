@@ -14,6 +14,7 @@ import email.utils
 import logging
 from dataclasses import dataclass, field
 
+from postfach import metrics
 from postfach.recipients import RecipientCache
 from postfach.store import (
     NewMessage,
@@ -107,6 +108,9 @@ class Delivery:
             prefix = trace_headers(sender, account.address, received)
             jobs[account.id] = self._submit(NewMessage(folder, blob, prefix))
         outcome = {account_id: _status(await job.future) for account_id, job in jobs.items()}
+        stored = sum(status is DeliveryStatus.DELIVERED for status in outcome.values())
+        if stored:
+            metrics.delivered("local", stored)
         for recipient, account_ids in reaches.items():
             # One copy per account, however many of the recipients lead to it; a
             # recipient that fans out counts as delivered if any account got it.

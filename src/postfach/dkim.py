@@ -81,8 +81,18 @@ def sign(raw: bytes, domain: str, selector: str, private_pem: str) -> bytes:
 
 
 def _config_ports(config: Config) -> dict[str, int]:
-    enabled = {spec.name: spec.port for spec in config.listeners_enabled()}
+    """The ports mail programs are told: `[public_ports]` where set, as autoconfig says."""
+    enabled = {spec.name: config.public_port(spec) for spec in config.listeners_enabled()}
     return {name: enabled[name] for name in DEFAULT_PORTS if enabled.get(name)}
+
+
+def _https_port(config: Config) -> int | None:
+    """The public port of the `https` listener, None without one (autodiscover's SRV
+    must point where something answers)."""
+    if not getattr(config.listeners, "https", ""):
+        return None
+    spec = config.listener("https")
+    return config.public_port(spec) if spec is not None else None
 
 
 def _txt(name: str, value: str) -> str:
@@ -103,16 +113,19 @@ def dns_records(
     """Zone-file lines for `domain` served by `hostname`.
 
     Also takes a `Domain` record (its DKIM key is used) and a `Config` (its public
-    name, and the ports of its enabled listeners for the SRV records).
+    name, and the public ports of its enabled listeners for the SRV records; the
+    autodiscover SRV record only when it has an `https` listener).
     """
     if isinstance(domain, Domain):
         dkim_selector = dkim_selector or domain.dkim_selector
         dkim_private_key = dkim_private_key or domain.dkim_private_key
         domain = domain.name
+    https_port: int | None = None
     if isinstance(hostname, Config):
         ports = ports or _config_ports(hostname)
         if hostname.mta_sts.mode != "none":
             mta_sts_id = mta_sts_id or policy_id(hostname)
+        https_port = _https_port(hostname)
         hostname = hostname.public_name
     host = hostname.rstrip(".") + "."
     zone = domain.rstrip(".") + "."
@@ -133,7 +146,6 @@ def dns_records(
     records += [
         f"autoconfig.{zone} IN CNAME {host}",
         f"autodiscover.{zone} IN CNAME {host}",
-        f"_autodiscover._tcp.{zone} IN SRV 0 1 443 {host}",
     ]
     if mta_sts_id:  # RFC 8461 §3.1 and the policy's host; RFC 8460 §3 reports
         records += [
@@ -141,4 +153,6 @@ def dns_records(
             _txt(f"_mta-sts.{zone}", f"v=STSv1; id={mta_sts_id}"),
             _txt(f"_smtp._tls.{zone}", f"v=TLSRPTv1; rua=mailto:postmaster@{domain}"),
         ]
+    if https_port is not None:
+        records.append(f"_autodiscover._tcp.{zone} IN SRV 0 1 {https_port} {host}")
     return records

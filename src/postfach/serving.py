@@ -7,9 +7,11 @@ file's per-address connection counts behind net's `ConnectionCounts`.
 
 from __future__ import annotations
 
+from postfach import metrics
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.net.listeners import CountsUnavailable, ListenerEnv
+from postfach.net.proxyproto import TrustedProxies
 from postfach.store.api import StoreError
 from postfach.store.runtime import RuntimeState
 
@@ -40,6 +42,7 @@ class RuntimeCounts:
 def listener_env(ctx: ServerContext, spec: ListenerSpec) -> ListenerEnv:
     limits = ctx.config.limits
     runtime = ctx.store.runtime
+    proxy = ctx.config.proxy
     return ListenerEnv(
         spec=spec,
         ssl_context=ctx.ssl_context,
@@ -47,4 +50,8 @@ def listener_env(ctx: ServerContext, spec: ListenerSpec) -> ListenerEnv:
         max_connections_per_ip=limits.max_connections_per_ip,
         shared_counts=RuntimeCounts(runtime) if runtime is not None else None,
         handed=ctx.handed_connections,
+        proxy_protocol=spec.name in proxy.protocol_listeners,
+        trusted_proxies=TrustedProxies(proxy.trusted),
+        proxy_header_timeout=proxy.header_timeout,
+        on_connection=metrics.connection_opened,
     )

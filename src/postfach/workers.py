@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from postfach import metrics
 from postfach.config import Config, ListenerSpec
 from postfach.net.tls import server_ssl_context
 from postfach.store.notify import CLOSED, HEARTBEAT, READY
@@ -70,7 +71,8 @@ BIND_RETRY = 2.0  # seconds a port in use is tried again (see _bind)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 RESTART_PAUSE = 1.0
-INHERITED = frozenset({"http", "https"})  # served by worker 0 on the socket itself
+# Served by worker 0 on the socket itself, not handed over.
+INHERITED = frozenset({"http", "https", "metrics"})
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -218,6 +220,8 @@ class Supervisor:
         path = runtime_path(self.config)
         RuntimeState.create(path)
         self._runtime = RuntimeState(path, worker=-1)
+        # Each worker counts in files there; /metrics sums them (postfach/metrics.py).
+        metrics.prepare_multiprocess(Path(self.config.server.data_dir))
         try:
             for index in range(self.count):
                 await self._spawn(index)

@@ -67,7 +67,7 @@ def test_operator_workflow(workdir: Path) -> None:
     ],
 )
 def test_errors_are_one_line(workdir: Path, args: tuple[str, ...], message: str) -> None:
-    result = run(workdir, *args, stdin="pw\n")
+    result = run(workdir, *args, stdin="long enough pw\n")
     assert result.returncode == 1
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from postfach import metrics
 from postfach.auth.authlog import AuthEvent, log_auth
 from postfach.auth.passwords import normalize_app_password, verify_password
 from postfach.auth.throttle import MemoryBook, RuntimeBook, Throttle
@@ -104,6 +105,7 @@ class Authenticator:
         held = self._throttle.refusal(name, ip)
         if held is not None:
             log_auth(AuthEvent.THROTTLED, name, ip, protocol, held.value)
+            metrics.login_failed(protocol)
             return AuthResult(None, AuthFailure.THROTTLED)
         account = await self._store.accounts.get_account(address) if address else None
         verified = await self._verify(account, address or "", secret, protocol)
@@ -111,6 +113,7 @@ class Authenticator:
             self._throttle.failed(name, ip)
             reason = "unknown-user" if account is None else "bad-password"
             log_auth(AuthEvent.FAILED, name, ip, protocol, reason)
+            metrics.login_failed(protocol)
             return AuthResult(None, AuthFailure.BAD_CREDENTIALS)
         self._throttle.succeeded(name, ip)
         if (protocol == "imap" and not account.imap_enabled) or (

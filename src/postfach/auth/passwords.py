@@ -10,12 +10,29 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
+    "MAX_PASSWORD",
+    "MIN_PASSWORD",
     "generate_app_password",
     "hash_password",
     "hash_password_async",
     "normalize_app_password",
+    "password_problem",
     "verify_password",
 ]
+
+# The one rule for an account's password, wherever it is set: CLI, web, admin API.
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+
+def password_problem(password: str) -> str | None:
+    """Why `password` cannot be an account's password, in one line; None: it can."""
+    if len(password) < MIN_PASSWORD:
+        return f"a password needs at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"a password may have at most {MAX_PASSWORD} characters"
+    return None
+
 
 # OWASP's argon2id minimum (19 MiB, 2 passes): about 15 ms here. Logins that
 # repeat are answered by the cache in auth/__init__.py, not by argon2.

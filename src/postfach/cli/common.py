@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import AsyncIterator
 
+from postfach.auth.passwords import password_problem
 from postfach.config import Config, load_config
 from postfach.store import Store
 
@@ -25,16 +26,27 @@ async def open_store(args: argparse.Namespace) -> AsyncIterator[tuple[Config, St
         await store.close()
 
 
-def read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
-    """From one line of stdin, or asked twice at the terminal; never echoed."""
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass(prompt)
-        if getpass.getpass("Again: ") != password:
-            raise ValueError("the passwords differ")
+def read_password(from_stdin: bool, prompt: str = "Password: ", account: bool = True) -> str:
+    """From one line of stdin, or asked twice at the terminal; never echoed.
+    `account`: held to the rule for accounts' passwords (auth.passwords), which a
+    relay's login to another server is not. Errors are one line (ValueError)."""
+    no_password = ValueError("no password given (use --password-stdin to pipe one)")
+    if not from_stdin and not sys.stdin.isatty():
+        raise no_password  # no terminal to ask on: getpass would read stdin, echoing
+    try:
+        if from_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = getpass.getpass(prompt)
+            if getpass.getpass("Again: ") != password:
+                raise ValueError("the passwords differ")
+    except EOFError:  # Ctrl-D at the prompt
+        raise no_password from None
     if not password:
         raise ValueError("an empty password is not allowed")
+    problem = password_problem(password) if account else None
+    if problem is not None:
+        raise ValueError(problem)
     return password
 
 

@@ -58,6 +58,7 @@ pop3s = "0.0.0.0:995"
 http = "0.0.0.0:80"              # ACME, autoconfig; the rest redirects to https
 https = "0.0.0.0:443"            # webmail, settings, admin API, autoconfig, MTA-STS
 devices = ""                     # plaintext AUTH for scanners; local recipients only
+metrics = ""                     # e.g. "10.0.0.5:9100": /metrics, /healthz, /readyz, no login
 
 [auth]
 allow_plaintext = false          # LOGIN/USER/AUTH before TLS on plain ports
@@ -125,6 +126,17 @@ greylist_expire = 3110400.0      # seconds (36 days) a known triplet keeps passi
 
 [imports]
 web_private_hosts = false        # web page's IMAP import may reach private addresses
+
+[proxy]                          # a load balancer (HAProxy) in front
+trusted = ["127.0.0.1/32", "::1/128"]  # its networks: PROXY headers, X-Forwarded-For
+protocol_listeners = []          # listeners that require a PROXY header, e.g. ["imaps", "smtp"]
+header_timeout = 5.0             # seconds for the PROXY header to arrive
+
+[log]
+format = "text"                  # or "json": one object a line, with the session id
+
+[metrics]
+token = ""                       # bearer token for /metrics on the http listener
 
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993

@@ -171,7 +171,7 @@ async def _mailing(args: argparse.Namespace, internal: bool = False) -> AsyncIte
 async def relay_add(args: argparse.Namespace) -> int:
     password = ""
     if args.login and not args.internal:
-        password = read_password(args.password_stdin, f"Password for {args.login}: ")
+        password = read_password(args.password_stdin, f"Password for {args.login}: ", account=False)
     settings = RelaySettings(
         name=args.name, kind="internal" if args.internal else "external",
         sender_address=args.sender, sender_name=args.sender_name, host=args.host,
@@ -254,7 +254,7 @@ def _relay_changes(settings: Sequence[str]) -> dict[str, object]:
         if not sep:
             raise ValueError(f"{item}: expected KEY=VALUE")
         if key == "password":
-            changes["password"] = read_password(value == "-", "New password: ")
+            changes["password"] = read_password(value == "-", "New password: ", account=False)
             continue
         if key not in _RELAY_KEYS:
             raise ValueError(f"unknown setting {key} (see: postfach mailing relay set --help)")
@@ -430,7 +430,7 @@ async def status(args: argparse.Namespace) -> int:
 
 # -- bounces -------------------------------------------------------------------
 async def bounces_add(args: argparse.Namespace) -> int:
-    password = read_password(args.password_stdin, f"Password for {args.login}: ")
+    password = read_password(args.password_stdin, f"Password for {args.login}: ", account=False)
     settings = BounceBoxSettings(
         args.name, args.host, args.port, args.login, password, security=args.security,
         tls_verify=not args.no_verify, folder=args.folder, done_folder=args.done_folder,

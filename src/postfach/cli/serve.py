@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import logging
+import os
 import resource
 import signal
 import socket
@@ -19,6 +19,7 @@ from postfach.app import App, WorkerRole
 from postfach.auth.passwords import generate_app_password, hash_password_async
 from postfach.clientsetup.own import settings_table
 from postfach.config import Config, ListenerSpec, dev_config, load_config
+from postfach.logsetup import configure_logging
 from postfach.store import Store
 from postfach.store.records import Account
 from postfach.workers import Supervisor, WorkerSpec, die_with_supervisor
@@ -27,6 +28,7 @@ __all__ = ["register"]
 
 DEV_DOMAIN = "example.test"
 DEV_USER = f"demo@{DEV_DOMAIN}"
+DEV_PASSWORD_FILE = "dev-password"  # noqa: S105 - a file name
 
 
 def _count(text: str) -> int:
@@ -42,7 +44,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run every configured listener",
         description="Runs SMTP, IMAP, POP3 and HTTP as configured. With --dev: no config "
-        "needed, data in ./dev-data, high ports on 127.0.0.1, demo user printed.",
+        "needed, data in ./dev-data, high ports on 127.0.0.1, demo user printed (its password "
+        "is kept in the data directory's dev-password file).",
     )
     p.add_argument("--dev", action="store_true", help="development mode (see above)")
     p.add_argument(
@@ -56,9 +59,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run_serve)
 
 
-async def _prepare_dev(config: Config) -> tuple[str, Account]:
-    """The demo domain and user; the password is new at every start and printed."""
+def dev_password(data_dir: Path) -> str:
+    """The demo user's password: made once and kept in the data directory (0600), so
+    a mail program set up yesterday still logs in today."""
+    path = data_dir / DEV_PASSWORD_FILE
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
     password = generate_app_password()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(password + "\n")
+    return password
+
+
+async def _prepare_dev(config: Config) -> tuple[str, Account]:
+    """The demo domain and user; the password is the one kept in the data directory."""
+    password = dev_password(config.data_path)
     store = await Store.connect(config.storage.url)
     try:
         if await store.accounts.get_domain(DEV_DOMAIN) is None:
@@ -90,6 +111,7 @@ async def run_serve(args: argparse.Namespace) -> int:
     if args.worker:
         return await _run_worker(args, WorkerSpec.decode(args.worker), stop)
     config = _config(args)
+    configure_logging(config.log.format)
     password, account = await _prepare_dev(config) if args.dev else ("", None)
     workers = args.workers if args.workers is not None else config.server.workers
     if workers == 0:
@@ -139,12 +161,8 @@ async def _run_supervisor(
 async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.Event) -> int:
     if not die_with_supervisor(spec.supervisor):
         return 1  # orphaned before it began: nobody would hand it a connection
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(
-            logging.Formatter(
-                f"%(asctime)s %(levelname)s worker {spec.index} %(name)s: %(message)s"
-            )
-        )
+    config = _config(args)
+    configure_logging(config.log.format, worker=spec.index)
     role = WorkerRole(
         index=spec.index,
         relay=socket.socket(fileno=spec.relay_fd),
@@ -153,7 +171,7 @@ async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.
         runtime_path=spec.runtime,
     )
     raise_descriptor_limit()
-    app = App(_config(args), role)
+    app = App(config, role)
     await app.start()
     gc.freeze()  # as above: shorter pauses of the loop on a full collection
     try:

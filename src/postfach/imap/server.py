@@ -26,7 +26,7 @@ from postfach.imap.handlers import COMMANDS
 from postfach.imap.parser import command_name, literal_suffix
 from postfach.imap.session import Session
 from postfach.imap.state import ImapLimits, State
-from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline, peer_ip
+from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline
 from postfach.net.listeners import Listener, WireReplies, serve_streams
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.serving import listener_env
@@ -52,11 +52,12 @@ class ImapConnection:
         limits: ImapLimits,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        client_ip: str,
     ) -> None:
         self.ctx = ctx
         self.limits = limits
         self.writer = writer
-        self.ip = peer_ip(writer)
+        self.ip = client_ip
         self.tls = spec.implicit_tls
         self.plaintext_port = not spec.implicit_tls
         # No idle timer on the channel: next_command waits on the change queue too.
@@ -152,8 +153,9 @@ async def serve_connection(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     deadline: LoginDeadline,
+    client_ip: str,
 ) -> None:
-    conn = ImapConnection(ctx, spec, limits, reader, writer)
+    conn = ImapConnection(ctx, spec, limits, reader, writer, client_ip)
     session = Session(ctx, conn, limits, COMMANDS)
     try:
         session.greet()

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
+from postfach import metrics
 from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye, No
@@ -223,6 +224,7 @@ class Session:
         """Parses and runs one complete command; writes every response line for it."""
         tag: str | None = None
         self.last_bad = False
+        metrics.command("imap")
         try:
             try:
                 cmd = parse_command(raw, self.utf8)

@@ -9,6 +9,11 @@ it is refused with the protocol's own words. A `LoginDeadline` ends a connection
 that has not logged in soon: a silent client must not keep its slot for the
 post-login idle time. On `stop()` the socket and every open connection close so that
 `postfach serve` ends promptly.
+
+On a listener in `proxy.protocol_listeners` every connection first passes
+net.proxied: its PROXY header, from a trusted proxy, names the client, and that
+address is what admission, the log and the protocol's session see. Each
+connection gets a session id (net.logcontext) before anything is logged of it.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ import logging
 import resource
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from ssl import SSLContext
 from typing import Protocol
 
 from postfach.config import ListenerSpec
 from postfach.net.lines import LoginDeadline, peer_ip
+from postfach.net.logcontext import SESSION_ID, new_session_id
+from postfach.net.proxied import ProxyAcceptor, read_client
+from postfach.net.proxyproto import TrustedProxies
 
 __all__ = [
     "Admission",
@@ -72,6 +80,11 @@ class ListenerEnv:
     max_connections_per_ip: int  # limits.max_connections_per_ip
     shared_counts: ConnectionCounts | None = None  # None: counted in this process
     handed: HandedConnections | None = None  # a worker: the supervisor accepts
+    proxy_protocol: bool = False  # every connection starts with a PROXY header
+    trusted_proxies: TrustedProxies = field(default_factory=lambda: TrustedProxies(()))
+    proxy_header_timeout: float = 5.0
+    # Called with the listener's name at each connection let in (metrics).
+    on_connection: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +96,10 @@ class WireReplies:
     timeout: bytes  # no login within the pre-authentication timeout
 
 
+# The handler's last argument is the client's address: the peer's, or the one a
+# trusted proxy's PROXY header named.
 StreamHandler = Callable[
-    [asyncio.StreamReader, asyncio.StreamWriter, LoginDeadline], Awaitable[None]
+    [asyncio.StreamReader, asyncio.StreamWriter, LoginDeadline, str], Awaitable[None]
 ]
 
 
@@ -95,6 +110,9 @@ class RunningListener(Protocol):
 
     @property
     def port(self) -> int: ...
+
+    @property
+    def serving(self) -> bool: ...
 
     async def stop(self) -> None: ...
 
@@ -110,19 +128,31 @@ class Listener:
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     handed: HandedConnections | None = None
+    acceptor: ProxyAcceptor | None = None  # a PROXY listener in one process
+    stopped: bool = False
 
     @property
     def port(self) -> int:
+        if self.acceptor is not None:
+            return self.acceptor.port
         sockets = (self.server.sockets or ()) if self.server is not None else ()
         for sock in sockets:
             return int(sock.getsockname()[1])
         return self.spec.port
 
+    @property
+    def serving(self) -> bool:
+        """Takes connections (until stop(), or the asyncio server closed)."""
+        return not self.stopped and (self.server is None or self.server.is_serving())
+
     async def stop(self) -> None:
+        self.stopped = True
         if self.handed is not None:
             self.handed.unregister(self.spec.name)
         if self.server is not None:
             self.server.close()
+        if self.acceptor is not None:
+            await self.acceptor.stop()
         for writer in list(self.writers):
             writer.transport.abort()
         for task in list(self.tasks):
@@ -146,8 +176,12 @@ async def serve_streams(
     admission = Admission(env)
     listener: Listener
 
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ip = peer_ip(writer)
+    async def on_connect(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: str | None = None
+    ) -> None:
+        if not SESSION_ID.get():
+            SESSION_ID.set(new_session_id())
+        ip = client or peer_ip(writer)
         task = asyncio.current_task()
         refusal = admission.admit(ip)
         if refusal is not None:
@@ -157,12 +191,14 @@ async def serve_streams(
                 await writer.drain()
                 writer.close()
             return
+        if env.on_connection is not None:
+            env.on_connection(spec.name)
         listener.writers.add(writer)
         if task is not None:
             listener.tasks.add(task)
         deadline = LoginDeadline(writer, preauth_timeout, replies.timeout, spec.name)
         try:
-            await handler(reader, writer, deadline)
+            await handler(reader, writer, deadline, ip)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except asyncio.CancelledError:
@@ -183,7 +219,13 @@ async def serve_streams(
     handed = env.handed
     if handed is not None:
         listener = Listener(spec, None, handed=handed)
-        handed.register(spec.name, _take_handed(handed, on_connect, ssl, limit, listener))
+        take = _take_sockets(env, on_connect, ssl, limit, listener, handed.closed)
+        handed.register(spec.name, take)
+        return listener
+    if env.proxy_protocol:
+        listener = Listener(spec, None)
+        take = _take_sockets(env, on_connect, ssl, limit, listener, lambda: None)
+        listener.acceptor = ProxyAcceptor(spec, take)
         return listener
     server = await asyncio.start_server(
         on_connect, spec.host, spec.port, ssl=ssl, limit=limit, reuse_address=True
@@ -192,24 +234,36 @@ async def serve_streams(
     return listener
 
 
-def _take_handed(
-    handed: HandedConnections,
-    on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+def _take_sockets(
+    env: ListenerEnv,
+    on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter, str | None], Awaitable[None]],
     ssl: SSLContext | None,
     limit: int,
     listener: Listener,
+    closed: Callable[[], None],
 ) -> Callable[[socket.socket], None]:
-    """What a worker does with a connection the supervisor accepted: what
-    asyncio.start_server would have done, then tell the supervisor it ended."""
+    """What a listener does with a socket accepted elsewhere (by the supervisor, or
+    a ProxyAcceptor): read the PROXY header if the listener takes one, then what
+    asyncio.start_server would have done; `closed` when the connection ends."""
 
     async def serve(sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        SESSION_ID.set(new_session_id())
+        client: str | None = None
+        if env.proxy_protocol:
+            client = await read_client(
+                sock, env.spec.name, env.trusted_proxies, env.proxy_header_timeout
+            )
+            if client is None:
+                sock.close()
+                closed()
+                return
 
         async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                await on_connect(reader, writer)
+                await on_connect(reader, writer, client)
             finally:
-                handed.closed()
+                closed()
 
         reader = asyncio.StreamReader(limit=limit, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, session, loop=loop)
@@ -218,7 +272,7 @@ def _take_handed(
         except (OSError, asyncio.CancelledError, TimeoutError, ValueError):
             # A failed TLS handshake or a peer that left: no session to serve.
             sock.close()
-            handed.closed()
+            closed()
 
     def take(sock: socket.socket) -> None:
         task = asyncio.get_running_loop().create_task(serve(sock))
@@ -389,7 +443,7 @@ class Admission:
     (`limits.max_connections`, 0: `fd_budget()`), the process's descriptors, and the
     per-address limit. `exempt` addresses skip the last (HTTP's trusted proxies)."""
 
-    def __init__(self, env: ListenerEnv, exempt: frozenset[str] = frozenset()) -> None:
+    def __init__(self, env: ListenerEnv, exempt: Container[str] = frozenset()) -> None:
         self._listener = env.spec.name
         self._per_ip = _ConnectionCounter(env)
         self._cap = env.max_connections or fd_budget()

@@ -22,8 +22,9 @@ import logging
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline, peer_ip
+from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline
 from postfach.net.listeners import Listener, WireReplies, serve_streams
+from postfach.net.logcontext import SESSION_ID
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.pop3 import replies
 from postfach.pop3.session import Session, SessionEnv, State
@@ -46,9 +47,12 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts the `pop3` or `pop3s` listener (`postfach.app.App` calls this)."""
 
     async def handle(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: LoginDeadline
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        deadline: LoginDeadline,
+        client_ip: str,
     ) -> None:
-        await Connection(ctx, spec, reader, writer, deadline).run()
+        await Connection(ctx, spec, reader, writer, deadline, client_ip).run()
 
     wire_replies = WireReplies(
         too_many_from_ip=replies.TOO_MANY_CONNECTIONS,
@@ -69,6 +73,7 @@ class Connection:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         deadline: LoginDeadline,
+        client_ip: str,
     ) -> None:
         self.ctx = ctx
         self.writer = writer
@@ -81,8 +86,9 @@ class Connection:
             timeout_reply=replies.TIMEOUT,
             on_timeout=self._timed_out,
         )
-        env = SessionEnv(ctx, spec.name, peer_ip(writer), spec.implicit_tls, self.close)
-        self.session = Session(env, f"{next(_session_ids):x}")
+        env = SessionEnv(ctx, spec.name, client_ip, spec.implicit_tls, self.close)
+        # the wire layer's session id: the one on this connection's log lines
+        self.session = Session(env, SESSION_ID.get() or f"{next(_session_ids):x}")
 
     def close(self) -> None:
         """Ends the connection at once, whatever the session is doing."""

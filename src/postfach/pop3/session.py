@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from postfach import metrics
 from postfach.auth.sasl import SaslExchange
 from postfach.context import ServerContext
 from postfach.pop3 import authorization as login
@@ -121,6 +122,7 @@ class Session:
             if self.sasl is not None:
                 await login.sasl_step(self, line)
             else:
+                metrics.command("pop3")
                 await self.dispatch(parse(line))
         except Pop3Error as exc:
             self.fail(exc.reply)

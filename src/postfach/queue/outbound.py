@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from postfach import dkim
+from postfach import dkim, metrics
 from postfach.context import ServerContext
 from postfach.message.address import header_from_addresses
 from postfach.queue.dsn import ReportRecipient, build_report
@@ -56,7 +56,9 @@ async def enqueue(
     if sign:
         raw = await dkim_sign(ctx, raw, sender)
     # The store publishes ChangeQueued: that wakes the queue worker (QueueWorker._hear_queued).
-    return await ctx.store.queue.insert(sender, recipients, raw, envid=envid, ret=ret)
+    message_id = await ctx.store.queue.insert(sender, recipients, raw, envid=envid, ret=ret)
+    metrics.delivered("queued", len(recipients))
+    return message_id
 
 
 async def send_report(

@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
+from postfach import metrics
 from postfach.context import ServerContext
 from postfach.queue.client import Batch, Connection, Outcome
 from postfach.queue.dsn import ReportRecipient, reply_status
@@ -261,6 +262,9 @@ class QueueWorker:
         }
         attempts = [self._attempt(i, final[i.id], now) for b in batches for i in b.items]
         await self.ctx.store.queue.finish(attempts)
+        sent = sum(1 for outcome in final.values() if outcome.kind == "sent")
+        if sent:
+            metrics.delivered("sent", sent)
         self._held.difference_update(final)
         for batch in batches:
             await self._reports(batch, final, now)

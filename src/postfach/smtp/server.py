@@ -16,7 +16,7 @@ import functools
 
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
-from postfach.net.lines import LoginDeadline, peer_ip
+from postfach.net.lines import LoginDeadline
 from postfach.net.listeners import Listener, WireReplies, serve_streams
 from postfach.serving import listener_env
 from postfach.smtp import replies
@@ -34,9 +34,10 @@ async def handle(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     deadline: LoginDeadline,
+    client_ip: str,
 ) -> None:
     wire = Wire(reader, writer, service.timeout)
-    await Session(service, wire, peer_ip(writer), deadline).run()
+    await Session(service, wire, client_ip, deadline).run()
 
 
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:

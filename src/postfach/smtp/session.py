@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from postfach import metrics
 from postfach.auth import AuthFailure
 from postfach.auth.sasl import Challenge, Failure, FailureKind, SaslExchange
 from postfach.message.address import header_from_addresses
@@ -138,6 +139,7 @@ class Session:
         command: Command | None = None
         try:
             line = await self.wire.readline()
+            metrics.command("smtp")
             command = parse_command(line)
             return await self.dispatch(command)
         except CloseSession:

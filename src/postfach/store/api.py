@@ -343,6 +343,8 @@ class QueueApi(Protocol):
         """Makes queued recipients due now (of one message, or all); returns how many."""
     async def delete(self, message_id: int) -> bool: ...
     async def size(self) -> int: ...
+    async def depth(self) -> tuple[int, float | None]:
+        """Recipients still queued, and when the oldest message among them was made."""
 
 
 class WebSessionsApi(Protocol):

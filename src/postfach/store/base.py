@@ -31,6 +31,7 @@ from sqlalchemy import Select, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from postfach import metrics
 from postfach.store import migrations, textindex
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
@@ -221,7 +222,7 @@ class StoreBase:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; committed when the block ends without error.
         Driver faults leave it as StoreUnavailable / StoreFull (store/faults.py)."""
-        with translated():
+        with translated(), metrics.StoreTimer(write=True):
             if self.write_lock is None:
                 async with self._writer.begin() as conn, _drop_if_cut(conn):
                     yield conn
@@ -239,7 +240,7 @@ class StoreBase:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        with translated():
+        with translated(), metrics.StoreTimer(write=False):
             async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 

@@ -276,6 +276,22 @@ class QueueStore(Role):
             )
         return bool(result.rowcount)
 
+    async def depth(self) -> tuple[int, float | None]:
+        """Recipients still queued, and when the oldest message among them was made."""
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    select(func.count(), func.min(queue_messages.c.created))
+                    .select_from(
+                        queue_recipients.join(
+                            queue_messages, queue_messages.c.id == queue_recipients.c.message_id
+                        )
+                    )
+                    .where(queue_recipients.c.status == QUEUED)
+                )
+            ).one()
+        return int(row[0] or 0), float(row[1]) if row[1] is not None else None
+
     async def size(self) -> int:
         async with self.read() as conn:
             count = await conn.scalar(

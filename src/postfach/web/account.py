@@ -20,9 +20,12 @@ from starlette.routing import BaseRoute, Route
 
 from postfach.auth import AuthFailure
 from postfach.auth.passwords import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
     generate_app_password,
     hash_password_async,
     normalize_app_password,
+    password_problem,
 )
 from postfach.clientsetup.own import own_settings
 from postfach.spam.decide import sender_entry
@@ -49,8 +52,6 @@ from postfach.web.twofactor import ask_for_code
 
 __all__ = ["routes"]
 
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
 LOGIN_FAILED = "Wrong address or password."
 LOGIN_THROTTLED = "Too many failed sign-ins. Wait a few minutes, then try again."
 SIGN_IN_AGAIN = "The sign-in had expired or too many codes were wrong; please sign in again."
@@ -292,8 +293,9 @@ async def change_password(request: Request, user: User, form: FormData) -> Respo
     current, new = str(form.get("current", "")), str(form.get("new", ""))
     if new != str(form.get("repeat", "")):
         return _password_page(request, user, error="The new passwords differ.")
-    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
-        return _password_page(request, user, error=f"Use at least {MIN_PASSWORD} characters.")
+    problem = password_problem(new)
+    if problem is not None:
+        return _password_page(request, user, error=problem[0].upper() + problem[1:] + ".")
     check = await ctx.auth.authenticate(user.account.address, current, "web", client_ip(request))
     if check.failure is AuthFailure.THROTTLED:
         return _password_page(request, user, error=LOGIN_THROTTLED)

@@ -24,6 +24,7 @@ from postfach.auth.passwords import (
     generate_app_password,
     hash_password_async,
     normalize_app_password,
+    password_problem,
 )
 from postfach.spam.decide import sender_entry
 from postfach.store import NotFound
@@ -36,8 +37,6 @@ from postfach.web.openapi import OPENAPI
 from postfach.web.problems import Problem
 
 __all__ = ["account_json", "routes"]
-
-MIN_PASSWORD = 8
 
 
 def account_json(account: Account) -> dict[str, object]:
@@ -74,8 +73,9 @@ def _address(value: str, what: str) -> str:
 
 
 def _password(value: str) -> str:
-    if len(value) < MIN_PASSWORD:
-        raise Problem(422, "invalid", f"passwords need at least {MIN_PASSWORD} characters")
+    problem = password_problem(value)
+    if problem is not None:
+        raise Problem(422, "invalid", problem)
     return value
 
 

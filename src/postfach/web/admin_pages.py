@@ -20,11 +20,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from postfach.auth.passwords import hash_password_async
+from postfach.auth.passwords import hash_password_async, password_problem
 from postfach.mailing.addresses import AddressError, normalize_address
 from postfach.queue import admin as queue_admin
 from postfach.store import AlreadyExists, NotFound, StoreError
-from postfach.web.account import MAX_PASSWORD, MIN_PASSWORD
 from postfach.web.common import context, render
 from postfach.web.sessions import ActionHandler, PageHandler, User, action, page
 
@@ -132,10 +131,9 @@ async def add_account(request: Request, user: User, form: FormData) -> Response:
         return await _page(
             request, user, error="Give an address (anna@example.org) and a quota such as 2G or 0."
         )
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        return await _page(
-            request, user, error=f"A password has at least {MIN_PASSWORD} characters."
-        )
+    problem = password_problem(password)
+    if problem:
+        return await _page(request, user, error=problem[0].upper() + problem[1:] + ".")
     if await store.accounts.get_domain(address.rpartition("@")[2]) is None:
         return await _page(
             request,

@@ -31,6 +31,7 @@ from postfach.web import (
     checkpage,
     compose,
     folders,
+    health,
     imports,
     signins,
     twofactor,
@@ -147,6 +148,7 @@ def build_app(ctx: ServerContext) -> Starlette:
     app = Starlette(
         routes=[
             *wellknown.routes(),
+            *health.routes(),
             *autoconfig.routes(),
             *admin_api.routes(),
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable

@@ -28,7 +28,8 @@ def context(request: Request) -> ServerContext:
 
 
 def client_ip(request: Request) -> str:
-    """The client's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    """The client's address (web.forwarded applies X-Forwarded-For and Forwarded
+    from proxy.trusted)."""
     return request.client.host if request.client else "unknown"
 
 

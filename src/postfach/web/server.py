@@ -27,13 +27,16 @@ from starlette.applications import Starlette
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.net.listeners import Admission
+from postfach.net.proxyproto import TrustedProxies
 from postfach.serving import listener_env
+from postfach.web import health
 from postfach.web.app import build_app
+from postfach.web.forwarded import ForwardedHeaders
 from postfach.web.guard import HttpGuard, guarded_protocol
 from postfach.web.mailing_campaigns import stop_runs
 from postfach.web.wellknown import build_redirect_app
 
-__all__ = ["WebListener", "start_listener"]
+__all__ = ["WebListener", "start_listener", "start_metrics_listener"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,10 @@ class WebListener:
                 return int(sock.getsockname()[1])
         return self.spec.port
 
+    @property
+    def serving(self) -> bool:
+        return self._server.started and not self._task.done() and not self._server.should_exit
+
     async def stop(self) -> None:
         if self._app is not None:
             await stop_runs(self._app)
@@ -100,23 +107,42 @@ def _app_for(ctx: ServerContext, spec: ListenerSpec) -> tuple[Starlette, bool]:
 async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
     """Starts the `http` or `https` listener on `spec.host:spec.port`."""
     app, whole_site = _app_for(ctx, spec)
-    limits = ctx.config.limits
     tls = _tls(ctx) if spec.name == "https" else None
+    return await _start(ctx, spec, app, tls=tls, whole_site=whole_site)
+
+
+async def start_metrics_listener(ctx: ServerContext, spec: ListenerSpec) -> WebListener:
+    """Starts the `metrics` listener: /metrics, /healthz, /readyz, nothing else."""
+    app = Starlette(routes=health.routes(guarded=False))
+    app.state.ctx = ctx
+    return await _start(ctx, spec, app)
+
+
+async def _start(
+    ctx: ServerContext,
+    spec: ListenerSpec,
+    app: Starlette,
+    *,
+    tls: ssl.SSLContext | None = None,
+    whole_site: bool = False,
+) -> WebListener:
+    limits = ctx.config.limits
+    trusted = TrustedProxies(ctx.config.proxy.trusted)
     config = uvicorn.Config(
-        app,
+        ForwardedHeaders(app, trusted),
         host=spec.host,
         port=spec.port,
         lifespan="off",
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=True,
+        proxy_headers=False,  # ForwardedHeaders instead: proxy.trusted, and Forwarded too
         timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
     )
-    # A trusted proxy speaks for many clients (their addresses are in its
-    # X-Forwarded-For): it is not held to the per-address limit.
+    # A trusted proxy (proxy.trusted) speaks for many clients (their addresses are
+    # in its X-Forwarded-For): it is not held to the per-address limit.
     guard = HttpGuard(
-        Admission(listener_env(ctx, spec), exempt=_trusted_proxies(config.forwarded_allow_ips)),
+        Admission(listener_env(ctx, spec), exempt=trusted),
         header_timeout=limits.http_header_timeout,
         body_timeout=limits.http_body_timeout,
     )
@@ -140,9 +166,3 @@ async def _serve(server: _EmbeddedServer, sockets: list[socket.socket] | None, n
         await server.serve(sockets=sockets)
     except SystemExit:  # uvicorn exits when it cannot bind
         log.error("%s listener failed to start", name)
-
-
-def _trusted_proxies(allowed: list[str] | str) -> frozenset[str]:
-    """The literal addresses among uvicorn's forwarded_allow_ips ("127.0.0.1,::1" by default)."""
-    items = allowed.split(",") if isinstance(allowed, str) else allowed
-    return frozenset(item.strip() for item in items if item.strip() not in ("", "*"))
