@@ -29,6 +29,7 @@ from postfach.imap import server as imap_server
 from postfach.imap.indexcache import IndexCache
 from postfach.imap.recent import tracker_for
 from postfach.mailing.service import MailingService
+from postfach.managesieve import server as managesieve_server
 from postfach.moving.service import ImportService
 from postfach.net.listeners import HandedConnections, RunningListener
 from postfach.net.tls import server_ssl_context
@@ -58,6 +59,7 @@ LISTENERS: dict[str, StartListener] = {
     "pop3": pop3_server.start_listener,
     "pop3s": pop3_server.start_listener,
     "http": web_server.start_listener,
+    "managesieve": managesieve_server.start_listener,
 }
 
 

@@ -33,6 +33,7 @@ LISTENER_NAMES = (
     "pop3s",
     "http",
     "devices",
+    "managesieve",
 )
 # Listeners spoken over TLS from the first byte.
 IMPLICIT_TLS = frozenset({"submissions", "imaps", "pop3s"})
@@ -100,6 +101,7 @@ class ListenersConfig:
     pop3s: str = "0.0.0.0:995"
     http: str = "0.0.0.0:8080"
     devices: str = ""
+    managesieve: str = "0.0.0.0:4190"  # RFC 5804; STARTTLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,10 @@ class LimitsConfig:
     # the longest pause inside a request body.
     http_header_timeout: float = 15.0
     http_body_timeout: float = 30.0
+    # Sieve scripts (ManageSieve and the web's rules page): octets of one script,
+    # and scripts one account may keep.
+    sieve_max_script_size: int = 256 * 1024
+    sieve_max_scripts: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +419,7 @@ def dev_config(base: Path) -> Config:
             pop3="127.0.0.1:1110",
             pop3s="127.0.0.1:1995",
             http="127.0.0.1:8025",
+            managesieve="127.0.0.1:14190",
         ),
         auth=AuthConfig(allow_plaintext=True),
         source="--dev",

@@ -83,6 +83,7 @@ def test_dev_config_uses_high_loopback_ports(tmp_path: Path) -> None:
         "pop3": ("127.0.0.1", 1110),
         "pop3s": ("127.0.0.1", 1995),
         "http": ("127.0.0.1", 8025),
+        "managesieve": ("127.0.0.1", 14190),
     }
     assert config.auth.allow_plaintext and config.dev
 

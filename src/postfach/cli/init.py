@@ -45,6 +45,7 @@ pop3 = "0.0.0.0:110"             # STLS
 pop3s = "0.0.0.0:995"
 http = "0.0.0.0:8080"            # autoconfig, settings page, webmail, admin API
 devices = ""                     # plaintext AUTH for scanners; local recipients only
+managesieve = "0.0.0.0:4190"     # Sieve scripts (RFC 5804); STARTTLS
 
 [auth]
 allow_plaintext = false          # LOGIN/USER/AUTH before TLS on plain ports
@@ -82,6 +83,8 @@ smtp_timeout = 300.0
 smtp_preauth_timeout = 300.0     # SMTP seconds to reach MAIL FROM or AUTH, in total
 http_header_timeout = 15.0       # HTTP seconds for a request's header block
 http_body_timeout = 30.0         # HTTP seconds a request body may pause
+sieve_max_script_size = 262144   # octets of one Sieve script (ManageSieve, rules page)
+sieve_max_scripts = 32           # Sieve scripts one account may keep
 
 [queue]
 relay_host = ""                  # "host:port": send all outbound mail there
