@@ -16,6 +16,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.imports` (`ImportsApi`): which source messages an import copied already.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
 - `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
+- `store.sieve` (`SieveApi`): Sieve scripts, vacation replies sent, redirect counts.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
 
@@ -70,6 +71,7 @@ from postfach.store.records import (
     Uid,
     WebSession,
 )
+from postfach.store.sieve_api import SieveApi
 from postfach.store.spam_records import SpamSettings, TokenCounts
 
 if TYPE_CHECKING:  # only its type: the runtime file is opened by the store
@@ -90,6 +92,7 @@ __all__ = [
     "OverQuota",
     "QueueApi",
     "RuntimeApi",
+    "SieveApi",
     "SpamApi",
     "StoreApi",
     "StoreError",
@@ -471,5 +474,7 @@ class StoreApi(Protocol):
     def spam(self) -> SpamApi: ...
     @property
     def imports(self) -> ImportsApi: ...
+    @property
+    def sieve(self) -> SieveApi: ...
 
     async def close(self) -> None: ...
