@@ -25,6 +25,7 @@ from postfach.managesieve.commands import (
 from postfach.managesieve.responses import SieveNo
 from postfach.managesieve.state import Conversation
 from postfach.sieve import SieveError, compile_script
+from postfach.store.api import AlreadyExists
 from postfach.store.records import AccountId
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 NONEXISTENT = "There is no script by that name"
+EXISTS = "A script of that name exists already"
 
 
 def _account(s: Conversation) -> AccountId:
@@ -125,7 +127,12 @@ async def renamescript(s: Conversation, cmd: RenameScript) -> None:
     if cmd.old not in names:
         raise SieveNo(NONEXISTENT, "NONEXISTENT")
     if cmd.new in names and cmd.new != cmd.old:
-        raise SieveNo("A script of that name exists already", "ALREADYEXISTS")
-    if cmd.new != cmd.old and not await sieve.rename_script(_account(s), cmd.old, cmd.new):
-        raise SieveNo("The script changed meanwhile; try again", "TRYLATER")
+        raise SieveNo(EXISTS, "ALREADYEXISTS")
+    if cmd.new != cmd.old:
+        try:
+            renamed = await sieve.rename_script(_account(s), cmd.old, cmd.new)
+        except AlreadyExists:  # made meanwhile by another session
+            raise SieveNo(EXISTS, "ALREADYEXISTS") from None
+        if not renamed:
+            raise SieveNo(NONEXISTENT, "NONEXISTENT")
     s.out.append(responses.ok("Script renamed"))

@@ -124,12 +124,17 @@ class Connection:
                 await session.handle(command)
                 if session.state is State.AUTHENTICATED:
                     self.deadline.passed()
-            if session.out:
-                self.channel.write_many(session.out)
-                session.out.clear()
+            self._collect()
             if session.want_tls:
                 await self._start_tls()
+                self._collect()  # the capabilities again (§2.2)
         return True
+
+    def _collect(self) -> None:
+        """Hands the session's replies to the channel, which sends them when it next reads."""
+        if self.session.out:
+            self.channel.write_many(self.session.out)
+            self.session.out.clear()
 
     async def _read_command(self) -> bytes:
         """A line and the literals it announces, each literal's octets in place."""
@@ -153,9 +158,7 @@ class Connection:
         return b"".join(parts)
 
     async def _flush(self) -> None:
-        if self.session.out:
-            self.channel.write_many(self.session.out)
-            self.session.out.clear()
+        self._collect()
         await self.channel.flush()
 
     async def _start_tls(self) -> None:
