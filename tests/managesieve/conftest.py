@@ -20,9 +20,11 @@ async def sieve_server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield server
 
 
-@pytest.fixture
-async def tls_only_server(tmp_path: Path) -> AsyncIterator[TestServer]:
+@pytest.fixture(params=BACKENDS)
+async def tls_only_server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[TestServer]:
     """auth.allow_plaintext off: PLAIN only after STARTTLS."""
-    async with make_server(tmp_path, auth={"allow_plaintext": False}) as server:
+    async with make_server(tmp_path, request.param, auth={"allow_plaintext": False}) as server:
         await server.add_user(USER, PASSWORD)
         yield server

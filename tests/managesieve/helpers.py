@@ -15,7 +15,9 @@ PASSWORD = "sieve secret 1"
 _LITERAL = re.compile(rb"\{(\d+)\+?\}$")
 _CAPABILITY = re.compile(rb'^"([^"]*)"(?: "([^"]*)")?$')
 
-GOOD_SCRIPT = 'require "fileinto";\r\nif header :contains "subject" "list" {\r\n  fileinto "Lists";\r\n}\r\n'
+GOOD_SCRIPT = (
+    'require "fileinto";\r\nif header :contains "subject" "list" {\r\n  fileinto "Lists";\r\n}\r\n'
+)
 
 
 def plain(user: str = USER, password: str = PASSWORD) -> bytes:

@@ -4,7 +4,6 @@ every script command and its response codes, limits, on each backend."""
 from __future__ import annotations
 
 from postfach.auth.passwords import hash_password_async
-
 from support.net import insecure_tls_context
 
 from .helpers import GOOD_SCRIPT, USER, Wire, literal, plain
@@ -140,9 +139,7 @@ async def test_limits_answer_quota_codes(sieve_server):
     )
     # A literal far past the limit is read and dropped; the session goes on.
     enormous = literal("#" * (limit * 3))
-    assert (await wire.cmd(b'PUTSCRIPT "a" ' + enormous)).status.startswith(
-        b"NO (QUOTA/MAXSIZE)"
-    )
+    assert (await wire.cmd(b'PUTSCRIPT "a" ' + enormous)).status.startswith(b"NO (QUOTA/MAXSIZE)")
     assert (await wire.cmd(b"NOOP")).ok
     for n in range(sieve_server.ctx.config.limits.sieve_max_scripts):
         assert (await wire.cmd(b'PUTSCRIPT "s%d" {5+}\r\nkeep;' % n)).ok
