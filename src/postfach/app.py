@@ -35,6 +35,7 @@ from postfach.net.listeners import HandedConnections, RunningListener
 from postfach.net.tls import server_ssl_context
 from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
+from postfach.sieve_delivery import SieveFilter
 from postfach.smtp import server as smtp_server
 from postfach.spam.scorers import make_scorer
 from postfach.store import Store
@@ -94,7 +95,7 @@ async def build_context(
 ) -> ServerContext:
     """Every shared service of one process, each made once (the store connected,
     its runtime file set for a worker)."""
-    return ServerContext(
+    ctx = ServerContext(
         config=config,
         store=store,
         auth=Authenticator(store, config.auth),
@@ -109,6 +110,8 @@ async def build_context(
         listen_sockets=listen_sockets or {},
         handed_connections=handed_connections,
     )
+    ctx.delivery.filter = SieveFilter(ctx)  # each account's Sieve script at delivery
+    return ctx
 
 
 class App:

@@ -224,6 +224,15 @@ class ImportsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SieveConfig:
+    # Redirects (forwards) one account's Sieve scripts may send per hour; past
+    # that, a message to redirect is kept in the Inbox instead (and logged).
+    redirects_per_hour: int = 100
+    # Vacation's :days is raised to 1 and lowered to this (RFC 5230 §4.1).
+    vacation_max_days: int = 60
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -238,6 +247,7 @@ class Config:
     mx: MxConfig = field(default_factory=MxConfig)
     spam: SpamConfig = field(default_factory=SpamConfig)
     imports: ImportsConfig = field(default_factory=ImportsConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -291,6 +301,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "mx": MxConfig,
     "spam": SpamConfig,
     "imports": ImportsConfig,
+    "sieve": SieveConfig,
 }
 
 

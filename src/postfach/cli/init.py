@@ -116,6 +116,10 @@ greylist_expire = 3110400.0      # seconds (36 days) a known triplet keeps passi
 [imports]
 web_private_hosts = false        # web page's IMAP import may reach private addresses
 
+[sieve]
+redirects_per_hour = 100         # forwards one account's scripts may send per hour
+vacation_max_days = 60           # the longest vacation :days
+
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993
 
