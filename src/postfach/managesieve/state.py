@@ -20,6 +20,7 @@ from postfach.auth.sasl import SaslExchange
 from postfach.context import ServerContext
 from postfach.managesieve import responses
 from postfach.sieve import SUPPORTED_EXTENSIONS
+from postfach.sieve.interpreter import MAX_ACTIONS
 from postfach.store.events import Change, ChangeCredentials
 from postfach.store.records import Account
 
@@ -28,7 +29,10 @@ __all__ = ["IMPLEMENTATION", "MAX_REDIRECTS", "Conversation", "SessionEnv", "Sta
 log = logging.getLogger("postfach.managesieve")
 
 IMPLEMENTATION = "postfach"
-MAX_REDIRECTS = 4  # redirects one script may do per message (§1.7 MAXREDIRECTS)
+# §1.7 MAXREDIRECTS: redirects one run of a script may make. The interpreter bounds
+# all actions of a run, redirects among them, by MAX_ACTIONS; a redirect past the
+# account's hourly budget (sieve.redirects_per_hour) keeps the message instead.
+MAX_REDIRECTS = MAX_ACTIONS
 
 
 class State(enum.Enum):

@@ -28,6 +28,7 @@ from postfach.web import (
     autoconfig,
     checkpage,
     imports,
+    rules,
     unsubscribe,
     webmail,
 )
@@ -129,6 +130,7 @@ def build_app(ctx: ServerContext) -> Starlette:
             *unsubscribe.routes(ctx.config),  # before the pages: its path is configurable
             *account.routes(),
             *imports.routes(),
+            *rules.routes(),
             *checkpage.routes(),
             *webmail.routes(),
             Mount("/static", app=static, name="static"),
