@@ -16,7 +16,10 @@ def test_every_key_has_a_default() -> None:
     assert config.retention.trash_days == 30 and config.retention.spam_days == 10
     assert not config.auth.allow_plaintext
     names = [s.name for s in config.listeners_enabled()]
-    assert names == ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"]
+    assert names == [
+        "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http",
+        "managesieve",
+    ]  # fmt: skip
     assert {s.name: s.port for s in config.listeners_enabled()}["imaps"] == 993
 
 

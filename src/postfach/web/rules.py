@@ -128,14 +128,19 @@ async def _change(request: Request, user: User, rules: RuleSet, flash: str) -> R
         )  # fmt: skip
     try:
         await _save(request, user.account.id, RULES_SCRIPT, to_script(rules))
-    except Refused as exc:
+    except (Refused, SieveError) as exc:  # SieveError: a rule the generator got wrong
         return await _rules_page(request, user, error=str(exc))
     return await _rules_page(request, user, flash=flash)
 
 
-def _text(form: FormData, name: str, limit: int = MAX_TEXT) -> str:
-    value = str(form.get(name, "")).strip()
-    if len(value) > limit or any(ord(c) < 0x20 and c not in "\r\n\t" for c in value):
+def _text(form: FormData, name: str, limit: int = MAX_TEXT, *, lines: bool = False) -> str:
+    """A field as a rule can hold it: one line (or, with `lines`, LF-separated lines),
+    no other control characters, at most `limit` characters."""
+    value = str(form.get(name, "")).replace("\r\n", "\n").replace("\r", "\n").strip()
+    allowed = "\n" if lines else ""
+    if len(value) > limit or any(
+        (ord(c) < 0x20 or ord(c) == 0x7F) and c not in allowed for c in value
+    ):
         raise Refused(f"That is too long or has characters a rule cannot hold ({name}).")
     return value
 
@@ -146,7 +151,7 @@ async def _rule_from(request: Request, user: User, form: FormData) -> Rule:
     except ValueError:
         raise Refused("Choose what to look at and what to do.") from None
     contains = _text(form, "contains")
-    if not contains or "\n" in contains:
+    if not contains:
         raise Refused("Give the words to look for.")
     target = ""
     if act is Action.MOVE:
@@ -172,18 +177,16 @@ def _date(form: FormData, name: str) -> datetime.date | None:
 
 
 def _vacation_from(form: FormData, max_days: int) -> Vacation:
-    subject, text = _text(form, "subject"), _text(form, "text", MAX_REPLY)
+    subject, text = _text(form, "subject"), _text(form, "text", MAX_REPLY, lines=True)
     if not text:
         raise Refused("Write the text of the reply.")
-    if "\n" in subject:
-        raise Refused("The subject is one line.")
     start, end = _date(form, "start"), _date(form, "end")
     if start and end and end < start:
         raise Refused("The last day comes before the first.")
     days_text = str(form.get("days", "7")).strip() or "7"
     if not days_text.isdigit() or not 1 <= int(days_text) <= max_days:
         raise Refused(f"Answer each sender once every 1 to {max_days} days.")
-    return Vacation(subject or "Away", text.replace("\r\n", "\n"), start, end, int(days_text))
+    return Vacation(subject or "Away", text, start, end, int(days_text))
 
 
 # -- the handlers ----------------------------------------------------------------
@@ -236,7 +239,7 @@ async def use_page_rules(request: Request, user: User, form: FormData) -> Respon
     rules = (await _scripts(request, user.account.id)).rules
     try:
         await _save(request, user.account.id, RULES_SCRIPT, to_script(rules))
-    except Refused as exc:
+    except (Refused, SieveError) as exc:
         return await _rules_page(request, user, error=str(exc))
     return await _rules_page(request, user, flash="The rules of this page are active now.")
 
