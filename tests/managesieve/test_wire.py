@@ -3,6 +3,9 @@ every script command and its response codes, limits, on each backend."""
 
 from __future__ import annotations
 
+import logging
+
+from harness import make_server
 from postfach.auth.passwords import hash_password_async
 from support.net import insecure_tls_context
 
@@ -157,3 +160,17 @@ async def test_log_out_everywhere_ends_the_session(sieve_server):
     assert await wire.closed()
     again = await Wire.open(sieve_server)
     assert (await again.login()).ok
+
+
+async def test_failed_logins_are_throttled_and_logged(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="postfach")
+    async with make_server(tmp_path, auth={"max_failures": 2}) as server:
+        await server.add_user(USER, "right password")
+        wire = await Wire.open(server)
+        for _ in range(2):
+            assert (await wire.login(password="wrong")).status == b'NO "Authentication failed"'
+        held = await wire.login(password="right password")
+        assert held.status == b'NO (TRYLATER) "Too many failed logins, try again later"'
+    lines = [r.getMessage() for r in caplog.records if "proto=managesieve" in r.getMessage()]
+    assert any("reason=bad-password" in line for line in lines), lines
+    assert all("wrong" not in line and "right password" not in line for line in caplog.messages)
