@@ -51,6 +51,7 @@ async def test_sasl_continuation_and_cancel(sieve_server):
     assert await wire.line() == b'""'
     assert (await wire.cmd(literal(plain()))).ok
     assert (await wire.cmd(b'NOOP "tag 1"')).status == b'OK (TAG "tag 1") "Done"'
+    assert (await wire.cmd(b"NOOP {4+}\r\na\r\nb")).status == b'OK "Done"'  # unquotable tag
 
 
 async def test_app_passwords_log_in(sieve_server):

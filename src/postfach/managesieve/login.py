@@ -45,8 +45,9 @@ async def capability(s: Conversation, cmd: Capability) -> None:
 
 
 async def noop(s: Conversation, cmd: Noop) -> None:
-    """§2.13: a tag given comes back in a TAG response code."""
-    code = "" if cmd.tag is None else "TAG " + responses.string(cmd.tag).decode("utf-8")
+    """§2.13: a tag given comes back in a TAG response code (when it fits in quotes)."""
+    tag = None if cmd.tag is None else cmd.tag.encode("utf-8")
+    code = "TAG " + responses.string(tag).decode("utf-8") if tag and responses.quotable(tag) else ""
     s.out.append(responses.ok("Done", code))
 
 

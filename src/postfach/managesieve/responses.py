@@ -13,6 +13,7 @@ __all__ = [
     "bye",
     "no",
     "ok",
+    "quotable",
     "string",
 ]
 
@@ -27,10 +28,15 @@ class SieveNo(Exception):
         self.reply = no(text, code)
 
 
+def quotable(data: bytes) -> bool:
+    """Whether `data` may go out as a quoted string (§4)."""
+    return len(data) <= MAX_QUOTED and not any(octet in data for octet in b"\r\n\x00")
+
+
 def string(value: str | bytes) -> bytes:
     """A string as the grammar's `string`: quoted, or a literal when it must be."""
     data = value.encode("utf-8") if isinstance(value, str) else value
-    if len(data) > MAX_QUOTED or any(octet in data for octet in b"\r\n\x00"):
+    if not quotable(data):
         return b"{%d}\r\n" % len(data) + data
     return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 

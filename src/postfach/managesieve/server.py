@@ -113,11 +113,7 @@ class Connection:
             except LineTooLong:
                 session.fail(responses.LINE_TOO_LONG)
             except _Oversized:
-                session.sasl = None
-                limit = self.ctx.config.limits.sieve_max_script_size
-                session.out.append(
-                    responses.no(f"A script may have at most {limit} octets", "QUOTA/MAXSIZE")
-                )
+                session.oversized()
             except ConnectionResetError:
                 return False
             else:

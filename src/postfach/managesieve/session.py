@@ -102,6 +102,12 @@ class Session(Conversation):
             self.out.append(responses.TOO_MANY_ERRORS)
             self.closing = True
 
+    def oversized(self) -> None:
+        """The command's literals were past the script size limit; the server skipped them."""
+        self.sasl = None
+        limit = self.max_script_size
+        self.out.append(responses.no(f"A script may have at most {limit} octets", "QUOTA/MAXSIZE"))
+
     def tls_started(self) -> None:
         """§2.2: after the handshake the server sends its capabilities again."""
         self.env.tls = True
@@ -109,7 +115,7 @@ class Session(Conversation):
         self.out.append(self.capability_reply("TLS negotiation successful"))
 
     async def aclose(self) -> None:
-        self.aclose_watch()
+        self.stop_watching()
 
 
 Handler = Callable[[Session, Any], Awaitable[None]]

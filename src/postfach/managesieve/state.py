@@ -120,11 +120,11 @@ class Conversation:
 
     def logged_out(self) -> None:
         """UNAUTHENTICATE (§2.14.1): back to the greeting's state, TLS kept."""
-        self.aclose_watch()
+        self.stop_watching()
         self.account = None
         self.state = State.NOT_AUTHENTICATED
 
-    def aclose_watch(self) -> None:
+    def stop_watching(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
