@@ -91,6 +91,17 @@ class SieveServer:
 
         return await asyncio.to_thread(deliver)
 
+    async def submit(self, raw: bytes, login: str, to: list[str]) -> None:
+        """Sends as a logged-in user on the submission port."""
+        port = self.server.port("submission")
+
+        def deliver() -> None:
+            with smtplib.SMTP("127.0.0.1", port) as client:
+                client.login(login, PASSWORD)
+                client.sendmail(login, to, raw)
+
+        await asyncio.to_thread(deliver)
+
     async def folder(self, name: str = "INBOX", address: str = BOB) -> list[Folder]:
         port = self.server.port("imap")
 
@@ -116,6 +127,14 @@ class SieveServer:
     async def folders(self, address: str = BOB) -> set[str]:
         account = await self.store.accounts.get_account(address)
         return {m.name for m in await self.store.mailboxes.list_mailboxes(account.id)}
+
+    async def drained(self) -> None:
+        """Waits until the outbound queue has nothing left."""
+
+        async def empty() -> bool:
+            return not await self.store.queue.entries()
+
+        assert await eventually(empty), "the queue did not drain"
 
     async def sunk(self, count: int = 1) -> list[Any]:
         """Waits until the sink holds `count` messages; returns what it holds."""
