@@ -66,7 +66,7 @@ class _Parser:
     def command(self, depth: int) -> Command:
         name = self.take()
         arguments = self.arguments()
-        tests = self.tests(depth)
+        tests = self.tests(0)  # tests nest on their own count, blocks on theirs
         token = self.peek()
         block: list[Command] | None = None
         if token.kind == "{":

@@ -155,6 +155,8 @@ class Tests:
         header = self.run.text(test.positional[0])
         part = self.run.text(test.positional[1])
         for text in self.indexed(test, self.view.header_values(header)):
+            if header.lower() == "received":  # its date follows the last ";" (RFC 5260 §4.1)
+                text = text.rpartition(";")[2]
             moment = _parse_date(text)
             if moment is None:
                 continue
