@@ -15,7 +15,7 @@ from postfach.managesieve import responses
 from postfach.managesieve.server import MAX_LINE
 from postfach.managesieve.session import MAX_ERRORS
 
-from .helpers import PASSWORD, USER, Wire, plain
+from .helpers import PASSWORD, USER, Wire, literal, plain
 
 
 async def test_junk_gets_no_and_the_session_goes_on(server):
@@ -68,7 +68,9 @@ LINES = st.lists(
             b'AUTHENTICATE "LOGIN"',
             b"UNAUTHENTICATE",
         ]
-    ),  # fmt: skip
+    )
+    | st.binary(max_size=200).map(lambda b: b'PUTSCRIPT "fuzz" {%d+}\r\n' % len(b) + b)
+    | st.text(max_size=200).map(lambda t: b"CHECKSCRIPT " + literal(t)),
     max_size=10,
 )
 _STATUS = re.compile(rb"^(OK|NO|BYE)( \([^)]*\))?( \"([^\"\\]|\\.)*\")?\r\n", re.MULTILINE)
