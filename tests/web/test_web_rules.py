@@ -75,6 +75,10 @@ async def test_rules_and_vacation_become_the_active_script(web):
     assert "Vacation reply off." in off.text and "Back soon." in off.text
     active = await _active(web.server)
     assert active is not None and "vacation" not in active[1].split("\n", 2)[2]
+    # Switched off elsewhere: the editor still shows the page's script, not an empty one.
+    await web.ctx.store.sieve.set_active(web.alice.id, None)
+    editor = await client.get("/rules/script")
+    assert "boss@example.net" in editor.text and RULES_SCRIPT in editor.text
     # Bob has no script of his own.
     assert await web.ctx.store.sieve.active_script(web.bob.id) is None
 

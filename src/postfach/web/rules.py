@@ -247,10 +247,12 @@ async def use_page_rules(request: Request, user: User, form: FormData) -> Respon
 async def _script_page(
     request: Request, user: User, *, text: str | None = None, error: str = "", flash: str = ""
 ) -> Response:
-    active = await context(request).store.sieve.active_script(user.account.id)
+    sieve = context(request).store.sieve
+    active = await sieve.active_script(user.account.id)
     name = active[0] if active is not None else RULES_SCRIPT
     if text is None:
-        text = active[1] if active is not None else to_script(RuleSet())
+        stored = active[1] if active is not None else await sieve.get_script(user.account.id, name)
+        text = stored if stored is not None else to_script(RuleSet())
     return render(
         request, "rules_script.html", status=422 if error else 200, user=user, csrf=user.csrf,
         script_name=name, text=text, error=error, flash=flash,
