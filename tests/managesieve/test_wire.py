@@ -89,7 +89,18 @@ async def test_scripts_put_list_get_activate_rename_delete(sieve_server):
     wire = await Wire.open(sieve_server)
     assert (await wire.login()).ok
     assert (await wire.cmd(b"LISTSCRIPTS")).lines == []
-    assert (await wire.cmd(b'PUTSCRIPT "lists" ' + literal(GOOD_SCRIPT))).ok
+    stored = await wire.cmd(b'PUTSCRIPT "lists" ' + literal(GOOD_SCRIPT))
+    assert stored.status == (  # stored, with a warning: there is no folder "Lists"
+        b"OK (WARNINGS) \"line 3, column 3: fileinto 'Lists': there is no such folder;"
+        b' that mail would stay in the Inbox"'
+    )
+    account = await sieve_server.ctx.store.accounts.get_account(USER)
+    await sieve_server.ctx.store.mailboxes.create_mailbox(account.id, "Lists")
+    assert (await wire.cmd(b"CHECKSCRIPT " + literal(GOOD_SCRIPT))).status == (
+        b'OK "Script is valid"'
+    )
+    created = 'require ["fileinto", "mailbox"];\nfileinto :create "New";\nfileinto "INBOX";\n'
+    assert (await wire.cmd(b"CHECKSCRIPT " + literal(created))).status == b'OK "Script is valid"'
     assert (await wire.cmd(b'PUTSCRIPT "other" {7+}\r\nkeep;\r\n')).ok
     assert (await wire.cmd(b"LISTSCRIPTS")).lines == [b'"lists"', b'"other"']
     got = await wire.cmd(b'GETSCRIPT "lists"')

@@ -4,12 +4,17 @@ RENAMESCRIPT and CHECKSCRIPT, on the store's `sieve` role.
 
 A script is compiled (postfach.sieve) before it is stored, activated or
 declared good; a syntax error is refused with its place: `NO "line L, column
-C: ..."`. The limits `limits.sieve_max_script_size` (octets of one script)
-and `limits.sieve_max_scripts` (scripts per account) answer QUOTA/MAXSIZE and
-QUOTA/MAXSCRIPTS (§1.3).
+C: ..."`. A script that compiles but files into a folder the account does not
+have (without `:create`, so delivery would keep the mail in the Inbox) is
+stored with `OK (WARNINGS)` naming each such place (§1.3). The limits
+`limits.sieve_max_script_size` (octets of one script) and
+`limits.sieve_max_scripts` (scripts per account) answer QUOTA/MAXSIZE and
+QUOTA/MAXSCRIPTS.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 from postfach.managesieve import responses
 from postfach.managesieve.commands import (
@@ -24,7 +29,8 @@ from postfach.managesieve.commands import (
 )
 from postfach.managesieve.responses import SieveNo
 from postfach.managesieve.state import Conversation
-from postfach.sieve import SieveError, compile_script
+from postfach.sieve import Script, SieveError, compile_script
+from postfach.sieve.tree import Command, StringList
 from postfach.store.api import AlreadyExists
 from postfach.store.records import AccountId
 
@@ -48,11 +54,38 @@ def _account(s: Conversation) -> AccountId:
     return s.account.id
 
 
-def _check(text: str) -> None:
+def _check(text: str) -> Script:
     try:
-        compile_script(text)
+        return compile_script(text)
     except SieveError as exc:
         raise SieveNo(str(exc)) from None
+
+
+def _fileintos(commands: Iterable[Command]) -> Iterator[Command]:
+    for command in commands:
+        if command.name == "fileinto":
+            yield command
+        yield from _fileintos(command.block or ())
+
+
+async def _stored(s: Conversation, script: Script, done: str) -> bytes:
+    """OK, or OK (WARNINGS) for each fileinto into a folder that does not exist."""
+    boxes = await s.ctx.store.mailboxes.list_mailboxes(_account(s))
+    names = {"INBOX" if b.name.upper() == "INBOX" else b.name for b in boxes}
+    warnings = []
+    for command in _fileintos(script.commands):
+        target = command.positional[0] if command.positional else None
+        if "create" in command.tagged or not isinstance(target, StringList):
+            continue
+        name = target.values[0] if target.values else ""
+        if "${" not in name and ("INBOX" if name.upper() == "INBOX" else name) not in names:
+            warnings.append(
+                f"line {command.line}, column {command.column}: fileinto {name!r}:"
+                " there is no such folder; that mail would stay in the Inbox"
+            )
+    if warnings:
+        return responses.ok("; ".join(warnings), "WARNINGS")
+    return responses.ok(done)
 
 
 async def _check_space(s: Conversation, name: str, size: int) -> None:
@@ -71,14 +104,13 @@ async def havespace(s: Conversation, cmd: HaveSpace) -> None:
 
 async def putscript(s: Conversation, cmd: PutScript) -> None:
     await _check_space(s, cmd.name, len(cmd.script.encode("utf-8")))
-    _check(cmd.script)
+    script = _check(cmd.script)
     await s.ctx.store.sieve.put_script(_account(s), cmd.name, cmd.script)
-    s.out.append(responses.ok("Script stored"))
+    s.out.append(await _stored(s, script, "Script stored"))
 
 
 async def checkscript(s: Conversation, cmd: CheckScript) -> None:
-    _check(cmd.script)
-    s.out.append(responses.ok("Script is valid"))
+    s.out.append(await _stored(s, _check(cmd.script), "Script is valid"))
 
 
 async def listscripts(s: Conversation, cmd: ListScripts) -> None:
