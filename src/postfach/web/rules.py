@@ -100,7 +100,7 @@ async def _rules_page(
         field_labels={f.value: label for f, (label, _) in FIELDS.items()},
         actions=[(a.value, label) for a, label in ACTIONS],
         action_labels={a.value: label for a, label in ACTIONS},
-        folders=[m.name for m in mailboxes],
+        folders=[m.name for m in mailboxes], max_days=ctx.config.sieve.vacation_max_days,
     )  # fmt: skip
 
 
