@@ -81,7 +81,8 @@ def start_server(
     data.mkdir()
     url = f"sqlite:///{data / 'postfach.db'}"
     off = "\n".join(
-        f'{name} = ""' for name in ("submission", "submissions", "imaps", "pop3s", "devices")
+        f'{name} = ""'
+        for name in ("submission", "submissions", "imaps", "pop3s", "devices", "managesieve")
     )
     on = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in ports.items())
     config = data / "postfach.toml"

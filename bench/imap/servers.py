@@ -179,6 +179,7 @@ def start_postfach(
             "pop3s",
             "http",
             "devices",
+            "managesieve",
         )
     )
     config = data / "postfach.toml"

@@ -95,7 +95,10 @@ async def prepare_postfach(url: str) -> None:
 
 
 def postfach_config(data: Path, url: str, port: int) -> str:
-    off = ("submission", "submissions", "devices", "imap", "imaps", "pop3", "pop3s", "http")
+    off = (
+        "submission", "submissions", "devices", "imap", "imaps", "pop3", "pop3s", "http",
+        "managesieve",
+    )  # fmt: skip
     lines = [
         "[server]",
         'hostname = "bench-mx.test"',

@@ -34,7 +34,9 @@ __all__ = [
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
-LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
+LISTENERS = (
+    "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "managesieve",
+)  # fmt: skip
 
 
 async def prepare(url: str) -> None:

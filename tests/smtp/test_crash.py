@@ -58,7 +58,10 @@ def stable_port() -> int:
 
 def write_config(tmp_path: Path, port: int) -> tuple[Path, str]:
     url = f"sqlite:///{tmp_path / 'postfach.db'}"
-    off = ("submission", "submissions", "devices", "imap", "imaps", "pop3", "pop3s", "http")
+    off = (
+        "submission", "submissions", "devices", "imap", "imaps", "pop3", "pop3s", "http",
+        "managesieve",
+    )  # fmt: skip
     lines = [
         "[server]",
         'hostname = "crash-mx.test"',
