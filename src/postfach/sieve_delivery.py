@@ -78,8 +78,11 @@ class SieveFilter:
         try:
             script = self._compiled(text)
             view = MailView(message)
-            folders = await self.ctx.store.mailboxes.list_mailboxes(account.id)
-            context = RunContext(Envelope(sender, recipient), frozenset(f.name for f in folders))
+            names: frozenset[str] = frozenset({"INBOX"})
+            if "mailbox" in script.requires:  # only mailboxexists asks which folders exist
+                folders = await self.ctx.store.mailboxes.list_mailboxes(account.id)
+                names = frozenset(folder.name for folder in folders)
+            context = RunContext(Envelope(sender, recipient), names)
             outcome = run(script, view, context)
             envelope = (sender, recipient)
             if junk:  # no auto-reply to spam: it would go to forged senders (backscatter)
