@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support.cli import postfach_ok as ok
 from support.cli import run_postfach as run
 
 
+@pytest.mark.timeout(600)  # ten processes, each starting Python: slow on a loaded machine
 def test_sieve_commands(tmp_path: Path) -> None:
     ok(tmp_path, "init", "--data-dir", "D", "--domain", "example.org")
     ok(tmp_path, "user", "add", "a@example.org", "--password-stdin", stdin="pw-123456\n")
