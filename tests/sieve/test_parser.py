@@ -264,3 +264,21 @@ def test_fuzz_run(commands: str) -> None:
         run(script, MailView(RUN_MESSAGE), RunContext(envelope))
     except SieveError as exc:
         assert exc.line >= 1 and exc.column >= 1
+
+
+def test_encoded_character() -> None:
+    script = compile_script(
+        'require ["encoded-character", "fileinto"];\n'
+        'fileinto "${hex:48 65 6C 6C 6F} ${UNICODE: 1F600 e4}${hex:4}${hex:123}${x}";'
+    )
+    fileinto = script.commands[1]
+    assert fileinto.positional[0].values == ("Hello 😀ä\x04${hex:123}${x}",)  # type: ignore[union-attr]
+    # Without the extension the text stays as written.
+    plain = compile_script('require "fileinto"; fileinto "${hex:41}";')
+    assert plain.commands[1].positional[0].values == ("${hex:41}",)  # type: ignore[union-attr]
+    assert error_of('require "encoded-character";\nkeep :flags "${hex:ff}";') == (
+        "line 2, column 13: '${hex:ff}' is not UTF-8"
+    )
+    assert error_of('require "encoded-character"; keep :flags "${unicode:d800}";') == (
+        "line 1, column 42: '${unicode:d800}' names no Unicode character"
+    )
