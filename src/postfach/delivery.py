@@ -75,9 +75,11 @@ class MailFilter(Protocol):
         default: MailboxId,
         *,
         in_smtp: bool,
+        junk: bool = False,
     ) -> Routing | None:
         """Where `message` (trace headers included) goes for `account`, reached
-        through `recipient`; None: the default folder. Never raises."""
+        through `recipient`; None: the default folder (Spam when `junk`: the spam
+        check or DMARC filed it there). Never raises."""
 
 
 @dataclass(slots=True)
@@ -147,7 +149,12 @@ class Delivery:
             folder = await self._folder(account.id, account.id in junk)
             prefix = trace_headers(sender, account.address, received)
             routing = await self._route(
-                account, prefix + raw, sender, reached_by[account.id], folder, rejected is not None
+                account,
+                prefix + raw,
+                (sender, reached_by[account.id]),
+                folder,
+                in_smtp=rejected is not None,
+                junk=account.id in junk,
             )
             routings[account.id] = routing
             jobs[account.id] = [
@@ -176,17 +183,19 @@ class Delivery:
         self,
         account: Account,
         message: bytes,
-        sender: str,
-        recipient: str,
+        envelope: tuple[str, str],
         folder: MailboxId,
+        *,
         in_smtp: bool,
+        junk: bool,
     ) -> Routing:
         default = Routing(((folder, frozenset()),))
         if self.filter is None:
             return default
+        sender, recipient = envelope
         try:
             routing = await self.filter.route(
-                account, message, sender, recipient, folder, in_smtp=in_smtp
+                account, message, sender, recipient, folder, in_smtp=in_smtp, junk=junk
             )
         except Exception:  # mail is never lost to a filter: it keeps the message
             log.exception("filtering for %s failed; kept in the default folder", account.address)

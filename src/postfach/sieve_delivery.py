@@ -69,6 +69,7 @@ class SieveFilter:
         default: MailboxId,
         *,
         in_smtp: bool,
+        junk: bool = False,
     ) -> Routing | None:
         active = await self.ctx.store.sieve.active_script(account.id)
         if active is None:
@@ -77,10 +78,15 @@ class SieveFilter:
         try:
             script = self._compiled(text)
             view = MailView(message)
-            folders = await self.ctx.store.mailboxes.list_mailboxes(account.id)
-            context = RunContext(Envelope(sender, recipient), frozenset(f.name for f in folders))
+            names: frozenset[str] = frozenset({"INBOX"})
+            if "mailbox" in script.requires:  # only mailboxexists asks which folders exist
+                folders = await self.ctx.store.mailboxes.list_mailboxes(account.id)
+                names = frozenset(folder.name for folder in folders)
+            context = RunContext(Envelope(sender, recipient), names)
             outcome = run(script, view, context)
             envelope = (sender, recipient)
+            if junk:  # no auto-reply to spam: it would go to forged senders (backscatter)
+                outcome.actions = [a for a in outcome.actions if not isinstance(a, Vacation)]
             return await self._carry_out(account, outcome, view, envelope, default, in_smtp)
         except SieveError as exc:
             log.warning(

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postfach.sieve import SUPPORTED_EXTENSIONS, Script, SieveError, compile_script
+from postfach.sieve.interpreter import run
+from postfach.sieve.mailview import Envelope, MailView, RunContext
 
 
 def error_of(text: str | bytes) -> str:
@@ -150,3 +152,133 @@ def test_fuzz_bytes(data: bytes) -> None:
 @given(st.lists(st.sampled_from(SIEVE_WORDS), max_size=40))
 def test_fuzz_token_soup(words: list[str]) -> None:
     _outcome(" ".join(words))
+
+
+REQUIRE = (
+    'require ["fileinto", "variables", "imap4flags", "relational", "body", "date", "index",'
+    ' "envelope", "subaddress", "copy", "mailbox", "vacation", "reject",'
+    ' "comparator-i;ascii-numeric"];\n'
+)
+_STRING = st.sampled_from(
+    ['"x"', '"*"', '"?*?"', '"${1}"', '"${x}"', '"[*] *"', '"\\\\Seen $a"', '""',
+     '"a@example.org"', '"5"', '"Subject"', '"from"', '"to"', '"received"', '"ä*"']
+)  # fmt: skip
+_STRINGS = st.one_of(_STRING, st.lists(_STRING, min_size=1, max_size=3).map(
+    lambda items: "[" + ", ".join(items) + "]"
+))  # fmt: skip
+_MATCH = st.sampled_from(
+    ["", ":is", ":contains", ":matches", ':count "ge" :comparator "i;ascii-numeric"',
+     ':value "lt"', ':value "eq" :comparator "i;octet"', ":contains :comparator \"i;octet\""]
+)  # fmt: skip
+_PART = st.sampled_from(["", ":all", ":localpart", ":domain", ":user", ":detail"])
+_DATE_PART = st.sampled_from(['"year"', '"weekday"', '"iso8601"', '"std11"', '"zone"', '"x"'])
+_INDEX = st.sampled_from(["", ":index 1", ":index 2 :last", ":index 9"])
+
+
+def _join(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+_LEAF_TEST = st.one_of(
+    st.builds(lambda m, i, h, k: _join("header", m, i, h, k), _MATCH, _INDEX, _STRINGS, _STRINGS),
+    st.builds(lambda p, m, h, k: _join("address", p, m, h, k), _PART, _MATCH, _STRINGS, _STRINGS),
+    st.builds(
+        lambda p, m, e, k: _join("envelope", p, m, e, k),
+        _PART, _MATCH, st.sampled_from(['"from"', '"to"', '["from", "to"]']), _STRINGS,
+    ),
+    st.builds(
+        lambda t, m, k: _join("body", t, m, k),
+        st.sampled_from(["", ":raw", ":text", ':content "text"', ':content ["", "multipart"]']),
+        _MATCH, _STRINGS,
+    ),
+    st.builds(
+        lambda z, m, i, h, d, k: _join("date", z, m, i, h, d, k),
+        st.sampled_from(["", ':zone "+0130"', ":originalzone"]), _MATCH, _INDEX,
+        st.sampled_from(['"date"', '"received"', '"subject"']), _DATE_PART, _STRINGS,
+    ),
+    st.builds(lambda m, d, k: _join("currentdate", m, d, k), _MATCH, _DATE_PART, _STRINGS),
+    st.builds(lambda m, a, b: _join("string", m, a, b), _MATCH, _STRINGS, _STRINGS),
+    st.builds(lambda m, k: _join("hasflag", m, k), _MATCH, _STRINGS),
+    st.builds(lambda k: _join("exists", k), _STRINGS),
+    st.builds(lambda k: _join("mailboxexists", k), _STRINGS),
+    st.sampled_from(["true", "false", "size :over 10", "size :under 1K"]),
+)  # fmt: skip
+_TEST = st.recursive(
+    _LEAF_TEST,
+    lambda inner: st.one_of(
+        inner.map(lambda t: "not " + t),
+        st.lists(inner, min_size=1, max_size=3).map(lambda ts: "anyof (" + ", ".join(ts) + ")"),
+        st.lists(inner, min_size=1, max_size=3).map(lambda ts: "allof (" + ", ".join(ts) + ")"),
+    ),
+    max_leaves=6,
+)  # fmt: skip
+_ACTION = st.one_of(
+    st.sampled_from(["keep;", "discard;", "stop;", 'reject "no";', 'keep :flags "$k";']),
+    st.builds(
+        lambda o, m: _join("fileinto", o, m) + ";",
+        st.sampled_from(["", ":copy", ":create", ":flags [\"\\\\Seen\"]", ":copy :create"]),
+        _STRING,
+    ),
+    st.builds(lambda o, a: _join("redirect", o, a) + ";", st.sampled_from(["", ":copy"]),
+              st.sampled_from(['"a@example.org"', '"${x}"', '"${1}@example.org"'])),
+    st.builds(lambda f, v: _join("set", f, '"x"', v) + ";",
+              st.sampled_from(["", ":lower", ":length", ":upperfirst :lower", ":quotewildcard"]),
+              _STRING),
+    st.builds(lambda c, f: _join(c, f) + ";",
+              st.sampled_from(["setflag", "addflag", "removeflag", 'addflag "x"']), _STRINGS),
+    st.builds(
+        lambda o, r: _join("vacation", o, r) + ";",
+        st.sampled_from(["", ":days 0", ':subject "${1}" :handle "h"', ':from "a@example.org"',
+                         ":mime", ':addresses ["a@example.org"] :days 400']),
+        _STRING,
+    ),
+)  # fmt: skip
+_COMMANDS = st.recursive(
+    st.lists(_ACTION, max_size=3).map(" ".join),
+    lambda inner: st.builds(
+        lambda t, a, e: f"if {t} {{ {a} }}" + (f" else {{ {e} }}" if e else "") + " " + a,
+        _TEST, inner, inner,
+    ),
+    max_leaves=8,
+)  # fmt: skip
+RUN_MESSAGE = (
+    b"Received: from a by b; Sun, 06 Dec 2026 17:00:00 +0000\r\n"
+    b"From: Alice <alice+x@example.net>\r\nTo: bob@example.org, c@example.org\r\n"
+    b"Subject: [x] =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\nDate: Sun, 06 Dec 2026 17:00:00 +0000\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+    b"hello\r\n--b--\r\n"
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_COMMANDS)
+def test_fuzz_run(commands: str) -> None:
+    """Scripts made from the grammar compile (or are refused with a position) and
+    run to an outcome or a SieveError: the interpreter never fails otherwise."""
+    try:
+        script = compile_script(REQUIRE + commands)
+    except SieveError:
+        return
+    envelope = Envelope("alice+x@example.net", "bob+y@example.org")
+    try:
+        run(script, MailView(RUN_MESSAGE), RunContext(envelope))
+    except SieveError as exc:
+        assert exc.line >= 1 and exc.column >= 1
+
+
+def test_encoded_character() -> None:
+    script = compile_script(
+        'require ["encoded-character", "fileinto"];\n'
+        'fileinto "${hex:48 65 6C 6C 6F} ${UNICODE: 1F600 e4}${hex:4}${hex:123}${x}";'
+    )
+    fileinto = script.commands[1]
+    assert fileinto.positional[0].values == ("Hello 😀ä\x04${hex:123}${x}",)  # type: ignore[union-attr]
+    # Without the extension the text stays as written.
+    plain = compile_script('require "fileinto"; fileinto "${hex:41}";')
+    assert plain.commands[1].positional[0].values == ("${hex:41}",)  # type: ignore[union-attr]
+    assert error_of('require "encoded-character";\nkeep :flags "${hex:ff}";') == (
+        "line 2, column 13: '${hex:ff}' is not UTF-8"
+    )
+    assert error_of('require "encoded-character"; keep :flags "${unicode:d800}";') == (
+        "line 1, column 42: '${unicode:d800}' names no Unicode character"
+    )

@@ -54,6 +54,7 @@ async def test_scripts_go_with_their_account(store: Store) -> None:
     await store.sieve.put_script(bob, "main", "keep;")
     await store.sieve.vacation_seen(bob, "a@example.net", "", 7)
     await store.accounts.remove_account("bob@example.org")
+    assert await store.sieve.list_scripts(bob) == []  # the rows went with the account
     again = (await store.accounts.add_account("bob@example.org", "h")).id
     assert await store.sieve.list_scripts(again) == []
 

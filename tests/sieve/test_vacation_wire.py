@@ -90,3 +90,18 @@ async def test_reply_to_a_local_sender_and_mime(sieve: SieveServer) -> None:
     assert reply.message["From"] == "Bob <bob@example.org>"
     assert reply.message.get_payload(decode=True).decode() == "Bin weg, zurück am Montag.\r\n"
     assert reply.message["Return-Path"] == "<>"
+
+
+async def test_no_reply_to_spam(sieve: SieveServer) -> None:
+    await sieve.script(AWAY)
+    spammy = message(
+        "deal", "x", extra="Content-Type: application/octet-stream\r\n"
+        'Content-Disposition: attachment; filename="a.scr"\r\n',
+    ).replace(b"Message-ID:", b"X-No-Id:").replace(b"Date:", b"X-No-Date:")
+    await sieve.send(spammy, sender="spammer@example.net")
+    await sieve.send(message("real"), sender="alice@example.net")
+    [reply] = await sieve.sunk()
+    await sieve.drained()
+    assert reply.rcpt == "alice@example.net" and len(sieve.sink.received) == 1
+    [spam] = await sieve.folder("Spam")
+    assert spam.message["Subject"] == "deal"

@@ -14,7 +14,17 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from postfach import __version__
-from postfach.cli import admin, clientsetup, init, mailing, moving, queue, serve, webadmin
+from postfach.cli import (
+    admin,
+    clientsetup,
+    init,
+    mailing,
+    moving,
+    queue,
+    serve,
+    sieve,
+    webadmin,
+)
 from postfach.config import ConfigError
 from postfach.store import StoreError
 from postfach.workers import StartError
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.register(sub, common)
     serve.register(sub, common)
     admin.register(sub, common)
-    for module in (queue, mailing, clientsetup, webadmin, moving):
+    for module in (queue, mailing, clientsetup, webadmin, moving, sieve):
         module.register(sub, common)
     return parser
 

@@ -27,6 +27,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     "comparator-i;octet",
     "copy",
     "date",
+    "encoded-character",
     "envelope",
     "ereject",
     "fileinto",

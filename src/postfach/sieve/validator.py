@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
+from postfach.sieve.encoded import decode_encoded
 from postfach.sieve.errors import SieveError
 from postfach.sieve.specs import (
     COMMANDS,
@@ -36,8 +38,25 @@ def valid_address(text: str) -> bool:
 
 def validate(commands: list[Command]) -> Script:
     requires = _requires(commands)
+    if "encoded-character" in requires:
+        _decode_strings(commands)
     _Validator(requires).block(commands, top=True)
     return Script(frozenset(requires), tuple(commands))
+
+
+def _decode_strings(nodes: Sequence[Command | Test]) -> None:
+    """RFC 5228 §2.4.2.4: every string of the script decoded, before it is checked."""
+    for node in nodes:
+        for at, argument in enumerate(node.arguments):
+            if isinstance(argument, StringList):
+                try:
+                    values = tuple(decode_encoded(value) for value in argument.values)
+                except ValueError as exc:
+                    raise _fail(argument, str(exc)) from None
+                node.arguments[at] = replace(argument, values=values)
+        _decode_strings(node.tests)
+        if isinstance(node, Command) and node.block is not None:
+            _decode_strings(node.block)
 
 
 def _fail(node: Command | Test | Argument, message: str) -> SieveError:

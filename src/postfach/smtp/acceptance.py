@@ -240,7 +240,9 @@ def _report(
 ) -> ReportRecipient | None:
     notify = recipient.params.notify
     orcpt = recipient.params.orcpt
-    if rejection is not None:  # a Sieve reject: reported whatever NOTIFY says (RFC 5429 §2.1)
+    if rejection is not None:  # a Sieve reject after the reply (RFC 5429 §2.1)
+        if notify is not None and "FAILURE" not in notify:
+            return None
         diagnostic = f"550 5.7.1 {_one_line(rejection)}"
         return ReportRecipient(recipient.address, "failed", "5.7.1", diagnostic, orcpt=orcpt)
     if failed and (notify is None or "FAILURE" in notify):

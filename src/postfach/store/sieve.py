@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +24,10 @@ from postfach.store.sieve_records import SieveScriptInfo
 __all__ = ["SieveStore"]
 
 _DAY = 86400.0
+_ACTIVE_SCRIPT = select(sieve_scripts.c.name, sieve_scripts.c.content).where(
+    sieve_scripts.c.account_id == bindparam("account_id"),
+    sieve_scripts.c.active.is_(True),  # one row at most: set_active sees to it
+)
 
 
 class SieveStore(Role):
@@ -112,17 +116,9 @@ class SieveStore(Role):
             return True
 
     async def active_script(self, account_id: AccountId) -> tuple[str, str] | None:
-        c = sieve_scripts.c
-        async with self.read() as conn:
-            row = (
-                await conn.execute(
-                    select(c.name, c.content)
-                    .where(c.account_id == account_id, c.active.is_(True))
-                    .order_by(c.name)
-                    .limit(1)
-                )
-            ).first()
-        return None if row is None else (str(row.name), str(row.content))
+        # Every delivery asks: the driver's fast path (StoreBase.fetch).
+        rows = await self.fetch(_ACTIVE_SCRIPT, account_id=account_id)
+        return None if not rows else (str(rows[0].name), str(rows[0].content))
 
     # -- vacation ----------------------------------------------------------------
     async def vacation_seen(
