@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 # Real mail programs the tests drive (Debian packages), and the PostgreSQL
 # server the fault tests start privately (tests/faults). Installed when missing
 # and we are root; without them the tests that need one are skipped.
-TEST_DEBS := isync fetchmail getmail6 swaks libnet-ssleay-perl chromium postgresql rspamd redis-server pebble haproxy
-TEST_BINS := mbsync fetchmail getmail swaks chromium rspamd redis-server pebble haproxy
+TEST_DEBS := isync fetchmail getmail6 swaks libnet-ssleay-perl chromium postgresql rspamd redis-server pebble haproxy sieve-connect
+TEST_BINS := mbsync fetchmail getmail swaks chromium rspamd redis-server pebble haproxy sieve-connect
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -82,7 +82,9 @@ def start_server(
     url = f"sqlite:///{data / 'postfach.db'}"
     off = "\n".join(
         f'{name} = ""'
-        for name in ("submission", "submissions", "imaps", "pop3s", "devices", "https")
+        for name in (
+            "submission", "submissions", "imaps", "pop3s", "devices", "https", "managesieve",
+        )  # fmt: skip
     )
     on = "\n".join(f'{name} = "127.0.0.1:{port}"' for name, port in ports.items())
     config = data / "postfach.toml"

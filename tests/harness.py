@@ -89,6 +89,7 @@ def server_config_dict(tmp_path: Path, url: str, **sections: dict[str, Any]) -> 
             "pop3s",
             "http",
             "devices",
+            "managesieve",
         )
     }
     # No https listener unless a test asks for one: beside it, http would only

@@ -180,6 +180,7 @@ def start_postfach(
             "http",
             "https",
             "devices",
+            "managesieve",
         )
     )
     config = data / "postfach.toml"

@@ -194,7 +194,8 @@ def start_postfach(
     url = f"sqlite:///{data / 'postfach.db'}"
     listeners = "\n".join(
         f'{name} = ""' for name in
-        ("smtp", "submission", "submissions", "imap", "imaps", "pop3s", "http", "https", "devices")
+        ("smtp", "submission", "submissions", "imap", "imaps", "pop3s", "http", "https", "devices",
+         "managesieve")
     )
     config = data / "postfach.toml"
     config.write_text(

@@ -96,7 +96,7 @@ async def prepare_postfach(url: str) -> None:
 
 def postfach_config(data: Path, url: str, port: int) -> str:
     off = ("submission", "submissions", "devices", "imap", "imaps", "pop3", "pop3s")
-    off += ("http", "https")
+    off += ("http", "https", "managesieve")
     lines = [
         "[server]",
         'hostname = "bench-mx.test"',

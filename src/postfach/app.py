@@ -29,12 +29,14 @@ from postfach.imap import server as imap_server
 from postfach.imap.indexcache import IndexCache
 from postfach.imap.recent import tracker_for
 from postfach.mailing.service import MailingService
+from postfach.managesieve import server as managesieve_server
 from postfach.moving.service import ImportService
 from postfach.net.certs import CertStore
 from postfach.net.listeners import HandedConnections, RunningListener
 from postfach.net.tls import cert_store
 from postfach.pop3 import server as pop3_server
 from postfach.queue.worker import QueueWorker
+from postfach.sieve_delivery import SieveFilter
 from postfach.smtp import server as smtp_server
 from postfach.spam.scorers import make_scorer
 from postfach.store import Store
@@ -65,6 +67,7 @@ LISTENERS: dict[str, StartListener] = {
     "http": web_server.start_listener,
     "https": web_server.start_listener,
     "metrics": web_server.start_metrics_listener,
+    "managesieve": managesieve_server.start_listener,
 }
 
 
@@ -100,7 +103,7 @@ async def build_context(
 ) -> ServerContext:
     """Every shared service of one process, each made once (the store connected,
     its runtime file set for a worker)."""
-    return ServerContext(
+    ctx = ServerContext(
         config=config,
         store=store,
         auth=Authenticator(store, config.auth),
@@ -116,6 +119,8 @@ async def build_context(
         handed_connections=handed_connections,
         certs=certs,
     )
+    ctx.delivery.filter = SieveFilter(ctx)  # each account's Sieve script at delivery
+    return ctx
 
 
 class App:

@@ -38,6 +38,7 @@ LISTENER_NAMES = (
     "https",
     "devices",
     "metrics",
+    "managesieve",
 )
 # Listeners spoken over TLS from the first byte.
 IMPLICIT_TLS = frozenset({"submissions", "imaps", "pop3s"})
@@ -135,6 +136,7 @@ class ListenersConfig:
     devices: str = ""
     # /metrics, /healthz and /readyz without authentication: for a private address.
     metrics: str = ""
+    managesieve: str = "0.0.0.0:4190"  # RFC 5804; STARTTLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,10 @@ class LimitsConfig:
     # the longest pause inside a request body.
     http_header_timeout: float = 15.0
     http_body_timeout: float = 30.0
+    # Sieve scripts (ManageSieve and the web's rules page): octets of one script,
+    # and scripts one account may keep.
+    sieve_max_script_size: int = 256 * 1024
+    sieve_max_scripts: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +280,12 @@ class LogConfig:
 class MetricsConfig:
     # Bearer token for /metrics besides HTTP basic auth of an admin account; empty: none.
     token: str = ""
+class SieveConfig:
+    # Redirects (forwards) one account's Sieve scripts may send per hour; past
+    # that, a message to redirect is kept in the Inbox instead (and logged).
+    redirects_per_hour: int = 100
+    # Vacation's :days is raised to 1 and lowered to this (RFC 5230 §4.1).
+    vacation_max_days: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +308,7 @@ class Config:
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
     log: LogConfig = field(default_factory=LogConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     # Per-domain routes for outbound mail: {"example.net": "127.0.0.1:2526"}.
     transport: dict[str, str] = field(default_factory=dict)
     # Ports mail programs are told when a proxy or NAT maps them: {"imaps": 993}.
@@ -354,6 +367,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "proxy": ProxyConfig,
     "log": LogConfig,
     "metrics": MetricsConfig,
+    "sieve": SieveConfig,
 }
 
 
@@ -510,6 +524,7 @@ def dev_config(base: Path) -> Config:
             pop3s="127.0.0.1:1995",
             http="127.0.0.1:8025",
             https="127.0.0.1:8443",
+            managesieve="127.0.0.1:14190",
         ),
         auth=AuthConfig(allow_plaintext=True),
         source="--dev",

@@ -4,6 +4,11 @@
 deliveries share one transaction and one fsync (group commit): a single writer
 task takes everything queued while the previous commit was running and commits
 it together, so throughput grows with concurrency instead of with fsync speed.
+
+Each account's copy goes where its filter says (`MailFilter`: the account's
+Sieve script, sieve_delivery.py): into folders with flags, nowhere (discard),
+or refused (reject); without a filter, or when the filter fails, into the
+default folder (the Inbox, or Spam for the accounts in `junk`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from postfach import metrics
 from postfach.recipients import RecipientCache
@@ -35,7 +42,7 @@ from postfach.store.records import (
     Uid,
 )
 
-__all__ = ["Delivery", "trace_headers"]
+__all__ = ["Delivery", "MailFilter", "Routing", "trace_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,34 @@ def trace_headers(sender: str, recipient: str, received: str) -> bytes:
     """Return-Path, Delivered-To and Received as an MTA puts them at final delivery."""
     lines = f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\nReceived: {received}\r\n"
     return lines.encode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where one account's copy goes: folders with their flags (none: discarded),
+    or refused with `rejection` (a Sieve reject during the SMTP transaction).
+    `after` runs once the copies are stored (redirects, vacation replies)."""
+
+    targets: tuple[tuple[MailboxId, frozenset[str]], ...] = ()
+    rejection: str = ""
+    after: Callable[[], Awaitable[None]] | None = None
+
+
+class MailFilter(Protocol):
+    async def route(
+        self,
+        account: Account,
+        message: bytes,
+        sender: str,
+        recipient: str,
+        default: MailboxId,
+        *,
+        in_smtp: bool,
+        junk: bool = False,
+    ) -> Routing | None:
+        """Where `message` (trace headers included) goes for `account`, reached
+        through `recipient`; None: the default folder (Spam when `junk`: the spam
+        check or DMARC filed it there). Never raises."""
 
 
 @dataclass(slots=True)
@@ -65,6 +100,7 @@ class Delivery:
         self._inboxes: dict[AccountId, MailboxId] = {}
         # Only addresses that exist are kept: a new account receives mail at once.
         self._recipients = RecipientCache(store, keep=bool, postmaster=postmaster)
+        self.filter: MailFilter | None = None  # set by the app: Sieve (sieve_delivery.py)
 
     async def stop(self) -> None:
         if self._writer is not None:
@@ -84,12 +120,17 @@ class Delivery:
         *,
         received: str | None = None,
         junk: frozenset[AccountId] = frozenset(),
+        rejected: dict[str, str] | None = None,
     ) -> dict[str, DeliveryStatus]:
         """Delivers to each recipient's INBOX (to its Spam folder for the accounts in
-        `junk`); returns a status per recipient."""
+        `junk`), or where its Sieve script files it; returns a status per recipient.
+        Within an SMTP transaction the caller passes `rejected`: the recipients a
+        script refused are REJECTED and their reasons land there. Without it, a
+        refusal is a bounce to the sender (the filter sends it) and DELIVERED."""
         statuses: dict[str, DeliveryStatus] = {}
         targets: dict[AccountId, Account] = {}
         reaches: dict[str, list[AccountId]] = {}
+        reached_by: dict[AccountId, str] = {}
         for recipient in recipients:
             resolved = await self._recipients.resolve(recipient)
             if not resolved:
@@ -98,16 +139,36 @@ class Delivery:
             reaches[recipient] = [account.id for account in resolved]
             for account in resolved:
                 targets.setdefault(account.id, account)
+                reached_by.setdefault(account.id, recipient)
         if not targets:
             return statuses
         blob = await prepare_blob_off_loop(raw)
         received = received or self._received_line()
-        jobs: dict[AccountId, _Job] = {}
+        jobs: dict[AccountId, list[_Job]] = {}
+        routings: dict[AccountId, Routing] = {}
         for account in targets.values():
             folder = await self._folder(account.id, account.id in junk)
             prefix = trace_headers(sender, account.address, received)
-            jobs[account.id] = self._submit(NewMessage(folder, blob, prefix))
-        outcome = {account_id: _status(await job.future) for account_id, job in jobs.items()}
+            routing = await self._route(
+                account,
+                prefix + raw,
+                (sender, reached_by[account.id]),
+                folder,
+                in_smtp=rejected is not None,
+                junk=account.id in junk,
+            )
+            routings[account.id] = routing
+            jobs[account.id] = [
+                self._submit(NewMessage(mailbox_id, blob, prefix, flags))
+                for mailbox_id, flags in routing.targets
+            ]
+        outcome: dict[AccountId, DeliveryStatus] = {}
+        for account_id, account_jobs in jobs.items():
+            if routings[account_id].rejection:
+                outcome[account_id] = DeliveryStatus.REJECTED
+                continue
+            results = {_status(await job.future) for job in account_jobs}
+            outcome[account_id] = min(results, default=DeliveryStatus.DELIVERED, key=_severity)
         stored = sum(status is DeliveryStatus.DELIVERED for status in outcome.values())
         if stored:
             metrics.delivered("local", stored)
@@ -117,7 +178,47 @@ class Delivery:
             results = {outcome[a] for a in account_ids}
             delivered = DeliveryStatus.DELIVERED in results
             statuses[recipient] = DeliveryStatus.DELIVERED if delivered else results.pop()
+            if statuses[recipient] is DeliveryStatus.REJECTED and rejected is not None:
+                rejected[recipient] = next(routings[a].rejection for a in account_ids)
+        await self._after(routings, outcome)
         return statuses
+
+    async def _route(
+        self,
+        account: Account,
+        message: bytes,
+        envelope: tuple[str, str],
+        folder: MailboxId,
+        *,
+        in_smtp: bool,
+        junk: bool,
+    ) -> Routing:
+        default = Routing(((folder, frozenset()),))
+        if self.filter is None:
+            return default
+        sender, recipient = envelope
+        try:
+            routing = await self.filter.route(
+                account, message, sender, recipient, folder, in_smtp=in_smtp, junk=junk
+            )
+        except Exception:  # mail is never lost to a filter: it keeps the message
+            log.exception("filtering for %s failed; kept in the default folder", account.address)
+            return default
+        return default if routing is None else routing
+
+    async def _after(
+        self, routings: dict[AccountId, Routing], outcome: dict[AccountId, DeliveryStatus]
+    ) -> None:
+        """The filters' redirects and replies, for the copies that were stored."""
+        for account_id, routing in routings.items():
+            if routing.after is None or outcome[account_id] is not DeliveryStatus.DELIVERED:
+                continue
+            try:
+                await routing.after()
+            except (StoreUnavailable, StoreFull) as exc:
+                faults.report(exc, "sieve actions after delivery")
+            except Exception:
+                log.exception("sieve actions after delivery to account #%d failed", account_id)
 
     async def accounts_for(self, recipients: list[str]) -> list[Account]:
         """The accounts the recipients reach, each once (aliases resolved)."""
@@ -194,6 +295,11 @@ class Delivery:
             for job, result in zip(batch, results, strict=True):
                 if not job.future.done():
                     job.future.set_result(result)
+
+
+def _severity(status: DeliveryStatus) -> int:
+    """Which status an account with several copies reports: the worst."""
+    return 0 if status is DeliveryStatus.OVER_QUOTA else 1
 
 
 def _status(result: Uid | StoreError) -> DeliveryStatus:

@@ -17,7 +17,8 @@ def test_every_key_has_a_default() -> None:
     assert not config.auth.allow_plaintext
     names = [s.name for s in config.listeners_enabled()]
     assert names == [
-        "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https"
+        "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https",
+        "managesieve",
     ]  # fmt: skip
     assert {s.name: s.port for s in config.listeners_enabled()}["imaps"] == 993
 
@@ -86,6 +87,7 @@ def test_dev_config_uses_high_loopback_ports(tmp_path: Path) -> None:
         "pop3s": ("127.0.0.1", 1995),
         "http": ("127.0.0.1", 8025),
         "https": ("127.0.0.1", 8443),
+        "managesieve": ("127.0.0.1", 14190),
     }
     assert config.auth.allow_plaintext and config.dev
 

@@ -34,7 +34,10 @@ __all__ = [
 
 USER = "alice@example.org"
 PASSWORD = "correct horse battery"
-LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https")
+LISTENERS = (
+    "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https",
+    "managesieve",
+)  # fmt: skip
 
 
 async def prepare(url: str) -> None:

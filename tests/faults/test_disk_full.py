@@ -75,7 +75,9 @@ async def _prepare(url: str) -> None:
 
 
 def _start(tmp_path: Path, data: Path, url: str) -> Serve:
-    off = "\n".join(f'{n} = ""' for n in ("submissions", "pop3s", "devices", "imaps", "https"))
+    off = "\n".join(
+        f'{n} = ""' for n in ("submissions", "pop3s", "devices", "imaps", "https", "managesieve")
+    )
     config = tmp_path / "postfach.toml"
     config.write_text(
         f'[server]\nhostname = "mail.example.org"\ndata_dir = "{data}"\n'

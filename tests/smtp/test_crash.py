@@ -59,7 +59,7 @@ def stable_port() -> int:
 def write_config(tmp_path: Path, port: int) -> tuple[Path, str]:
     url = f"sqlite:///{tmp_path / 'postfach.db'}"
     off = ("submission", "submissions", "devices", "imap", "imaps", "pop3", "pop3s")
-    off += ("http", "https")
+    off += ("http", "https", "managesieve")
     lines = [
         "[server]",
         'hostname = "crash-mx.test"',

@@ -39,7 +39,10 @@ async def test_the_local_part_alone_signs_in_on_a_one_domain_server(web):
 
 
 async def test_pages_need_sign_in(web):
-    for path in ("/mail", "/settings", "/app-passwords", "/password", "/mail/search?q=x"):
+    for path in (
+        "/mail", "/settings", "/app-passwords", "/password", "/mail/search?q=x", "/rules",
+        "/rules/script",
+    ):  # fmt: skip
         response = await web.client.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/login?next=")

@@ -10,7 +10,7 @@ SECRET = "zanzibar-secret"
 PAGES = (
     "/mail", "/mail?box=INBOX", "/mail?box=Secret", "/mail?box=Trash", "/settings",
     "/app-passwords", "/password", f"/mail/search?q={SECRET}", "/mail/search?q=alice",
-    "/settings/apple.mobileconfig",
+    "/settings/apple.mobileconfig", "/rules", "/rules/script",
 )  # fmt: skip
 
 
@@ -26,6 +26,9 @@ async def alice_has_mail(web) -> list[int]:
     await web.ctx.store.accounts.add_app_password(
         web.alice.id, "alices-phone", await hash_password_async("x")
     )
+    script = f'if header :contains "subject" "{SECRET}" {{ discard; }}\n'
+    await web.ctx.store.sieve.put_script(web.alice.id, "alices-rules", script)
+    await web.ctx.store.sieve.set_active(web.alice.id, "alices-rules")
     return uids
 
 
@@ -36,6 +39,8 @@ async def alice_state(web) -> dict:
         "account": await store.accounts.get_account("alice@example.org"),
         "apps": [p.name for p in await store.accounts.list_app_passwords(web.alice.id)],
         "mail": {b.name: await store.mail.message_index(b.id) for b in boxes},
+        "sieve": await store.sieve.active_script(web.alice.id),
+        "scripts": await store.sieve.list_scripts(web.alice.id),
     }
 
 
@@ -78,6 +83,11 @@ async def test_no_action_changes_another_accounts_data(web):
         ("/app-passwords/revoke", {"name": "alices-phone"}),
         ("/settings", {"imap_enabled": "", "pop3_folders": ["Secret"]}),
         ("/password", {"current": "x", "new": "y" * 10, "repeat": "y" * 10}),
+        ("/rules", {"field": "from", "contains": "x", "action": "read"}),
+        ("/rules/remove", {"index": "0"}),
+        ("/rules/vacation", {"enabled": "on", "subject": "x", "text": "y", "days": "7"}),
+        ("/rules/use", {}),
+        ("/rules/script", {"script": "keep;"}),
     ]
     for path, data in posts:
         response = await web.client.post(path, data={"csrf": token, **data})

@@ -119,7 +119,9 @@ async def _prepare(url: str) -> None:
 
 def _start(tmp_path: Path, url: str, limits: str = "", extra: str = "") -> Cluster:
     data = tmp_path / "data"
-    off = "\n".join(f'{n} = ""' for n in ("submissions", "pop3s", "devices", "https"))
+    off = "\n".join(
+        f'{n} = ""' for n in ("submissions", "pop3s", "devices", "https", "managesieve")
+    )
     config = tmp_path / "postfach.toml"
     config.write_text(
         f'[server]\nhostname = "mail.example.org"\ndata_dir = "{data}"\n'
@@ -409,8 +411,10 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, workers: str) -> None:
         port = taken.getsockname()[1]
         off = "\n".join(
             f'{n} = ""'
-            for n in ("smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http")
-            + ("https",)
+            for n in (
+                "smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http", "https",
+                "managesieve",
+            )  # fmt: skip
         )
         config = tmp_path / "postfach.toml"
         config.write_text(

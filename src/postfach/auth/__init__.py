@@ -31,7 +31,7 @@ from postfach.store.records import Account, AccountId
 
 __all__ = ["AuthFailure", "AuthResult", "Authenticator"]
 
-PROTOCOLS = frozenset({"imap", "pop3", "smtp", "web"})
+PROTOCOLS = frozenset({"imap", "managesieve", "pop3", "smtp", "web"})
 
 
 class AuthFailure(enum.Enum):

@@ -59,6 +59,7 @@ http = "0.0.0.0:80"              # ACME, autoconfig; the rest redirects to https
 https = "0.0.0.0:443"            # webmail, settings, admin API, autoconfig, MTA-STS
 devices = ""                     # plaintext AUTH for scanners; local recipients only
 metrics = ""                     # e.g. "10.0.0.5:9100": /metrics, /healthz, /readyz, no login
+managesieve = "0.0.0.0:4190"     # Sieve scripts (RFC 5804); STARTTLS
 
 [auth]
 allow_plaintext = false          # LOGIN/USER/AUTH before TLS on plain ports
@@ -96,6 +97,8 @@ smtp_timeout = 300.0
 smtp_preauth_timeout = 300.0     # SMTP seconds to reach MAIL FROM or AUTH, in total
 http_header_timeout = 15.0       # HTTP seconds for a request's header block
 http_body_timeout = 30.0         # HTTP seconds a request body may pause
+sieve_max_script_size = 262144   # octets of one Sieve script (ManageSieve, rules page)
+sieve_max_scripts = 32           # Sieve scripts one account may keep
 
 [queue]
 relay_host = ""                  # "host:port": send all outbound mail there
@@ -137,6 +140,10 @@ format = "text"                  # or "json": one object a line, with the sessio
 
 [metrics]
 token = ""                       # bearer token for /metrics on the http listener
+
+[sieve]
+redirects_per_hour = 100         # forwards one account's scripts may send per hour
+vacation_max_days = 60           # the longest vacation :days
 
 # [public_ports]                 # ports mail programs are told, when a proxy maps them
 # imaps = 993

@@ -23,6 +23,7 @@ from postfach.cli import (
     moving,
     queue,
     serve,
+    sieve,
     webadmin,
 )
 from postfach.config import ConfigError
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.register(sub, common)
     serve.register(sub, common)
     admin.register(sub, common)
-    for module in (queue, mailing, clientsetup, webadmin, moving, cert):
+    for module in (queue, mailing, clientsetup, webadmin, moving, cert, sieve):
         module.register(sub, common)
     return parser
 

@@ -9,9 +9,12 @@ it gets a spam score (spam/screening.py: X-Spam headers, filed in Spam or refuse
 554 5.7.1). Mail a user submits gets a Received line and, when the account asks for
 it, a copy in Sent (R10). Local recipients that cannot take the message after all
 (over quota) get the sender an RFC 3464 report, unless nobody could take it, in which
-case the reply itself says so (552 5.2.2). NOTIFY=SUCCESS on a local recipient gets a
-"delivered" report (RFC 3461 §4.1). Each message taken or refused here is logged, with
-a line per recipient (maillog.py).
+case the reply itself says so (552 5.2.2). A recipient's Sieve script may refuse the
+message (RFC 5429 reject/ereject): when every local recipient refused it and there
+is no remote one, the reply is 550 5.7.1 with the script's reason; otherwise the
+refusing recipients get the sender an RFC 3464 report (5.7.1). NOTIFY=SUCCESS on a
+local recipient gets a "delivered" report (RFC 3461 §4.1). Each message taken or
+refused here is logged, with a line per recipient (maillog.py).
 """
 
 from __future__ import annotations
@@ -82,7 +85,10 @@ class Acceptance:
                 raw = sender.header + raw
                 if local:
                     raw, junk = await self._screen(session, tx, raw, local, sender)
-            failed = await self._deliver_local(tx, local, raw, received, junk) if local else []
+            rejected: dict[str, str] = {}
+            failed = (
+                await self._deliver_local(tx, local, raw, received, junk, rejected) if local else []
+            )
             if remote:
                 trace = b"Received: " + received.encode() + b"\r\n"
                 queue_id = await self._enqueue(tx, remote, trace + raw)
@@ -92,12 +98,15 @@ class Acceptance:
             log.exception("%s: accepting a message from %s failed", self.rules.name, session.ip)
             raise SmtpError(replies.TEMP_FAILURE) from None
         if failed and len(failed) == len(local) and not remote:
+            if len(rejected) == len(failed):  # every recipient's script refused it
+                reason = _one_line(next(iter(rejected.values())))
+                raise SmtpError(replies.SIEVE_REJECTED.with_text(reason))
             raise SmtpError(replies.MAILBOX_FULL)
         delivered = [r.address for r in local if r not in failed]
         bounced = [r.address for r in failed]
         mailbox = "Spam" if junk else "INBOX"  # filed in Spam for some or all of them
         log_accepted(facts, delivered, bounced, [r.address for r in remote], queue_id, mailbox)
-        await self._after(session, tx, raw, local, failed)
+        await self._after(session, tx, raw, local, failed, rejected)
         return replies.QUEUED
 
     def _received(self, session: Peer, tx: Transaction) -> str:
@@ -153,11 +162,14 @@ class Acceptance:
         raw: bytes,
         received: str,
         junk: frozenset[AccountId] = frozenset(),
+        rejected: dict[str, str] | None = None,
     ) -> list[Recipient]:
-        """Delivers; returns the recipients that could not take the message."""
+        """Delivers; returns the recipients that could not take the message (those a
+        Sieve script refused among them, with the reasons in `rejected`)."""
         statuses = await self.ctx.delivery.deliver(
-            raw, tx.sender, [r.address for r in local], received=received, junk=junk
-        )
+            raw, tx.sender, [r.address for r in local], received=received, junk=junk,
+            rejected=rejected,
+        )  # fmt: skip
         return [r for r in local if statuses.get(r.address) is not DeliveryStatus.DELIVERED]
 
     async def _enqueue(self, tx: Transaction, remote: list[Recipient], raw: bytes) -> int:
@@ -173,6 +185,7 @@ class Acceptance:
         raw: bytes,
         local: list[Recipient],
         failed: list[Recipient],
+        rejected: dict[str, str],
     ) -> None:
         """What follows acceptance and may not fail it: Sent copy and DSNs."""
         try:
@@ -180,7 +193,7 @@ class Acceptance:
                 account = await self.ctx.store.accounts.get_account_by_id(session.account.id)
                 if account is not None and account.save_sent:
                     await self.ctx.delivery.save_copy(account, "\\Sent", raw)
-            reports = [_report(r, r in failed) for r in local]
+            reports = [_report(r, r in failed, rejected.get(r.address)) for r in local]
             wanted = [rep for rep in reports if rep is not None]
             if wanted:
                 await send_report(
@@ -216,9 +229,22 @@ def _date_at(second: int) -> str:
     return email.utils.formatdate(second, localtime=True)
 
 
-def _report(recipient: Recipient, failed: bool) -> ReportRecipient | None:
+def _one_line(text: str) -> str:
+    """A script's reason as one line of ASCII, fit for a reply and a report."""
+    line = " ".join(text.split()).encode("ascii", "replace").decode("ascii")
+    return line[:400] or "rejected by the recipient's rules"
+
+
+def _report(
+    recipient: Recipient, failed: bool, rejection: str | None = None
+) -> ReportRecipient | None:
     notify = recipient.params.notify
     orcpt = recipient.params.orcpt
+    if rejection is not None:  # a Sieve reject after the reply (RFC 5429 §2.1)
+        if notify is not None and "FAILURE" not in notify:
+            return None
+        diagnostic = f"550 5.7.1 {_one_line(rejection)}"
+        return ReportRecipient(recipient.address, "failed", "5.7.1", diagnostic, orcpt=orcpt)
     if failed and (notify is None or "FAILURE" in notify):
         return ReportRecipient(
             recipient.address, "failed", "5.2.2", "552 5.2.2 Mailbox full", orcpt=orcpt

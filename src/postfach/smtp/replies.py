@@ -71,6 +71,7 @@ SPAM = Reply(554, "5.7.1", "Message rejected under suspicion of SPAM")
 NOT_AUTHENTICATED_FOR_DOMAIN = Reply(
     550, "5.7.1", "Sender address rejected: not authenticated for this domain"
 )
+SIEVE_REJECTED = Reply(550, "5.7.1", "Rejected by the recipient's rules")  # text: the reason
 SENDER_AUTH_REFUSED = Reply(550, "5.7.1", "Rejected by sender authentication policy")
 SENDER_AUTH_DEFERRED = Reply(451, "4.4.3", "Sender authentication lookup failed, try again later")
 BAD_CREDENTIALS = Reply(535, "5.7.8", "Authentication credentials invalid")

@@ -19,6 +19,8 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
 - `store.imports` (imports.py): `import_seen` (what imports already copied),
   `import_jobs` (imports the web started).
 - `store.urlauth` (urlauth.py): `urlauth_keys` (RFC 4467 URLAUTH secrets).
+- `store.sieve` (sieve.py, tables in schema_sieve.py): `sieve_scripts`,
+  `sieve_replies` (whom vacation answered), `sieve_redirects` (redirect counts).
 - `store.locks` (locks.py): `locks` (PostgreSQL; SQLite keeps leases on the machine).
 - `store.runtime` (runtime.py): no table of the mail database; a file the
   workers of `serve --workers N` share.
@@ -56,6 +58,7 @@ from postfach.store.mail import MailStore, NewMessage
 from postfach.store.mailboxes import MailboxStore
 from postfach.store.mailing import MailingStore
 from postfach.store.queue import QueueStore
+from postfach.store.sieve import SieveStore
 from postfach.store.signin import SigninStore
 from postfach.store.spam import SpamStore
 from postfach.store.tlsfiles import TlsFilesStore
@@ -94,6 +97,7 @@ class Store(StoreBase):
         self.imports = ImportsStore(self)
         self.signin = SigninStore(self)
         self.urlauth = UrlauthStore(self)
+        self.sieve = SieveStore(self)
 
     @classmethod
     async def connect(cls, url: str, *, migrate: bool = True) -> Store:

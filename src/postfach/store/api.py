@@ -17,6 +17,7 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.imports` (`ImportsApi`): which source messages an import copied already.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
 - `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
+- `store.sieve` (`SieveApi`): Sieve scripts, vacation replies sent, redirect counts.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
 
@@ -74,6 +75,7 @@ from postfach.store.records import (
     Uid,
     WebSession,
 )
+from postfach.store.sieve_api import SieveApi
 from postfach.store.spam_records import SpamSettings, TokenCounts
 
 if TYPE_CHECKING:  # only its type: the runtime file is opened by the store
@@ -96,6 +98,7 @@ __all__ = [
     "OverQuota",
     "QueueApi",
     "RuntimeApi",
+    "SieveApi",
     "SpamApi",
     "StoreApi",
     "UrlauthApi",
@@ -557,5 +560,7 @@ class StoreApi(Protocol):
     def signin(self) -> SigninApi: ...
     @property
     def urlauth(self) -> UrlauthApi: ...
+    @property
+    def sieve(self) -> SieveApi: ...
 
     async def close(self) -> None: ...

@@ -76,6 +76,7 @@ class DeliveryStatus(enum.StrEnum):
     DELIVERED = "delivered"
     UNKNOWN_USER = "unknown user"
     OVER_QUOTA = "over quota"
+    REJECTED = "rejected"  # by the account's Sieve script (reject, ereject)
 
 
 @dataclass(frozen=True, slots=True)
