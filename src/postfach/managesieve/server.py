@@ -26,8 +26,9 @@ from postfach.context import ServerContext
 from postfach.managesieve import responses
 from postfach.managesieve.parser import literal_tail
 from postfach.managesieve.session import Session, SessionEnv, State
-from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline, peer_ip
+from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline
 from postfach.net.listeners import Listener, WireReplies, serve_streams
+from postfach.net.logcontext import SESSION_ID
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.serving import listener_env
 
@@ -52,9 +53,12 @@ async def start_listener(ctx: ServerContext, spec: ListenerSpec) -> Listener:
     """Starts the `managesieve` listener (`postfach.app.App` calls this)."""
 
     async def handle(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: LoginDeadline
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        deadline: LoginDeadline,
+        client_ip: str,
     ) -> None:
-        await Connection(ctx, spec, reader, writer, deadline).run()
+        await Connection(ctx, spec, reader, writer, deadline, client_ip).run()
 
     wire_replies = WireReplies(
         too_many_from_ip=responses.TOO_MANY_CONNECTIONS,
@@ -75,6 +79,7 @@ class Connection:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         deadline: LoginDeadline,
+        client_ip: str,
     ) -> None:
         self.ctx = ctx
         self.writer = writer
@@ -87,8 +92,10 @@ class Connection:
             timeout_reply=responses.TIMEOUT,
             on_timeout=self._timed_out,
         )
-        env = SessionEnv(ctx, spec.name, peer_ip(writer), spec.implicit_tls, self.close)
-        self.session = Session(env, f"{next(_session_ids):x}")
+        # client_ip: the proxied client's when a PROXY header named it (net/proxied.py)
+        env = SessionEnv(ctx, spec.name, client_ip, spec.implicit_tls, self.close)
+        # the wire layer's session id: the one on this connection's log lines
+        self.session = Session(env, SESSION_ID.get() or f"{next(_session_ids):x}")
         self.max_literals = ctx.config.limits.sieve_max_script_size + LITERAL_SLACK
 
     def close(self) -> None:
