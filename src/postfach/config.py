@@ -280,6 +280,9 @@ class LogConfig:
 class MetricsConfig:
     # Bearer token for /metrics besides HTTP basic auth of an admin account; empty: none.
     token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SieveConfig:
     # Redirects (forwards) one account's Sieve scripts may send per hour; past
     # that, a message to redirect is kept in the Inbox instead (and logged).
