@@ -12,6 +12,7 @@ from __future__ import annotations
 import imaplib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,18 +31,32 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cwd
 
 
-def test_domain_dns_uses_public_ports_and_no_autodiscover_srv(tmp_path: Path) -> None:
+def _srv_records(tmp_path: Path, change: Callable[[str], str]) -> tuple[dict[str, str], list[str]]:
     ok(tmp_path, "init", "--data-dir", "D", "--domain", "example.org")
     config = tmp_path / "postfach.toml"
-    text = config.read_text()
-    text = text.replace('imaps = "0.0.0.0:993"', 'imaps = "0.0.0.0:1993"')
-    text = text.replace('submission = "0.0.0.0:587"', 'submission = "0.0.0.0:2587"')
-    text += "\n[public_ports]\nimaps = 993\n"
-    config.write_text(text)
+    config.write_text(change(config.read_text()))
     records = ok(tmp_path, "domain", "dns", "example.org").splitlines()
-    srv = {line.split()[0]: line.split()[-2] for line in records if " SRV " in line}
+    return {line.split()[0]: line.split()[-2] for line in records if " SRV " in line}, records
+
+
+def test_domain_dns_uses_public_ports_and_the_https_listener(tmp_path: Path) -> None:
+    def change(text: str) -> str:
+        text = text.replace('imaps = "0.0.0.0:993"', 'imaps = "0.0.0.0:1993"')
+        text = text.replace('submission = "0.0.0.0:587"', 'submission = "0.0.0.0:2587"')
+        text = text.replace('https = "0.0.0.0:443"', 'https = "0.0.0.0:8443"')
+        return text + "\n[public_ports]\nimaps = 993\nhttps = 443\n"
+
+    srv, records = _srv_records(tmp_path, change)
     assert srv["_imaps._tcp.example.org."] == "993"  # what autoconfig tells, not 1993
     assert srv["_submission._tcp.example.org."] == "2587"  # no public port: the listener's
+    assert srv["_autodiscover._tcp.example.org."] == "443"  # where the https listener answers
+    assert any(line.startswith("autodiscover.example.org. IN CNAME") for line in records)
+
+
+def test_no_autodiscover_srv_without_an_https_listener(tmp_path: Path) -> None:
+    srv, records = _srv_records(
+        tmp_path, lambda text: text.replace('https = "0.0.0.0:443"', 'https = ""')
+    )
     assert "_autodiscover._tcp.example.org." not in srv  # nothing listens on 443
     assert any(line.startswith("autodiscover.example.org. IN CNAME") for line in records)
 
