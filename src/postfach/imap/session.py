@@ -1,9 +1,12 @@
 """One IMAP session: state machine, the command table, and the one error catch.
 
 Invariants (after mox's imapserver):
-- The store commits before it publishes a change; a session learns of other
-  sessions' changes only from its hub queue, and folds them into its
-  `SelectedView` at the end of a command (or at once in IDLE).
+- A command sees every change committed before it began, whichever process or
+  node made it: in the selected state it first catches up from the store (one
+  small query for the mailbox's HIGHESTMODSEQ; the changes since the view's
+  `synced` only when it moved). The hub's changes (this process's at once,
+  other workers' and nodes' later) only say that the view may be behind: the
+  session catches up at the end of a command then, and at once in IDLE.
 - No client I/O is awaited while a store transaction is open: handlers call the
   store, then write.
 - After every await the selected mailbox may have changed under us; handlers
@@ -36,8 +39,14 @@ from postfach.store.api import (
     StoreFull,
     StoreUnavailable,
 )
-from postfach.store.events import Change, ChangeCredentials
-from postfach.store.records import Account
+from postfach.store.events import (
+    Change,
+    ChangeAddUid,
+    ChangeCredentials,
+    ChangeExpunge,
+    ChangeFlags,
+)
+from postfach.store.records import Account, ModSeq
 
 if TYPE_CHECKING:
     from postfach.context import ServerContext
@@ -85,6 +94,7 @@ class Session:
         self.enabled: set[str] = set()
         self.saved_uids: list[int] = []  # SEARCHRES `$` (RFC 5182), as UIDs
         self.pending: list[Change] = []
+        self.dirty = False  # the hub told of a change the view may not hold yet
         self.last_bad = False
         self._exit = ExitStack()
 
@@ -142,6 +152,7 @@ class Session:
 
     def enter_selected(self, view: SelectedView) -> None:
         self.view = view
+        self.dirty = False
         self.state = State.SELECTED
 
     def leave_selected(self) -> None:
@@ -168,12 +179,22 @@ class Session:
     # -- changes from other sessions -------------------------------------------------
 
     def take_changes(self) -> list[Change]:
+        """The changes the hub brought since the last call; those to the selected
+        mailbox past the view's `synced` mark it dirty."""
         changes = self.pending
         self.pending = []
         queue = self.queue
         if queue is not None:
             while not queue.empty():
                 changes.append(queue.get_nowait())
+        view = self.view
+        if view is not None and not self.dirty:
+            self.dirty = any(
+                isinstance(change, ChangeAddUid | ChangeFlags | ChangeExpunge)
+                and change.mailbox_id == view.mailbox_id
+                and change.modseq > view.synced
+                for change in changes
+            )
         return changes
 
     def check_logout(self, changes: list[Change]) -> None:
@@ -187,15 +208,39 @@ class Session:
             ):
                 raise Bye(r.LOGGED_OUT_EVERYWHERE)
 
-    def sync(self, allow_expunge: bool) -> None:
-        """Folds queued changes into the view and writes what the client may now learn."""
-        changes = self.take_changes()
-        self.check_logout(changes)
+    async def catch_up(self) -> None:
+        """Folds in every change committed to the selected mailbox since the view's
+        `synced`: one look at the mailbox row, and the changes only when it moved.
+        A new keyword is announced at once, so the command's own FETCH may show it."""
         view = self.view
         if view is None:
             return
-        for change in changes:
-            view.apply(change)
+        self.dirty = False
+        store = self.ctx.store
+        mailbox = await store.mailboxes.get_mailbox_by_id(view.mailbox_id)
+        if mailbox is None or int(mailbox.highestmodseq) <= view.synced:
+            return  # deleted under us: the command fails on its own
+        since = ModSeq(view.synced)
+        changed = await store.mail.changed_since(view.mailbox_id, since)
+        expunged = await store.mail.expunged_since(view.mailbox_id, since)
+        view.fold(changed, expunged, int(mailbox.highestmodseq))
+        for line in view.keyword_lines():
+            self.conn.write(line)
+
+    async def refresh(self) -> None:
+        """IDLE: catches up while the hub says the view is behind, then reports."""
+        self.check_logout(self.take_changes())
+        while self.dirty:
+            await self.catch_up()
+            self.check_logout(self.take_changes())
+        self.sync(allow_expunge=True)
+
+    def sync(self, allow_expunge: bool) -> None:
+        """Writes what the client may now learn of the changes folded into the view."""
+        self.check_logout(self.take_changes())
+        view = self.view
+        if view is None:
+            return
         for line in view.flush(allow_expunge, self.qresync, self.condstore):
             self.conn.write(line)
 
@@ -247,12 +292,21 @@ class Session:
             if self.state is State.NOT_AUTH:
                 raise No("Log in first")
             raise No(r.WRONG_STATE)
+        if self.state is State.SELECTED and not isinstance(cmd, _LEAVES_VIEW):
+            await self.catch_up()
         text = await handler(self, cmd)
         if self.state is State.SELECTED:
+            self.take_changes()
+            if self.dirty:
+                await self.catch_up()
             self.sync(allow_expunge=not _holds_expunge(cmd))
         elif self.state is State.AUTH:
             self.check_logout(self.take_changes())
         return text
+
+
+# Commands that report nothing of the selected mailbox: they leave it (or the session).
+_LEAVES_VIEW = (c.Logout, c.Select, c.Close, c.Unselect)
 
 
 def _holds_expunge(cmd: c.Command) -> bool:
