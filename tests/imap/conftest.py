@@ -9,10 +9,17 @@ session left over from the test; nothing else a test can change is shared.
 Failed-login throttling is relaxed on this server so that tests with wrong
 passwords cannot lock out the next ones; tests that need another
 configuration start their own with `make_server`.
+
+The shared server runs on SQLite and, when POSTFACH_TEST_PG is set, on
+PostgreSQL too: every test that uses it runs on both (pytest groups them by
+backend, so each server starts once). `other_node` is a second App on the
+same database, for sessions on one mailbox whose changes reach each other
+only through the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +28,7 @@ import pytest
 import pytest_asyncio
 from tests.imap.imapwire import Wire
 
-from harness import TestServer, make_server
+from harness import BACKENDS, TestServer, make_server, run_node
 from postfach.store.records import Account
 
 USER = "a@example.org"
@@ -48,10 +55,25 @@ class IsolatedServer(TestServer):
         return account
 
 
+RELAXED = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+async def shared_imap_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    tmp = tmp_path_factory.mktemp("imap")
+    async with make_server(tmp, request.param, auth=RELAXED) as running:
+        yield running
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
-    relaxed = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
-    async with make_server(tmp_path_factory.mktemp("imap"), auth=relaxed) as running:
+async def other_node(
+    shared_imap_server: TestServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    """A second App on the shared server's database (its own hub, caches and \\Recent)."""
+    url = shared_imap_server.ctx.config.storage.url
+    async with run_node(tmp_path_factory.mktemp("imap-node"), url, auth=RELAXED) as running:
         yield running
 
 
@@ -68,13 +90,12 @@ async def imap(shared_imap_server: TestServer) -> AsyncIterator[TestServer]:
                 await server.ctx.store.accounts.remove_account(address)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
-    """A factory of raw connections: `c = await wire(login=True, select="INBOX")`."""
+@contextlib.asynccontextmanager
+async def _wires(server: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
     opened: list[Wire] = []
 
     async def connect(login: bool = True, select: str | None = None) -> Wire:
-        client = await Wire.connect(imap.host, imap.port("imap"))
+        client = await Wire.connect(server.host, server.port("imap"))
         opened.append(client)
         if login:
             await client.login(USER, PASSWORD)
@@ -82,6 +103,24 @@ async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]
             await client.ok(f"SELECT {select}")
         return client
 
-    yield connect
-    for client in opened:
-        await client.close()
+    try:
+        yield connect
+    finally:
+        for client in opened:
+            await client.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+    """A factory of raw connections: `c = await wire(login=True, select="INBOX")`."""
+    async with _wires(imap) as connect:
+        yield connect
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wire_b(
+    imap: TestServer, other_node: TestServer
+) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+    """Like `wire`, to the other node: `b = await wire_b(select="INBOX")`."""
+    async with _wires(other_node) as connect:
+        yield connect

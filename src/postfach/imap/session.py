@@ -294,6 +294,9 @@ class Session:
             raise No(r.WRONG_STATE)
         if self.state is State.SELECTED and not isinstance(cmd, _LEAVES_VIEW):
             await self.catch_up()
+            # told before the command's own data: a FETCH of a message that
+            # arrived finds its EXISTS before it
+            self.sync(allow_expunge=not _holds_expunge(cmd))
         text = await handler(self, cmd)
         if self.state is State.SELECTED:
             self.take_changes()
