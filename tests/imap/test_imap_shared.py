@@ -8,7 +8,6 @@ before any FETCH shows it (RFC 9051 §7.3.5)."""
 from __future__ import annotations
 
 import pytest
-
 from tests.imap.messages import SIMPLE, literal
 
 SYSTEM = "\\Answered \\Deleted \\Draft \\Flagged \\Seen"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from postfach.imap.grammar import compact_uids
+from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
 from postfach.store.records import Mailbox, MailboxId, MailboxIndex, MessageMeta, Uid
 
 if TYPE_CHECKING:
@@ -213,6 +214,27 @@ class SelectedView:
                 self.pending_expunge.add(int(gone))
         self.highestmodseq = max(self.highestmodseq, modseq)
         self.synced = max(self.synced, modseq)
+
+    def hear(self, change: Change) -> bool:
+        """Takes in at once what the hub told, where that is safe before catching up
+        from the store; True when the view may still be behind (the caller catches up).
+
+        Flags and expunges concern messages the view has and compare MODSEQs per
+        message. A new message only when it is the very next change after `synced`:
+        every lower UID came with an earlier (or this) MODSEQ, so none is skipped."""
+        if not isinstance(change, ChangeAddUid | ChangeFlags | ChangeExpunge):
+            return False
+        if change.mailbox_id != self.mailbox_id or change.modseq <= self.synced:
+            return False
+        if isinstance(change, ChangeFlags):
+            self.set_flags(int(change.uid), change.flags, int(change.modseq), notify=True)
+        elif isinstance(change, ChangeExpunge):
+            self.pending_expunge.update(
+                int(u) for u in change.uids if self.index_of(int(u)) is not None
+            )
+        elif change.modseq == self.synced + 1 and change.uid >= self.uidnext:
+            self.fold([MessageMeta(change.uid, change.modseq, change.flags)], [], self.synced)
+        return True
 
     def set_flags(self, uid: int, flags: frozenset[str], modseq: int, notify: bool) -> bool:
         i = self.index_of(uid)

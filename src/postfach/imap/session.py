@@ -5,8 +5,9 @@ Invariants (after mox's imapserver):
   node made it: in the selected state it first catches up from the store (one
   small query for the mailbox's HIGHESTMODSEQ; the changes since the view's
   `synced` only when it moved). The hub's changes (this process's at once,
-  other workers' and nodes' later) only say that the view may be behind: the
-  session catches up at the end of a command then, and at once in IDLE.
+  other workers' and nodes' later) say that the view may be behind: the
+  session takes in what is safe at once (`SelectedView.hear`), and catches up
+  from the store at the end of the command, or at once in IDLE.
 - No client I/O is awaited while a store transaction is open: handlers call the
   store, then write.
 - After every await the selected mailbox may have changed under us; handlers
@@ -41,10 +42,7 @@ from postfach.store.api import (
 )
 from postfach.store.events import (
     Change,
-    ChangeAddUid,
     ChangeCredentials,
-    ChangeExpunge,
-    ChangeFlags,
 )
 from postfach.store.records import Account, ModSeq
 
@@ -188,13 +186,10 @@ class Session:
             while not queue.empty():
                 changes.append(queue.get_nowait())
         view = self.view
-        if view is not None and not self.dirty:
-            self.dirty = any(
-                isinstance(change, ChangeAddUid | ChangeFlags | ChangeExpunge)
-                and change.mailbox_id == view.mailbox_id
-                and change.modseq > view.synced
-                for change in changes
-            )
+        if view is not None:
+            for change in changes:
+                if view.hear(change):
+                    self.dirty = True
         return changes
 
     def check_logout(self, changes: list[Change]) -> None:
@@ -210,30 +205,27 @@ class Session:
 
     async def catch_up(self) -> None:
         """Folds in every change committed to the selected mailbox since the view's
-        `synced`: one look at the mailbox row, and the changes only when it moved.
+        `synced`: one statement, the mailbox's HIGHESTMODSEQ and what came after.
         A new keyword is announced at once, so the command's own FETCH may show it."""
         view = self.view
         if view is None:
             return
         self.dirty = False
-        store = self.ctx.store
-        mailbox = await store.mailboxes.get_mailbox_by_id(view.mailbox_id)
-        if mailbox is None or int(mailbox.highestmodseq) <= view.synced:
+        news = await self.ctx.store.mail.changes_since(view.mailbox_id, ModSeq(view.synced))
+        if news is None or self.view is not view:
             return  # deleted under us: the command fails on its own
-        since = ModSeq(view.synced)
-        changed = await store.mail.changed_since(view.mailbox_id, since)
-        expunged = await store.mail.expunged_since(view.mailbox_id, since)
-        view.fold(changed, expunged, int(mailbox.highestmodseq))
+        view.fold(news.changed, news.expunged, int(news.highestmodseq))
         for line in view.keyword_lines():
             self.conn.write(line)
 
     async def refresh(self) -> None:
-        """IDLE: catches up while the hub says the view is behind, then reports."""
-        self.check_logout(self.take_changes())
+        """IDLE: reports what the hub told at once, then catches up while the view
+        may be behind, and reports that."""
+        self.sync(allow_expunge=True)
+        await self.conn.flush()
         while self.dirty:
             await self.catch_up()
-            self.check_logout(self.take_changes())
-        self.sync(allow_expunge=True)
+            self.sync(allow_expunge=True)
 
     def sync(self, allow_expunge: bool) -> None:
         """Writes what the client may now learn of the changes folded into the view."""

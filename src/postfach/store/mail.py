@@ -27,6 +27,7 @@ from postfach.store.errors import FlagMode, NotFound, StoreError
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
 from postfach.store.mail_rows import (
     BLOB_DATA,
+    CHANGES_SINCE,
     MAILBOX_BY_ID,
     PREPARED_UIDS,
     SEARCH_TEXT,
@@ -41,6 +42,7 @@ from postfach.store.mail_sql import NewMessage
 from postfach.store.records import (
     AccountId,
     Mailbox,
+    MailboxChanges,
     MailboxId,
     MailboxIndex,
     MessageMeta,
@@ -149,6 +151,18 @@ class MailStore(Role):
             )
             return [Uid(u) for u in rows.scalars()]
 
+    async def changes_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> MailboxChanges | None:
+        rows = await self.fetch(CHANGES_SINCE, mailbox_id=mailbox_id, modseq=modseq)
+        if not rows or rows[0].kind != 0:
+            return None
+        changed = [
+            MessageMeta(Uid(r.uid), ModSeq(r.modseq), parse_flags(r.flags))
+            for r in rows
+            if r.kind == 1
+        ]
+        gone = [Uid(r.uid) for r in rows if r.kind == 2]
+        return MailboxChanges(ModSeq(rows[0].modseq), changed, gone)
+
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         if not uids:
             return []
@@ -160,9 +174,9 @@ class MailStore(Role):
         condition, wanted = mail_sql.uid_filter(uids)
         async with self.read() as conn:
             rows = await conn.execute(
-                STORED_SELECT
-                .where(messages.c.mailbox_id == mailbox_id, condition)
-                .order_by(messages.c.uid)
+                STORED_SELECT.where(messages.c.mailbox_id == mailbox_id, condition).order_by(
+                    messages.c.uid
+                )
             )
             return [to_stored(r) for r in rows if wanted is None or r.uid in wanted]
 
@@ -350,8 +364,7 @@ class MailStore(Role):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    STORED_SELECT
-                    .join(mailboxes, mailboxes.c.id == messages.c.mailbox_id)
+                    STORED_SELECT.join(mailboxes, mailboxes.c.id == messages.c.mailbox_id)
                     .where(mailboxes.c.account_id == account_id, *conditions)
                     .order_by(messages.c.internaldate.desc())
                     .limit(limit)
@@ -404,8 +417,7 @@ class MailStore(Role):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    STORED_SELECT
-                    .where(messages.c.mailbox_id == mailbox_id)
+                    STORED_SELECT.where(messages.c.mailbox_id == mailbox_id)
                     .order_by(messages.c.internaldate.desc(), messages.c.uid.desc())
                     .offset(max(offset, 0))
                     .limit(max(limit, 0))

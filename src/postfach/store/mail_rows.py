@@ -9,7 +9,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Select,
+    bindparam,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 
 from postfach.store.records import (
     AccountId,
@@ -21,10 +30,11 @@ from postfach.store.records import (
     Uid,
 )
 from postfach.store.rules import parse_flags
-from postfach.store.schema import blobs, mailboxes, messages
+from postfach.store.schema import blobs, expunged, mailboxes, messages
 
 __all__ = [
     "BLOB_DATA",
+    "CHANGES_SINCE",
     "MAILBOX_BY_ID",
     "MAILBOX_BY_NAME",
     "PREPARED_UIDS",
@@ -97,9 +107,7 @@ STORED_COLUMNS = (
     blobs.c.parsed,
 )
 # A message row with its blob's parse: what StoredMessage is made of (`to_stored`).
-STORED_SELECT = select(*STORED_COLUMNS).join(
-    blobs, blobs.c.sha256 == messages.c.blob_sha256
-)
+STORED_SELECT = select(*STORED_COLUMNS).join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
 
 
 # Hot look-ups, compiled once and run straight on the driver (StoreBase.fetch).
@@ -110,18 +118,31 @@ MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
 BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
 PREPARED_UIDS = 32
 
+# changes_since: kind 0 the mailbox row, 1 a message past the MODSEQ, 2 an expunged UID.
+_SINCE: BindParameter[int] = bindparam("modseq")
+CHANGES_SINCE: CompoundSelect[Any] = union_all(
+    select(
+        literal_column("0").label("kind"),
+        literal_column("0").label("uid"),
+        mailboxes.c.highestmodseq.label("modseq"),
+        literal_column("''").label("flags"),
+    ).where(mailboxes.c.id == bindparam("mailbox_id")),
+    select(literal_column("1"), messages.c.uid, messages.c.modseq, messages.c.flags).where(
+        messages.c.mailbox_id == bindparam("mailbox_id"), messages.c.modseq > _SINCE
+    ),
+    select(literal_column("2"), expunged.c.uid, expunged.c.modseq, literal_column("''")).where(
+        expunged.c.mailbox_id == bindparam("mailbox_id"), expunged.c.modseq > _SINCE
+    ),
+).order_by("kind", "uid")
+
 
 @functools.cache
 def messages_by_uids(count: int) -> Select[Any]:
     """get_messages for `count` UIDs (bound as u0, u1, ...), built once per count."""
-    return (
-        STORED_SELECT
-        .where(
-            messages.c.mailbox_id == bindparam("mailbox_id"),
-            messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
-        )
-        .order_by(messages.c.uid)
-    )
+    return STORED_SELECT.where(
+        messages.c.mailbox_id == bindparam("mailbox_id"),
+        messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
+    ).order_by(messages.c.uid)
 
 
 # SEARCH FROM/SUBJECT/BODY/TEXT/...: one prepared statement per kind of key.
