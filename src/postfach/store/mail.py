@@ -152,16 +152,21 @@ class MailStore(Role):
             return [Uid(u) for u in rows.scalars()]
 
     async def changes_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> MailboxChanges | None:
-        rows = await self.fetch(CHANGES_SINCE, mailbox_id=mailbox_id, modseq=modseq)
-        if not rows or rows[0].kind != 0:
+        fast = self.db.fastpath
+        rows: list[Any]
+        if fast is not None:
+            rows = fast.changes_since(mailbox_id, modseq)
+        else:
+            rows = await self.fetch(CHANGES_SINCE, mailbox_id=mailbox_id, modseq=modseq)
+        if not rows or rows[0][0] != 0:
             return None
         changed = [
-            MessageMeta(Uid(r.uid), ModSeq(r.modseq), parse_flags(r.flags))
-            for r in rows
-            if r.kind == 1
+            MessageMeta(Uid(uid), ModSeq(m), parse_flags(flags))
+            for kind, uid, m, flags in rows
+            if kind == 1
         ]
-        gone = [Uid(r.uid) for r in rows if r.kind == 2]
-        return MailboxChanges(ModSeq(rows[0].modseq), changed, gone)
+        gone = [Uid(uid) for kind, uid, _, _ in rows if kind == 2]
+        return MailboxChanges(ModSeq(rows[0][2]), changed, gone)
 
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         if not uids:
