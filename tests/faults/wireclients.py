@@ -150,4 +150,3 @@ def run_loops(
     for thread in threads:
         thread.start()
     return threads
-

@@ -12,7 +12,8 @@ configuration start their own with `make_server`.
 
 The shared server runs on SQLite and, when POSTFACH_TEST_PG is set, on
 PostgreSQL too: every test that uses it runs on both (pytest groups them by
-backend, so each server starts once). `other_node` is a second App on the
+backend, so each server starts once, and stops before tests of other
+directories empty the PostgreSQL database). `other_node` is a second App on the
 same database, for sessions on one mailbox whose changes reach each other
 only through the store.
 """
@@ -58,7 +59,7 @@ class IsolatedServer(TestServer):
 RELAXED = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+@pytest_asyncio.fixture(scope="package", loop_scope="session", params=BACKENDS)
 async def shared_imap_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TestServer]:
@@ -67,7 +68,7 @@ async def shared_imap_server(
         yield running
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def other_node(
     shared_imap_server: TestServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TestServer]:

@@ -40,10 +40,7 @@ from postfach.store.api import (
     StoreFull,
     StoreUnavailable,
 )
-from postfach.store.events import (
-    Change,
-    ChangeCredentials,
-)
+from postfach.store.events import Change, ChangeCredentials
 from postfach.store.records import Account, ModSeq
 
 if TYPE_CHECKING:
@@ -291,7 +288,7 @@ class Session:
             self.sync(allow_expunge=not _holds_expunge(cmd))
         text = await handler(self, cmd)
         if self.state is State.SELECTED:
-            self.take_changes()
+            self.check_logout(self.take_changes())
             if self.dirty:
                 await self.catch_up()
             self.sync(allow_expunge=not _holds_expunge(cmd))
