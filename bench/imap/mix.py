@@ -208,8 +208,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="imapbench-") as tmp:
         work = Path(tmp)
         if args.only != "dovecot":
+            # sessions end and start back to back: room for the ones still closing
+            limits = f"max_connections_per_ip = {2 * args.clients + 10}\n"
             proc, port = start_postfach(
-                work, users, fill, workers=args.workers, url=args.storage_url
+                work, users, fill, limits, workers=args.workers, url=args.storage_url
             )
             try:
                 results["postfach"] = measure("postfach", port, proc.pid, args)

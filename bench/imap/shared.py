@@ -105,7 +105,11 @@ def _uids(data: bytes) -> list[int]:
 
 async def shared_session(port: int, user: int, rng: random.Random, tally: Tally) -> int:
     """One session of the shared profile; returns the commands sent."""
-    c = await ImapClient.connect("127.0.0.1", port)
+    try:
+        c = await ImapClient.connect("127.0.0.1", port)
+    except (ImapError, OSError) as exc:
+        tally.add("connection refused", str(exc))
+        return 0
     told = Told(tally)
     try:
         login = b'LOGIN "%s" "%s"' % (user_name(user).encode(), PASSWORD.encode())
