@@ -208,7 +208,9 @@ def start_postfach(
     return serve_postfach(config, data, lambda: wait_imap(port)), port
 
 
-def serve_postfach(config: Path, data: Path, ready: Callable[[], None]) -> subprocess.Popen[bytes]:
+def serve_postfach(
+    config: Path, data: Path, ready: Callable[[], None]
+) -> subprocess.Popen[bytes]:
     """`postfach serve --config CONFIG`, its log in DATA/serve.log, until `ready()`
     returns; a server that does not get there is stopped and its log shown."""
     proc = subprocess.Popen(

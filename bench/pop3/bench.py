@@ -155,20 +155,9 @@ def client_main(args: argparse.Namespace) -> None:
 
 def run_load(port: int, users: list[str], rounds: int) -> list[float]:
     out = subprocess.run(
-        [
-            sys.executable,
-            str(HERE),
-            "--client",
-            "--port",
-            str(port),
-            "--users",
-            ",".join(users),
-            "--rounds",
-            str(rounds),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+        [sys.executable, str(HERE), "--client", "--port", str(port), "--users", ",".join(users),
+         "--rounds", str(rounds)],
+        check=True, capture_output=True, text=True,
     ).stdout
     return [float(x) for x in out.split()]
 
@@ -204,17 +193,8 @@ def start_postfach(
     data.mkdir()
     url = f"sqlite:///{data / 'postfach.db'}"
     listeners = "\n".join(
-        f'{name} = ""'
-        for name in (
-            "smtp",
-            "submission",
-            "submissions",
-            "imap",
-            "imaps",
-            "pop3s",
-            "http",
-            "devices",
-        )
+        f'{name} = ""' for name in
+        ("smtp", "submission", "submissions", "imap", "imaps", "pop3s", "http", "devices")
     )
     config = data / "postfach.toml"
     config.write_text(
@@ -226,8 +206,7 @@ def start_postfach(
     asyncio.run(fill_postfach(url, clients, messages))
     proc = subprocess.Popen(
         [sys.executable, "-m", "postfach", "serve", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "serve.log", "wb"),  # noqa: SIM115
+        stdout=subprocess.DEVNULL, stderr=open(data / "serve.log", "wb"),  # noqa: SIM115
     )
     wait_port(port)
     return proc, port
@@ -321,10 +300,8 @@ def measure(name: str, pid: int, port: int, users: list[str], rounds: int) -> fl
     rates = run_load(port, users, rounds)
     cpu = server_cpu(pid) - cpu
     per_msg = cpu / (rounds * len(users) * MESSAGES[0]) * 1e6
-    print(
-        f"{name:<9} msgs/s per round: {', '.join(f'{r:.0f}' for r in rates)}"
-        f"  median {statistics.median(rates):.0f}  server CPU {per_msg:.0f} us/msg"
-    )
+    print(f"{name:<9} msgs/s per round: {', '.join(f'{r:.0f}' for r in rates)}"
+          f"  median {statistics.median(rates):.0f}  server CPU {per_msg:.0f} us/msg")
     return statistics.median(rates)
 
 
@@ -349,10 +326,8 @@ def main() -> int:
         return 0
     users = [f"user{i}@{DOMAIN}" for i in range(1, args.clients + 1)]
     MESSAGES[0] = args.messages
-    print(
-        f"{args.clients} clients, {args.messages} messages of ~10 KB each, "
-        f"{args.rounds} rounds after a warm-up; {os.cpu_count()} CPUs"
-    )
+    print(f"{args.clients} clients, {args.messages} messages of ~10 KB each, "
+          f"{args.rounds} rounds after a warm-up; {os.cpu_count()} CPUs")
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="pop3bench-") as tmp:
         work = Path(tmp)
@@ -372,13 +347,10 @@ def main() -> int:
                 finally:
                     stop(proc)
     if len(results) == 2:
-        print(
-            f"ratio postfach/dovecot: {results['postfach'] / results['dovecot']:.2f} (goal >= 0.7)"
-        )
-    print(
-        f"reproduce: .venv/bin/python bench/pop3/bench.py --clients {args.clients} "
-        f"--messages {args.messages} --rounds {args.rounds}"
-    )
+        print(f"ratio postfach/dovecot: {results['postfach'] / results['dovecot']:.2f} "
+              "(goal >= 0.7)")
+    print(f"reproduce: .venv/bin/python bench/pop3/bench.py --clients {args.clients} "
+          f"--messages {args.messages} --rounds {args.rounds}")
     return 0
 
 

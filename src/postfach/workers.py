@@ -292,7 +292,9 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         handoff, their_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         handoff.setblocking(False)
-        inherited = {n: s for n, s in self.sockets.items() if n in INHERITED} if index == 0 else {}
+        inherited = (
+            {n: s for n, s in self.sockets.items() if n in INHERITED} if index == 0 else {}
+        )
         spec = WorkerSpec(
             index=index,
             relay_fd=theirs.fileno(),

@@ -84,14 +84,7 @@ class PrivatePostgres:
             " -c max_connections=100"
         )
         self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.base / "log"),
-            "-w",
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w",
             "start",
         )
 

@@ -224,3 +224,4 @@ def test_a_full_disk_gets_4xx_and_no_and_recovers(small_disk: Path, tmp_path: Pa
         conn.close()
     tags = [a.tag for a in accepted] + [back.tag]
     assert _count_subjects(db, tags) == dict.fromkeys(tags, 1)
+

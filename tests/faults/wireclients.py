@@ -150,3 +150,4 @@ def run_loops(
     for thread in threads:
         thread.start()
     return threads
+

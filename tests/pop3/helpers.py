@@ -37,8 +37,7 @@ def login(server: Any, user: str = "a@example.org", password: str = PASSWORD) ->
 def message(n: int, body: bytes = b"") -> bytes:
     return (
         b"From: sender@example.net\r\nTo: a@example.org\r\n"
-        b"Subject: message %d\r\nMessage-ID: <%d@example.net>\r\n\r\n"
-        % (n, n)
+        b"Subject: message %d\r\nMessage-ID: <%d@example.net>\r\n\r\n" % (n, n)
         + (body or b"body of message %d\r\n" % n)
     )
 
@@ -73,7 +72,9 @@ class Wire:
     @classmethod
     async def open(cls, server: Any, listener: str = "pop3") -> Wire:
         ctx = insecure_tls_context() if listener == "pop3s" else None
-        reader, writer = await asyncio.open_connection(server.host, server.port(listener), ssl=ctx)
+        reader, writer = await asyncio.open_connection(
+            server.host, server.port(listener), ssl=ctx
+        )
         wire = cls(reader, writer)
         assert (await wire.line()).startswith(b"+OK")
         return wire

@@ -40,17 +40,13 @@ def corpus(count: int, seed: int = 1939) -> list[bytes]:
     ]
     messages = []
     for n in range(count):
-        filler = b"".join(
-            b"line %d of %d %s\r\n" % (i, n, b"x" * rng.randrange(0, 70))
-            for i in range(rng.choice([1, 5, 40, 400]))
-        )
+        filler = b"".join(b"line %d of %d %s\r\n" % (i, n, b"x" * rng.randrange(0, 70))
+                          for i in range(rng.choice([1, 5, 40, 400])))
         messages.append(
             b"From: Sender <sender@example.net>\r\nTo: <a@example.org>\r\n"
             b"Subject: message %d\r\nMessage-ID: <%d.pop3test@example.net>\r\n"
-            b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\n"
-            % (n, n)
-            + bodies[n % len(bodies)]
-            + filler
+            b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\n" % (n, n)
+            + bodies[n % len(bodies)] + filler
         )
     return messages
 
@@ -66,12 +62,10 @@ async def fill_maildrop(server, *, deliver: bool = True, **settings) -> Counter[
     account = await server.add_user(ADDRESS, PASSWORD, **settings)
     store = server.ctx.store
     if deliver:
-        await asyncio.gather(
-            *(
-                server.ctx.delivery.deliver(raw, "sender@example.net", [ADDRESS])
-                for raw in corpus(COUNT)
-            )
-        )
+        await asyncio.gather(*(
+            server.ctx.delivery.deliver(raw, "sender@example.net", [ADDRESS])
+            for raw in corpus(COUNT)
+        ))
     else:
         inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
         for raw in corpus(COUNT):
@@ -155,7 +149,6 @@ async def test_getmail_downloads_everything_exactly(server, tmp_path, delete):
 
 # -- fetchmail ----------------------------------------------------------------
 
-
 async def fetchmail(server, home: Path, keep: bool) -> tuple[int, str, Counter[bytes]]:
     """fetchmail hands each message to an MDA that writes one file."""
     out = home / "out"
@@ -172,13 +165,7 @@ async def fetchmail(server, home: Path, keep: bool) -> tuple[int, str, Counter[b
     rc.chmod(0o600)
     env = {**os.environ, "HOME": str(home), "FETCHMAILHOME": str(home)}
     code, log = await run(
-        "fetchmail",
-        "-f",
-        str(rc),
-        "--idfile",
-        str(home / "ids"),
-        "-N",
-        "--nosoftbounce",
+        "fetchmail", "-f", str(rc), "--idfile", str(home / "ids"), "-N", "--nosoftbounce",
         env=env,
     )
     return code, log, Counter(p.read_bytes() for p in out.iterdir())

@@ -76,17 +76,12 @@ async def test_dot_stuffing_and_bare_lf(server, account):
     wire = await Wire.open(server)
     await wire.login()
     status = await wire.cmd(b"RETR 1")
-    expected = b"Subject: dots\r\n\r\n.starts with a dot\r\n.\r\n..two\r\nplain\r\n.\r\nend\r\n"
+    expected = (
+        b"Subject: dots\r\n\r\n.starts with a dot\r\n.\r\n..two\r\nplain\r\n.\r\nend\r\n"
+    )
     assert status == b"+OK %d octets\r\n" % (len(expected) - 2)
     assert await wire.body() == [
-        b"Subject: dots",
-        b"",
-        b"..starts with a dot",
-        b"..",
-        b"...two",
-        b"plain",
-        b"..",
-        b"end",
+        b"Subject: dots", b"", b"..starts with a dot", b"..", b"...two", b"plain", b"..", b"end",
     ]
     await wire.close()
 

@@ -107,26 +107,12 @@ async def test_connection_closed_mid_line(server):
 
 
 LINES = st.lists(
-    st.binary(max_size=80)
-    .map(lambda b: b.replace(b"\n", b" ").replace(b"\r", b" "))
-    .filter(lambda b: not b.strip().upper().startswith(b"STLS"))
+    st.binary(max_size=80).map(lambda b: b.replace(b"\n", b" ").replace(b"\r", b" ")).filter(
+        lambda b: not b.strip().upper().startswith(b"STLS")
+    )
     | st.sampled_from(
-        [
-            b"RETR 1",
-            b"TOP 1 3",
-            b"LIST",
-            b"UIDL 1",
-            b"DELE 1",
-            b"RSET",
-            b"AUTH PLAIN",
-            b"*",
-            b"AUTH LOGIN",
-            b"USER a@example.org",
-            b"NOOP",
-            b"CAPA",
-            b"STAT",
-            b"RETR 0",
-        ]
+        [b"RETR 1", b"TOP 1 3", b"LIST", b"UIDL 1", b"DELE 1", b"RSET", b"AUTH PLAIN", b"*",
+         b"AUTH LOGIN", b"USER a@example.org", b"NOOP", b"CAPA", b"STAT", b"RETR 0"]
     ),
     max_size=12,
 )

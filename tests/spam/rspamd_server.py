@@ -36,7 +36,6 @@ class Rspamd:
     password: str
     redis: bool  # learning can work
 
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,7 +69,9 @@ def private_redis(base: Path) -> Iterator[int | None]:
         process.wait(10)
 
 
-def _write_config(base: Path, ports: dict[str, int], password_hash: str, redis: int | None) -> None:
+def _write_config(
+    base: Path, ports: dict[str, int], password_hash: str, redis: int | None
+) -> None:
     override, local = base / "local" / "override.d", base / "local" / "local.d"
     override.mkdir(parents=True)
     local.mkdir(parents=True)

@@ -71,10 +71,9 @@ class Cluster:
         for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
             fields = line.split()
             local, remote = fields[1], fields[2]
-            if (
-                int(local.split(":")[1], 16) == server_port
-                and int(remote.split(":")[1], 16) == local_port
-            ):
+            if int(local.split(":")[1], 16) == server_port and int(
+                remote.split(":")[1], 16
+            ) == local_port:
                 inode = fields[9]
         assert inode, "the server side of the connection is not in /proc/net/tcp"
         deadline = time.monotonic() + 5  # in flight from the supervisor, it is in neither
@@ -396,9 +395,9 @@ def test_sigterm_stops_every_worker(cluster: Cluster) -> None:
     cluster.process.send_signal(signal.SIGTERM)
     assert cluster.process.wait(30) == 0
     for pid in workers:
-        assert (
-            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-        )
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+            f"/proc/{pid}/status"
+        ).read_text()
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -419,16 +418,8 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, workers: str) -> None:
             f'[listeners]\nimap = "127.0.0.1:{port}"\n{off}\n'
         )
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "postfach",
-                "serve",
-                "--config",
-                str(config),
-                "--workers",
-                workers,
-            ],
+            [sys.executable, "-m", "postfach", "serve", "--config", str(config), "--workers",
+             workers],
             capture_output=True,
             text=True,
             timeout=60,

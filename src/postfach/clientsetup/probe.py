@@ -357,7 +357,9 @@ class Probe:
         version: str = "",
         error: ssl.SSLCertVerificationError | None = None,
     ) -> CheckResult:
-        return tls_check(self.target, facts, trusted, self.options.now(), offset, version, error)
+        return tls_check(
+            self.target, facts, trusted, self.options.now(), offset, version, error
+        )
 
     # -- greeting and capabilities -------------------------------------------------------
 

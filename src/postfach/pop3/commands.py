@@ -133,18 +133,6 @@ class BadCommand:
 
 
 Command = (
-    User
-    | Pass
-    | Stat
-    | ListMessages
-    | Retr
-    | Dele
-    | Noop
-    | Rset
-    | Quit
-    | Top
-    | Uidl
-    | Capa
-    | Stls
-    | Auth
+    User | Pass | Stat | ListMessages | Retr | Dele | Noop | Rset | Quit | Top | Uidl | Capa
+    | Stls | Auth
 )

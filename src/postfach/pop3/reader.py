@@ -22,7 +22,6 @@ __all__ = ["BATCH_BYTES", "BATCH_COUNT", "MessageReader"]
 BATCH_COUNT = 256
 BATCH_BYTES = 4 * 1024 * 1024
 
-
 class MessageReader:
     """Reads `prefix + blob` of maildrop entries, prefetching in maildrop order."""
 

@@ -332,7 +332,9 @@ class AccountsStore(Role):
                 )
         except IntegrityError:
             raise AlreadyExists(f"an app password named {name!r} exists already") from None
-        return AppPassword(inserted_id(result), account_id, name, password_hash, now)
+        return AppPassword(
+            inserted_id(result), account_id, name, password_hash, now
+        )
 
     async def list_app_passwords(self, account_id: AccountId) -> list[AppPassword]:
         async with self.read() as conn:

@@ -118,31 +118,24 @@ class RuntimeApi(Protocol):
     def recent_high(self, mailbox_id: int, uidvalidity: int) -> int | None: ...
     def recent_prime(self, mailbox_id: int, uidvalidity: int, high: int) -> None:
         """Sets the first mark of a mailbox unless another worker was first."""
-
     def recent_claim(self, mailbox_id: int, uidvalidity: int, uid: int) -> bool:
         """Raises the mark to `uid`; True when it was below (this caller claimed it)."""
-
     def connection_opened(self, listener: str, ip: str, limit: int) -> bool:
         """Counts a connection in unless `ip` has `limit` open on `listener` already."""
-
     def connection_closed(self, listener: str, ip: str) -> None: ...
     def try_lock(self, name: str, owner: str, ttl: float) -> bool: ...
     def refresh_lock(self, name: str, owner: str, ttl: float) -> bool: ...
     def unlock(self, name: str, owner: str) -> None: ...
     def auth_failures(self, key: str, since: float) -> list[float]:
         """Times of `key`'s failures since `since`, oldest first."""
-
     def auth_fail(self, key: str, at: float, keep: int, forget_before: float) -> None:
         """Records a failure; keeps the newest `keep` of the key and none of any key older than
         `forget_before`."""
-
     def auth_clear(self, key: str) -> None: ...
     def auth_remember(self, user: str, ip: str, at: float) -> None:
         """`user` logged in from `ip` at `at` (the last time counts)."""
-
     def auth_known(self, user: str, ip: str, since: float) -> bool:
         """Whether `user` logged in from `ip` at `since` or later."""
-
     def forget_worker(self, worker: int) -> None:
         """Drops what a worker that died held: its connections and its leases."""
 
@@ -167,7 +160,6 @@ class AccountsApi(Protocol):
     async def list_accounts(self) -> list[Account]: ...
     async def first_account(self) -> Account | None:
         """The account made first (lowest id), or None when there is none."""
-
     async def remove_account(self, address: str) -> None: ...
     async def set_password_hash(self, account_id: AccountId, password_hash: str) -> None:
         """Publishes ChangeCredentials(logout=False)."""
@@ -246,7 +238,6 @@ class MailApi(Protocol):
         """HIGHESTMODSEQ, `changed_since` and `expunged_since` in one statement, so
         from one snapshot; when nothing changed, three index look-ups. None: no
         such mailbox."""
-
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         """Metadata for FETCH, in UID order; unknown UIDs are left out."""
 
@@ -320,33 +311,25 @@ class QueueApi(Protocol):
         ret: str | None = None,
     ) -> int:
         """Queues one message; durable when it returns. Returns the queue ID."""
-
     async def due_domains(self, limit: int = 100) -> list[str]:
         """Domains with recipients due and leased by nobody, longest waiting first."""
-
     async def claim(
         self, owner: str, lease: float, limit: int = 100, domain: str | None = None
     ) -> list[QueueItem]:
         """Takes up to `limit` due recipients (of `domain`, if given) for `lease` seconds."""
-
     async def renew(self, owner: str, recipient_ids: Sequence[int], lease: float) -> int:
         """Extends `owner`'s lease on recipients it is still delivering; returns how many."""
-
     async def message(self, message_id: int) -> QueueMessage | None: ...
     async def finish(self, attempts: Sequence[QueueAttempt]) -> None:
         """Records attempts, all in one transaction. A message none of whose recipients is queued
         any more goes in it too: a node killed right after must not leave it behind."""
-
     async def recipients_of(self, message_id: int) -> list[QueueItem]:
         """Every recipient row of one message, in the order they were queued."""
-
     async def claim_delay_notice(self, message_id: int) -> bool:
         """True exactly once per message: whoever gets it sends the "delayed" report."""
-
     async def entries(self) -> list[QueueEntry]: ...
     async def retry(self, message_id: int | None = None) -> int:
         """Makes queued recipients due now (of one message, or all); returns how many."""
-
     async def delete(self, message_id: int) -> bool: ...
     async def size(self) -> int: ...
 
@@ -366,7 +349,6 @@ class WebSessionsApi(Protocol):
     async def get_web_session(self, session_id: str) -> WebSession | None:
         """The session, if it exists, has not expired and is of the account's current credentials
         generation."""
-
     async def delete_web_session(self, session_id: str) -> None: ...
     async def count_web_sessions(self, account_id: AccountId) -> int: ...
     async def add_admin_token(self, name: str, token: str) -> AdminToken: ...
@@ -433,7 +415,6 @@ class ImportsApi(Protocol):
         self, account_id: AccountId, source: str, folder: str, uidvalidity: int
     ) -> set[int]:
         """UIDs of the source folder (at that UIDVALIDITY) already copied into the account."""
-
     async def remember(
         self,
         account_id: AccountId,
@@ -443,10 +424,8 @@ class ImportsApi(Protocol):
         uids: Sequence[int],
     ) -> None:
         """Notes copied UIDs; noting one twice is harmless."""
-
     async def forget(self, account_id: AccountId, source: str) -> int:
         """Drops what was noted of one source (a fresh import); returns how many rows."""
-
     async def add_job(
         self,
         account_id: AccountId,
@@ -457,13 +436,10 @@ class ImportsApi(Protocol):
         password_enc: str,
     ) -> int:
         """A background IMAP import (the web settings page), queued; returns its id."""
-
     async def jobs(self, account_id: AccountId) -> list[ImportJob]:
         """The account's jobs, newest first."""
-
     async def next_job(self) -> ImportJob | None:
         """Takes the oldest queued job: it is running when it comes back."""
-
     async def update_job(self, job_id: int, **values: Any) -> None: ...
     async def requeue_running(self) -> int:
         """At start: jobs left running by a stopped server are queued again."""

@@ -32,21 +32,16 @@ class GreylistStore(Role):
             async with self.write() as tx:
                 row = (
                     await tx.execute(
-                        select(
-                            greylist.c.first_seen, greylist.c.last_seen, greylist.c.passed
-                        ).where(key)
+                        select(greylist.c.first_seen, greylist.c.last_seen, greylist.c.passed)
+                        .where(key)
                     )
                 ).first()
                 if row is None or row.last_seen < now - expire:
                     await tx.execute(delete(greylist).where(key))
                     await tx.execute(
                         insert(greylist).values(
-                            network=network,
-                            sender=sender,
-                            recipient=recipient,
-                            first_seen=now,
-                            last_seen=now,
-                            passed=delay <= 0,
+                            network=network, sender=sender, recipient=recipient,
+                            first_seen=now, last_seen=now, passed=delay <= 0,
                         )  # fmt: skip
                     )
                     return delay <= 0

@@ -179,9 +179,9 @@ class MailStore(Role):
         condition, wanted = mail_sql.uid_filter(uids)
         async with self.read() as conn:
             rows = await conn.execute(
-                STORED_SELECT.where(messages.c.mailbox_id == mailbox_id, condition).order_by(
-                    messages.c.uid
-                )
+                STORED_SELECT
+                .where(messages.c.mailbox_id == mailbox_id, condition)
+                .order_by(messages.c.uid)
             )
             return [to_stored(r) for r in rows if wanted is None or r.uid in wanted]
 
@@ -369,7 +369,8 @@ class MailStore(Role):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    STORED_SELECT.join(mailboxes, mailboxes.c.id == messages.c.mailbox_id)
+                    STORED_SELECT
+                    .join(mailboxes, mailboxes.c.id == messages.c.mailbox_id)
                     .where(mailboxes.c.account_id == account_id, *conditions)
                     .order_by(messages.c.internaldate.desc())
                     .limit(limit)
@@ -422,7 +423,8 @@ class MailStore(Role):
         async with self.read() as conn:
             rows = (
                 await conn.execute(
-                    STORED_SELECT.where(messages.c.mailbox_id == mailbox_id)
+                    STORED_SELECT
+                    .where(messages.c.mailbox_id == mailbox_id)
                     .order_by(messages.c.internaldate.desc(), messages.c.uid.desc())
                     .offset(max(offset, 0))
                     .limit(max(limit, 0))

@@ -107,7 +107,9 @@ STORED_COLUMNS = (
     blobs.c.parsed,
 )
 # A message row with its blob's parse: what StoredMessage is made of (`to_stored`).
-STORED_SELECT = select(*STORED_COLUMNS).join(blobs, blobs.c.sha256 == messages.c.blob_sha256)
+STORED_SELECT = select(*STORED_COLUMNS).join(
+    blobs, blobs.c.sha256 == messages.c.blob_sha256
+)
 
 
 # Hot look-ups, compiled once and run straight on the driver (StoreBase.fetch).
@@ -139,10 +141,14 @@ CHANGES_SINCE: CompoundSelect[Any] = union_all(
 @functools.cache
 def messages_by_uids(count: int) -> Select[Any]:
     """get_messages for `count` UIDs (bound as u0, u1, ...), built once per count."""
-    return STORED_SELECT.where(
-        messages.c.mailbox_id == bindparam("mailbox_id"),
-        messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
-    ).order_by(messages.c.uid)
+    return (
+        STORED_SELECT
+        .where(
+            messages.c.mailbox_id == bindparam("mailbox_id"),
+            messages.c.uid.in_([bindparam(f"u{i}") for i in range(count)]),
+        )
+        .order_by(messages.c.uid)
+    )
 
 
 # SEARCH FROM/SUBJECT/BODY/TEXT/...: one prepared statement per kind of key.

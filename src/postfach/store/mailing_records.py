@@ -38,7 +38,6 @@ __all__ = [
 QUEUED, SENT, FAILED, BOUNCED = "queued", "sent", "failed", "bounced"
 HOUR, DAY = 3600.0, 86400.0
 
-
 def new_token() -> str:
     """24 lowercase base32 characters: safe in a URL, a local part and a Message-ID."""
     return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()

@@ -50,7 +50,6 @@ __all__ = [
     "unclaim",
 ]
 
-
 def chunks(items: Sequence[Any], size: int = 2000) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

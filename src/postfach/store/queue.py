@@ -61,7 +61,6 @@ __all__ = [
     "queue_recipients",
 ]
 
-
 def _item(row: Any) -> QueueItem:
     notify = frozenset(row.notify.split(",")) if row.notify else None
     orcpt_type, _, orcpt_addr = row.orcpt.partition(";")

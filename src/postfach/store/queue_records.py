@@ -18,7 +18,6 @@ __all__ = [
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
-
 @dataclass(frozen=True, slots=True)
 class NewQueueRecipient:
     address: str

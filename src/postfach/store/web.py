@@ -35,7 +35,6 @@ from postfach.store.schema import accounts, admin_tokens, web_sessions
 
 __all__ = ["AdminToken", "WebSession", "WebSessionStore", "drop_web_sessions", "token_digest"]
 
-
 def token_digest(token: str) -> str:
     """What is stored for a session id or an admin token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

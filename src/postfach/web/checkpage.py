@@ -1,4 +1,4 @@
-""" "Check my mail program settings": the doctor's checks for a signed-in user (R29).
+""""Check my mail program settings": the doctor's checks for a signed-in user (R29).
 
 The page runs `postfach.clientsetup.run_checks` against this server's own settings
 for the user's address — what a mail program would do — and shows each step in
