@@ -116,6 +116,17 @@ async def make_server(
 ) -> AsyncIterator[TestServer]:
     """A running App; keyword arguments override config sections, e.g. auth={...}."""
     url = await storage_url(backend, tmp_path)
+    async with run_node(tmp_path, url, **sections) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def run_node(
+    tmp_path: Path, url: str, **sections: dict[str, Any]
+) -> AsyncIterator[TestServer]:
+    """A running App on the store at `url` as it is: a second node on the database of
+    another makes sessions on two nodes (changes between them travel like between
+    the workers of one server, never at once)."""
     config = config_from_dict(server_config_dict(tmp_path, url, **sections), "test")
     app = App(config)
     await app.start()

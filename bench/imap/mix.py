@@ -12,18 +12,29 @@ time. One session is what a mail program does when it checks mail:
 Each command is one operation; the figure is operations per second over all
 clients (the mailbox size stays constant: what a session appends it expunges).
 The load runs in its own process (uvloop), postfach as `postfach serve
---config` on SQLite in a temporary directory, Dovecot (Debian's
-`dovecot-imapd`) with a private config on loopback.
+--config` on SQLite in a temporary directory (or the database of
+--storage-url), Dovecot (Debian's `dovecot-imapd`) with a private config on
+loopback.
+
+`--profile shared` puts several sessions on one INBOX instead (bench/imap/
+shared.py: clients over --users users, keyword STOREs, LIST, STATUS, APPEND,
+EXPUNGE, a fresh LOGIN per session) and counts protocol errors: NO or BAD
+that should not happen, message numbers never announced, keywords in FETCH
+before FLAGS announced them.
 
     .venv/bin/python bench/imap/mix.py                   # both servers
     .venv/bin/python bench/imap/mix.py --only postfach --seconds 20
     .venv/bin/python bench/imap/mix.py --clients 20 --messages 1000 --rounds 3
+    .venv/bin/python bench/imap/mix.py --profile shared --clients 50 --users 20
+    .venv/bin/python bench/imap/mix.py --only postfach \\
+        --storage-url postgresql://postgres@127.0.0.1/bench   # emptied first!
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -31,7 +42,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,6 +59,8 @@ from servers import (  # noqa: E402
     stop,
     user_name,
 )
+from shared import OPS_PER_SESSION as SHARED_OPS  # noqa: E402
+from shared import Tally, shared_session  # noqa: E402
 
 HERE = Path(__file__).resolve()
 OPS_PER_SESSION = 11
@@ -73,19 +88,22 @@ async def one_session(port: int, user: int, rng: random.Random, messages: int) -
     return OPS_PER_SESSION
 
 
-async def client_loop(port: int, user: int, seconds: float, messages: int) -> int:
-    rng = random.Random(user)
-    deadline = time.perf_counter() + seconds
+async def client_loop(port: int, client: int, args: argparse.Namespace, tally: Tally) -> int:
+    rng = random.Random(client)
+    deadline = time.perf_counter() + args.seconds
     ops = 0
     while time.perf_counter() < deadline:
-        ops += await one_session(port, user, rng, messages)
+        if args.profile == "shared":
+            ops += await shared_session(port, rng.randint(1, args.users), rng, tally)
+        else:
+            ops += await one_session(port, client, rng, args.messages)
     return ops
 
 
-async def load(port: int, clients: int, seconds: float, messages: int) -> float:
+async def load(port: int, args: argparse.Namespace, tally: Tally) -> float:
     start = time.perf_counter()
     counts = await asyncio.gather(
-        *(client_loop(port, i, seconds, messages) for i in range(1, clients + 1))
+        *(client_loop(port, i, args, tally) for i in range(1, args.clients + 1))
     )
     return sum(counts) / (time.perf_counter() - start)
 
@@ -93,25 +111,34 @@ async def load(port: int, clients: int, seconds: float, messages: int) -> float:
 def client_main(args: argparse.Namespace) -> None:
     import uvloop
 
-    rate = uvloop.run(load(args.port, args.clients, args.seconds, args.messages))
-    print(f"{rate:.1f}")
+    tally = Tally()
+    rate = uvloop.run(load(args.port, args, tally))
+    print(json.dumps({"rate": rate, "errors": tally.counts, "examples": tally.examples}))
 
 
-def run_load(port: int, args: argparse.Namespace, seconds: float) -> float:
+def run_load(port: int, args: argparse.Namespace, seconds: float) -> dict[str, Any]:
     cmd = [sys.executable, str(HERE), "--client", "--port", str(port)]
     cmd += ["--clients", str(args.clients), "--seconds", str(seconds)]
-    cmd += ["--messages", str(args.messages)]
+    cmd += ["--messages", str(args.messages), "--profile", args.profile]
+    cmd += ["--users", str(args.users)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return float(out.strip())
+    result: dict[str, Any] = json.loads(out)
+    return result
 
 
 def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> float:
     run_load(port, args, 2.0)  # warm-up: caches, indexes, the auth cache
     rates = []
+    errors: Counter[str] = Counter()
+    examples: dict[str, str] = {}
     cpu = 0.0
     for _ in range(args.rounds):
         before = cpu_seconds(pid)
-        rates.append(run_load(port, args, args.seconds))
+        result = run_load(port, args, args.seconds)
+        rates.append(result["rate"])
+        errors.update(result["errors"])
+        for kind, example in result["examples"].items():
+            examples.setdefault(kind, example)
         cpu += cpu_seconds(pid) - before
     ops = sum(rates) * args.seconds
     print(
@@ -120,6 +147,11 @@ def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> float:
         f" ({cpu / (args.seconds * args.rounds):.2f} cores busy)",
         flush=True,
     )
+    if args.profile == "shared":
+        listed = ", ".join(f"{kind} {n}" for kind, n in errors.most_common()) or "none"
+        print(f"{'':<9} protocol errors in {args.rounds} rounds: {listed}", flush=True)
+        for kind, example in examples.items():
+            print(f"{'':<9}   {kind}: {example}", flush=True)
     return statistics.median(rates)
 
 
@@ -130,6 +162,21 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=["postfach", "dovecot"])
+    parser.add_argument(
+        "--profile",
+        choices=["own", "shared"],
+        default="own",
+        help="own: each client its own INBOX; shared: clients over --users users",
+    )
+    parser.add_argument(
+        "--users", type=int, default=20, help="accounts of the shared profile (default 20)"
+    )
+    parser.add_argument(
+        "--storage-url",
+        default="",
+        help="postfach's database instead of SQLite in a temporary directory; "
+        "a PostgreSQL database is emptied first",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -142,11 +189,15 @@ def main() -> int:
     if args.client:
         client_main(args)
         return 0
+    users = args.users if args.profile == "shared" else args.clients
+    per_session = SHARED_OPS if args.profile == "shared" else OPS_PER_SESSION
     print(
-        f"{args.clients} clients, INBOX of {args.messages} messages (~4 KB) each, "
+        f"{args.profile} profile: {args.clients} clients over {users} users, INBOX of "
+        f"{args.messages} messages (~4 KB) each, "
         f"{args.rounds} rounds of {args.seconds:.0f} s after a warm-up; "
-        f"{os.cpu_count()} CPUs; {OPS_PER_SESSION} commands per session; postfach workers: "
-        f"{args.workers or (os.cpu_count() or 1) + 1}",
+        f"{os.cpu_count()} CPUs; {per_session} commands per session; postfach workers: "
+        f"{args.workers or (os.cpu_count() or 1) + 1}; postfach storage: "
+        f"{args.storage_url.split('@')[-1] or 'SQLite'}",
         flush=True,
     )
 
@@ -157,7 +208,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="imapbench-") as tmp:
         work = Path(tmp)
         if args.only != "dovecot":
-            proc, port = start_postfach(work, args.clients, fill, workers=args.workers)
+            # sessions end and start back to back: room for the ones still closing
+            limits = f"max_connections_per_ip = {2 * args.clients + 10}\n"
+            proc, port = start_postfach(
+                work, users, fill, limits, workers=args.workers, url=args.storage_url
+            )
             try:
                 results["postfach"] = measure("postfach", port, proc.pid, args)
             finally:
@@ -166,7 +221,7 @@ def main() -> int:
             if dovecot_binary() is None:
                 print("dovecot: not installed (apt-get install -y dovecot-imapd); skipped")
             else:
-                proc, port = start_dovecot(work, args.clients, fill)
+                proc, port = start_dovecot(work, users, fill)
                 try:
                     results["dovecot"] = measure("dovecot", port, proc.pid, args)
                 finally:
@@ -175,9 +230,10 @@ def main() -> int:
         ratio = results["postfach"] / results["dovecot"]
         print(f"ratio postfach/dovecot: {ratio:.2f} (goal >= 1.0)")
     print(
-        f"reproduce: .venv/bin/python bench/imap/mix.py --clients {args.clients} "
+        f"reproduce: .venv/bin/python bench/imap/mix.py --profile {args.profile} "
+        f"--clients {args.clients} --users {args.users} "
         f"--messages {args.messages} --seconds {args.seconds:g} --rounds {args.rounds}"
-        f" --workers {args.workers}"
+        f" --workers {args.workers}" + (" --storage-url URL" if args.storage_url else "")
     )
     return 0
 

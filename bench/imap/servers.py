@@ -159,15 +159,30 @@ async def fill_postfach(url: str, users: int, messages: Messages, batch: int = 2
         await store.close()
 
 
+async def empty_postgres(url: str) -> None:
+    """A fresh schema in the bench's PostgreSQL database (all of its data goes)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
 def start_postfach(
-    work: Path, users: int, messages: Messages, limits: str = "", workers: int = 0
+    work: Path, users: int, messages: Messages, limits: str = "", workers: int = 0, url: str = ""
 ) -> tuple[subprocess.Popen[bytes], int]:
     """`postfach serve --config` with only the imap listener and `workers` processes
-    (0: postfach's default, CPU cores + 1); returns (process, port)."""
+    (0: postfach's default, CPU cores + 1) on SQLite under `work`, or on the
+    PostgreSQL database `url` (emptied first); returns (process, port)."""
     port = free_port()
     data = work / "postfach"
     data.mkdir()
-    url = f"sqlite:///{data / 'postfach.db'}"
+    if url.startswith("postgresql"):
+        asyncio.run(empty_postgres(url))
+    else:
+        url = f"sqlite:///{data / 'postfach.db'}"
     off = "\n".join(
         f'{name} = ""'
         for name in (

@@ -9,6 +9,13 @@ session left over from the test; nothing else a test can change is shared.
 Failed-login throttling is relaxed on this server so that tests with wrong
 passwords cannot lock out the next ones; tests that need another
 configuration start their own with `make_server`.
+
+The shared server runs on SQLite and, when POSTFACH_TEST_PG is set, on
+PostgreSQL too: every test that uses it runs on both (pytest groups them by
+backend, so each server starts once, and stops before tests of other
+directories empty the PostgreSQL database). `other_node` is a second App on the
+same database, for sessions on one mailbox whose changes reach each other
+only through the store.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import pytest
 import pytest_asyncio
 from tests.imap.imapwire import Wire
 
-from harness import BACKENDS, TestServer, make_server
+from harness import BACKENDS, TestServer, make_server, run_node
 from postfach.store.records import Account
 
 USER = "a@example.org"
@@ -52,47 +59,28 @@ class IsolatedServer(TestServer):
 RELAXED = {"max_failures": 10_000, "address_max_failures": 10_000, "user_max_failures": 10_000}
 
 
-@contextlib.asynccontextmanager
-async def imap_server_on(
-    backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestServer]:
-    """The IMAP test server on one store backend ("sqlite" or "postgresql")."""
-    async with make_server(tmp_path_factory.mktemp("imap"), backend, auth=RELAXED) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def shared_imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestServer]:
-    async with imap_server_on("sqlite", tmp_path_factory) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
-async def backend_imap_server(
+@pytest_asyncio.fixture(scope="package", loop_scope="session", params=BACKENDS)
+async def shared_imap_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[TestServer]:
-    """Like `shared_imap_server`, once on SQLite and once on PostgreSQL (when
-    POSTFACH_TEST_PG is set), for the tests that must hold on both stores. Per
-    module: the PostgreSQL one is gone before other tests reset that database."""
-    async with imap_server_on(request.param, tmp_path_factory) as running:
+    tmp = tmp_path_factory.mktemp("imap")
+    async with make_server(tmp, request.param, auth=RELAXED) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def other_node(
+    shared_imap_server: TestServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    """A second App on the shared server's database (its own hub, caches and \\Recent)."""
+    url = shared_imap_server.ctx.config.storage.url
+    async with run_node(tmp_path_factory.mktemp("imap-node"), url, auth=RELAXED) as running:
         yield running
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def imap(shared_imap_server: TestServer) -> AsyncIterator[TestServer]:
-    async for server in _isolated(shared_imap_server):
-        yield server
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def imap_any(backend_imap_server: TestServer) -> AsyncIterator[TestServer]:
-    """`imap` on each backend."""
-    async for server in _isolated(backend_imap_server):
-        yield server
-
-
-async def _isolated(shared: TestServer) -> AsyncIterator[TestServer]:
-    server = IsolatedServer(shared.app)
+    server = IsolatedServer(shared_imap_server.app)
     server.added = []
     await server.add_user(USER, PASSWORD)
     try:
@@ -103,25 +91,12 @@ async def _isolated(shared: TestServer) -> AsyncIterator[TestServer]:
                 await server.ctx.store.accounts.remove_account(address)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
-    """A factory of raw connections: `c = await wire(login=True, select="INBOX")`."""
-    async for connect in _wires(imap):
-        yield connect
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def wire_any(imap_any: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
-    """`wire` on each backend."""
-    async for connect in _wires(imap_any):
-        yield connect
-
-
-async def _wires(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+@contextlib.asynccontextmanager
+async def _wires(server: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
     opened: list[Wire] = []
 
     async def connect(login: bool = True, select: str | None = None) -> Wire:
-        client = await Wire.connect(imap.host, imap.port("imap"))
+        client = await Wire.connect(server.host, server.port("imap"))
         opened.append(client)
         if login:
             await client.login(USER, PASSWORD)
@@ -129,6 +104,38 @@ async def _wires(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire
             await client.ok(f"SELECT {select}")
         return client
 
-    yield connect
-    for client in opened:
-        await client.close()
+    try:
+        yield connect
+    finally:
+        for client in opened:
+            await client.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wire(imap: TestServer) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+    """A factory of raw connections: `c = await wire(login=True, select="INBOX")`."""
+    async with _wires(imap) as connect:
+        yield connect
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wire_b(
+    imap: TestServer, other_node: TestServer
+) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+    """Like `wire`, to the other node: `b = await wire_b(select="INBOX")`."""
+    async with _wires(other_node) as connect:
+        yield connect
+
+
+# Every IMAP test runs on both backends now (shared_imap_server is parametrised);
+# the names the extension tests were written with stay as aliases.
+@pytest_asyncio.fixture(loop_scope="session")
+async def imap_any(imap: TestServer) -> AsyncIterator[TestServer]:
+    yield imap
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wire_any(
+    wire: Callable[..., Awaitable[Wire]],
+) -> AsyncIterator[Callable[..., Awaitable[Wire]]]:
+    yield wire

@@ -10,6 +10,7 @@ import asyncio
 import re
 import statistics
 
+import pytest
 from tests.imap.conftest import USER
 
 from postfach.store.blobs import prepare_blob
@@ -56,6 +57,10 @@ async def noop_gaps(client, stop: asyncio.Event) -> list[float]:
 
 
 async def test_heavy_commands_leave_the_worker_to_other_sessions(imap, wire):
+    if imap.ctx.store.dialect != "sqlite":
+        # the event loop's fairness is the IMAP layer's, whatever the backend; on
+        # PostgreSQL the fill and the heavy commands alone take most of a minute
+        pytest.skip("measured on SQLite")
     await fill(imap, MESSAGES)
     heavy = await wire(select="INBOX")
     other = await wire()

@@ -8,14 +8,7 @@ Every expected line here is what a private Dovecot 2.3 answered to the same comm
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-import pytest_asyncio
-from tests.imap.conftest import imap_server_on
 from tests.imap.messages import literal
-
-from harness import BACKENDS, TestServer
 
 ROUTED = (
     b"From: <@route:user@domain>\r\nTo: undisclosed:;\r\nCc: user2: blah@domain1.org;\r\n"
@@ -25,15 +18,6 @@ COMMENTED = (
     b"From: <user-from (comment)@ (comment) domain.org>\r\nSubject: Re: foo\r\n"
     b"Message-ID: <m2@x>\r\n\r\nbody\r\n"
 )
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
-async def shared_imap_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestServer]:
-    """These answers involve the store (search text, the kept parse): both backends."""
-    async with imap_server_on(request.param, tmp_path_factory) as running:
-        yield running
 
 
 def message(sender: str, subject: str, extra: str = "") -> bytes:

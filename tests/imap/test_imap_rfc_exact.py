@@ -5,14 +5,8 @@ room, Dovecot's answer; status texts are ours)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-import pytest_asyncio
-from tests.imap.conftest import imap_server_on
 from tests.imap.messages import literal
-
-from harness import BACKENDS, TestServer
 
 PLAIN = b"From: a@example.org\r\nSubject: x\r\n\r\nhello\r\n"
 QP = (
@@ -36,15 +30,6 @@ async def filled(wire, *messages: bytes):
         await c.ok(b"APPEND INBOX " + literal(data))
     await c.ok("SELECT INBOX")
     return c
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
-async def shared_imap_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestServer]:
-    """These answers involve the store (search text, the kept parse): both backends."""
-    async with imap_server_on(request.param, tmp_path_factory) as running:
-        yield running
 
 
 def modseq_of(line: str) -> int:

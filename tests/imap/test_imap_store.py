@@ -18,7 +18,12 @@ async def filled(wire, n=3):
 
 async def test_store_modes(wire):
     c = await filled(wire)
-    assert await c.ok("STORE 1 +FLAGS (\\Seen $Label1)") == ["* 1 FETCH (FLAGS (\\Seen $Label1))"]
+    assert await c.ok("STORE 1 +FLAGS (\\Seen $Label1)") == [
+        "* FLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen $Label1)",  # a new keyword
+        "* OK [PERMANENTFLAGS (\\Answered \\Deleted \\Draft \\Flagged \\Seen $Label1 \\*)]"
+        " Flags permitted",
+        "* 1 FETCH (FLAGS (\\Seen $Label1))",
+    ]
     assert await c.ok("STORE 1 -FLAGS $Label1") == ["* 1 FETCH (FLAGS (\\Seen))"]
     assert await c.ok("STORE 1:2 FLAGS (\\Flagged)") == [
         "* 1 FETCH (FLAGS (\\Flagged))",

@@ -8,7 +8,7 @@ import pytest
 
 from postfach.store import AlreadyExists, NotFound, OverQuota, Store
 from postfach.store.events import ChangeAddUid, ChangeExpunge, ChangeFlags
-from postfach.store.records import Pop3Delete, SpecialUse, Uid
+from postfach.store.records import MailboxId, Pop3Delete, SpecialUse, Uid
 
 MSG = (
     b"From: Alice <alice@example.net>\r\nTo: bob@example.org\r\n"
@@ -397,3 +397,32 @@ async def test_expunge_frees_quota_and_only_unreferenced_blobs(store: Store) -> 
     assert (await store.accounts.get_account_by_id(account.id)).used_bytes == 0  # type: ignore[union-attr]
     many = [Uid(u) for u in range(1, 700)]
     assert await store.mail.delete_messages(trash.id, many) == []
+
+
+async def test_changes_since_in_one_snapshot(store: Store) -> None:
+    """What an IMAP session reads before each command: HIGHESTMODSEQ, the messages
+    changed or added since a MODSEQ, and the UIDs expunged since."""
+    account = await _account(store)
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    for _ in range(3):
+        await store.mail.append(inbox.id, MSG)
+    start = (await store.mailboxes.get_mailbox_by_id(inbox.id)).highestmodseq  # type: ignore[union-attr]
+    quiet = await store.mail.changes_since(inbox.id, start)
+    assert quiet is not None and (quiet.highestmodseq, quiet.changed, quiet.expunged) == (
+        start,
+        [],
+        [],
+    )
+    await store.mail.store_flags(inbox.id, [Uid(1)], "add", frozenset({"$Work", "\\Deleted"}))
+    await store.mail.expunge(inbox.id)
+    await store.mail.store_flags(inbox.id, [Uid(2)], "add", frozenset({"\\Seen"}))
+    await store.mail.append(inbox.id, MSG, frozenset({"$Later"}))
+    news = await store.mail.changes_since(inbox.id, start)
+    assert news is not None and news.highestmodseq == start + 4
+    assert [(m.uid, m.flags) for m in news.changed] == [
+        (2, frozenset({"\\Seen"})),
+        (4, frozenset({"$Later"})),
+    ]
+    assert news.expunged == [1]
+    assert await store.mail.changes_since(MailboxId(999_999), start) is None

@@ -4,12 +4,16 @@ Three parallel lists, index = sequence number - 1: UIDs (ascending), flag
 sets (interned, so 100,000 messages share a handful of frozensets) and
 modseqs. Keywords compare case-insensitively (RFC 3501 §9 rule 2: the first
 spelling seen in the mailbox is the one used); \\Recent is per session
-(`recent.py`) and shown only to IMAP4rev1 sessions. Changes from the store
-hub are folded in with `apply`; they become untagged responses only in
-`flush`, which each command calls at its end (and IDLE at once). Expunges
-wait in `pending_expunge` until a command that may announce them (never
-during non-UID FETCH, STORE or SEARCH), so sequence numbers never move under
-the client's feet.
+(`recent.py`) and shown only to IMAP4rev1 sessions.
+
+`synced` is the mailbox's HIGHESTMODSEQ up to which every committed change
+is in the view. The session catches up from the store (`fold`, the changes
+read since `synced`) at the start of a command; they become untagged
+responses only in `flush`, which each command calls at its end (and IDLE at
+once). Expunges wait in `pending_expunge` until a command that may announce
+them (never during non-UID FETCH, STORE or SEARCH), so sequence numbers never
+move under the client's feet. A keyword new to the view is announced with
+FLAGS and PERMANENTFLAGS (`keyword_lines`) before any FETCH shows it.
 """
 
 from __future__ import annotations
@@ -20,18 +24,30 @@ from typing import TYPE_CHECKING
 
 from postfach.imap.grammar import compact_uids
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
-from postfach.store.records import Mailbox, MailboxId, MailboxIndex, MessageMeta
+from postfach.store.records import Mailbox, MailboxId, MailboxIndex, MessageMeta, Uid
 
 if TYPE_CHECKING:
     from postfach.context import RecentMarks
 
-__all__ = ["SelectedView", "format_flags"]
+__all__ = ["SYSTEM_FLAGS", "SelectedView", "format_flags", "select_flag_lines"]
+
+SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
 
 
 def format_flags(flags: frozenset[str]) -> bytes:
     """`(\\Seen $Junk)`: system flags first, in a stable order."""
     ordered = sorted(flags, key=lambda f: (f == "\\*", not f.startswith("\\"), f.lower()))
     return ("(" + " ".join(ordered) + ")").encode("utf-8", "replace")
+
+
+def select_flag_lines(keywords: set[str], readonly: bool) -> list[bytes]:
+    """`* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]`, as SELECT sends them."""
+    flags = format_flags(SYSTEM_FLAGS | keywords)
+    permanent = b"()" if readonly else format_flags(SYSTEM_FLAGS | keywords | {"\\*"})
+    return [
+        b"* FLAGS " + flags + b"\r\n",
+        b"* OK [PERMANENTFLAGS " + permanent + b"] Flags permitted\r\n",
+    ]
 
 
 @dataclass(slots=True)
@@ -53,6 +69,8 @@ class SelectedView:
     tracker: RecentMarks | None = None  # None: \Recent not shown (IMAP4rev2)
     claims: bool = False  # claims new arrivals as its recent messages (read-write)
     junk: bool = False  # the Spam folder (special-use \\Junk): moves out of it teach
+    synced: int = 0  # every change up to this HIGHESTMODSEQ is in the view
+    announced_keywords: int = 0  # keywords the client was told of with FLAGS
     _interned: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     _spelling: dict[str, str] = field(default_factory=dict)  # keyword.lower() -> as stored
     _lowered: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
@@ -61,6 +79,8 @@ class SelectedView:
 
     @classmethod
     def load(cls, mailbox: Mailbox, index: MailboxIndex, readonly: bool) -> SelectedView:
+        """The view of `index`, read after the mailbox row `mailbox`: every change
+        up to the row's HIGHESTMODSEQ is in the index (later ones may be too)."""
         view = cls(
             mailbox.id,
             mailbox.name,
@@ -79,6 +99,8 @@ class SelectedView:
             view.uidnext = max(view.uidnext, view.uids[-1] + 1)
             view.highestmodseq = max(view.highestmodseq, max(view.modseqs))
         view.announced_exists = len(view.uids)
+        view.synced = int(mailbox.highestmodseq)
+        view.announced_keywords = len(view._spelling)
         view.junk = mailbox.special_use == "\\Junk"
         return view
 
@@ -171,24 +193,48 @@ class SelectedView:
 
     # -- folding changes in ----------------------------------------------------
 
-    def apply(self, change: Change) -> None:
-        """Folds one committed change in; duplicates (our own, or seen at SELECT) are ignored."""
-        if isinstance(change, ChangeAddUid):
-            if change.mailbox_id == self.mailbox_id and change.uid >= self.uidnext:
-                self.uids.append(int(change.uid))
-                self.flags.append(self.intern(change.flags))
-                self.modseqs.append(int(change.modseq))
-                self.uidnext = int(change.uid) + 1
-                self.highestmodseq = max(self.highestmodseq, int(change.modseq))
-                self._arrived(int(change.uid))
-        elif isinstance(change, ChangeFlags):
-            if change.mailbox_id == self.mailbox_id:
-                self.set_flags(int(change.uid), change.flags, int(change.modseq), notify=True)
-        elif isinstance(change, ChangeExpunge) and change.mailbox_id == self.mailbox_id:
-            for uid in change.uids:
-                if self.index_of(int(uid)) is not None:
-                    self.pending_expunge.add(int(uid))
-            self.highestmodseq = max(self.highestmodseq, int(change.modseq))
+    def fold(self, changed: list[MessageMeta], expunged: list[Uid], modseq: int) -> None:
+        """Folds in what the store holds since `synced`: messages whose MODSEQ is
+        higher (new ones and changed flags, ascending by UID) and UIDs expunged
+        since, read after the mailbox row said HIGHESTMODSEQ `modseq`. What the
+        view has already (its own changes, or seen at SELECT) is left alone."""
+        for meta in changed:
+            uid = int(meta.uid)
+            if self.index_of(uid) is not None:
+                self.set_flags(uid, meta.flags, int(meta.modseq), notify=True)
+            elif uid >= self.uidnext:
+                self.uids.append(uid)
+                self.flags.append(self.intern(meta.flags))
+                self.modseqs.append(int(meta.modseq))
+                self.uidnext = uid + 1
+                self.highestmodseq = max(self.highestmodseq, int(meta.modseq))
+                self._arrived(uid)
+        for gone in expunged:
+            if self.index_of(int(gone)) is not None:
+                self.pending_expunge.add(int(gone))
+        self.highestmodseq = max(self.highestmodseq, modseq)
+        self.synced = max(self.synced, modseq)
+
+    def hear(self, change: Change) -> bool:
+        """Takes in at once what the hub told, where that is safe before catching up
+        from the store; True when the view may still be behind (the caller catches up).
+
+        Flags and expunges concern messages the view has and compare MODSEQs per
+        message. A new message only when it is the very next change after `synced`:
+        every lower UID came with an earlier (or this) MODSEQ, so none is skipped."""
+        if not isinstance(change, ChangeAddUid | ChangeFlags | ChangeExpunge):
+            return False
+        if change.mailbox_id != self.mailbox_id or change.modseq <= self.synced:
+            return False
+        if isinstance(change, ChangeFlags):
+            self.set_flags(int(change.uid), change.flags, int(change.modseq), notify=True)
+        elif isinstance(change, ChangeExpunge):
+            self.pending_expunge.update(
+                int(u) for u in change.uids if self.index_of(int(u)) is not None
+            )
+        elif change.modseq == self.synced + 1 and change.uid >= self.uidnext:
+            self.fold([MessageMeta(change.uid, change.modseq, change.flags)], [], self.synced)
+        return True
 
     def set_flags(self, uid: int, flags: frozenset[str], modseq: int, notify: bool) -> bool:
         i = self.index_of(uid)
@@ -202,11 +248,22 @@ class SelectedView:
         return True
 
     def own_flags(self, metas: list[MessageMeta]) -> None:
-        """Flags this session stored; it reports them itself (or not, for .SILENT)."""
+        """Flags this session stored; it reports them itself (or not, for .SILENT).
+        One STORE takes one MODSEQ: right after `synced`, nothing else came between."""
         for m in metas:
             self.set_flags(int(m.uid), m.flags, int(m.modseq), notify=False)
+        if metas and int(metas[0].modseq) == self.synced + 1:
+            self.synced += 1
 
     # -- announcing ----------------------------------------------------------------
+
+    def keyword_lines(self) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS again when a keyword appeared since the client was
+        last told (RFC 9051 §7.3.5): before any FETCH that shows it."""
+        if len(self._spelling) == self.announced_keywords:
+            return []
+        self.announced_keywords = len(self._spelling)
+        return select_flag_lines(self.keywords(), self.readonly)
 
     def take_expunged(self) -> list[tuple[int, int]]:
         """Removes pending expunges; returns (sequence number at announcement, uid) in order.
@@ -230,7 +287,7 @@ class SelectedView:
 
     def flush(self, allow_expunge: bool, qresync: bool, condstore: bool) -> list[bytes]:
         """The untagged responses that bring the client up to date, as lines."""
-        out: list[bytes] = []
+        out = self.keyword_lines()
         if allow_expunge and self.pending_expunge:
             expunged = self.take_expunged()
             if expunged and qresync:

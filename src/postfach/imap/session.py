@@ -1,9 +1,13 @@
 """One IMAP session: state machine, the command table, and the one error catch.
 
 Invariants (after mox's imapserver):
-- The store commits before it publishes a change; a session learns of other
-  sessions' changes only from its hub queue, and folds them into its
-  `SelectedView` at the end of a command (or at once in IDLE).
+- A command sees every change committed before it began, whichever process or
+  node made it: in the selected state it first catches up from the store (one
+  small query for the mailbox's HIGHESTMODSEQ; the changes since the view's
+  `synced` only when it moved). The hub's changes (this process's at once,
+  other workers' and nodes' later) say that the view may be behind: the
+  session takes in what is safe at once (`SelectedView.hear`), and catches up
+  from the store at the end of the command, or at once in IDLE.
 - No client I/O is awaited while a store transaction is open: handlers call the
   store, then write.
 - After every await the selected mailbox may have changed under us; handlers
@@ -39,7 +43,7 @@ from postfach.store.api import (
     StoreUnavailable,
 )
 from postfach.store.events import Change, ChangeCredentials
-from postfach.store.records import Account
+from postfach.store.records import Account, ModSeq
 
 if TYPE_CHECKING:
     from postfach.context import ServerContext
@@ -88,6 +92,7 @@ class Session:
         self.saved_uids: list[int] = []  # SEARCHRES `$` (RFC 5182), as UIDs
         self.contexts = UpdateContexts()  # RFC 5267 SEARCH/SORT RETURN (UPDATE)
         self.pending: list[Change] = []
+        self.dirty = False  # the hub told of a change the view may not hold yet
         self.last_bad = False
         self._exit = ExitStack()
 
@@ -145,6 +150,7 @@ class Session:
 
     def enter_selected(self, view: SelectedView) -> None:
         self.view = view
+        self.dirty = False
         self.state = State.SELECTED
 
     def leave_selected(self) -> None:
@@ -177,12 +183,19 @@ class Session:
     # -- changes from other sessions -------------------------------------------------
 
     def take_changes(self) -> list[Change]:
+        """The changes the hub brought since the last call; those to the selected
+        mailbox past the view's `synced` mark it dirty."""
         changes = self.pending
         self.pending = []
         queue = self.queue
         if queue is not None:
             while not queue.empty():
                 changes.append(queue.get_nowait())
+        view = self.view
+        if view is not None:
+            for change in changes:
+                if view.hear(change):
+                    self.dirty = True
         return changes
 
     def check_logout(self, changes: list[Change]) -> None:
@@ -196,15 +209,36 @@ class Session:
             ):
                 raise Bye(r.LOGGED_OUT_EVERYWHERE)
 
-    def sync(self, allow_expunge: bool) -> None:
-        """Folds queued changes into the view and writes what the client may now learn."""
-        changes = self.take_changes()
-        self.check_logout(changes)
+    async def catch_up(self) -> None:
+        """Folds in every change committed to the selected mailbox since the view's
+        `synced`: one statement, the mailbox's HIGHESTMODSEQ and what came after.
+        A new keyword is announced at once, so the command's own FETCH may show it."""
         view = self.view
         if view is None:
             return
-        for change in changes:
-            view.apply(change)
+        self.dirty = False
+        news = await self.ctx.store.mail.changes_since(view.mailbox_id, ModSeq(view.synced))
+        if news is None or self.view is not view:
+            return  # deleted under us: the command fails on its own
+        view.fold(news.changed, news.expunged, int(news.highestmodseq))
+        for line in view.keyword_lines():
+            self.conn.write(line)
+
+    async def refresh(self) -> None:
+        """IDLE: reports what the hub told at once, then catches up while the view
+        may be behind, and reports that."""
+        self.sync(allow_expunge=True)
+        await self.conn.flush()
+        while self.dirty:
+            await self.catch_up()
+            self.sync(allow_expunge=True)
+
+    def sync(self, allow_expunge: bool) -> None:
+        """Writes what the client may now learn of the changes folded into the view."""
+        self.check_logout(self.take_changes())
+        view = self.view
+        if view is None:
+            return
         if allow_expunge and self.contexts and view.pending_expunge:
             for line in self.contexts.expunging(view):  # before EXPUNGE renumbers
                 self.conn.write(line)
@@ -267,13 +301,25 @@ class Session:
             if self.state is State.NOT_AUTH:
                 raise No("Log in first")
             raise No(r.WRONG_STATE)
+        if self.state is State.SELECTED and not isinstance(cmd, _LEAVES_VIEW):
+            await self.catch_up()
+            # told before the command's own data: a FETCH of a message that
+            # arrived finds its EXISTS before it
+            self.sync(allow_expunge=not _holds_expunge(cmd))
         text = await handler(self, cmd)
         if self.state is State.SELECTED:
+            self.check_logout(self.take_changes())
+            if self.dirty:
+                await self.catch_up()
             self.sync(allow_expunge=not _holds_expunge(cmd))
             await self.refresh_contexts()
         elif self.state is State.AUTH:
             self.check_logout(self.take_changes())
         return text
+
+
+# Commands that report nothing of the selected mailbox: they leave it (or the session).
+_LEAVES_VIEW = (c.Logout, c.Select, c.Close, c.Unselect)
 
 
 def _holds_expunge(cmd: c.Command) -> bool:

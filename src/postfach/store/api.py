@@ -62,6 +62,7 @@ from postfach.store.records import (
     Domain,
     ImportJob,
     Mailbox,
+    MailboxChanges,
     MailboxId,
     MailboxIndex,
     MailboxStatus,
@@ -243,6 +244,10 @@ class MailApi(Protocol):
 
     async def changed_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> list[MessageMeta]: ...
     async def expunged_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> list[Uid]: ...
+    async def changes_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> MailboxChanges | None:
+        """HIGHESTMODSEQ, `changed_since` and `expunged_since` in one statement, so
+        from one snapshot; when nothing changed, three index look-ups. None: no
+        such mailbox."""
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         """Metadata for FETCH, in UID order; unknown UIDs are left out."""
 

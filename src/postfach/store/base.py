@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, event, insert, select, update
+from sqlalchemy import CompoundSelect, Select, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -244,7 +244,7 @@ class StoreBase:
             async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 
-    async def fetch(self, stmt: Select[Any], **params: Any) -> list[Any]:
+    async def fetch(self, stmt: Select[Any] | CompoundSelect[Any], **params: Any) -> list[Any]:
         """Runs a prepared SELECT straight on the driver: one trip for the whole
         result, no per-row SQLAlchemy processing. `stmt` is built once (module
         level) with bindparam()s; rows come back as named tuples of its columns.
@@ -260,7 +260,7 @@ class StoreBase:
                 rows = await driver.fetch(sql, *args)
         return [row_type(*row) for row in rows]
 
-    def _compiled(self, stmt: Select[Any]) -> tuple[str, list[str], Any]:
+    def _compiled(self, stmt: Select[Any] | CompoundSelect[Any]) -> tuple[str, list[str], Any]:
         key = (id(stmt), self.dialect)
         hit = _COMPILED.get(key)
         if hit is None:

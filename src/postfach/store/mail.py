@@ -27,6 +27,7 @@ from postfach.store.errors import FlagMode, NotFound, StoreError
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
 from postfach.store.mail_rows import (
     BLOB_DATA,
+    CHANGES_SINCE,
     MAILBOX_BY_ID,
     PREPARED_UIDS,
     STORED_COLUMNS,
@@ -39,6 +40,7 @@ from postfach.store.mail_sql import NewMessage
 from postfach.store.records import (
     AccountId,
     Mailbox,
+    MailboxChanges,
     MailboxId,
     MailboxIndex,
     MessageMeta,
@@ -148,6 +150,23 @@ class MailStore(Role):
                 .order_by(expunged.c.uid)
             )
             return [Uid(u) for u in rows.scalars()]
+
+    async def changes_since(self, mailbox_id: MailboxId, modseq: ModSeq) -> MailboxChanges | None:
+        fast = self.db.fastpath
+        rows: list[Any]
+        if fast is not None:
+            rows = fast.changes_since(mailbox_id, modseq)
+        else:
+            rows = await self.fetch(CHANGES_SINCE, mailbox_id=mailbox_id, modseq=modseq)
+        if not rows or rows[0][0] != 0:
+            return None
+        changed = [
+            MessageMeta(Uid(uid), ModSeq(m), parse_flags(flags))
+            for kind, uid, m, flags in rows
+            if kind == 1
+        ]
+        gone = [Uid(uid) for kind, uid, _, _ in rows if kind == 2]
+        return MailboxChanges(ModSeq(rows[0][2]), changed, gone)
 
     async def get_messages(self, mailbox_id: MailboxId, uids: Sequence[Uid]) -> list[StoredMessage]:
         if not uids:

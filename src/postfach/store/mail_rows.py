@@ -9,7 +9,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Select,
+    bindparam,
+    literal_column,
+    select,
+    union_all,
+)
 
 from postfach.store.records import (
     AccountId,
@@ -21,10 +29,11 @@ from postfach.store.records import (
     Uid,
 )
 from postfach.store.rules import parse_flags
-from postfach.store.schema import blobs, mailboxes, messages
+from postfach.store.schema import blobs, expunged, mailboxes, messages
 
 __all__ = [
     "BLOB_DATA",
+    "CHANGES_SINCE",
     "MAILBOX_BY_ID",
     "MAILBOX_BY_NAME",
     "PREPARED_UIDS",
@@ -91,6 +100,23 @@ MAILBOX_BY_NAME = select(mailboxes).where(
 MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
 BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
 PREPARED_UIDS = 32
+
+# changes_since: kind 0 the mailbox row, 1 a message past the MODSEQ, 2 an expunged UID.
+_SINCE: BindParameter[int] = bindparam("modseq")
+CHANGES_SINCE: CompoundSelect[Any] = union_all(
+    select(
+        literal_column("0").label("kind"),
+        literal_column("0").label("uid"),
+        mailboxes.c.highestmodseq.label("modseq"),
+        literal_column("''").label("flags"),
+    ).where(mailboxes.c.id == bindparam("mailbox_id")),
+    select(literal_column("1"), messages.c.uid, messages.c.modseq, messages.c.flags).where(
+        messages.c.mailbox_id == bindparam("mailbox_id"), messages.c.modseq > _SINCE
+    ),
+    select(literal_column("2"), expunged.c.uid, expunged.c.modseq, literal_column("''")).where(
+        expunged.c.mailbox_id == bindparam("mailbox_id"), expunged.c.modseq > _SINCE
+    ),
+).order_by("kind", "uid")
 
 
 @functools.cache

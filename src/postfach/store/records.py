@@ -28,6 +28,7 @@ __all__ = [
     "Domain",
     "Mailbox",
     "MailboxId",
+    "MailboxChanges",
     "MailboxIndex",
     "MailboxStatus",
     "MessageMeta",
@@ -168,6 +169,17 @@ class MailboxIndex:
 
     def __len__(self) -> int:
         return len(self.uids)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxChanges:
+    """What changed in a mailbox since a MODSEQ, as of one moment: its HIGHESTMODSEQ
+    then, the messages with a higher MODSEQ (new or with changed flags, in UID
+    order) and the UIDs expunged since."""
+
+    highestmodseq: ModSeq
+    changed: list[MessageMeta]
+    expunged: list[Uid]
 
 
 @dataclass(frozen=True, slots=True)

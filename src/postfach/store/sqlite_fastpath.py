@@ -128,6 +128,18 @@ class WriteGate:
             os.close(self._fd)
 
 
+# store.mail.changes_since (mail_rows.CHANGES_SINCE): kind 0 the mailbox row,
+# 1 a message past the MODSEQ, 2 an expunged UID.
+_CHANGES_SINCE = (
+    "SELECT 0, 0, highestmodseq, '' FROM mailboxes WHERE id = :mailbox"
+    " UNION ALL SELECT 1, uid, modseq, flags FROM messages"
+    " WHERE mailbox_id = :mailbox AND modseq > :modseq"
+    " UNION ALL SELECT 2, uid, modseq, '' FROM expunged"
+    " WHERE mailbox_id = :mailbox AND modseq > :modseq"
+    " ORDER BY 1, 2"
+)
+
+
 class SqliteFastPath:
     """The fast path's one connection and thread, and the flock on the file."""
 
@@ -135,7 +147,21 @@ class SqliteFastPath:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-fastpath")
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self.gate = WriteGate(path)
+
+    def changes_since(self, mailbox_id: int, modseq: int) -> list[tuple[int, int, int, str]]:
+        """What an IMAP session reads before each command, on the event loop: a
+        statement of three index look-ups costs less than the hop to a thread (as
+        with the runtime file). In WAL mode a reader does not wait for the writer."""
+        with translated():
+            if self._reader is None:
+                conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA query_only=ON")
+                conn.execute("PRAGMA busy_timeout=5000")
+                self._reader = conn
+            rows = self._reader.execute(_CHANGES_SINCE, {"mailbox": mailbox_id, "modseq": modseq})
+            return rows.fetchall()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -210,6 +236,10 @@ class SqliteFastPath:
                 self.gate.release()
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
         def _close() -> None:
             if self._conn is not None:
                 self._conn.close()

@@ -23,6 +23,7 @@ from postfach.imap.selected import SelectedView
 from postfach.imap.structure import bodystructure, envelope
 from postfach.message import BodyPart, ParsedMessage, decode_part_body, find_part, section_bytes
 from postfach.message.decode import IDENTITY_ENCODINGS, KNOWN_ENCODINGS, InvalidEncoding
+from postfach.store.api import NotFound
 from postfach.store.records import ModSeq, StoredMessage, Uid
 
 if TYPE_CHECKING:
@@ -185,7 +186,10 @@ async def _fetch_batch(
             continue  # expunged by another session, not yet announced
         parse = parsed.of(message) if needs_parse else None
         item = Item(s, message, parse, blobs.get(message.blob_sha256))
-        rendered = [await _item(s, view, i, item, att) for att in items]
+        try:
+            rendered = [await _item(s, view, i, item, att) for att in items]
+        except NotFound:
+            continue  # expunged since it was read, and its blob freed with it
         s.conn.write(b"* %d FETCH (" % (i + 1) + b" ".join(rendered) + b")\r\n")
 
 

@@ -12,15 +12,13 @@ from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail, wire_name
-from postfach.imap.selected import SelectedView, format_flags
+from postfach.imap.selected import SelectedView, select_flag_lines
 from postfach.store.records import Mailbox, MailboxIndex, ModSeq
 
 if TYPE_CHECKING:
     from postfach.imap.session import Session
 
 __all__ = ["check", "close", "idle", "select", "unselect"]
-
-SYSTEM_FLAGS = frozenset({"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"})
 
 
 async def select(s: Session, cmd: c.Select) -> str:
@@ -69,10 +67,8 @@ async def _index(s: Session, mailbox: Mailbox) -> tuple[Mailbox, MailboxIndex]:
 
 def _write_select_data(s: Session, view: SelectedView) -> None:
     write = s.conn.write
-    flags = format_flags(SYSTEM_FLAGS | view.keywords())
-    write(r.untagged(b"FLAGS " + flags))
-    permanent = b"()" if view.readonly else format_flags(SYSTEM_FLAGS | view.keywords() | {"\\*"})
-    write(r.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted"))
+    for line in select_flag_lines(view.keywords(), view.readonly):
+        write(line)
     write(r.untagged(f"{len(view)} EXISTS"))
     if not s.rev2:
         write(r.untagged(f"{len(view.recent)} RECENT"))
@@ -153,7 +149,7 @@ async def idle(s: Session, cmd: c.Idle) -> str:
             )
             if getter in finished:
                 s.add_pending(getter.result())
-                s.sync(allow_expunge=True)
+                await s.refresh()
                 await s.refresh_contexts()
                 await s.conn.flush()
             else:

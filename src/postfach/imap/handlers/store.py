@@ -40,6 +40,8 @@ async def store(s: Session, cmd: c.Store) -> str:
         view.mailbox_id, uids, mode, _spelled(view, cmd.flags, mode), unchanged
     )
     view.own_flags(changed)
+    for line in view.keyword_lines():  # a new keyword: FLAGS before the FETCH showing it
+        s.conn.write(line)
     changed_uids = {int(m.uid) for m in changed}
     failed_uids = {int(u) for u in failed}
     for i in indexes:
