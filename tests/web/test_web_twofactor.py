@@ -13,7 +13,7 @@ import time
 import pyotp
 from sqlalchemy import select
 
-from postfach.store.schema import recovery_codes
+from postfach.store.schema_access import recovery_codes
 
 from .webhelpers import PASSWORD, csrf_of, page_csrf, sign_in
 

@@ -1,9 +1,8 @@
 """Sans-IO IMAP command parser: bytes in, typed commands out (RFC 9051 §9 ABNF).
 
-Framing and parsing are two pure steps. The connection reads a line and asks
-`literal_suffix(line)` whether it ends in a literal announcement (`{n}`,
-`{n+}` or `~{n}`); if so it reads (after `+ ` for a synchronizing literal) the
-n octets and the next line, and repeats. The complete command, literals
+Framing and parsing are two pure steps. The connection asks `literal_suffix(line)`
+whether a line ends in a literal (`{n}`, `{n+}` or `~{n}`); if so it reads (after
+`+ ` for a synchronizing literal) the n octets and the next line, and repeats. The complete command, literals
 inline, goes to `parse_command`, which returns a `Command` or raises
 `BadSyntax` carrying the tag (when one could be read) and a reason for `BAD`.
 """
@@ -22,7 +21,6 @@ from postfach.imap.returnparse import catenate_parts, optional_return
 from postfach.imap.searchparse import search_key_list, search_program, sort_criteria
 
 __all__ = ["BadSyntax", "command_name", "literal_suffix", "parse_command"]
-
 
 _LITERAL_AT_END = re.compile(rb"(~?)\{(\d{1,20})(\+?)\}\r?\n\Z")
 

@@ -16,14 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postfach.store.base import Role
 from postfach.store.records import AccountId, PendingLogin, SecondFactor, SeenLogin
-from postfach.store.schema import pending_logins, recovery_codes, second_factors, seen_logins
+from postfach.store.schema_access import (
+    pending_logins,
+    recovery_codes,
+    second_factors,
+    seen_logins,
+)
 from postfach.store.web import token_digest
 
 __all__ = ["SigninStore"]
 
 
 class SigninStore(Role):
-    """See `SigninApi` (store/api.py)."""
+    """See `SigninApi` (store/access_api.py)."""
 
     # -- the second factor ---------------------------------------------------
     async def second_factor(self, account_id: AccountId) -> SecondFactor | None:

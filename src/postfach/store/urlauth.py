@@ -15,13 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from postfach.store.base import Role
 from postfach.store.records import AccountId, MailboxId
-from postfach.store.schema import urlauth_keys
+from postfach.store.schema_access import urlauth_keys
 
 __all__ = ["UrlauthStore"]
 
 
 class UrlauthStore(Role):
-    """See `UrlauthApi` (store/api.py)."""
+    """See `UrlauthApi` (store/access_api.py)."""
 
     async def urlauth_key(self, mailbox_id: MailboxId) -> bytes | None:
         async with self.read() as conn:

@@ -31,7 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from postfach.store.base import Role, inserted_id
 from postfach.store.errors import AlreadyExists, NotFound
 from postfach.store.records import AccountId, AdminToken, WebSession
-from postfach.store.schema import accounts, admin_tokens, web_sessions
+from postfach.store.schema import accounts
+from postfach.store.schema_access import admin_tokens, web_sessions
 
 __all__ = ["AdminToken", "WebSession", "WebSessionStore", "drop_web_sessions", "token_digest"]
 
@@ -53,7 +54,7 @@ def _session(row: Any) -> WebSession:
 
 
 class WebSessionStore(Role):
-    """Browser sessions and admin tokens; see `WebSessionsApi` (store/api.py)."""
+    """Browser sessions and admin tokens; see `WebSessionsApi` (store/access_api.py)."""
 
     # -- browser sessions ----------------------------------------------------
     async def create_web_session(
