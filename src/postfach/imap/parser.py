@@ -2,9 +2,9 @@
 
 Framing and parsing are two pure steps. The connection asks `literal_suffix(line)`
 whether a line ends in a literal (`{n}`, `{n+}` or `~{n}`); if so it reads (after
-`+ ` for a synchronizing literal) the n octets and the next line, and repeats. The complete command, literals
-inline, goes to `parse_command`, which returns a `Command` or raises
-`BadSyntax` carrying the tag (when one could be read) and a reason for `BAD`.
+`+ ` for a synchronizing literal) the n octets and the next line, and repeats.
+The complete command, literals inline, goes to `parse_command`: a `Command`, or
+`BadSyntax` with the tag (when one could be read) and a reason for `BAD`.
 """
 
 from __future__ import annotations
