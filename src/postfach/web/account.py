@@ -40,12 +40,11 @@ from postfach.web.sessions import (
     begin_session,
     current_user,
     end_session,
-    login_token,
     page,
     read_form,
     safe_next,
     same_origin,
-    set_login_cookie,
+    signin_form,
     tokens_match,
 )
 from postfach.web.twofactor import ask_for_code
@@ -68,13 +67,7 @@ async def home(request: Request) -> Response:
 
 
 def _login_page(request: Request, error: str = "", status: int = 200) -> Response:
-    token = login_token(request)
-    response = render(
-        request, "login.html", status=status, error=error, csrf=token,
-        next=safe_next(request.query_params.get("next", "/mail")),
-    )  # fmt: skip
-    set_login_cookie(request, response, token)
-    return response
+    return signin_form(request, "login.html", error, status)
 
 
 async def login_form(request: Request) -> Response:

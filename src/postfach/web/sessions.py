@@ -30,7 +30,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from postfach.store.records import Account
 from postfach.store.web import WebSession
-from postfach.web.common import client_ip, context
+from postfach.web.common import client_ip, context, render
 
 __all__ = [
     "LOGIN_COOKIE",
@@ -45,6 +45,7 @@ __all__ = [
     "page",
     "read_form",
     "safe_next",
+    "signin_form",
     "same_origin",
     "set_login_cookie",
     "set_private_cookie",
@@ -162,6 +163,17 @@ def login_token(request: Request) -> str:
 
 def set_login_cookie(request: Request, response: Response, token: str) -> None:
     _cookie(request, response, LOGIN_COOKIE, token, 3600)
+
+
+def signin_form(request: Request, template: str, error: str = "", status: int = 200) -> Response:
+    """A page of the sign-in steps: its double-submit token in the form and the cookie."""
+    token = login_token(request)
+    response = render(
+        request, template, status=status, error=error, csrf=token,
+        next=safe_next(request.query_params.get("next", "/mail")),
+    )  # fmt: skip
+    set_login_cookie(request, response, token)
+    return response
 
 
 def safe_next(target: str) -> str:

@@ -36,13 +36,12 @@ from postfach.web.sessions import (
     action,
     begin_session,
     drop_private_cookie,
-    login_token,
     page,
     read_form,
     safe_next,
     same_origin,
-    set_login_cookie,
     set_private_cookie,
+    signin_form,
     tokens_match,
 )
 
@@ -71,13 +70,7 @@ def _quote(target: str) -> str:
 
 
 def _code_page(request: Request, error: str = "", status: int = 200) -> Response:
-    token = login_token(request)
-    response = render(
-        request, "login_code.html", status=status, error=error, csrf=token,
-        next=safe_next(request.query_params.get("next", "/mail")),
-    )  # fmt: skip
-    set_login_cookie(request, response, token)
-    return response
+    return signin_form(request, "login_code.html", error, status)
 
 
 async def code_form(request: Request) -> Response:
