@@ -122,7 +122,11 @@ def start(
     )
     ports = {name: free_port() for name in ("imap", "pop3", "smtp")}
     off = "\n".join(
-        f'{n} = ""' for n in ("submission", "submissions", "imaps", "pop3s", "http", "devices")
+        f'{n} = ""'
+        for n in (
+            "submission", "submissions", "imaps", "pop3s", "http", "https", "devices",
+            "managesieve",
+        )
     )
     data = work / f"workers{workers}"
     data.mkdir()

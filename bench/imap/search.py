@@ -198,7 +198,8 @@ def write_config(data: Path, url: str, port: int) -> Path:
     off = "\n".join(
         f'{name} = ""'
         for name in (
-            "smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http", "devices"
+            "smtp", "submission", "submissions", "imaps", "pop3", "pop3s", "http", "https",
+            "devices", "managesieve",
         )
     )
     config = data / "postfach.toml"

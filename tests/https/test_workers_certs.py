@@ -23,7 +23,10 @@ def test_every_worker_serves_a_replaced_certificate(tmp_path):
     asyncio.run(prepare_user(url, "ann@example.org", PASSWORD))
     data = tmp_path / "data"
     https = free_port()
-    off = "\n".join(f'{n} = ""' for n in ("smtp", "submission", "imap", "pop3", "pop3s", "devices"))
+    off = "\n".join(
+        f'{n} = ""'
+        for n in ("smtp", "submission", "imap", "pop3", "pop3s", "devices", "managesieve")
+    )
     config = tmp_path / "postfach.toml"
     config.write_text(
         f'[server]\nhostname = "{NAME}"\ndata_dir = "{data}"\n[storage]\nurl = "{url}"\n'

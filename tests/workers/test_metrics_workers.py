@@ -39,6 +39,8 @@ imaps = ""
 pop3 = ""
 pop3s = ""
 http = "127.0.0.1:0"
+https = ""
+managesieve = ""
 [auth]
 allow_plaintext = true
 [log]

@@ -57,7 +57,10 @@ class Node:
 def start_node(base: Path, name: str, extra: str) -> Node:
     folder = base / name
     folder.mkdir()
-    off = "\n".join(f'{n} = ""' for n in ("submissions", "pop3", "pop3s", "imaps", "devices"))
+    off = "\n".join(
+        f'{n} = ""'
+        for n in ("submissions", "pop3", "pop3s", "imaps", "devices", "https", "managesieve")
+    )
     config = folder / "postfach.toml"
     config.write_text(
         f'[server]\nhostname = "mail.example.org"\ndata_dir = "{folder / "data"}"\n'

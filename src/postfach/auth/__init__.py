@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -26,10 +27,12 @@ from postfach.auth.authlog import AuthEvent, log_auth
 from postfach.auth.passwords import normalize_app_password, verify_password
 from postfach.auth.throttle import MemoryBook, RuntimeBook, Throttle
 from postfach.config import AuthConfig
-from postfach.store.api import StoreApi
+from postfach.store.api import StoreApi, StoreError
 from postfach.store.records import Account, AccountId
 
 __all__ = ["AuthFailure", "AuthResult", "Authenticator"]
+
+log = logging.getLogger(__name__)
 
 PROTOCOLS = frozenset({"imap", "managesieve", "pop3", "smtp", "web"})
 
@@ -150,7 +153,10 @@ class Authenticator:
         if len(self._noted) > 100_000:
             self._noted.clear()
         self._noted[key] = now
-        await self._store.signin.note_login(account_id, protocol, ip, app_password)
+        try:
+            await self._store.signin.note_login(account_id, protocol, ip, app_password)
+        except StoreError:  # a list for the Sessions page: never a reason to refuse a login
+            log.warning("could not note a %s sign-in of account %s", protocol, account_id)
 
     def _key(self, address: str, secret: str, protocol: str) -> bytes:
         message = f"{protocol}\x00{address}\x00{secret}".encode("utf-8", "surrogatepass")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from postfach.store.base import Role
@@ -199,22 +201,17 @@ class SigninStore(Role):
     async def note_login(
         self, account_id: AccountId, protocol: str, ip: str, app_password: str | None
     ) -> None:
+        """One row per account, protocol, address and credential; an upsert, since
+        two nodes may note the same one at once."""
         now = time.time()
-        key = and_(
-            seen_logins.c.account_id == account_id,
-            seen_logins.c.protocol == protocol,
-            seen_logins.c.ip == ip[:64],
-            seen_logins.c.app_password == (app_password or ""),
-        )
+        dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        row = dialect_insert(seen_logins).values(
+            account_id=account_id, protocol=protocol, ip=ip[:64],
+            app_password=app_password or "", first_seen=now, last_seen=now,
+        )  # fmt: skip
+        key = ["account_id", "protocol", "ip", "app_password"]
         async with self.write() as tx:
-            result = await tx.execute(update(seen_logins).where(key).values(last_seen=now))
-            if not result.rowcount:
-                await tx.execute(
-                    insert(seen_logins).values(
-                        account_id=account_id, protocol=protocol, ip=ip[:64],
-                        app_password=app_password or "", first_seen=now, last_seen=now,
-                    )
-                )  # fmt: skip
+            await tx.execute(row.on_conflict_do_update(index_elements=key, set_={"last_seen": now}))
 
     async def seen_logins(self, account_id: AccountId, since: float) -> list[SeenLogin]:
         async with self.write() as tx:  # old rows go as they are listed
