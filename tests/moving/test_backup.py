@@ -25,6 +25,15 @@ def config_file(directory: Path, url: str) -> Path:
     return path
 
 
+def live_with_user(tmp_path: Path, url: str) -> Path:
+    """The config of a live store at `url` with example.org and USER, made by the CLI."""
+    live = config_file(tmp_path / "live", url)
+    ok(tmp_path, "domain", "add", "example.org", "--config", str(live))
+    ok(tmp_path, "user", "add", USER, "--config", str(live), "--password-stdin",
+       stdin="pw-long-enough\n")  # fmt: skip
+    return live
+
+
 async def sender(
     port: int, client: int, acked: list[tuple[str, float]], stop: asyncio.Event
 ) -> None:
@@ -100,18 +109,7 @@ async def test_backup_under_smtp_load_restores_every_acknowledged_message(
 
 async def test_a_damaged_backup_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'live' / 'postfach.db'}"
-    live = config_file(tmp_path / "live", url)
-    ok(tmp_path, "domain", "add", "example.org", "--config", str(live))
-    ok(
-        tmp_path,
-        "user",
-        "add",
-        USER,
-        "--config",
-        str(live),
-        "--password-stdin",
-        stdin="pw-long-enough\n",
-    )
+    live = live_with_user(tmp_path, url)
     store = await Store.connect(url)
     try:
         account = await store.accounts.get_account(USER)
@@ -136,18 +134,7 @@ async def test_a_damaged_backup_is_refused(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not on PATH")
 async def test_postgresql_backup_by_pg_dump_restores_the_same_store(tmp_path: Path) -> None:
     await reset_postgres(PG_URL)
-    live = config_file(tmp_path / "live", PG_URL)
-    ok(tmp_path, "domain", "add", "example.org", "--config", str(live))
-    ok(
-        tmp_path,
-        "user",
-        "add",
-        USER,
-        "--config",
-        str(live),
-        "--password-stdin",
-        stdin="pw-long-enough\n",
-    )
+    live = live_with_user(tmp_path, PG_URL)
     store = await Store.connect(PG_URL)
     try:
         account = await store.accounts.get_account(USER)

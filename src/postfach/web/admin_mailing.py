@@ -29,7 +29,7 @@ from postfach.mailing.api import BounceBoxSettings, MailingError, RelayStatus
 from postfach.mailing.relays import RelayConfigError, RelaySettings
 from postfach.mailing.vault import VaultError
 from postfach.web.admin_pages import admin_action, admin_page
-from postfach.web.common import render
+from postfach.web.common import render, whole_number
 from postfach.web.mailing_api import mailing_of, scrub
 from postfach.web.mailing_campaigns import STATES, runs_of
 from postfach.web.sessions import User
@@ -42,8 +42,8 @@ _ERRORS = (MailingError, RelayConfigError, VaultError, ValueError)
 
 
 def _int(value: object, default: int = 0) -> int:
-    text = str(value or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else default
+    """A number typed into a form field, spaces around it forgiven."""
+    return whole_number(str(value or "").strip(), default)
 
 
 def _room(status: RelayStatus, now: float) -> dict[str, object]:

@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse
 
 from postfach.context import ServerContext
 
-__all__ = ["TEMPLATES", "client_ip", "context", "render"]
+__all__ = ["TEMPLATES", "client_ip", "context", "render", "whole_number"]
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -31,6 +31,13 @@ def client_ip(request: Request) -> str:
     """The client's address (web.forwarded applies X-Forwarded-For and Forwarded
     from proxy.trusted)."""
     return request.client.host if request.client else "unknown"
+
+
+def whole_number(value: object, default: int = 0) -> int:
+    """A form or query value that is a plain decimal number of at most nine digits
+    (no sign, no spaces: it fits every column), else `default`."""
+    text = "" if value is None else str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else default
 
 
 def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:

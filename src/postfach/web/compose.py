@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from postfach.sending import SendRefused, own_addresses, send
 from postfach.store.records import Account, Mailbox, SpecialUse, StoredMessage, Uid
-from postfach.web.common import client_ip, context, render
+from postfach.web.common import client_ip, context, render, whole_number
 from postfach.web.drafting import (
     Draft,
     FileAttachment,
@@ -49,11 +49,6 @@ __all__ = ["routes"]
 
 MAX_FILES = 50
 _DRAFT_FLAGS = frozenset({"\\Draft", "\\Seen"})
-
-
-def _int(value: object) -> int:
-    text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
 async def _folder(request: Request, account: Account, name: str) -> Mailbox | None:
@@ -108,7 +103,7 @@ async def compose_form(request: Request, user: User) -> Response:
     if "draft" in params:
         drafts = await _drafts(request, user.account)
         found = await _stored(
-            request, user.account, drafts.name if drafts else "", _int(params["draft"])
+            request, user.account, drafts.name if drafts else "", whole_number(params["draft"])
         )
         if found is None:
             return RedirectResponse("/mail/compose", status_code=303)
@@ -119,7 +114,7 @@ async def compose_form(request: Request, user: User) -> Response:
         hidden["draft_uid"] = str(stored.uid)
     for kind in ("reply", "forward"):
         if kind in params:
-            found = await _stored(request, user.account, box, _int(params[kind]))
+            found = await _stored(request, user.account, box, whole_number(params[kind]))
             if found is None:
                 return RedirectResponse("/mail/compose", status_code=303)
             mailbox, stored, raw = found
@@ -172,7 +167,7 @@ async def _compose(request: Request, user: User, form: FormData) -> Response:
         sender, text("to"), text("cc"), text("bcc"), text("subject"), text("body"),
         text("in_reply_to"), text("references"), tuple(attachments),
     )  # fmt: skip
-    draft_uid = _int(form.get("draft_uid"))
+    draft_uid = whole_number(form.get("draft_uid"))
     if form.get("do") == "send":
         recipients = [*header_addresses(draft.to), *header_addresses(draft.cc),
                       *header_addresses(draft.bcc)]  # fmt: skip
@@ -222,7 +217,7 @@ async def _attachments(
         uid, _, rest = str(ref).partition(":")
         number, _, box = rest.partition(":")
         part = parse_part(number)
-        stored = await _stored(request, account, box, _int(uid)) if part else None
+        stored = await _stored(request, account, box, whole_number(uid)) if part else None
         content = attachment_bytes(stored[1], stored[2], part) if stored and part else None
         if content is not None:
             data, content_type, name = content
@@ -267,7 +262,7 @@ async def _mark_origin(request: Request, account: Account, form: FormData) -> No
     kind = str(form.get("origin_kind", ""))
     flag = {"reply": "\\Answered", "forward": "$Forwarded"}.get(kind)
     mailbox = await _folder(request, account, str(form.get("origin_box", "")))
-    uid = _int(form.get("origin_uid"))
+    uid = whole_number(form.get("origin_uid"))
     if flag and mailbox is not None and uid:
         await context(request).store.mail.store_flags(
             mailbox.id, [Uid(uid)], "add", frozenset({flag})

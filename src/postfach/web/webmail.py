@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from postfach.spam.training import learn_from_filing
 from postfach.store.api import FlagMode
 from postfach.store.records import Mailbox, MessageMeta, SpecialUse, StoredMessage, Uid
-from postfach.web.common import context, render
+from postfach.web.common import context, render, whole_number
 from postfach.web.mailview import attachment_bytes, message_view, parse_part, summary
 from postfach.web.policy import page_policy
 from postfach.web.sanitize import frame_document
@@ -82,24 +82,18 @@ async def folder_list(request: Request, user: User) -> list[dict[str, object]]:
     return folders
 
 
-def _int(value: str | None, default: int) -> int:
-    if value and value.isascii() and value.isdigit() and len(value) < 10:
-        return int(value)
-    return default
-
-
 def _notice(request: Request) -> str:
     params = request.query_params
     if "moved" in params:
-        return f"Moved {_int(params['moved'], 0)} message(s) to {params.get('to', '')}."
+        return f"Moved {whole_number(params['moved'], 0)} message(s) to {params.get('to', '')}."
     if "deleted" in params:
-        return f"Deleted {_int(params['deleted'], 0)} message(s)."
+        return f"Deleted {whole_number(params['deleted'], 0)} message(s)."
     if "trashed" in params:
-        return f"Moved {_int(params['trashed'], 0)} message(s) to Trash."
+        return f"Moved {whole_number(params['trashed'], 0)} message(s) to Trash."
     if "sent" in params:
         return "Sent."
     if "marked" in params:
-        return f"Changed {_int(params['marked'], 0)} message(s)."
+        return f"Changed {whole_number(params['marked'], 0)} message(s)."
     return ""
 
 
@@ -112,7 +106,7 @@ async def folder(request: Request, user: User) -> Response:
     folders = await folder_list(request, user)
     total = next(int(str(f["total"])) for f in folders if f["name"] == mailbox.name)
     pages = max(1, -(-total // PAGE_SIZE))
-    number = min(max(_int(request.query_params.get("page"), 1), 1), pages)
+    number = min(max(whole_number(request.query_params.get("page"), 1), 1), pages)
     stored = await context(request).store.mail.message_page(
         mailbox.id, (number - 1) * PAGE_SIZE, PAGE_SIZE
     )
@@ -126,7 +120,7 @@ async def folder(request: Request, user: User) -> Response:
 
 async def _message(request: Request, user: User) -> tuple[Mailbox, StoredMessage] | None:
     mailbox = await _mailbox(user, request, request.query_params.get("box", ""))
-    uid = _int(request.query_params.get("uid"), 0)
+    uid = whole_number(request.query_params.get("uid"), 0)
     if mailbox is None or uid <= 0:
         return None
     found = await context(request).store.mail.get_messages(mailbox.id, [Uid(uid)])
@@ -186,7 +180,7 @@ async def part(request: Request, user: User) -> Response:
 
 
 def _selected(form: FormData) -> list[Uid]:
-    uids = {_int(str(v), 0) for v in form.getlist("uid")[:MAX_SELECTED]}
+    uids = {whole_number(str(v), 0) for v in form.getlist("uid")[:MAX_SELECTED]}
     return sorted(Uid(u) for u in uids if u > 0)
 
 
