@@ -390,6 +390,26 @@ class Sort:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyGroup:
+    """RFC 5465 event-group: a filter, its mailbox names, events (None: NONE) and
+    MessageNew's fetch-atts (selected filters only)."""
+
+    filter: str  # lower case: selected, selected-delayed, inboxes, personal, ...
+    mailboxes: tuple[str, ...]
+    events: frozenset[str] | None
+    fetch: tuple[FetchAtt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """RFC 5465 NOTIFY: `groups` None for NOTIFY NONE."""
+
+    tag: str
+    groups: tuple[NotifyGroup, ...] | None
+    status: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CancelUpdate:
     """RFC 5267 §4.2: stop updating the contexts of these tags."""
 
@@ -467,4 +487,5 @@ Command = (
     | GenUrlAuth
     | ResetKey
     | UrlFetch
+    | Notify
 )

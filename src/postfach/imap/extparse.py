@@ -1,6 +1,6 @@
-"""Parsers of the commands extensions add: RFC 5267 CANCELUPDATE and RFC 4467
-URLAUTH's GENURLAUTH, RESETKEY and URLFETCH; parser.py takes them all from
-`EXTENSION_PARSERS`."""
+"""Parsers of the commands extensions add: RFC 5267 CANCELUPDATE, RFC 4467
+URLAUTH's GENURLAUTH, RESETKEY and URLFETCH, and RFC 5465 NOTIFY (notifyparse.py);
+parser.py takes them all from `EXTENSION_PARSERS`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from postfach.imap import commands as c
 from postfach.imap.lexer import Cursor
+from postfach.imap.notifyparse import p_notify
 from postfach.imap.returnparse import p_cancelupdate
 
 __all__ = ["EXTENSION_PARSERS"]
@@ -55,4 +56,5 @@ EXTENSION_PARSERS: dict[str, Callable[[Cursor, bool], c.Command]] = {
     "GENURLAUTH": p_genurlauth,
     "RESETKEY": p_resetkey,
     "URLFETCH": p_urlfetch,
+    "NOTIFY": p_notify,
 }

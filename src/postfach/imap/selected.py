@@ -285,8 +285,11 @@ class SelectedView:
         self.announced_exists -= len(known)
         return out
 
-    def flush(self, allow_expunge: bool, qresync: bool, condstore: bool) -> list[bytes]:
-        """The untagged responses that bring the client up to date, as lines."""
+    def flush(
+        self, allow_expunge: bool, qresync: bool, condstore: bool, flags: bool = True
+    ) -> list[bytes]:
+        """The untagged responses that bring the client up to date, as lines;
+        without `flags`, flag changes wait (NOTIFY without FlagChange)."""
         out = self.keyword_lines()
         if allow_expunge and self.pending_expunge:
             expunged = self.take_expunged()
@@ -302,6 +305,8 @@ class SelectedView:
         if exists and len(self.recent) != self.announced_recent:
             out.append(b"* %d RECENT\r\n" % len(self.recent))
         self.announced_recent = len(self.recent)  # expunges lower it silently
+        if not flags:
+            return out
         for uid in sorted(self.flags_changed):
             i = self.index_of(uid)
             if i is None:

@@ -21,7 +21,7 @@ import logging
 from postfach.config import ListenerSpec
 from postfach.context import ServerContext
 from postfach.imap import responses as r
-from postfach.imap.errors import Bye, TooBig
+from postfach.imap.errors import Bye, ImapError, TooBig
 from postfach.imap.handlers import COMMANDS
 from postfach.imap.parser import command_name, literal_suffix
 from postfach.imap.session import Session
@@ -30,6 +30,7 @@ from postfach.net.lines import LineChannel, LineTooLong, LoginDeadline
 from postfach.net.listeners import Listener, WireReplies, serve_streams
 from postfach.net.tls import HANDSHAKE_ERRORS, handshake_failed
 from postfach.serving import listener_env
+from postfach.store.api import StoreError
 from postfach.store.events import ChangeCredentials
 
 __all__ = ["ImapConnection", "start_listener"]
@@ -65,7 +66,18 @@ class ImapConnection:
             reader, writer, max_line=MAX_LINE, push_at=WRITE_CHUNK, partial_at_eof=True
         )
         self.write = self.channel.write
-        self.flush = self.channel.flush
+        # Between commands a notification never waits for the client to read (RFC 5465
+        # NOTIFY): the backlog is bounded by MAX_BACKLOG instead.
+        self.hold = False
+
+    async def flush(self) -> None:
+        if self.hold:
+            self.channel.push()
+            return
+        await self.channel.flush()
+
+    def backlog(self) -> int:
+        return self.channel.pending + self.writer.transport.get_write_buffer_size()
 
     async def start_tls(self) -> None:
         """RFC 9051 §6.2.1; input pipelined after STARTTLS is discarded (CVE-2011-0411)."""
@@ -135,6 +147,8 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
                 session.add_pending(change)
                 if isinstance(change, ChangeCredentials):
                     session.check_logout([change])
+                if session.notifying is not None:
+                    await _notify(session, conn)
             else:
                 getter.cancel()
             if reader in done:
@@ -144,6 +158,20 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
     finally:
         if not reader.done():
             reader.cancel()
+
+
+async def _notify(session: Session, conn: ImapConnection) -> None:
+    """RFC 5465: what NOTIFY asks for, written while no command is in progress."""
+    conn.hold = True
+    try:
+        await session.notify_now()
+    except Bye:
+        raise
+    except (StoreError, ImapError) as exc:  # the next command meets it again
+        log.debug("imap session from %s: notification failed: %s", conn.ip, exc)
+    finally:
+        conn.hold = False
+    conn.channel.push()
 
 
 async def serve_connection(

@@ -29,6 +29,7 @@ from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye, No
 from postfach.imap.lexer import BadSyntax
+from postfach.imap.notifying import Notifying
 from postfach.imap.parser import parse_command
 from postfach.imap.selected import SelectedView
 from postfach.imap.state import ImapLimits, State, capabilities
@@ -62,6 +63,9 @@ class Conn(Protocol):
 
     def write(self, data: bytes) -> None: ...
     async def flush(self) -> None: ...
+    def backlog(self) -> int:
+        """Octets written and not yet taken by the peer."""
+
     async def read_line(self) -> bytes: ...
     async def start_tls(self) -> None: ...
 
@@ -91,6 +95,7 @@ class Session:
         self.enabled: set[str] = set()
         self.saved_uids: list[int] = []  # SEARCHRES `$` (RFC 5182), as UIDs
         self.contexts = UpdateContexts()  # RFC 5267 SEARCH/SORT RETURN (UPDATE)
+        self.notifying: Notifying | None = None  # RFC 5465 NOTIFY SET
         self.pending: list[Change] = []
         self.dirty = False  # the hub told of a change the view may not hold yet
         self.last_bad = False
@@ -171,6 +176,10 @@ class Session:
         """SEARCHRES (RFC 5182): the result `$` stands for."""
         self.saved_uids = uids
 
+    def set_notifying(self, state: Notifying | None) -> None:
+        """RFC 5465 NOTIFY SET (a state) or NOTIFY NONE (None)."""
+        self.notifying = state
+
     def add_pending(self, change: Change) -> None:
         """A change that arrived while a command or IDLE waited; folded in at `sync`."""
         self.pending.append(change)
@@ -196,6 +205,8 @@ class Session:
             for change in changes:
                 if view.hear(change):
                     self.dirty = True
+        if self.notifying is not None:
+            self.notifying.hear(changes, view.mailbox_id if view is not None else None)
         return changes
 
     def check_logout(self, changes: list[Change]) -> None:
@@ -236,14 +247,29 @@ class Session:
     def sync(self, allow_expunge: bool) -> None:
         """Writes what the client may now learn of the changes folded into the view."""
         self.check_logout(self.take_changes())
+        self.report_view(allow_expunge)
+
+    def report_view(self, allow_expunge: bool, flags: bool = True) -> None:
+        """The selected view's news as untagged responses (flag changes may wait)."""
         view = self.view
         if view is None:
             return
         if allow_expunge and self.contexts and view.pending_expunge:
             for line in self.contexts.expunging(view):  # before EXPUNGE renumbers
                 self.conn.write(line)
-        for line in view.flush(allow_expunge, self.qresync, self.condstore):
+        for line in view.flush(allow_expunge, self.qresync, self.condstore, flags):
             self.conn.write(line)
+
+    async def notify_now(self) -> None:
+        """RFC 5465: between commands (or in IDLE), reports what NOTIFY asks for of
+        the changes the hub told (handlers/notify.py, under `Notifying` in the table)."""
+        self.check_logout(self.take_changes())
+        await self.notify_deliver(between=True)
+
+    async def notify_deliver(self, between: bool) -> None:
+        if self.notifying is not None:
+            deliver, _ = self.commands[Notifying]
+            await deliver(self, between)
 
     async def refresh_contexts(self) -> None:
         """RFC 5267 ADDTO/REMOVEFROM after the view changed: the command table names
@@ -315,6 +341,7 @@ class Session:
             await self.refresh_contexts()
         elif self.state is State.AUTH:
             self.check_logout(self.take_changes())
+        await self.notify_deliver(between=False)
         return text
 
 

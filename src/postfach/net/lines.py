@@ -140,6 +140,10 @@ class LineChannel:
         """Octets collected and not yet handed to the transport."""
         return self._out_size
 
+    def push(self) -> None:
+        """Hands what was collected to the transport without waiting for the peer."""
+        self._push()
+
     def _push(self) -> None:
         out = self._out
         if out:

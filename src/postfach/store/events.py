@@ -55,7 +55,7 @@ class ChangeFlags:
 
 @dataclass(frozen=True, slots=True)
 class ChangeMailboxes:
-    """The folder list changed (create, delete, rename)."""
+    """The folder list changed (create, delete, rename), or the subscriptions did."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,7 @@ class MailboxStore(Role):
             )
             if subscribed:
                 await tx.execute(insert(subscriptions).values(account_id=account_id, name=name))
+        self.hub.publish(account_id, [ChangeMailboxes()])  # IMAP NOTIFY SubscriptionChange
 
     async def mailbox_status(self, mailbox_id: MailboxId) -> MailboxStatus:
         mailbox = await self.get_mailbox_by_id(mailbox_id)

@@ -13,12 +13,14 @@ from postfach.imap.handlers import (
     contexts,
     fetch,
     mailboxes,
+    notify,
     search,
     select,
     store,
     threads,
     urlauth,
 )
+from postfach.imap.notifying import Notifying
 from postfach.imap.session import CommandTable
 from postfach.imap.state import ANY, AUTHED, State
 from postfach.imap.updates import UpdateContexts
@@ -63,6 +65,9 @@ COMMANDS: CommandTable = {
     c.GenUrlAuth: (urlauth.genurlauth, AUTHED),
     c.ResetKey: (urlauth.resetkey, AUTHED),
     c.UrlFetch: (urlauth.urlfetch, AUTHED),
+    c.Notify: (notify.notify, AUTHED),
     # not a command: what keeps RFC 5267 contexts current (Session.refresh_contexts)
     UpdateContexts: (contexts.refresh, SEL),
+    # nor this: what NOTIFY asks for of the changes taken (Session.notify_deliver)
+    Notifying: (notify.deliver, AUTHED),
 }

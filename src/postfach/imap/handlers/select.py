@@ -149,7 +149,10 @@ async def idle(s: Session, cmd: c.Idle) -> str:
             )
             if getter in finished:
                 s.add_pending(getter.result())
-                await s.refresh()
+                if s.notifying is not None:  # RFC 5465 §4: the events NOTIFY set
+                    await s.notify_now()
+                else:
+                    await s.refresh()
                 await s.refresh_contexts()
                 await s.conn.flush()
             else:
