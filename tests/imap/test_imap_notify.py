@@ -385,3 +385,29 @@ async def test_live_session_survives_arbitrary_notify(wire):
         assert status.split(" ", 1)[0] in ("OK", "NO", "BAD"), (args, status)
     await c.ok("NOTIFY NONE")
     await c.ok("NOOP")
+
+
+async def test_subscribed_filter_follows_the_subscriptions(wire, imap):
+    c = await wire()
+    await c.ok("CREATE Work")
+    await c.ok("CREATE Other")
+    await c.ok("SUBSCRIBE Work")
+    await c.ok(f"NOTIFY SET (subscribed ({NEW_EXPUNGE}))")
+    await other(imap, append("Other"), append("Work"))
+    (status,) = await lines(c, 1)
+    assert status.startswith("* STATUS Work (MESSAGES 1 "), status
+    await other(imap, cmd("subscribe", "Other"), append("Other"))
+    (status,) = await lines(c, 1)
+    assert status.startswith("* STATUS Other (MESSAGES 2 "), status
+    assert await silent(c) == []
+
+
+async def test_condstore_status_and_own_changes(wire, imap):
+    c = await wire()
+    await c.ok("ENABLE CONDSTORE")
+    await c.ok("CREATE Work")
+    await c.ok(f"NOTIFY SET (mailboxes Work ({NEW_EXPUNGE}))")
+    # the session's own change to another mailbox is reported too, before its OK
+    untagged = await c.ok(b"APPEND Work " + literal(SIMPLE))
+    assert len(untagged) == 1 and untagged[0].startswith("* STATUS Work (MESSAGES 1 "), untagged
+    assert untagged[0].endswith(" HIGHESTMODSEQ 2)"), untagged

@@ -158,6 +158,8 @@ async def next_command(session: Session, conn: ImapConnection) -> bytes | None:
     finally:
         if not reader.done():
             reader.cancel()
+        elif not reader.cancelled():
+            reader.exception()  # retrieved: a read that failed while a notification was written
 
 
 async def _notify(session: Session, conn: ImapConnection) -> None:
