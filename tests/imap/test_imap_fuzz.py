@@ -69,6 +69,9 @@ WORDS = st.sampled_from(
         "TEXT {1+}",
         "RETURN (UPDATE)",
         "CANCELUPDATE",
+        "NOTIFY SET",
+        "(selected (MessageNew MessageExpunge))",
+        "(personal (MailboxName))",
     ]
 )
 LINES = st.lists(

@@ -244,6 +244,31 @@ def test_idle_hears_changes_made_in_the_other_worker(cluster: Cluster) -> None:
         client.logout()
 
 
+def test_notify_hears_changes_made_in_the_other_worker(cluster: Cluster) -> None:
+    """RFC 5465 NOTIFY: the other worker's changes arrive with no command in progress."""
+    watcher, actor = cluster.one_in_each(cluster.imap_login, _sock)
+    actor.create("Work")
+    watcher.select("INBOX")
+    tag = watcher._new_tag()  # type: ignore[attr-defined]
+    watcher.send(
+        tag + b" NOTIFY SET (selected (MessageNew MessageExpunge))"
+        b" (personal (MessageNew MessageExpunge MailboxName))\r\n"
+    )
+    assert watcher.readline().startswith(tag + b" OK")
+    actor.append("Work", "", imaplib.Time2Internaldate(time.time()), MESSAGE)
+    line, seconds = _idle_until(watcher, b"STATUS")
+    assert line.startswith(b"* STATUS Work (MESSAGES 1 UIDNEXT 2 "), line
+    assert seconds < 1.0, f"STATUS after {seconds:.3f} s"
+    actor.append("INBOX", "", imaplib.Time2Internaldate(time.time()), MESSAGE)
+    line, _ = _idle_until(watcher, b"EXISTS")
+    assert line.strip() == b"* 1 EXISTS"
+    actor.create("Other")
+    line, _ = _idle_until(watcher, b"LIST")
+    assert line.strip() == b'* LIST (\\HasNoChildren) "/" Other'
+    for client in (watcher, actor):
+        client.logout()
+
+
 def test_delivery_in_one_worker_reaches_idle_in_both(cluster: Cluster) -> None:
     watchers = cluster.one_in_each(cluster.imap_login, _sock)
     for watcher in watchers:
