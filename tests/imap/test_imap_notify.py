@@ -411,3 +411,12 @@ async def test_condstore_status_and_own_changes(wire, imap):
     untagged = await c.ok(b"APPEND Work " + literal(SIMPLE))
     assert len(untagged) == 1 and untagged[0].startswith("* STATUS Work (MESSAGES 1 "), untagged
     assert untagged[0].endswith(" HIGHESTMODSEQ 2)"), untagged
+
+
+async def test_logout_says_bye_last(wire):
+    c = await wire()
+    await c.ok("CREATE Work")
+    await c.ok(f"NOTIFY SET (personal ({NEW_EXPUNGE} MailboxName))")
+    await c.ok("CREATE Other")  # its own change: reported before its OK
+    untagged, status = await c.cmd("LOGOUT")
+    assert untagged == ["* BYE Logging out"] and status.startswith("OK"), untagged

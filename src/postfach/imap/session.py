@@ -32,7 +32,7 @@ from postfach.imap.lexer import BadSyntax
 from postfach.imap.notifying import Notifying
 from postfach.imap.parser import parse_command
 from postfach.imap.selected import SelectedView
-from postfach.imap.state import ImapLimits, State, capabilities
+from postfach.imap.state import AUTHED, ImapLimits, State, capabilities
 from postfach.imap.updates import UpdateContexts
 from postfach.store import faults
 from postfach.store.api import (
@@ -267,7 +267,7 @@ class Session:
         await self.notify_deliver(between=True)
 
     async def notify_deliver(self, between: bool) -> None:
-        if self.notifying is not None:
+        if self.notifying is not None and self.state & AUTHED:  # nothing after LOGOUT's BYE
             deliver, _ = self.commands[Notifying]
             await deliver(self, between)
 
