@@ -420,3 +420,19 @@ async def test_logout_says_bye_last(wire):
     await c.ok("CREATE Other")  # its own change: reported before its OK
     untagged, status = await c.cmd("LOGOUT")
     assert untagged == ["* BYE Logging out"] and status.startswith("OK"), untagged
+
+
+async def test_no_messagenew_fetch_for_own_append_or_copy(wire, imap):
+    c = await wire()
+    await c.ok("ENABLE IMAP4rev2")
+    await c.ok("CREATE Work")
+    await c.ok(b"APPEND Work " + literal(SIMPLE))
+    await c.ok("SELECT INBOX")
+    await c.ok("NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge))")
+    assert await c.ok(b"APPEND INBOX " + literal(SIMPLE)) == ["* 1 EXISTS"]
+    await c.ok("SELECT Work")
+    assert await c.ok("COPY 1 INBOX") == []
+    await c.ok("SELECT INBOX")
+    await other(imap, append("INBOX"))
+    assert await lines(c, 2) == ["* 3 EXISTS", "* 3 FETCH (UID 3 FLAGS ())"]
+    assert await silent(c) == []

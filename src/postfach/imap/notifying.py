@@ -25,7 +25,7 @@ from postfach.imap.notifyparse import SELECTED_FILTERS
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags, ChangeMailboxes
 from postfach.store.records import MailboxId
 
-__all__ = ["MAX_BACKLOG", "Notifying"]
+__all__ = ["MAX_BACKLOG", "Moment", "Notifying"]
 
 # Octets of output the client has not taken yet past which notifying stops with
 # NOTIFICATIONOVERFLOW (§5.8): a client that does not read costs no more memory.
@@ -33,6 +33,15 @@ MAX_BACKLOG = 1 << 20
 SEP = "/"
 
 _EVENT_OF = {ChangeAddUid: "MessageNew", ChangeExpunge: "MessageExpunge", ChangeFlags: "FlagChange"}
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """When the session reports: between commands (or in IDLE), or at the end of a
+    command, which may have added messages to the selected mailbox itself."""
+
+    between: bool
+    own_arrivals: bool = False  # APPEND, COPY, MOVE: no MessageNew FETCH for those (§5.2)
 
 
 @dataclass(slots=True)

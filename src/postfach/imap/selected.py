@@ -70,6 +70,7 @@ class SelectedView:
     claims: bool = False  # claims new arrivals as its recent messages (read-write)
     junk: bool = False  # the Spam folder (special-use \\Junk): moves out of it teach
     synced: int = 0  # every change up to this HIGHESTMODSEQ is in the view
+    notified_uid: int = 0  # RFC 5465: UIDs up to this need no MessageNew FETCH
     announced_keywords: int = 0  # keywords the client was told of with FLAGS
     _interned: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     _spelling: dict[str, str] = field(default_factory=dict)  # keyword.lower() -> as stored
@@ -100,6 +101,7 @@ class SelectedView:
             view.highestmodseq = max(view.highestmodseq, max(view.modseqs))
         view.announced_exists = len(view.uids)
         view.synced = int(mailbox.highestmodseq)
+        view.notified_uid = view.uids[-1] if view.uids else 0
         view.announced_keywords = len(view._spelling)
         view.junk = mailbox.special_use == "\\Junk"
         return view

@@ -29,7 +29,7 @@ from postfach.imap import commands as c
 from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye, No
 from postfach.imap.lexer import BadSyntax
-from postfach.imap.notifying import Notifying
+from postfach.imap.notifying import Moment, Notifying
 from postfach.imap.parser import parse_command
 from postfach.imap.selected import SelectedView
 from postfach.imap.state import AUTHED, ImapLimits, State, capabilities
@@ -264,12 +264,12 @@ class Session:
         """RFC 5465: between commands (or in IDLE), reports what NOTIFY asks for of
         the changes the hub told (handlers/notify.py, under `Notifying` in the table)."""
         self.check_logout(self.take_changes())
-        await self.notify_deliver(between=True)
+        await self.notify_deliver(Moment(between=True))
 
-    async def notify_deliver(self, between: bool) -> None:
+    async def notify_deliver(self, moment: Moment) -> None:
         if self.notifying is not None and self.state & AUTHED:  # nothing after LOGOUT's BYE
             deliver, _ = self.commands[Notifying]
-            await deliver(self, between)
+            await deliver(self, moment)
 
     async def refresh_contexts(self) -> None:
         """RFC 5267 ADDTO/REMOVEFROM after the view changed: the command table names
@@ -341,7 +341,8 @@ class Session:
             await self.refresh_contexts()
         elif self.state is State.AUTH:
             self.check_logout(self.take_changes())
-        await self.notify_deliver(between=False)
+        own = isinstance(cmd, c.Append | c.Copy)
+        await self.notify_deliver(Moment(between=False, own_arrivals=own))
         return text
 
 

@@ -28,7 +28,7 @@ from postfach.imap import responses as r
 from postfach.imap.errors import No
 from postfach.imap.grammar import SeqSet
 from postfach.imap.handlers.mailboxes import wire_name
-from postfach.imap.notifying import Notifying
+from postfach.imap.notifying import Moment, Notifying
 from postfach.imap.notifyparse import SUPPORTED_EVENTS
 from postfach.store.records import Mailbox, MailboxId
 
@@ -62,11 +62,14 @@ async def notify(s: Session, cmd: c.Notify) -> str:
             group = state.wants_status(mailbox.name)
             if group is not None and mailbox.id != selected:
                 await _write_status(s, mailbox, group)
+    view = s.view
+    if view is not None and view.announced_exists:  # known already: no MessageNew FETCH
+        view.notified_uid = max(view.notified_uid, view.uids[view.announced_exists - 1])
     s.set_notifying(state)
     return "NOTIFY completed"
 
 
-async def deliver(s: Session, between: bool) -> None:
+async def deliver(s: Session, moment: Moment) -> None:
     """Writes what NOTIFY asks for of the changes taken so far (see the module doc)."""
     state = s.notifying
     if state is None:
@@ -75,8 +78,9 @@ async def deliver(s: Session, between: bool) -> None:
         s.set_notifying(None)
         s.conn.write(r.untagged(OVERFLOW))
         return
-    if between and s.view is not None and "MessageNew" in state.selected_events:
+    if moment.between and s.view is not None and "MessageNew" in state.selected_events:
         await _selected(s, state)
+    await _fetch_new(s, state, fetch=not moment.own_arrivals)
     if state.list_changed:
         state.list_changed = False
         await _list_changes(s, state)
@@ -91,17 +95,27 @@ async def _selected(s: Session, state: Notifying) -> None:
     view = s.view
     if view is None:
         return
-    last = view.uids[view.announced_exists - 1] if view.announced_exists else 0
     flags = "FlagChange" in state.selected_events
     s.report_view(allow_expunge=state.immediate_expunge, flags=flags)
-    group = state.selected
-    new = view.uids[bisect.bisect_right(view.uids, last) :]
-    if group is not None and group.fetch and new and s.view is view:
-        # PEEK: a notification must not mark the message \Seen (§5.2).
-        atts = (c.FetchAtt("UID"), *(_peek(a) for a in group.fetch if a.name != "UID"))
-        fetch, _ = s.commands[c.Fetch]
-        await fetch(s, c.Fetch("*", True, SeqSet(((new[0], new[-1]),)), atts))
     await s.refresh_contexts()
+
+
+async def _fetch_new(s: Session, state: Notifying, fetch: bool) -> None:
+    """§5.2: the MessageNew fetch-atts of the messages announced since the last
+    call, between commands or at a command's end; none for the session's own."""
+    view = s.view
+    group = state.selected
+    if view is None or group is None or not group.fetch or not view.announced_exists:
+        return
+    top = view.uids[view.announced_exists - 1]
+    start = bisect.bisect_right(view.uids, view.notified_uid)
+    view.notified_uid = max(view.notified_uid, top)
+    if not fetch or start >= view.announced_exists:
+        return
+    # PEEK: a notification must not mark the message \Seen (§5.2).
+    atts = (c.FetchAtt("UID"), *(_peek(a) for a in group.fetch if a.name != "UID"))
+    handler, _ = s.commands[c.Fetch]
+    await handler(s, c.Fetch("*", True, SeqSet(((view.uids[start], top),)), atts))
 
 
 def _peek(att: c.FetchAtt) -> c.FetchAtt:
