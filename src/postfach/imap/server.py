@@ -4,7 +4,9 @@ The loop reads one command at a time: a line, and for each literal it
 announces (`parser.literal_suffix`) the `+` continuation (synchronizing
 literals only), the octets and the next line. Size limits apply before any
 literal is read. While waiting for a command it also watches the account's
-change queue, so "log out everywhere" ends an idle connection at once. A
+change queue, so "log out everywhere" ends an idle connection at once, and a
+session that set NOTIFY (RFC 5465) writes its notifications then, without
+waiting for the client to read them (`hold`; the backlog is bounded instead). A
 connection not logged in within `limits.preauth_timeout` gets `* BYE` and is
 closed (net.lines.LoginDeadline); after login, `limits.idle_timeout` applies.
 The bytes travel on the shared channel (net/lines.py); IMAP's own are the

@@ -13,7 +13,11 @@ Invariants (after mox's imapserver):
 - After every await the selected mailbox may have changed under us; handlers
   work from UIDs and skip messages the store no longer has.
 - EXPUNGE is never announced during a non-UID FETCH, STORE, SEARCH, COPY, SORT
-  or THREAD (RFC 9051 §7.5.1), and never when no command is in progress.
+  or THREAD (RFC 9051 §7.5.1), and never when no command is in progress unless
+  NOTIFY's `selected` filter asks for it (RFC 5465 §5.3).
+- With NOTIFY set, every change taken from the hub also goes to `notifying`, and
+  what it asks for is written at the end of each command and, between commands,
+  as the hub tells (server.py; handlers/notify.py).
 """
 
 from __future__ import annotations
