@@ -115,7 +115,7 @@ async def build_context(
         ssl_context=ssl_context,
         node_id=node_id,
         recent=tracker_for(store.runtime),
-        index_cache=IndexCache(),
+        index_cache=IndexCache(config.limits.imap_index_cache_messages),
         mailing=store.mailing,
         campaigns_sending=set(),
         spam=make_scorer(config, store),
