@@ -110,12 +110,12 @@ def report(title: str, supervisor: int) -> None:
     for name, pid in rows:
         f = figures(pid)
         total = Figures(total.rss + f.rss, total.pss + f.pss, total.uss + f.uss)
-        print(f"  {name:<12} {pid:>7} {f.rss / 1024:>8.1f} {f.pss / 1024:>8.1f} {f.uss / 1024:>8.1f}")
-    print(
-        f"  {'tree':<12} {'':>7} {total.rss / 1024:>8.1f} {total.pss / 1024:>8.1f} "
-        f"{total.uss / 1024:>8.1f}",
-        flush=True,
-    )
+        print(f"  {name:<12} {pid:>7} {_mb(f)}")
+    print(f"  {'tree':<12} {'':>7} {_mb(total)}", flush=True)
+
+
+def _mb(f: Figures) -> str:
+    return f"{f.rss / 1024:>8.1f} {f.pss / 1024:>8.1f} {f.uss / 1024:>8.1f}"
 
 
 def write_config(work: Path, url: str, workers: int, logins: int) -> Path:

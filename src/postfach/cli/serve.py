@@ -75,11 +75,11 @@ async def run_serve(args: argparse.Namespace) -> int:
     if args.worker:
         return await _run_worker(args, WorkerSpec.decode(args.worker), stop)
     config = _config(args)
+    configure_logging(config.log.format)
     if args.prepare:
         from postfach.cli.serve_app import prepare
 
         return await prepare(args, config)
-    configure_logging(config.log.format)
     workers = args.workers if args.workers is not None else config.server.workers
     if workers == 0:
         workers = config.server.worker_count()
