@@ -25,6 +25,12 @@ turning (it says `beat` on the relay every second) for
 runaway computation must not freeze every session the worker holds. SIGTERM
 or SIGINT to the supervisor stops every worker.
 
+The supervisor imports only what accepting, handing over and watching need
+(this module imports no protocol, no TLS stack and of the store only the
+runtime file and the relay's lines): it holds about 25 MB, not the 100 MB of
+a worker. What needs the store before the workers start (the schema, the
+demo account of --dev, the self-signed pair) runs in a child (cli/serve.py).
+
 Workers end with their supervisor, however it ends: the kernel kills each one
 when the supervisor dies (PR_SET_PDEATHSIG on Linux; a stuck loop could not
 react to anything gentler), and the end of the relay stops a worker that
