@@ -7,12 +7,18 @@ worker serves the mail protocols; worker 0 alone serves HTTP and runs the
 outbound queue (so `queue.connections_per_destination` holds for the server;
 the others wake it through the relay), the mailing engine and the retention
 loop.
+
+Each listener's package, and the services only the primary runs, are imported
+when they start: a worker that serves no HTTP does not load the web stack
+(Starlette, Jinja2, uvicorn), and only the primary loads the queue's SMTP
+client and DNS, the mailing engine and the importers (bench/memory.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import socket
@@ -25,50 +31,48 @@ from postfach.auth import Authenticator
 from postfach.config import Config, ListenerSpec
 from postfach.context import ServerContext
 from postfach.delivery import Delivery
-from postfach.imap import server as imap_server
 from postfach.imap.indexcache import IndexCache
 from postfach.imap.recent import tracker_for
-from postfach.mailing.service import MailingService
-from postfach.managesieve import server as managesieve_server
-from postfach.moving.service import ImportService
 from postfach.net.certs import CertStore
 from postfach.net.listeners import HandedConnections, RunningListener
 from postfach.net.tls import cert_store
-from postfach.pop3 import server as pop3_server
-from postfach.queue.worker import QueueWorker
 from postfach.sieve_delivery import SieveFilter
-from postfach.smtp import server as smtp_server
 from postfach.spam.scorers import make_scorer
 from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
-from postfach.web import server as web_server
 from postfach.workers import INHERITED
 
 if TYPE_CHECKING:
     from postfach.acme.renewal import CertRenewal
 
-__all__ = ["LISTENERS", "App", "WorkerRole", "build_context"]
+__all__ = ["LISTENERS", "App", "WorkerRole", "build_context", "listener_starter"]
 
 log = logging.getLogger(__name__)
 
 StartListener = Callable[[ServerContext, ListenerSpec], Awaitable[RunningListener]]
 
-# Which package serves which listener.
-LISTENERS: dict[str, StartListener] = {
-    "smtp": smtp_server.start_listener,
-    "submission": smtp_server.start_listener,
-    "submissions": smtp_server.start_listener,
-    "devices": smtp_server.start_listener,
-    "imap": imap_server.start_listener,
-    "imaps": imap_server.start_listener,
-    "pop3": pop3_server.start_listener,
-    "pop3s": pop3_server.start_listener,
-    "http": web_server.start_listener,
-    "https": web_server.start_listener,
-    "metrics": web_server.start_metrics_listener,
-    "managesieve": managesieve_server.start_listener,
+# Which module and function serve which listener (imported when it starts).
+LISTENERS: dict[str, tuple[str, str]] = {
+    "smtp": ("postfach.smtp.server", "start_listener"),
+    "submission": ("postfach.smtp.server", "start_listener"),
+    "submissions": ("postfach.smtp.server", "start_listener"),
+    "devices": ("postfach.smtp.server", "start_listener"),
+    "imap": ("postfach.imap.server", "start_listener"),
+    "imaps": ("postfach.imap.server", "start_listener"),
+    "pop3": ("postfach.pop3.server", "start_listener"),
+    "pop3s": ("postfach.pop3.server", "start_listener"),
+    "http": ("postfach.web.server", "start_listener"),
+    "https": ("postfach.web.server", "start_listener"),
+    "metrics": ("postfach.web.server", "start_metrics_listener"),
+    "managesieve": ("postfach.managesieve.server", "start_listener"),
 }
+
+
+def listener_starter(name: str) -> StartListener:
+    module, function = LISTENERS[name]
+    start: StartListener = getattr(importlib.import_module(module), function)
+    return start
 
 
 class _Service(Protocol):
@@ -111,7 +115,7 @@ async def build_context(
         ssl_context=ssl_context,
         node_id=node_id,
         recent=tracker_for(store.runtime),
-        index_cache=IndexCache(),
+        index_cache=IndexCache(config.limits.imap_index_cache_messages),
         mailing=store.mailing,
         campaigns_sending=set(),
         spam=make_scorer(config, store),
@@ -181,7 +185,7 @@ class App:
             relay.ready()
 
     async def _start_listener(self, spec: ListenerSpec) -> None:
-        self.listeners[spec.name] = await LISTENERS[spec.name](self.ctx, spec)
+        self.listeners[spec.name] = await listener_starter(spec.name)(self.ctx, spec)
         self.ctx.listeners[spec.name] = self.listeners[spec.name]
 
     async def _start_services(self, primary: bool) -> None:
@@ -189,6 +193,10 @@ class App:
         the imports started from the web, and the certificates' renewal."""
         if not primary:
             return
+        from postfach.mailing.service import MailingService
+        from postfach.moving.service import ImportService
+        from postfach.queue.worker import QueueWorker
+
         services: list[_Service] = [
             QueueWorker(self.ctx),
             MailingService(self.ctx),

@@ -174,6 +174,9 @@ class LimitsConfig:
     # and scripts one account may keep.
     sieve_max_script_size: int = 256 * 1024
     sieve_max_scripts: int = 32
+    # Messages whose SELECT index one process keeps for big mailboxes in all
+    # (imap/indexcache.py, about 88 bytes each); 0: none kept.
+    imap_index_cache_messages: int = 200_000
 
 
 @dataclass(frozen=True, slots=True)

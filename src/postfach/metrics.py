@@ -15,10 +15,8 @@ the scrape asks the store, so every worker would give the same answer.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -28,6 +26,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+from postfach.metricsdir import MULTIPROC_ENV, prepare_multiprocess
 
 __all__ = [
     "CONTENT_TYPE",
@@ -42,7 +42,6 @@ __all__ = [
     "StoreTimer",
 ]
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 CONNECTIONS = Counter("postfach_connections", "Connections let in, per listener", ["listener"])
@@ -95,16 +94,6 @@ class StoreTimer:
 
     def __exit__(self, *exc: object) -> None:
         self._histogram.observe(time.perf_counter() - self._start)
-
-
-def prepare_multiprocess(data_dir: Path) -> Path:
-    """The supervisor's step before it starts workers: an empty folder for their
-    metric files, named in the environment the workers inherit."""
-    folder = data_dir / "metrics"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ[MULTIPROC_ENV] = str(folder)
-    return folder
 
 
 class StoreGauges(Collector):

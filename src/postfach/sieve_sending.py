@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from postfach import dkim
 from postfach.context import ServerContext
 from postfach.queue.dsn import ReportRecipient
 from postfach.queue.outbound import enqueue, send_report
@@ -94,6 +93,9 @@ class Sending:
         domain = await self.ctx.store.accounts.get_domain(split_address(account.address)[1])
         if domain is None or not (domain.dkim_selector and domain.dkim_private_key):
             return message
+        # Imported here: dkim and dnspython load only where a redirect is sealed.
+        from postfach import dkim
+
         return dkim.arc_seal(
             message, domain.name, domain.dkim_selector, domain.dkim_private_key, self.ctx.hostname
         )

@@ -25,6 +25,12 @@ turning (it says `beat` on the relay every second) for
 runaway computation must not freeze every session the worker holds. SIGTERM
 or SIGINT to the supervisor stops every worker.
 
+The supervisor imports only what accepting, handing over and watching need
+(this module imports no protocol, no TLS stack and of the store only the
+runtime file and the relay's lines): it holds about 25 MB, not the 100 MB of
+a worker. What needs the store before the workers start (the schema, the
+demo account of --dev, the self-signed pair) runs in a child (cli/serve.py).
+
 Workers end with their supervisor, however it ends: the kernel kills each one
 when the supervisor dies (PR_SET_PDEATHSIG on Linux; a stuck loop could not
 react to anything gentler), and the end of the relay stops a worker that
@@ -49,10 +55,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from postfach import metrics
 from postfach.config import Config, ListenerSpec
-from postfach.net.tls import server_ssl_context
-from postfach.store.notify import CLOSED, HEARTBEAT, READY
+from postfach.metricsdir import prepare_multiprocess
+from postfach.store.relaylines import CLOSED, HEARTBEAT, READY
 from postfach.store.runtime import RuntimeState
 
 __all__ = [
@@ -213,15 +218,15 @@ class Supervisor:
         return int(self.sockets[name].getsockname()[1])
 
     async def start(self) -> None:
-        # Made here once if missing, or every worker would write its own self-signed pair.
-        server_ssl_context(self.config)
+        """Binds, starts the workers and accepts. The store's schema and the TLS
+        pair must be ready (cli/serve.py prepares them in a child first)."""
         for spec in self.config.listeners_enabled():
             self.sockets[spec.name] = await _bind(spec)
         path = runtime_path(self.config)
         RuntimeState.create(path)
         self._runtime = RuntimeState(path, worker=-1)
         # Each worker counts in files there; /metrics sums them (postfach/metrics.py).
-        metrics.prepare_multiprocess(Path(self.config.server.data_dir))
+        prepare_multiprocess(Path(self.config.server.data_dir))
         try:
             for index in range(self.count):
                 await self._spawn(index)

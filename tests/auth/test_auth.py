@@ -214,3 +214,32 @@ def test_sasl_plain() -> None:
     for bad in (b"!!!", base64.b64encode(b"bob\x00pw"), base64.b64encode(b"\x00\x00pw")):
         with pytest.raises(SaslError):
             decode_plain(bad)
+
+
+async def test_login_cache_is_bounded(
+    auth: tuple[Authenticator, Store, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many accounts log in, a process remembers at most LOGIN_CACHE_ENTRIES
+    logins: past it, the oldest are checked by their password again."""
+    import postfach.auth
+
+    authenticator, store, _clock = auth
+    monkeypatch.setattr(postfach.auth, "LOGIN_CACHE_ENTRIES", 4)
+    checked: list[str] = []
+    original = postfach.auth.verify_password
+
+    async def counting(password_hash: str | None, secret: str) -> bool:
+        checked.append(secret)
+        return await original(password_hash, secret)
+
+    monkeypatch.setattr(postfach.auth, "verify_password", counting)
+    users = [f"user{n}@example.org" for n in range(6)]
+    for n, user in enumerate(users):
+        await store.accounts.add_account(user, hash_password(f"secret {n}"))
+    for n, user in enumerate(users):
+        assert (await authenticator.authenticate(user, f"secret {n}", "imap", "ip")).ok
+    assert len(checked) == 6
+    assert (await authenticator.authenticate(users[5], "secret 5", "imap", "ip")).ok
+    assert len(checked) == 6  # the newest: remembered
+    assert (await authenticator.authenticate(users[0], "secret 0", "imap", "ip")).ok
+    assert len(checked) == 7  # the oldest: forgotten, checked again

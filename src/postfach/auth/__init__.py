@@ -70,6 +70,10 @@ class _CacheEntry:
     second_factor: bool = False
 
 
+# Logins remembered by one process at most (about 350 bytes each, 35 MB in all),
+# however many accounts it serves; each for auth.cache_ttl seconds.
+LOGIN_CACHE_ENTRIES = 100_000
+
 # Mail programs seen lately (the sessions page): a sign-in already noted this
 # recently by this process is not written again.
 SEEN_NOTE_INTERVAL = 300.0
@@ -175,7 +179,7 @@ class Authenticator:
         self._cache.pop(key, None)
         entry = await self._verify_slow(account, secret, protocol)
         if entry is not None:
-            if len(self._cache) > 100_000:
+            if len(self._cache) >= LOGIN_CACHE_ENTRIES:
                 self._prune()
             self._cache[key] = entry
         return entry
@@ -214,7 +218,10 @@ class Authenticator:
 
     def _prune(self) -> None:
         now = self._clock()
-        self._cache = {k: e for k, e in self._cache.items() if e.expires >= now}
+        kept = {k: e for k, e in self._cache.items() if e.expires >= now}
+        if len(kept) > LOGIN_CACHE_ENTRIES // 2:  # that many within cache_ttl: the oldest go
+            kept = dict(list(kept.items())[len(kept) - LOGIN_CACHE_ENTRIES // 2 :])
+        self._cache = kept
 
     def forget(self, account_id: AccountId) -> None:
         """Drops cached logins of an account (password change, revocation, logout)."""

@@ -99,6 +99,7 @@ http_header_timeout = 15.0       # HTTP seconds for a request's header block
 http_body_timeout = 30.0         # HTTP seconds a request body may pause
 sieve_max_script_size = 262144   # octets of one Sieve script (ManageSieve, rules page)
 sieve_max_scripts = 32           # Sieve scripts one account may keep
+imap_index_cache_messages = 200000  # SELECT indexes kept per process (~88 bytes each)
 
 [queue]
 relay_host = ""                  # "host:port": send all outbound mail there

@@ -2,6 +2,10 @@
 
 Every command takes --config; without it POSTFACH_CONFIG, then ./postfach.toml,
 then the built-in defaults. Errors are one line on stderr and exit status 1.
+
+`postfach serve` registers only itself: the other commands' modules import
+the store and more, which the supervisor of `serve --workers N` must not
+hold (cli/serve.py).
 """
 
 from __future__ import annotations
@@ -14,20 +18,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from postfach import __version__
-from postfach.cli import (
-    admin,
-    cert,
-    clientsetup,
-    init,
-    mailing,
-    moving,
-    queue,
-    serve,
-    sieve,
-    webadmin,
-)
+from postfach.cli import serve
 from postfach.config import ConfigError
-from postfach.store import StoreError
+from postfach.store.errors import StoreError
 from postfach.workers import StartError
 
 __all__ = ["CliError", "main"]
@@ -39,7 +32,7 @@ class CliError(Exception):
     """A one-line error for the operator."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only_serve: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="postfach",
         description="postfach: a complete self-hosted mail service (SMTP, IMAP4, POP3, web).",
@@ -52,6 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="configuration file (default: $POSTFACH_CONFIG, then ./postfach.toml)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    if only_serve:
+        serve.register(sub, common)
+        return parser
+    from postfach.cli import (
+        admin,
+        cert,
+        clientsetup,
+        init,
+        mailing,
+        moving,
+        queue,
+        sieve,
+        webadmin,
+    )
+
     init.register(sub, common)
     serve.register(sub, common)
     admin.register(sub, common)
@@ -61,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only_serve=argv[:1] == ["serve"])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "command", "") == "serve" else logging.WARNING,

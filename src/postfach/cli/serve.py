@@ -1,34 +1,33 @@
-"""`postfach serve`: every configured listener, until SIGINT or SIGTERM."""
+"""`postfach serve`: every configured listener, until SIGINT or SIGTERM.
+
+With several workers this process is their supervisor, which only accepts,
+hands connections over and watches (postfach/workers.py): this module and
+what it imports at the top stay light, so the supervisor does not hold the
+store, the protocols and the web stack that only its workers use (about
+25 MB instead of 100, bench/memory.py; tests/workers/test_lean_supervisor.py
+keeps it so). What runs an App, and the preparation before the workers start,
+is in serve_app.py, imported where it is needed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import gc
-import os
 import resource
 import signal
-import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from postfach.app import App, WorkerRole
-from postfach.auth.passwords import generate_app_password, hash_password_async
-from postfach.clientsetup.own import settings_table
 from postfach.config import Config, ListenerSpec, dev_config, load_config
+from postfach.heap import return_big_blocks
 from postfach.logsetup import configure_logging
-from postfach.store import Store
-from postfach.store.records import Account
 from postfach.workers import Supervisor, WorkerSpec, die_with_supervisor
 
 __all__ = ["register"]
-
-DEV_DOMAIN = "example.test"
-DEV_USER = f"demo@{DEV_DOMAIN}"
-DEV_PASSWORD_FILE = "dev-password"  # noqa: S105 - a file name
 
 
 def _count(text: str) -> int:
@@ -56,45 +55,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "0: CPU cores + 1; --dev: 1)",
     )
     p.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # set by the supervisor
+    # The supervisor's child that prepares the data before the workers start.
+    p.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=run_serve)
-
-
-def dev_password(data_dir: Path) -> str:
-    """The demo user's password: made once and kept in the data directory (0600), so
-    a mail program set up yesterday still logs in today."""
-    path = data_dir / DEV_PASSWORD_FILE
-    try:
-        kept = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        kept = ""
-    if kept:
-        return kept
-    password = generate_app_password()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(password + "\n")
-    return password
-
-
-async def _prepare_dev(config: Config) -> tuple[str, Account]:
-    """The demo domain and user; the password is the one kept in the data directory."""
-    password = dev_password(config.data_path)
-    store = await Store.connect(config.storage.url)
-    try:
-        if await store.accounts.get_domain(DEV_DOMAIN) is None:
-            await store.accounts.add_domain(DEV_DOMAIN)
-        digest = await hash_password_async(password)
-        account = await store.accounts.get_account(DEV_USER)
-        if account is None:
-            account = await store.accounts.add_account(DEV_USER, digest)
-        else:
-            await store.accounts.set_password_hash(account.id, digest)
-        if not account.admin:  # the one trying postfach out sees the admin pages too
-            account = await store.accounts.update_account(account.id, admin=True)
-    finally:
-        await store.close()
-    return password, account
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -108,11 +71,15 @@ def _config(args: argparse.Namespace) -> Config:
 async def run_serve(args: argparse.Namespace) -> int:
     # From the first moment: a SIGTERM while starting stops cleanly once started.
     stop = _stop_on_signal()
+    return_big_blocks()
     if args.worker:
         return await _run_worker(args, WorkerSpec.decode(args.worker), stop)
     config = _config(args)
     configure_logging(config.log.format)
-    password, account = await _prepare_dev(config) if args.dev else ("", None)
+    if args.prepare:
+        from postfach.cli.serve_app import prepare
+
+        return await prepare(args, config)
     workers = args.workers if args.workers is not None else config.server.workers
     if workers == 0:
         workers = config.server.worker_count()
@@ -120,38 +87,54 @@ async def run_serve(args: argparse.Namespace) -> int:
         workers = 1  # an in-memory database cannot be shared between processes
     raise_descriptor_limit()
     if workers > 1:
-        return await _run_supervisor(args, config, workers, password, account, stop)
-    app = App(config)
-    await app.start()
-    gc.freeze()  # what start-up built lives for good: full collections need not walk it
+        return await _run_supervisor(args, config, workers, stop)
+    from postfach.cli.serve_app import start_single
+
+    app, lines = await start_single(args, config)
     try:
         ports = {name: (lst.spec, lst.port) for name, lst in app.listeners.items()}
-        _print_banner(config, ports, password, account, workers=1)
+        _print_banner(config, ports, lines, workers=1)
         await _wait_for(stop)
     finally:
         await app.stop()
     return 0
 
 
-async def _run_supervisor(
-    args: argparse.Namespace,
-    config: Config,
-    workers: int,
-    password: str,
-    account: Account | None,
-    stop: asyncio.Event,
-) -> int:
-    # Create or migrate the schema once, before the workers open the database.
-    await (await Store.connect(config.storage.url)).close()
-    serve_args = (["--dev"] if args.dev else []) + (
-        ["--config", args.config] if args.config else []
+async def _prepare(args: argparse.Namespace) -> tuple[int, str]:
+    """Runs `serve --prepare` (serve_app.prepare) in a child: what it does needs the
+    store and the TLS stack, which the supervisor then never loads. Returns its
+    exit status and what it printed (the demo account's lines); its errors go to
+    the same stderr."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "postfach",
+        "serve",
+        *_serve_args(args),
+        "--prepare",
+        stdout=asyncio.subprocess.PIPE,
     )
-    supervisor = Supervisor(config, workers, serve_args)
+    out, _ = await child.communicate()
+    return child.returncode or 0, out.decode()
+
+
+def _serve_args(args: argparse.Namespace) -> list[str]:
+    """How a child process finds the same config."""
+    return (["--dev"] if args.dev else []) + (["--config", args.config] if args.config else [])
+
+
+async def _run_supervisor(
+    args: argparse.Namespace, config: Config, workers: int, stop: asyncio.Event
+) -> int:
+    status, lines = await _prepare(args)
+    if status != 0:
+        return status  # the child said why on stderr
+    supervisor = Supervisor(config, workers, _serve_args(args))
     await supervisor.start()
     try:
         specs = {s.name: s for s in config.listeners_enabled()}
         ports = {name: (specs[name], supervisor.port(name)) for name in supervisor.sockets}
-        _print_banner(config, ports, password, account, workers=workers)
+        _print_banner(config, ports, lines, workers=workers)
         await _wait_for(stop, supervisor.failed)
     finally:
         await supervisor.stop()
@@ -163,17 +146,10 @@ async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.
         return 1  # orphaned before it began: nobody would hand it a connection
     config = _config(args)
     configure_logging(config.log.format, worker=spec.index)
-    role = WorkerRole(
-        index=spec.index,
-        relay=socket.socket(fileno=spec.relay_fd),
-        handoff=socket.socket(fileno=spec.handoff_fd),
-        sockets={name: socket.socket(fileno=fd) for name, fd in spec.socket_fds.items()},
-        runtime_path=spec.runtime,
-    )
     raise_descriptor_limit()
-    app = App(config, role)
-    await app.start()
-    gc.freeze()  # as above: shorter pauses of the loop on a full collection
+    from postfach.cli.serve_app import start_worker
+
+    app = await start_worker(config, spec)
     try:
         assert app.relay is not None
         await _wait_for(stop, app.relay.closed)  # closed: the supervisor is gone
@@ -192,19 +168,14 @@ def raise_descriptor_limit() -> None:
 
 
 def _print_banner(
-    config: Config,
-    ports: Mapping[str, tuple[ListenerSpec, int]],
-    password: str,
-    account: Account | None,
-    workers: int,
+    config: Config, ports: Mapping[str, tuple[ListenerSpec, int]], lines: str, workers: int
 ) -> None:
+    """The listeners' ports and, with --dev, the demo account (`lines`)."""
     processes = f"; {workers} worker processes" if workers > 1 else ""
     print(f"postfach serving ({config.source}); storage {config.storage.url}{processes}")
     for name, (spec, port) in ports.items():
         print(f"  {name:<12} {spec.host}:{port}")
-    if password:
-        print(f"\ndemo account: {DEV_USER}  password: {password}\n")
-        print(settings_table(config, DEV_USER, account))
+    print(lines, end="")
     print("\nstop with Ctrl-C", flush=True)
 
 

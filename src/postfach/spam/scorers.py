@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from postfach.config import Config
 from postfach.spam.builtin import BuiltinScorer
-from postfach.spam.rspamd import RspamdScorer
 from postfach.spam.verdict import Scorer
 from postfach.store.api import StoreApi
 
@@ -13,7 +12,11 @@ __all__ = ["make_scorer"]
 
 
 def make_scorer(config: Config, store: StoreApi) -> Scorer:
-    rspamd = RspamdScorer.from_config(config.spam)
-    if rspamd is not None:
-        return rspamd
+    if config.spam.rspamd:
+        # Imported here: httpx (and the CLI libraries it loads) only where rspamd is used.
+        from postfach.spam.rspamd import RspamdScorer
+
+        rspamd = RspamdScorer.from_config(config.spam)
+        if rspamd is not None:
+            return rspamd
     return BuiltinScorer(store.spam, config.spam.bayes_min_learnt)

@@ -35,35 +35,23 @@ import each other in a circle.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from postfach.store.accounts import AccountsStore
-from postfach.store.api import (
+from postfach.store.errors import (
     AlreadyExists,
     NotFound,
     OverQuota,
-    StoreApi,
     StoreError,
     StoreFull,
     StoreUnavailable,
 )
-from postfach.store.base import StoreBase
-from postfach.store.events import Hub
-from postfach.store.greylist import GreylistStore
-from postfach.store.imports import ImportsStore
-from postfach.store.locks import Locks
-from postfach.store.mail import MailStore, NewMessage
-from postfach.store.mailboxes import MailboxStore
-from postfach.store.mailing import MailingStore
-from postfach.store.queue import QueueStore
-from postfach.store.sieve import SieveStore
-from postfach.store.signin import SigninStore
-from postfach.store.spam import SpamStore
-from postfach.store.tlsfiles import TlsFilesStore
-from postfach.store.urlauth import UrlauthStore
-from postfach.store.web import WebSessionStore
+
+if TYPE_CHECKING:
+    from postfach.store.api import StoreApi
+    from postfach.store.events import Hub
+    from postfach.store.mail import NewMessage
+    from postfach.store.store import Store
 
 __all__ = [
     "AlreadyExists",
@@ -78,41 +66,21 @@ __all__ = [
     "StoreUnavailable",
 ]
 
-
-class Store(StoreBase):
-    """SQLite or PostgreSQL behind the roles of `StoreApi`."""
-
-    def __init__(self, url: str, writer: AsyncEngine, reader: AsyncEngine, dialect: str) -> None:
-        super().__init__(url, writer, reader, dialect)
-        self.accounts = AccountsStore(self)
-        self.mail = MailStore(self)
-        self.mailboxes = MailboxStore(self, self.mail)
-        self.queue = QueueStore(self)
-        self.web = WebSessionStore(self)
-        self.mailing = MailingStore(self)
-        self.locks = Locks(self)
-        self.greylist = GreylistStore(self)
-        self.tls_files = TlsFilesStore(self)
-        self.spam = SpamStore(self)
-        self.imports = ImportsStore(self)
-        self.signin = SigninStore(self)
-        self.urlauth = UrlauthStore(self)
-        self.sieve = SieveStore(self)
-
-    @classmethod
-    async def connect(cls, url: str, *, migrate: bool = True) -> Store:
-        store = await cls.open(url, migrate=migrate)
-        assert isinstance(store, Store)
-        return store
+# Loaded on first use (PEP 562): these bring SQLAlchemy and every role with them,
+# and a process that needs only the errors or the runtime file (the supervisor)
+# should not pay for them.
+_LAZY = {
+    "Hub": "postfach.store.events",
+    "NewMessage": "postfach.store.mail",
+    "Store": "postfach.store.store",
+    "StoreApi": "postfach.store.api",
+}
 
 
-if TYPE_CHECKING:
-    from postfach.store.api import RuntimeApi
-    from postfach.store.runtime import RuntimeState
-
-    # mypy fails here when a role drifts from its Protocol.
-    def _store_keeps_its_contract(store: Store) -> StoreApi:
-        return store
-
-    def _runtime_keeps_its_contract(runtime: RuntimeState) -> RuntimeApi:
-        return runtime
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from postfach.store.errors import StoreError, StoreFull, StoreUnavailable
 
-__all__ = ["classify", "report", "translated"]
+__all__ = ["classify", "report", "rollback", "translated"]
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +153,12 @@ def report(exc: StoreError, where: str) -> None:
     what = "storage full" if isinstance(exc, StoreFull) else "store unavailable"
     tail = f" ({more} more in the last {now - last:.0f} s)" if more and last is not None else ""
     log.warning("%s: %s: %s%s", where, what, exc, tail)
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Ends a failed transaction. A failed COMMIT (SQLITE_FULL, say) may leave
+    it open, and then every later BEGIN would fail too; an error SQLite already
+    rolled back makes ROLLBACK itself fail, which must not hide the first error."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

@@ -33,6 +33,7 @@ from postfach.store.events import (
 )
 from postfach.store.faults import report
 from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
+from postfach.store.relaylines import CLOSED, HEARTBEAT, HEARTBEAT_INTERVAL, READY
 
 __all__ = [
     "CHANNEL",
@@ -206,14 +207,6 @@ class PgNotifier:
         if listener is not None:
             with contextlib.suppress(Exception):
                 await listener.close()
-
-
-# Control lines on the relay: a worker has started; a connection it was handed ended;
-# its event loop still turns (every HEARTBEAT_INTERVAL s, for the supervisor's watchdog).
-READY = b"ready\n"
-CLOSED = b"closed\n"
-HEARTBEAT = b"beat\n"
-HEARTBEAT_INTERVAL = 1.0
 
 
 class RelayNotifier:

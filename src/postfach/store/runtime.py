@@ -33,8 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from postfach.store.faults import translated
-from postfach.store.sqlite_fastpath import rollback
+from postfach.store.faults import rollback, translated
 
 __all__ = ["RuntimeState"]
 

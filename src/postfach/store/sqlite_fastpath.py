@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 from postfach.store.blobs import PreparedBlob
-from postfach.store.faults import translated
+from postfach.store.faults import rollback, translated
 from postfach.store.records import AccountId, MailboxId
 from postfach.store.rules import (
     Owner,
@@ -41,7 +41,7 @@ from postfach.store.rules import (
     uid_lookup,
 )
 
-__all__ = ["BatchRow", "SqliteFastPath", "WriteGate", "rollback"]
+__all__ = ["BatchRow", "SqliteFastPath", "WriteGate"]
 
 _T = TypeVar("_T")
 
@@ -71,15 +71,6 @@ _INSERT_MESSAGE = (
     "INSERT INTO messages (mailbox_id, uid, modseq, flags, internaldate, size, blob_sha256,"
     " prefix, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def rollback(conn: sqlite3.Connection) -> None:
-    """Ends a failed transaction. A failed COMMIT (SQLITE_FULL, say) may leave
-    it open, and then every later BEGIN would fail too; an error SQLite already
-    rolled back makes ROLLBACK itself fail, which must not hide the first error."""
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
 
 
 class WriteGate:
