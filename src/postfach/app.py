@@ -42,6 +42,7 @@ from postfach.spam.scorers import make_scorer
 from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
+from postfach.textindexer import run_indexer
 from postfach.web import server as web_server
 from postfach.workers import INHERITED
 
@@ -176,6 +177,9 @@ class App:
             raise
         if primary:
             self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+            self._tasks.append(
+                asyncio.create_task(run_indexer(self.ctx.store.mail), name="text indexer")
+            )
         if relay is not None and handed is not None:
             handed.start()
             relay.ready()

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from postfach import metrics
-from postfach.store import migrations, textindex
+from postfach.store import migrations, textupkeep
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import Hub
 from postfach.store.faults import classify, translated
@@ -279,7 +279,7 @@ class StoreBase:
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
             await conn.run_sync(_create_missing)
             await migrations.fill_mailbox_objectids(conn)
-            await textindex.ensure(conn, self.dialect)
+            await textupkeep.ensure(conn, self.dialect)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
