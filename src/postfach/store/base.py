@@ -71,6 +71,9 @@ def inserted_id(result: Any) -> int:
     return int(key[0])
 
 
+READER_MMAP = 1 << 30
+
+
 def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,6 +84,10 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if not writer:
+            # Reads map the file instead of copying page by page: SEARCH visits
+            # a blob row per candidate, and a copy per page was half its time.
+            cursor.execute(f"PRAGMA mmap_size={READER_MMAP}")
         cursor.close()
 
     if not writer:
