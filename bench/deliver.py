@@ -36,7 +36,7 @@ from postfach.textindexer import run_indexer
 
 # What turns the full-text index off: new blobs are no longer queued for it.
 NO_INDEX = {
-    "sqlite": "DROP TRIGGER blobs_fts_queue",
+    "sqlite": "DROP TRIGGER blobs_text_queue",
     "postgresql": "DROP TRIGGER blobs_text_queue ON blobs",
 }
 

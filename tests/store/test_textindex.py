@@ -106,38 +106,19 @@ async def test_index_answers_as_the_scan_does(
             assert {m.id for _, m in everywhere} == {m.id for _, m in scanned_all}
 
 
-async def test_migrate_indexes_a_database_made_before_the_index(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    store = await Store.connect(f"sqlite:///{path}")
-    await store.accounts.add_domain("example.org")
-    account = await store.accounts.add_account("old@example.org", "x")
-    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-    assert inbox is not None
-    await store.mail.append(inbox.id, b"From: a@example.net\r\nX-Old: Vorgestern\r\n\r\nAltbau\r\n")
-    await store.close()
-    # Back to how a database looked before: no s_head, no index, no triggers.
-    db = sqlite3.connect(path)
-    for name in ("queue", "unindex", "reindex"):
-        db.execute(f"DROP TRIGGER blobs_fts_{name}")
-    db.execute("DROP TABLE blobs_fts")
-    db.execute("DROP TABLE text_pending")
-    db.execute("ALTER TABLE blobs DROP COLUMN s_head")
-    db.commit()
-    db.close()
-    store = await Store.connect(f"sqlite:///{path}")
-    try:
-        assert await store.mail.text_indexed()
-        box = MailboxId(inbox.id)
-        assert await store.mail.search_text(box, "vorgestern", "text") == {1}
-        assert await store.mail.search_text(box, "altbau", "body") == {1}
-        assert await store.mail.search_text(box, "vorgestern", "body") == set()
-        assert await store.mail.pending_index() == 0
-    finally:
-        await store.close()
-
-
-# The triggers of the index as delivery kept it, before indexing was deferred.
+NEW_SCHEMA = (
+    "DROP TRIGGER blobs_text_queue",
+    "DROP TRIGGER blobs_text_unindex",
+    "DROP TRIGGER blobs_text_requeue",
+    "DROP TABLE words_fts",
+    "DROP TABLE blob_words",
+    "DROP TABLE text_pending",
+)
+# The index as delivery kept it, before indexing was deferred.
 AT_DELIVERY = (
+    "CREATE VIRTUAL TABLE blobs_fts USING fts5(s_head, s_body, content='blobs',"
+    " content_rowid='rowid', tokenize='trigram case_sensitive 1', detail='column')",
+    "INSERT INTO blobs_fts (blobs_fts) VALUES ('rebuild')",
     "CREATE TRIGGER blobs_fts_insert AFTER INSERT ON blobs BEGIN"
     " INSERT INTO blobs_fts (rowid, s_head, s_body) VALUES (new.rowid, new.s_head, new.s_body);"
     " END",
@@ -147,39 +128,65 @@ AT_DELIVERY = (
 )
 
 
-async def test_migrate_moves_an_index_kept_at_delivery_to_the_queue(tmp_path: Path) -> None:
-    path = tmp_path / "delivery-indexed.db"
+async def old_database(path: Path, statements: tuple[str, ...]) -> MailboxId:
+    """A store with one message, then changed by `statements` into an older shape."""
     store = await Store.connect(f"sqlite:///{path}")
     await store.accounts.add_domain("example.org")
-    account = await store.accounts.add_account("moved@example.org", "x")
+    account = await store.accounts.add_account("old@example.org", "x")
     inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
     assert inbox is not None
+    await store.mail.append(inbox.id, b"From: a@example.net\r\nX-Old: Vorgestern\r\n\r\nAltbau\r\n")
     await store.close()
     db = sqlite3.connect(path)
-    for name in ("queue", "unindex", "reindex"):
-        db.execute(f"DROP TRIGGER blobs_fts_{name}")
-    db.execute("DROP TABLE text_pending")
-    for statement in AT_DELIVERY:
+    for statement in NEW_SCHEMA + statements:
         db.execute(statement)
     db.commit()
     db.close()
+    return MailboxId(inbox.id)
+
+
+async def test_migrate_indexes_a_database_made_before_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    box = await old_database(path, ("ALTER TABLE blobs DROP COLUMN s_head",))
     store = await Store.connect(f"sqlite:///{path}")
     try:
-        box = MailboxId(inbox.id)
+        assert await store.mail.text_indexed()
+        assert await store.mail.pending_index() == 1  # queued for the indexer
+        for indexed in (False, True):
+            if indexed:
+                assert await store.mail.index_pending() == 1
+            assert await store.mail.search_text(box, "vorgestern", "text") == {1}
+            assert await store.mail.search_text(box, "altbau", "body") == {1}
+            assert await store.mail.search_text(box, "vorgestern", "body") == set()
+        assert await store.mail.pending_index() == 0
+    finally:
+        await store.close()
+
+
+async def test_migrate_moves_an_index_kept_at_delivery_to_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "delivery-indexed.db"
+    box = await old_database(path, AT_DELIVERY)
+    store = await Store.connect(f"sqlite:///{path}")
+    try:
+        assert await store.mail.pending_index() == 1
         await store.mail.append(box, b"From: a@example.net\r\n\r\nSchaufelradbagger\r\n")
         await store.mail.append(box, b"From: b@example.net\r\n\r\nSchaufelraddampfer\r\n")
-        assert await store.mail.pending_index() == 2
-        assert await store.mail.search_text(box, "schaufelrad", "body") == {1, 2}
-        assert await store.mail.index_pending(1) == 1
-        assert await store.mail.search_text(box, "schaufelrad", "body") == {1, 2}
-        # One indexed and one queued blob go: the index stays sound.
-        await store.mail.delete_messages(box, [Uid(1), Uid(2)])
+        assert await store.mail.pending_index() == 3
+        assert await store.mail.search_text(box, "schaufelrad", "body") == {2, 3}
+        assert await store.mail.index_pending(2) == 2
+        assert await store.mail.search_text(box, "schaufelrad", "body") == {2, 3}
+        assert await store.mail.search_text(box, "altbau", "body") == {1}
+        # Indexed and queued blobs go: their words and the index with them.
+        await store.mail.delete_messages(box, [Uid(1), Uid(2), Uid(3)])
         assert await store.mail.pending_index() == 0
         assert await store.mail.search_text(box, "schaufelrad", "body") == set()
     finally:
         await store.close()
     check = sqlite3.connect(path)
-    check.execute("INSERT INTO blobs_fts (blobs_fts) VALUES ('integrity-check')")
+    assert check.execute("SELECT count(*) FROM blob_words").fetchone() == (0,)
+    check.execute("INSERT INTO words_fts (words_fts) VALUES ('integrity-check')")
+    tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
+    assert "blobs_fts" not in tables and "blobs_fts_insert" not in tables
     check.close()
 
 

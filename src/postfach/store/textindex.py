@@ -7,27 +7,31 @@ names). A scan reads that text for every message of the mailbox; the index
 narrows the candidates first, and the same exact substring test then confirms
 each one, so the answers never differ from the scan's.
 
-- SQLite: an FTS5 table `blobs_fts` with the trigram tokenizer over `s_head` and
-  `s_body`, external content (the text stays in `blobs` alone). A needle of
-  three or more characters becomes its trigrams: every message holding the
-  needle holds them all.
-- PostgreSQL: `pg_trgm` GIN indexes on `blob_text`, a copy of `s_head` and
-  `s_body`, which answer ``LIKE '%needle%'`` exactly (trigram candidates,
-  rechecked by the server). Not a tsvector: words and stems lose substrings
-  within words. Without the right to CREATE EXTENSION there is no index and
-  LIKE scans.
+The index holds each blob's distinct words (store/textupkeep.py): a needle's
+trigrams without white space are each within one word of any text holding the
+needle, so they find it there. A needle without white space is in the text
+exactly when it is in the words, so its candidates are confirmed against the
+words; one with white space against the blob's text.
+
+- SQLite: an FTS5 table `words_fts` with the trigram tokenizer over the words
+  of `s_head` and `s_body` (external content: `blob_words`).
+- PostgreSQL: `pg_trgm` GIN indexes on `blob_words`, which answer
+  ``LIKE '%needle%'`` exactly (trigram candidates, rechecked by the server).
+  Not a tsvector: words and stems lose substrings within words. Without the
+  right to CREATE EXTENSION there is no index and LIKE scans.
 
 Delivery does not index: new blobs wait in `text_pending` until the server's
-indexer takes them in (store/textupkeep.py), and every search adds the exact
-scan of the pending blobs to the index's answer, so nothing is ever missed.
+indexer takes them in, and every search adds the exact scan of the pending
+blobs to the index's answer, so nothing is ever missed.
 Blobs are shared by their messages, so COPY and MOVE add no index rows, and a
 blob's rows go when its last message is expunged (the blob is collected).
-Needles shorter than three characters have no trigram and always scan.
+Needles without a trigram free of white space (shorter than three characters,
+or like "a b") always scan.
 The text is the blob's: the trace fields delivery puts in each message's own
 prefix (Return-Path, Delivered-To, Received) are not in it, so TEXT does not
 find what only they hold (HEADER on those fields reads them). SQLite's FTS
-table refers to `blobs` by rowid, which a manual VACUUM may renumber; then
-``INSERT INTO blobs_fts (blobs_fts) VALUES ('rebuild')`` makes it anew.
+table refers to `blob_words` by rowid, which a manual VACUUM may renumber; then
+``INSERT INTO words_fts (words_fts) VALUES ('rebuild')`` makes it anew.
 Only the mail role (store/mail.py) calls this module.
 """
 
@@ -65,10 +69,14 @@ SEARCH_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 # -- queries -------------------------------------------------------------------
+def _spaced(piece: str) -> bool:
+    return any(ch.isspace() for ch in piece)
+
+
 def trigrams(needle: str, most: int = MOST_TRIGRAMS) -> list[str]:
-    """Up to `most` trigrams of the needle, the first and the last among them:
-    every text holding the needle holds them all."""
-    every = [needle[i : i + 3] for i in range(len(needle) - 2)]
+    """Up to `most` of the needle's trigrams that hold no white space, the first
+    and the last among them: each is within one word of a text holding the needle."""
+    every = [t for t in (needle[i : i + 3] for i in range(len(needle) - 2)) if not _spaced(t)]
     if len(every) <= most:
         return list(dict.fromkeys(every))
     step = (len(every) - 1) / (most - 1)
@@ -77,16 +85,16 @@ def trigrams(needle: str, most: int = MOST_TRIGRAMS) -> list[str]:
 
 def fts_query(columns: Sequence[str], needle: str) -> str:
     """FTS5 query: the needle's trigrams, all in one of `columns`. A superset of
-    the texts holding the needle: the index keeps no positions (detail=column),
-    which costs under half the CPU at delivery and a fraction of the space."""
+    the blobs holding the needle: the index keeps no positions (detail=column),
+    which costs under half the CPU at indexing and a fraction of the space."""
     terms = " AND ".join('"' + t.replace('"', '""') + '"' for t in trigrams(needle))
     return f"{{{' '.join(columns)}}} : ({terms})"
 
 
-def _exact(dialect: str, columns: Sequence[str], slot: str) -> str:
-    """Any of `columns` contains the (case-folded) needle bound at `slot`."""
+def _exact(dialect: str, columns: Sequence[str], slot: str, table: str = "b") -> str:
+    """Any of `columns` of `table` contains the (case-folded) needle bound at `slot`."""
     function = "instr" if dialect == "sqlite" else "strpos"
-    return "(" + " OR ".join(f"{function}(b.{c}, {slot}) > 0" for c in columns) + ")"
+    return "(" + " OR ".join(f"{function}({table}.{c}, {slot}) > 0" for c in columns) + ")"
 
 
 def like_pattern(needle: str) -> str:
@@ -102,7 +110,9 @@ def mailbox_search(
     index's confirmed candidates and, after UNION ALL, the pending blobs scanned
     (a blob is in one or the other, and each message has its own UID)."""
     index_columns, exact_columns = SEARCH_FIELDS[where]
-    use_index = indexed and len(needle) >= MIN_INDEXED
+    use_index = indexed and bool(trigrams(needle))
+    # The words answer exactly for a needle without white space in them.
+    on_words = exact_columns == index_columns and not _spaced(needle)
     if dialect == "sqlite":
         exact = _exact(dialect, exact_columns, "?")
         needles = [needle] * len(exact_columns)
@@ -112,21 +122,24 @@ def mailbox_search(
         )
         if not use_index:
             return scan, [mailbox_id, *needles]
+        confirm = _exact(dialect, exact_columns, "?", "w") if on_words else exact
         # From the index's candidates to their messages, never the other way
         # (SQLite would pick the mailbox's index and rescan it per row).
         sql = (
-            "SELECT m.uid FROM blobs_fts CROSS JOIN blobs b ON b.rowid = blobs_fts.rowid"
-            " CROSS JOIN messages m INDEXED BY messages_blob_uid ON m.blob_sha256 = b.sha256"
-            f" WHERE blobs_fts MATCH ? AND m.mailbox_id = ? AND {exact}"
+            "SELECT m.uid FROM words_fts CROSS JOIN blob_words w ON w.rowid = words_fts.rowid"
+            + ("" if on_words else " CROSS JOIN blobs b ON b.sha256 = w.sha256")
+            + " CROSS JOIN messages m INDEXED BY messages_blob_uid ON m.blob_sha256 = w.sha256"
+            f" WHERE words_fts MATCH ? AND m.mailbox_id = ? AND {confirm}"
             " UNION ALL SELECT m.uid FROM text_pending p CROSS JOIN blobs b ON b.sha256 = p.sha256"
             " CROSS JOIN messages m INDEXED BY messages_blob_uid ON m.blob_sha256 = b.sha256"
             f" WHERE m.mailbox_id = ? AND {exact}"
         )
         return sql, [fts_query(index_columns, needle), mailbox_id, *needles, mailbox_id, *needles]
+    exact = _exact(dialect, exact_columns, "$2")
     if not use_index:
         return (
             "SELECT m.uid FROM messages m JOIN blobs b ON b.sha256 = m.blob_sha256"
-            f" WHERE m.mailbox_id = $1 AND {_exact(dialect, exact_columns, '$2')}",
+            f" WHERE m.mailbox_id = $1 AND {exact}",
             [mailbox_id, needle],
         )
     # LIKE is what the pg_trgm indexes answer (strpos they cannot). As on SQLite,
@@ -137,45 +150,53 @@ def mailbox_search(
         " CROSS JOIN LATERAL (SELECT uid FROM messages WHERE blob_sha256 = {0}.sha256"
         " AND mailbox_id = $1 OFFSET 0) m"
     )
-    candidates = "(" + " OR ".join(f"t.{c} LIKE $2" for c in index_columns) + ")"
-    source = "blob_text t"
-    if exact_columns != index_columns:
-        source += " JOIN blobs b ON b.sha256 = t.sha256"
-        candidates += " AND " + _exact(dialect, exact_columns, "$3")
-    sql = (
-        f"SELECT m.uid FROM {source}{lateral.format('t')} WHERE {candidates}"
-        " UNION ALL SELECT m.uid FROM text_pending p JOIN blobs b ON b.sha256 = p.sha256"
-        f"{lateral.format('p')} WHERE {_exact(dialect, exact_columns, '$3')}"
+    # Each piece between white space is within a word (the whole needle, if none).
+    pieces = [p for p in needle.split() if len(p) >= MIN_INDEXED]
+    slots = [f"${i}" for i in range(3, 3 + len(pieces))]
+    candidates = " OR ".join(
+        "(" + " AND ".join(f"w.{c} LIKE {slot}" for slot in slots) + ")" for c in index_columns
     )
-    return sql, [mailbox_id, like_pattern(needle), needle]
+    sql = f"SELECT m.uid FROM blob_words w{lateral.format('w')} WHERE ({candidates})"
+    if not on_words:
+        sql = (
+            "SELECT m.uid FROM blob_words w JOIN blobs b ON b.sha256 = w.sha256"
+            f"{lateral.format('w')} WHERE ({candidates}) AND {exact}"
+        )
+    sql += (
+        " UNION ALL SELECT m.uid FROM text_pending p JOIN blobs b ON b.sha256 = p.sha256"
+        f"{lateral.format('p')} WHERE {exact}"
+    )
+    return sql, [mailbox_id, needle, *(like_pattern(p) for p in pieces)]
 
 
 def account_filters(
     dialect: str, needles: Sequence[str], exact_columns: Sequence[str], indexed: bool
 ) -> list[Any]:
     """WHERE conditions on `blobs` for the webmail's search across folders: each
-    case-folded needle in one of `exact_columns`, the candidates narrowed by the
-    index (or pending) for the needles it can take."""
+    case-folded needle (a word) in one of `exact_columns`, the candidates
+    narrowed by the index (or pending) for the needles it can take."""
     function = func.instr if dialect == "sqlite" else func.strpos
     conditions: list[Any] = [
         or_(*(function(blobs.c[c], needle) > 0 for c in exact_columns)) for needle in needles
     ]
-    long = [n for n in needles if len(n) >= MIN_INDEXED] if indexed else []
+    long = [n for n in needles if trigrams(n)] if indexed else []
     if not long:
         return conditions
     pending = blobs.c.sha256.in_(select(text_pending.c.sha256))
     if dialect == "sqlite":
         query = " AND ".join(fts_query(INDEXED_COLUMNS, n) for n in long)
-        narrowing = text(
-            "blobs.rowid IN (SELECT rowid FROM blobs_fts WHERE blobs_fts MATCH :fts_query)"
+        in_index = text(
+            "blobs.sha256 IN (SELECT w.sha256 FROM words_fts"
+            " CROSS JOIN blob_words w ON w.rowid = words_fts.rowid"
+            " WHERE words_fts MATCH :fts_query)"
         ).bindparams(fts_query=query)
-        return [or_(narrowing, pending), *conditions]
+        return [or_(in_index, pending), *conditions]
     # PostgreSQL's LIKE escapes with a backslash unless told otherwise.
     likes = " AND ".join(
         "(" + " OR ".join(f"s_{c} LIKE :like{i}" for c in ("head", "body")) + ")"
         for i in range(len(long))
     )
-    in_index = text(f"blobs.sha256 IN (SELECT sha256 FROM blob_text WHERE {likes})").bindparams(
+    in_index = text(f"blobs.sha256 IN (SELECT sha256 FROM blob_words WHERE {likes})").bindparams(
         **{f"like{i}": like_pattern(n) for i, n in enumerate(long)}
     )
     return [or_(in_index, pending), *conditions]

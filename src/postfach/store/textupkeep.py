@@ -4,19 +4,23 @@ made by migrate, and the deferred indexing that fills it.
 Delivery does not index. A trigger on `blobs` puts each new blob's sha256 into
 `text_pending` in the transaction that stores the blob (so a crash loses
 nothing), and `drain` moves pending blobs into the index in batches, off the
-delivery path (the server's indexer task, app.py). SEARCH scans the blobs still
-pending, so its answers are exact and include a message the moment it is stored.
+delivery path (the server's indexer task, textindexer.py). SEARCH scans the
+blobs still pending, so its answers are exact and include a message the moment
+it is stored.
 
-- SQLite: `blobs_fts` (FTS5, external content on `blobs`). Whether a blob is in
-  it is `blobs_fts_docsize` having its rowid: the delete and update triggers
-  touch the index only then (an FTS5 'delete' of a row never inserted would
-  corrupt it). Writers are serialized, so two drains never index one blob.
-- PostgreSQL: `blob_text` (sha256, s_head, s_body) with `pg_trgm` GIN indexes,
-  a copy of the two indexed columns: indexes on `blobs` itself would be updated
-  by every delivery. Drains take their rows with FOR UPDATE SKIP LOCKED, so
-  nodes draining at once take disjoint batches and never wait on each other;
-  a blob deleted meanwhile waits for the drain and then takes its copy along
-  (statement trigger on `blobs`).
+What is indexed is `blob_words`: the distinct words of each blob's `s_head`
+and `s_body` (`distinct_words`). Every trigram of the text that holds no white
+space lies within one word, so it is in the words too: the index finds every
+blob holding such a trigram, at a fraction of the cost of the whole text (a
+message repeats its words).
+
+- SQLite: `words_fts` (FTS5 trigram, external content on `blob_words`), kept by
+  triggers on `blob_words`; a blob's words go with it (trigger on `blobs`).
+  Writers are serialized, so two drains never index one blob.
+- PostgreSQL: `pg_trgm` GIN indexes on `blob_words`. Drains take their rows
+  with FOR UPDATE SKIP LOCKED, so nodes draining at once take disjoint batches
+  and never wait on each other; a blob deleted meanwhile waits for the drain
+  (its queue row cascades) and then takes its words along (statement trigger).
 """
 
 from __future__ import annotations
@@ -29,48 +33,52 @@ from sqlalchemy import bindparam, inspect, text
 from postfach.message import ParsedMessage, parse_message
 from postfach.message.searchhead import HEAD_CAP, head_search_text
 
-__all__ = ["drain", "ensure", "is_indexed", "pending_count"]
+__all__ = ["distinct_words", "drain", "ensure", "is_indexed", "pending_count"]
 
 log = logging.getLogger(__name__)
 
 _BACKFILL_BATCH = 200
-_FTS_HAS = "EXISTS (SELECT 1 FROM blobs_fts_docsize WHERE id = old.rowid)"
 _SQLITE_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS blobs_fts USING fts5(s_head, s_body,"
-    " content='blobs', content_rowid='rowid', tokenize='trigram case_sensitive 1',"
-    " detail='column')",
-    # The triggers of the index kept at delivery, before it was deferred.
+    # The index of the text itself, before it was deferred and made of words.
     "DROP TRIGGER IF EXISTS blobs_fts_insert",
     "DROP TRIGGER IF EXISTS blobs_fts_delete",
     "DROP TRIGGER IF EXISTS blobs_fts_update",
-    "CREATE TRIGGER IF NOT EXISTS blobs_fts_queue AFTER INSERT ON blobs BEGIN"
-    " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
-    "CREATE TRIGGER IF NOT EXISTS blobs_fts_unindex AFTER DELETE ON blobs BEGIN"
-    " DELETE FROM text_pending WHERE sha256 = old.sha256;"
-    " INSERT INTO blobs_fts (blobs_fts, rowid, s_head, s_body)"
-    f" SELECT 'delete', old.rowid, old.s_head, old.s_body WHERE {_FTS_HAS}; END",
-    "CREATE TRIGGER IF NOT EXISTS blobs_fts_reindex AFTER UPDATE OF s_head, s_body ON blobs"
-    f" WHEN {_FTS_HAS} BEGIN"
-    " INSERT INTO blobs_fts (blobs_fts, rowid, s_head, s_body)"
-    " VALUES ('delete', old.rowid, old.s_head, old.s_body);"
-    " INSERT INTO blobs_fts (rowid, s_head, s_body) VALUES (new.rowid, new.s_head, new.s_body);"
+    "DROP TRIGGER IF EXISTS blobs_fts_queue",
+    "DROP TRIGGER IF EXISTS blobs_fts_unindex",
+    "DROP TRIGGER IF EXISTS blobs_fts_reindex",
+    "DROP TABLE IF EXISTS blobs_fts",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(s_head, s_body,"
+    " content='blob_words', content_rowid='rowid', tokenize='trigram case_sensitive 1',"
+    " detail='column')",
+    "CREATE TRIGGER IF NOT EXISTS blob_words_insert AFTER INSERT ON blob_words BEGIN"
+    " INSERT INTO words_fts (rowid, s_head, s_body) VALUES (new.rowid, new.s_head, new.s_body);"
     " END",
+    "CREATE TRIGGER IF NOT EXISTS blob_words_delete AFTER DELETE ON blob_words BEGIN"
+    " INSERT INTO words_fts (words_fts, rowid, s_head, s_body)"
+    " VALUES ('delete', old.rowid, old.s_head, old.s_body); END",
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_queue AFTER INSERT ON blobs BEGIN"
+    " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_unindex AFTER DELETE ON blobs BEGIN"
+    " DELETE FROM text_pending WHERE sha256 = old.sha256;"
+    " DELETE FROM blob_words WHERE sha256 = old.sha256; END",
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_requeue AFTER UPDATE OF s_head, s_body ON blobs"
+    " BEGIN DELETE FROM blob_words WHERE sha256 = new.sha256;"
+    " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
 )
 _PG_DDL = (
-    "CREATE TABLE IF NOT EXISTS blob_text (sha256 VARCHAR(64) PRIMARY KEY,"
-    " s_head TEXT NOT NULL, s_body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS blob_text_s_head_trgm ON blob_text"
+    "CREATE INDEX IF NOT EXISTS blob_words_s_head_trgm ON blob_words"
     " USING gin (s_head gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS blob_text_s_body_trgm ON blob_text"
+    "CREATE INDEX IF NOT EXISTS blob_words_s_body_trgm ON blob_words"
     " USING gin (s_body gin_trgm_ops)",
     # The indexes on `blobs` that delivery updated before indexing was deferred.
     "DROP INDEX IF EXISTS blobs_s_head_trgm",
     "DROP INDEX IF EXISTS blobs_s_body_trgm",
+    "DROP TABLE IF EXISTS blob_text",
     "CREATE OR REPLACE FUNCTION blobs_text_queue() RETURNS trigger LANGUAGE plpgsql AS $$"
     " BEGIN INSERT INTO text_pending (sha256) SELECT sha256 FROM added"
     " ON CONFLICT DO NOTHING; RETURN NULL; END $$",
     "CREATE OR REPLACE FUNCTION blobs_text_unindex() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN DELETE FROM blob_text WHERE sha256 IN (SELECT sha256 FROM removed);"
+    " BEGIN DELETE FROM blob_words WHERE sha256 IN (SELECT sha256 FROM removed);"
     " RETURN NULL; END $$",
     "DROP TRIGGER IF EXISTS blobs_text_queue ON blobs",
     "CREATE TRIGGER blobs_text_queue AFTER INSERT ON blobs REFERENCING NEW TABLE AS added"
@@ -78,6 +86,11 @@ _PG_DDL = (
     "DROP TRIGGER IF EXISTS blobs_text_unindex ON blobs",
     "CREATE TRIGGER blobs_text_unindex AFTER DELETE ON blobs REFERENCING OLD TABLE AS removed"
     " FOR EACH STATEMENT EXECUTE FUNCTION blobs_text_unindex()",
+)
+_QUEUE_UNINDEXED = text(
+    "INSERT INTO text_pending (sha256) SELECT sha256 FROM blobs b"
+    " WHERE NOT EXISTS (SELECT 1 FROM blob_words w WHERE w.sha256 = b.sha256)"
+    " ON CONFLICT DO NOTHING"
 )
 
 
@@ -99,8 +112,8 @@ async def ensure(conn: Any, dialect: str) -> None:
         for statement in _SQLITE_DDL:
             await conn.execute(text(statement))
         if not existed:
-            await conn.execute(text("INSERT INTO blobs_fts (blobs_fts) VALUES ('rebuild')"))
-            await conn.execute(text("DELETE FROM text_pending"))
+            # Indexed in the background; SEARCH scans what is pending meanwhile.
+            await conn.execute(_QUEUE_UNINDEXED)
     else:
         await _pg_index(conn)
 
@@ -137,7 +150,7 @@ async def _backfill_head(conn: Any) -> None:
 
 async def _sqlite_has_index(conn: Any) -> bool:
     found = await conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs_fts'")
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'words_fts'")
     )
     return found.first() is not None
 
@@ -155,17 +168,11 @@ async def _pg_index(conn: Any) -> None:
     for statement in _PG_DDL:
         await conn.execute(text(statement))
     if not existed:
-        # Indexed in the background; SEARCH scans what is pending meanwhile.
-        await conn.execute(
-            text(
-                "INSERT INTO text_pending (sha256)"
-                " SELECT sha256 FROM blobs ON CONFLICT DO NOTHING"
-            )
-        )
+        await conn.execute(_QUEUE_UNINDEXED)
 
 
 async def _pg_has_index(conn: Any) -> bool:
-    found = await conn.execute(text("SELECT to_regclass('blob_text') IS NOT NULL"))
+    found = await conn.execute(text("SELECT to_regclass('blob_words_s_body_trgm') IS NOT NULL"))
     return bool(found.scalar())
 
 
@@ -176,12 +183,12 @@ async def is_indexed(conn: Any, dialect: str) -> bool:
 
 
 # -- deferred indexing ---------------------------------------------------------
+def distinct_words(text: str) -> str:
+    """The words (runs without white space) of `text`, each once, in order."""
+    return " ".join(dict.fromkeys(text.split()))
+
+
 _SQLITE_TAKE = text("SELECT sha256 FROM text_pending LIMIT :n")
-_SQLITE_INDEX = text(
-    "INSERT INTO blobs_fts (rowid, s_head, s_body) SELECT b.rowid, b.s_head, b.s_body"
-    " FROM blobs b WHERE b.sha256 IN :shas"
-    " AND NOT EXISTS (SELECT 1 FROM blobs_fts_docsize WHERE id = b.rowid)"
-).bindparams(bindparam("shas", expanding=True))
 _SQLITE_DONE = text("DELETE FROM text_pending WHERE sha256 IN :shas").bindparams(
     bindparam("shas", expanding=True)
 )
@@ -189,25 +196,37 @@ _PG_TAKE = text(
     "DELETE FROM text_pending WHERE sha256 IN"
     " (SELECT sha256 FROM text_pending LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING sha256"
 )
-_PG_INDEX = text(
-    "INSERT INTO blob_text (sha256, s_head, s_body) SELECT sha256, s_head, s_body"
-    " FROM blobs WHERE sha256 IN :shas ON CONFLICT (sha256) DO NOTHING"
-).bindparams(bindparam("shas", expanding=True))
+_TEXTS = text("SELECT sha256, s_head, s_body FROM blobs WHERE sha256 IN :shas").bindparams(
+    bindparam("shas", expanding=True)
+)
+_ADD_WORDS = {
+    "sqlite": text(
+        "INSERT OR IGNORE INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
+    ),
+    "postgresql": text(
+        "INSERT INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
+        " ON CONFLICT (sha256) DO NOTHING"
+    ),
+}
 
 
 async def drain(conn: Any, dialect: str, limit: int) -> int:
     """Indexes up to `limit` pending blobs in the caller's write transaction;
     how many it took from the queue (fewer than `limit`: the queue is empty,
     or other drains hold the rest)."""
+    take = _SQLITE_TAKE if dialect == "sqlite" else _PG_TAKE
+    shas = [row[0] for row in await conn.execute(take, {"n": limit})]
+    if not shas:
+        return 0
+    rows = (await conn.execute(_TEXTS, {"shas": shas})).all()
+    words = [
+        {"sha": sha, "head": distinct_words(head), "body": distinct_words(body)}
+        for sha, head, body in rows
+    ]
+    if words:
+        await conn.execute(_ADD_WORDS[dialect], words)
     if dialect == "sqlite":
-        shas = [row[0] for row in await conn.execute(_SQLITE_TAKE, {"n": limit})]
-        if shas:
-            await conn.execute(_SQLITE_INDEX, {"shas": shas})
-            await conn.execute(_SQLITE_DONE, {"shas": shas})
-        return len(shas)
-    shas = [row[0] for row in await conn.execute(_PG_TAKE, {"n": limit})]
-    if shas:
-        await conn.execute(_PG_INDEX, {"shas": shas})
+        await conn.execute(_SQLITE_DONE, {"shas": shas})
     return len(shas)
 
 
