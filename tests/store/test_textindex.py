@@ -6,7 +6,9 @@ one indexed at delivery to the deferred queue."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import itertools
 import quopri
 import sqlite3
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from harness import BACKENDS, storage_url
 from postfach.store import Store
 from postfach.store.records import MailboxId, Uid
+from postfach.textindexer import BATCH, run_indexer
 
 # Letters with case pairs, ß (folds to "ss"), quotes and FTS5 syntax characters.
 ALPHABET = "abcxyzABÄäßöÖΩω \"*():-.'"
@@ -215,5 +218,32 @@ async def test_queued_blobs_survive_a_reopen_and_are_indexed(backend: str, tmp_p
         assert await store.mail.search_text(box, "kreuzfahrt", "text") == {1, 2, 3, 4, 5}
         found = await store.mail.search_account(account.id, "fahrtschiff")
         assert len(found) == 5
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_servers_indexer_empties_the_queue(backend: str, tmp_path: Path) -> None:
+    url = await storage_url(backend, tmp_path)
+    store = await Store.connect(url)
+    try:
+        await store.accounts.add_domain("example.org")
+        account = await store.accounts.add_account("indexer@example.org", "x")
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        for n in range(BATCH + 30):  # more than one batch
+            await store.mail.append(inbox.id, b"Subject: %d\r\n\r\nBinnenhafen %03d\r\n" % (n, n))
+        indexer = asyncio.create_task(run_indexer(store.mail, idle=0.02))
+        try:
+            for _ in range(500):
+                if not await store.mail.pending_index():
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            indexer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await indexer
+        assert await store.mail.pending_index() == 0
+        assert await store.mail.search_text(inbox.id, "binnenhafen 017", "body") == {18}
     finally:
         await store.close()
