@@ -179,11 +179,13 @@ text_pending = Table(
 )
 
 # What the full-text index indexes of each blob: the distinct words of `s_head`
-# and `s_body` (store/textindex.py). Rows go with their blob by trigger.
+# and `s_body` (store/textindex.py). Rows go with their blob by trigger. SQLite's
+# index refers to `id`, an INTEGER PRIMARY KEY, which VACUUM never renumbers.
 blob_words = Table(
     "blob_words",
     metadata,
-    Column("sha256", String(64), primary_key=True),
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False, unique=True),
     Column("s_head", Text, nullable=False),
     Column("s_body", Text, nullable=False),
 )

@@ -29,9 +29,7 @@ Needles without a trigram free of white space (shorter than three characters,
 or like "a b") always scan.
 The text is the blob's: the trace fields delivery puts in each message's own
 prefix (Return-Path, Delivered-To, Received) are not in it, so TEXT does not
-find what only they hold (HEADER on those fields reads them). SQLite's FTS
-table refers to `blob_words` by rowid, which a manual VACUUM may renumber; then
-``INSERT INTO words_fts (words_fts) VALUES ('rebuild')`` makes it anew.
+find what only they hold (HEADER on those fields reads them).
 Only the mail role (store/mail.py) calls this module.
 """
 
@@ -126,7 +124,7 @@ def mailbox_search(
         # From the index's candidates to their messages, never the other way
         # (SQLite would pick the mailbox's index and rescan it per row).
         sql = (
-            "SELECT m.uid FROM words_fts CROSS JOIN blob_words w ON w.rowid = words_fts.rowid"
+            "SELECT m.uid FROM words_fts CROSS JOIN blob_words w ON w.id = words_fts.rowid"
             + ("" if on_words else " CROSS JOIN blobs b ON b.sha256 = w.sha256")
             + " CROSS JOIN messages m INDEXED BY messages_blob_uid ON m.blob_sha256 = w.sha256"
             f" WHERE words_fts MATCH ? AND m.mailbox_id = ? AND {confirm}"
@@ -187,7 +185,7 @@ def account_filters(
         query = " AND ".join(fts_query(INDEXED_COLUMNS, n) for n in long)
         in_index = text(
             "blobs.sha256 IN (SELECT w.sha256 FROM words_fts"
-            " CROSS JOIN blob_words w ON w.rowid = words_fts.rowid"
+            " CROSS JOIN blob_words w ON w.id = words_fts.rowid"
             " WHERE words_fts MATCH :fts_query)"
         ).bindparams(fts_query=query)
         return [or_(in_index, pending), *conditions]

@@ -48,14 +48,14 @@ _SQLITE_DDL = (
     "DROP TRIGGER IF EXISTS blobs_fts_reindex",
     "DROP TABLE IF EXISTS blobs_fts",
     "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(s_head, s_body,"
-    " content='blob_words', content_rowid='rowid', tokenize='trigram case_sensitive 1',"
+    " content='blob_words', content_rowid='id', tokenize='trigram case_sensitive 1',"
     " detail='column')",
     "CREATE TRIGGER IF NOT EXISTS blob_words_insert AFTER INSERT ON blob_words BEGIN"
-    " INSERT INTO words_fts (rowid, s_head, s_body) VALUES (new.rowid, new.s_head, new.s_body);"
+    " INSERT INTO words_fts (rowid, s_head, s_body) VALUES (new.id, new.s_head, new.s_body);"
     " END",
     "CREATE TRIGGER IF NOT EXISTS blob_words_delete AFTER DELETE ON blob_words BEGIN"
     " INSERT INTO words_fts (words_fts, rowid, s_head, s_body)"
-    " VALUES ('delete', old.rowid, old.s_head, old.s_body); END",
+    " VALUES ('delete', old.id, old.s_head, old.s_body); END",
     "CREATE TRIGGER IF NOT EXISTS blobs_text_queue AFTER INSERT ON blobs BEGIN"
     " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
     "CREATE TRIGGER IF NOT EXISTS blobs_text_unindex AFTER DELETE ON blobs BEGIN"
