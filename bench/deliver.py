@@ -6,16 +6,23 @@ commit), next to a baseline of one INSERT and one COMMIT per message on the
 same database with the same durability settings. Prints both rates, the ratio
 and the resident memory every 10 % of the run (it should stay flat).
 
+`--index both` runs postfach twice, with the full-text index (its indexer
+draining the queue beside the deliveries, as the server runs it; the time to
+catch up after the last delivery is printed too) and without it (the queueing
+trigger dropped), and prints what the index costs of the delivery rate.
+
     .venv/bin/python bench/deliver.py                      # SQLite, 20,000 messages
     .venv/bin/python bench/deliver.py --count 100000       # the memory check
     POSTFACH_TEST_PG=postgresql://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/deliver.py --backend both
+    .venv/bin/python bench/deliver.py --index both         # the index's cost
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import sqlite3
@@ -25,6 +32,13 @@ from pathlib import Path
 
 from postfach.delivery import Delivery
 from postfach.store import Store
+from postfach.textindexer import run_indexer
+
+# What turns the full-text index off: new blobs are no longer queued for it.
+NO_INDEX = {
+    "sqlite": "DROP TRIGGER blobs_text_queue",
+    "postgresql": "DROP TRIGGER blobs_text_queue ON blobs",
+}
 
 BODY = (b"Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 180)[:10_000]
 
@@ -42,8 +56,13 @@ def rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def run_postfach(url: str, count: int, concurrency: int) -> tuple[float, list[float]]:
+async def run_postfach(
+    url: str, count: int, concurrency: int, index: bool = True
+) -> tuple[float, list[float]]:
     store = await Store.connect(url)
+    if not index:
+        async with store.mail.write() as tx:
+            await tx.exec_driver_sql(NO_INDEX[store.mail.dialect])
     await store.accounts.add_domain("example.org")
     await store.accounts.add_account("bob@example.org", "x")
     delivery = Delivery(store, "bench.example.org")
@@ -58,9 +77,21 @@ async def run_postfach(url: str, count: int, concurrency: int) -> tuple[float, l
             if n % step == 0:
                 memory.append(rss_mib())
 
+    indexer = asyncio.create_task(run_indexer(store.mail, idle=0.2)) if index else None
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
+    if indexer is not None:
+        caught_up = time.perf_counter()
+        while await store.mail.pending_index():
+            await asyncio.sleep(0.05)
+        print(
+            f"  indexer: {time.perf_counter() - caught_up:.2f} s after the last delivery"
+            " to empty the queue"
+        )
+        indexer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await indexer
     await delivery.stop()
     await store.close()
     return count / elapsed, memory
@@ -124,27 +155,48 @@ def report(name: str, rate: float, base: float, memory: list[float]) -> None:
         print(f"{name}: RSS MiB over the run: {' '.join(f'{m:.0f}' for m in memory)}")
 
 
+def index_cost(name: str, rates: dict[bool, float]) -> None:
+    if len(rates) == 2:
+        cost = 1 - rates[True] / rates[False]
+        print(f"{name}: the full-text index costs {cost:.1%} of the delivery rate (goal < 15 %)")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument(
+        "--index",
+        choices=("on", "off", "both"),
+        default="on",
+        help="the full-text index on, off, or both one after the other (its cost)",
+    )
     args = parser.parse_args()
+    modes = {"on": [True], "off": [False], "both": [True, False]}[args.index]
     print(f"{args.count} deliveries of {len(message(0))} octets, {args.concurrency} deliverers")
     if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            rate, memory = await run_postfach(
-                f"sqlite:///{tmp}/bench.db", args.count, args.concurrency
-            )
-            base = baseline_sqlite(Path(tmp) / "baseline.db", args.count)
-        report("sqlite", rate, base, memory)
+        rates = {}
+        for index in modes:
+            with tempfile.TemporaryDirectory() as tmp:
+                rate, memory = await run_postfach(
+                    f"sqlite:///{tmp}/bench.db", args.count, args.concurrency, index
+                )
+                base = baseline_sqlite(Path(tmp) / "baseline.db", args.count)
+            rates[index] = rate
+            report(f"sqlite, index {'on' if index else 'off'}", rate, base, memory)
+        index_cost("sqlite", rates)
     if args.backend in ("postgresql", "both"):
         url = os.environ.get("POSTFACH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-        await reset_postgres(url)
-        rate, memory = await run_postfach(url, args.count, args.concurrency)
-        base = await baseline_postgres(url, args.count, args.concurrency)
-        await reset_postgres(url)
-        report("postgresql", rate, base, memory)
+        rates = {}
+        for index in modes:
+            await reset_postgres(url)
+            rate, memory = await run_postfach(url, args.count, args.concurrency, index)
+            base = await baseline_postgres(url, args.count, args.concurrency)
+            await reset_postgres(url)
+            rates[index] = rate
+            report(f"postgresql, index {'on' if index else 'off'}", rate, base, memory)
+        index_cost("postgresql", rates)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"max RSS {usage.ru_maxrss / 1024:.0f} MiB")
     print("reproduce: .venv/bin/python bench/deliver.py " + " ".join(os.sys.argv[1:]))

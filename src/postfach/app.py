@@ -41,6 +41,7 @@ from postfach.spam.scorers import make_scorer
 from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
+from postfach.textindexer import run_indexer
 from postfach.workers import INHERITED
 
 if TYPE_CHECKING:
@@ -180,6 +181,9 @@ class App:
             raise
         if primary:
             self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+            self._tasks.append(
+                asyncio.create_task(run_indexer(self.ctx.store.mail), name="text indexer")
+            )
         if relay is not None and handed is not None:
             handed.start()
             relay.ready()

@@ -11,10 +11,9 @@ import base64
 import imaplib
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 
-from harness import BACKENDS, TestServer, make_server
+from harness import TestServer
 from postfach.store.records import Uid
 
 USER = "fts@example.org"
@@ -84,13 +83,12 @@ EXPECTED = [
 ]
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
-async def fts(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestServer]:
-    async with make_server(tmp_path_factory.mktemp("fts"), request.param) as server:
-        await server.add_user(USER, PASSWORD)
-        yield server
+@pytest_asyncio.fixture(loop_scope="session")
+async def fts(imap: TestServer) -> AsyncIterator[TestServer]:
+    """The package's shared server (both backends; a server of its own would empty
+    the PostgreSQL database under it), with this module's user for the test."""
+    await imap.add_user(USER, PASSWORD)
+    yield imap
 
 
 def connect(server: TestServer) -> imaplib.IMAP4:

@@ -1,20 +1,27 @@
-"""The full-text index answers exactly what the scan answers (hypothesis), and
-both answer what the decoded text holds, on SQLite and PostgreSQL; migrate
-indexes a database made before the index."""
+"""The full-text index answers exactly what the scan answers (hypothesis), with
+any part of the messages still queued for indexing, and both answer what the
+decoded text holds, on SQLite and PostgreSQL; queued blobs survive a reopen and
+are indexed then; migrate indexes a database made before the index and moves
+one indexed at delivery to the deferred queue."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import itertools
 import quopri
 import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness import BACKENDS, storage_url
 from postfach.store import Store
-from postfach.store.records import MailboxId
+from postfach.store.records import MailboxId, Uid
+from postfach.textindexer import BATCH, run_indexer
 
 # Letters with case pairs, ß (folds to "ss"), quotes and FTS5 syntax characters.
 ALPHABET = "abcxyzABÄäßöÖΩω \"*():-.'"
@@ -82,6 +89,8 @@ async def test_index_answers_as_the_scan_does(
     box = await store.mailboxes.create_mailbox(account.id, f"box{next(boxes)}")
     for subject, body, encoding in messages:
         await store.mail.append(box.id, mime(subject, body, encoding))
+        # Some indexed, the rest still queued: the answers must not tell.
+        await store.mail.index_pending(data.draw(st.integers(0, 1)))
     for needle in data.draw(needles_for([body for _, body, _ in messages])):
         for where in ("text", "body", "subject", "from"):
             indexed = await store.mail.search_text(box.id, needle, where)
@@ -100,8 +109,30 @@ async def test_index_answers_as_the_scan_does(
             assert {m.id for _, m in everywhere} == {m.id for _, m in scanned_all}
 
 
-async def test_migrate_indexes_a_database_made_before_the_index(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+NEW_SCHEMA = (
+    "DROP TRIGGER blobs_text_queue",
+    "DROP TRIGGER blobs_text_unindex",
+    "DROP TRIGGER blobs_text_requeue",
+    "DROP TABLE words_fts",
+    "DROP TABLE blob_words",
+    "DROP TABLE text_pending",
+)
+# The index as delivery kept it, before indexing was deferred.
+AT_DELIVERY = (
+    "CREATE VIRTUAL TABLE blobs_fts USING fts5(s_head, s_body, content='blobs',"
+    " content_rowid='rowid', tokenize='trigram case_sensitive 1', detail='column')",
+    "INSERT INTO blobs_fts (blobs_fts) VALUES ('rebuild')",
+    "CREATE TRIGGER blobs_fts_insert AFTER INSERT ON blobs BEGIN"
+    " INSERT INTO blobs_fts (rowid, s_head, s_body) VALUES (new.rowid, new.s_head, new.s_body);"
+    " END",
+    "CREATE TRIGGER blobs_fts_delete AFTER DELETE ON blobs BEGIN"
+    " INSERT INTO blobs_fts (blobs_fts, rowid, s_head, s_body)"
+    " VALUES ('delete', old.rowid, old.s_head, old.s_body); END",
+)
+
+
+async def old_database(path: Path, statements: tuple[str, ...]) -> MailboxId:
+    """A store with one message, then changed by `statements` into an older shape."""
     store = await Store.connect(f"sqlite:///{path}")
     await store.accounts.add_domain("example.org")
     account = await store.accounts.add_account("old@example.org", "x")
@@ -109,20 +140,110 @@ async def test_migrate_indexes_a_database_made_before_the_index(tmp_path: Path) 
     assert inbox is not None
     await store.mail.append(inbox.id, b"From: a@example.net\r\nX-Old: Vorgestern\r\n\r\nAltbau\r\n")
     await store.close()
-    # Back to how a database looked before: no s_head, no index, no triggers.
     db = sqlite3.connect(path)
-    for name in ("insert", "delete", "update"):
-        db.execute(f"DROP TRIGGER blobs_fts_{name}")
-    db.execute("DROP TABLE blobs_fts")
-    db.execute("ALTER TABLE blobs DROP COLUMN s_head")
+    for statement in NEW_SCHEMA + statements:
+        db.execute(statement)
     db.commit()
     db.close()
+    return MailboxId(inbox.id)
+
+
+async def test_migrate_indexes_a_database_made_before_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    box = await old_database(path, ("ALTER TABLE blobs DROP COLUMN s_head",))
     store = await Store.connect(f"sqlite:///{path}")
     try:
         assert await store.mail.text_indexed()
-        box = MailboxId(inbox.id)
-        assert await store.mail.search_text(box, "vorgestern", "text") == {1}
+        assert await store.mail.pending_index() == 1  # queued for the indexer
+        for indexed in (False, True):
+            if indexed:
+                assert await store.mail.index_pending() == 1
+            assert await store.mail.search_text(box, "vorgestern", "text") == {1}
+            assert await store.mail.search_text(box, "altbau", "body") == {1}
+            assert await store.mail.search_text(box, "vorgestern", "body") == set()
+        assert await store.mail.pending_index() == 0
+    finally:
+        await store.close()
+
+
+async def test_migrate_moves_an_index_kept_at_delivery_to_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "delivery-indexed.db"
+    box = await old_database(path, AT_DELIVERY)
+    store = await Store.connect(f"sqlite:///{path}")
+    try:
+        assert await store.mail.pending_index() == 1
+        await store.mail.append(box, b"From: a@example.net\r\n\r\nSchaufelradbagger\r\n")
+        await store.mail.append(box, b"From: b@example.net\r\n\r\nSchaufelraddampfer\r\n")
+        assert await store.mail.pending_index() == 3
+        assert await store.mail.search_text(box, "schaufelrad", "body") == {2, 3}
+        assert await store.mail.index_pending(2) == 2
+        assert await store.mail.search_text(box, "schaufelrad", "body") == {2, 3}
         assert await store.mail.search_text(box, "altbau", "body") == {1}
-        assert await store.mail.search_text(box, "vorgestern", "body") == set()
+        # Indexed and queued blobs go: their words and the index with them.
+        await store.mail.delete_messages(box, [Uid(1), Uid(2), Uid(3)])
+        assert await store.mail.pending_index() == 0
+        assert await store.mail.search_text(box, "schaufelrad", "body") == set()
+    finally:
+        await store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM blob_words").fetchone() == (0,)
+    check.execute("INSERT INTO words_fts (words_fts) VALUES ('integrity-check')")
+    tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
+    assert "blobs_fts" not in tables and "blobs_fts_insert" not in tables
+    check.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_queued_blobs_survive_a_reopen_and_are_indexed(backend: str, tmp_path: Path) -> None:
+    """A store closed (or a server killed) before its indexer ran: the queue is
+    part of each delivery's transaction, so the next start finds and indexes it."""
+    url = await storage_url(backend, tmp_path)
+    store = await Store.connect(url)
+    await store.accounts.add_domain("example.org")
+    account = await store.accounts.add_account("crash@example.org", "x")
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    box = MailboxId(inbox.id)
+    for n in range(5):
+        await store.mail.append(box, b"Subject: n%d\r\n\r\nKreuzfahrtschiff %d\r\n" % (n, n))
+    await store.close()
+    store = await Store.connect(url)
+    try:
+        assert await store.mail.pending_index() == 5
+        assert await store.mail.search_text(box, "fahrtschiff 3", "body") == {4}
+        while await store.mail.index_pending(2):
+            pass
+        assert await store.mail.pending_index() == 0
+        assert await store.mail.search_text(box, "fahrtschiff 3", "body") == {4}
+        assert await store.mail.search_text(box, "kreuzfahrt", "text") == {1, 2, 3, 4, 5}
+        found = await store.mail.search_account(account.id, "fahrtschiff")
+        assert len(found) == 5
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_servers_indexer_empties_the_queue(backend: str, tmp_path: Path) -> None:
+    url = await storage_url(backend, tmp_path)
+    store = await Store.connect(url)
+    try:
+        await store.accounts.add_domain("example.org")
+        account = await store.accounts.add_account("indexer@example.org", "x")
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        for n in range(BATCH + 30):  # more than one batch
+            await store.mail.append(inbox.id, b"Subject: %d\r\n\r\nBinnenhafen %03d\r\n" % (n, n))
+        indexer = asyncio.create_task(run_indexer(store.mail, idle=0.02))
+        try:
+            for _ in range(500):
+                if not await store.mail.pending_index():
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            indexer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await indexer
+        assert await store.mail.pending_index() == 0
+        assert await store.mail.search_text(inbox.id, "binnenhafen 017", "body") == {18}
     finally:
         await store.close()

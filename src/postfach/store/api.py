@@ -299,6 +299,14 @@ class MailApi(Protocol):
     async def text_indexed(self) -> bool:
         """Whether the database has the text index (PostgreSQL may lack pg_trgm)."""
 
+    async def index_pending(self, limit: int = 200) -> int:
+        """Indexes up to `limit` of the blobs delivery queued for the text index
+        (one transaction); returns how many it took, fewer when the queue ran
+        dry. Safe to run on several nodes at once."""
+
+    async def pending_index(self) -> int:
+        """How many stored blobs wait for the text index (searched by scanning)."""
+
     async def search_account(
         self, account_id: AccountId, query: str, limit: int = 200, *, indexed: bool = True
     ) -> list[tuple[Mailbox, StoredMessage]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import insert, literal, select
 
-from postfach.store import mail_sql, textindex
+from postfach.store import mail_sql, textindex, textupkeep
 from postfach.store.base import Role
 from postfach.store.blobs import prepare_blob_off_loop
 from postfach.store.errors import FlagMode, NotFound, StoreError
@@ -370,8 +370,21 @@ class MailStore(Role):
         """Whether migrate made the text index (PostgreSQL may lack pg_trgm)."""
         if self._has_text_index is None:
             async with self.read() as conn:
-                self._has_text_index = await textindex.is_indexed(conn, self.dialect)
+                self._has_text_index = await textupkeep.is_indexed(conn, self.dialect)
         return self._has_text_index
+
+    async def index_pending(self, limit: int = 200) -> int:
+        """Takes up to `limit` blobs from the deferred-indexing queue into the
+        text index, in one write transaction; how many it took."""
+        if not await self.text_indexed():
+            return 0
+        async with self.write() as tx:
+            return await textupkeep.drain(tx, self.dialect, limit)
+
+    async def pending_index(self) -> int:
+        """Blobs stored and not yet in the text index."""
+        async with self.read() as conn:
+            return await textupkeep.pending_count(conn)
 
     async def search_account(
         self, account_id: AccountId, query: str, limit: int = 200, *, indexed: bool = True

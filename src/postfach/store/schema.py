@@ -26,12 +26,12 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "IdType", "accounts", "aliases", "app_passwords", "blobs", "domains", "expunged",
+    "IdType", "accounts", "aliases", "app_passwords", "blob_words", "blobs", "domains", "expunged",
     "greylist", "import_jobs", "import_seen", "locks", "mailboxes", "mailing_attachments",
     "mailing_bounce_boxes", "mailing_campaigns", "mailing_contacts", "mailing_lists",
     "mailing_recipients", "mailing_relays", "mailing_sends", "messages", "meta", "metadata",
     "queue_delay_notices", "queue_messages", "queue_recipients", "spam_accounts", "spam_learnt",
-    "spam_senders", "spam_tokens", "subscriptions", "tls_files",
+    "spam_senders", "spam_tokens", "subscriptions", "text_pending", "tls_files",
 ]
 
 metadata = MetaData()
@@ -140,7 +140,7 @@ blobs = Table(
     Column("s_body", Text, nullable=False, default=""),
     # Every header field and the attachment names: what SEARCH TEXT adds to the
     # body. It and s_body are indexed for substring search (store/textindex.py).
-    # Added later; textindex.ensure adds it to older databases and fills it in.
+    # Added later; textupkeep.ensure adds it to older databases and fills it in.
     Column("s_head", Text, nullable=False, default="", info={"migrated_by": "textindex"}),
     # Last: SQLite reaches a column behind a large value only by walking its
     # overflow pages, so FETCH's `parsed` and SEARCH's text come first.
@@ -167,6 +167,27 @@ messages = Table(
     # the text index yields blobs and this leads, without reading the rows, to
     # their mailboxes and UIDs (store/textindex.py).
     Index("messages_blob_uid", "blob_sha256", "mailbox_id", "uid"),
+)
+
+# Blobs stored but not yet in the full-text index (store/textindex.py): a
+# trigger adds each new blob in the transaction that stores it, the indexer
+# takes them out in batches, and SEARCH reads the ones left here by scanning.
+text_pending = Table(
+    "text_pending",
+    metadata,
+    Column("sha256", String(64), ForeignKey("blobs.sha256", ondelete="CASCADE"), primary_key=True),
+)
+
+# What the full-text index indexes of each blob: the distinct words of `s_head`
+# and `s_body` (store/textindex.py). Rows go with their blob by trigger. SQLite's
+# index refers to `id`, an INTEGER PRIMARY KEY, which VACUUM never renumbers.
+blob_words = Table(
+    "blob_words",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("s_head", Text, nullable=False),
+    Column("s_body", Text, nullable=False),
 )
 
 # Expunged UIDs with the modseq of their removal, for QRESYNC's VANISHED.

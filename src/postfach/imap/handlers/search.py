@@ -12,6 +12,7 @@ the message's header, of the candidates the store's header text leaves.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import email.utils
 from typing import TYPE_CHECKING
@@ -58,17 +59,25 @@ class Searcher:
     def __init__(self, s: Session, view: SelectedView) -> None:
         self.s = s
         self.view = view
-        pending = view.pending_expunge
-        self.everything = (
-            {i for i, u in enumerate(view.uids) if u not in pending}
-            if pending
-            else set(range(len(view)))
-        )
+        self._everything: set[int] | None = None
         self._messages: dict[int, StoredMessage] | None = None
         self._parsed: dict[str, ParsedMessage] = {}
         self._headers: dict[int, list[tuple[bytes, bytes]]] = {}
         self.max_modseq_key = False
         self.budget = Budget(MESSAGES_PER_TURN)
+
+    @property
+    def everything(self) -> set[int]:
+        """Every message the search may find (not those expunged meanwhile). Made
+        only when a key needs it: a set of 100,000 indexes takes milliseconds."""
+        if self._everything is None:
+            pending = self.view.pending_expunge
+            self._everything = (
+                {i for i, u in enumerate(self.view.uids) if u not in pending}
+                if pending
+                else set(range(len(self.view)))
+            )
+        return self._everything
 
     async def messages(self) -> dict[int, StoredMessage]:
         if self._messages is None:
@@ -103,7 +112,17 @@ class Searcher:
         return cached
 
     async def evaluate(self, key: c.SearchKey, within: set[int] | None = None) -> set[int]:
-        """Indexes matching `key`; `within` narrows the candidates for costly keys."""
+        """Indexes matching `key`; `within` narrows the candidates for costly keys
+        (None: every message)."""
+        if isinstance(key, c.KeyText):  # from the store's answer, no pool needed
+            return await self._text(key.where, key.value, within)
+        if isinstance(key, c.KeyAnd):
+            narrowed = within
+            for sub in sorted(key.keys, key=_cost):
+                narrowed = await self.evaluate(sub, narrowed)
+                if not narrowed:
+                    break
+            return self.everything if narrowed is None else narrowed
         pool = self.everything if within is None else within
         view = self.view
         if isinstance(key, c.KeyAll):
@@ -116,13 +135,6 @@ class Searcher:
             self.max_modseq_key = True
             self.s.enable("CONDSTORE")
             return {i for i in pool if view.modseqs[i] >= key.modseq}
-        if isinstance(key, c.KeyAnd):
-            result = set(pool)
-            for sub in sorted(key.keys, key=_cost):
-                result = await self.evaluate(sub, result)
-                if not result:
-                    break
-            return result
         if isinstance(key, c.KeyOr):
             left = await self.evaluate(key.left, pool)
             return left | await self.evaluate(key.right, pool - left)
@@ -151,8 +163,6 @@ class Searcher:
         return key.seqset.seq_indexes(len(view))
 
     async def _message_key(self, key: c.SearchKey, pool: set[int]) -> set[int]:
-        if isinstance(key, c.KeyText):
-            return await self._text(key.where, key.value, pool)
         if isinstance(key, c.KeyHeader):
             name = key.name.lower()
             if key.value and name in STORE_COLUMNS:
@@ -169,13 +179,25 @@ class Searcher:
             await self.budget.charge()
         return out
 
-    async def _text(self, where: str, value: str, pool: set[int]) -> set[int]:
-        """The store's decoded, case-folded text, filled at delivery."""
+    async def _text(self, where: str, value: str, pool: set[int] | None) -> set[int]:
+        """The store's decoded, case-folded text, filled at delivery; `pool` None:
+        any message of the view."""
         if not value:
-            return set(pool)
+            return set(self.everything if pool is None else pool)
         uids = await self.s.ctx.store.mail.search_text(self.view.mailbox_id, value, where)
-        found = (self.view.index_of(int(u)) for u in uids)
-        return {i for i in found if i is not None and i in pool}
+        view = self.view
+        known, pending = view.uids, view.pending_expunge
+        found: set[int] = set()
+        lo = 0
+        # Ascending, so each look-up starts where the last one ended.
+        for uid in sorted(uids):
+            i = bisect.bisect_left(known, uid, lo)
+            if i == len(known):
+                break
+            lo = i
+            if known[i] == uid and ((uid not in pending) if pool is None else (i in pool)):
+                found.add(i)
+        return found
 
     async def _header_matches(self, i: int, key: c.KeyHeader) -> bool:
         await self.budget.charge()
@@ -249,7 +271,7 @@ async def search(s: Session, cmd: c.Search) -> str:
         opts = ()
     modseq = _result_modseq(view, found, opts) if searcher.max_modseq_key else None
     if opts is None:
-        line = "SEARCH" + "".join(f" {n}" for n in numbers)
+        line = " ".join(["SEARCH", *map(str, numbers)])
         if modseq:
             line += f" (MODSEQ {modseq})"
         s.conn.write(r.untagged(line))

@@ -1,0 +1,234 @@
+"""Upkeep of the full-text index (store/textindex.py): its tables and triggers
+made by migrate, and the deferred indexing that fills it.
+
+Delivery does not index. A trigger on `blobs` puts each new blob's sha256 into
+`text_pending` in the transaction that stores the blob (so a crash loses
+nothing), and `drain` moves pending blobs into the index in batches, off the
+delivery path (the server's indexer task, textindexer.py). SEARCH scans the
+blobs still pending, so its answers are exact and include a message the moment
+it is stored.
+
+What is indexed is `blob_words`: the distinct words of each blob's `s_head`
+and `s_body` (`distinct_words`). Every trigram of the text that holds no white
+space lies within one word, so it is in the words too: the index finds every
+blob holding such a trigram, at a fraction of the cost of the whole text (a
+message repeats its words).
+
+- SQLite: `words_fts` (FTS5 trigram, external content on `blob_words`), kept by
+  triggers on `blob_words`; a blob's words go with it (trigger on `blobs`).
+  Writers are serialized, so two drains never index one blob.
+- PostgreSQL: `pg_trgm` GIN indexes on `blob_words`. Drains take their rows
+  with FOR UPDATE SKIP LOCKED, so nodes draining at once take disjoint batches
+  and never wait on each other; a blob deleted meanwhile waits for the drain
+  (its queue row cascades) and then takes its words along (statement trigger).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import bindparam, inspect, text
+
+from postfach.message import ParsedMessage, parse_message
+from postfach.message.searchhead import HEAD_CAP, head_search_text
+
+__all__ = ["distinct_words", "drain", "ensure", "is_indexed", "pending_count"]
+
+log = logging.getLogger(__name__)
+
+_BACKFILL_BATCH = 200
+_SQLITE_DDL = (
+    # The index of the text itself, before it was deferred and made of words.
+    "DROP TRIGGER IF EXISTS blobs_fts_insert",
+    "DROP TRIGGER IF EXISTS blobs_fts_delete",
+    "DROP TRIGGER IF EXISTS blobs_fts_update",
+    "DROP TRIGGER IF EXISTS blobs_fts_queue",
+    "DROP TRIGGER IF EXISTS blobs_fts_unindex",
+    "DROP TRIGGER IF EXISTS blobs_fts_reindex",
+    "DROP TABLE IF EXISTS blobs_fts",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(s_head, s_body,"
+    " content='blob_words', content_rowid='id', tokenize='trigram case_sensitive 1',"
+    " detail='column')",
+    "CREATE TRIGGER IF NOT EXISTS blob_words_insert AFTER INSERT ON blob_words BEGIN"
+    " INSERT INTO words_fts (rowid, s_head, s_body) VALUES (new.id, new.s_head, new.s_body);"
+    " END",
+    "CREATE TRIGGER IF NOT EXISTS blob_words_delete AFTER DELETE ON blob_words BEGIN"
+    " INSERT INTO words_fts (words_fts, rowid, s_head, s_body)"
+    " VALUES ('delete', old.id, old.s_head, old.s_body); END",
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_queue AFTER INSERT ON blobs BEGIN"
+    " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_unindex AFTER DELETE ON blobs BEGIN"
+    " DELETE FROM text_pending WHERE sha256 = old.sha256;"
+    " DELETE FROM blob_words WHERE sha256 = old.sha256; END",
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_requeue AFTER UPDATE OF s_head, s_body ON blobs"
+    " BEGIN DELETE FROM blob_words WHERE sha256 = new.sha256;"
+    " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
+)
+_PG_DDL = (
+    "CREATE INDEX IF NOT EXISTS blob_words_s_head_trgm ON blob_words"
+    " USING gin (s_head gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS blob_words_s_body_trgm ON blob_words"
+    " USING gin (s_body gin_trgm_ops)",
+    # The indexes on `blobs` that delivery updated before indexing was deferred.
+    "DROP INDEX IF EXISTS blobs_s_head_trgm",
+    "DROP INDEX IF EXISTS blobs_s_body_trgm",
+    "DROP TABLE IF EXISTS blob_text",
+    "CREATE OR REPLACE FUNCTION blobs_text_queue() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN INSERT INTO text_pending (sha256) SELECT sha256 FROM added"
+    " ON CONFLICT DO NOTHING; RETURN NULL; END $$",
+    "CREATE OR REPLACE FUNCTION blobs_text_unindex() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN DELETE FROM blob_words WHERE sha256 IN (SELECT sha256 FROM removed);"
+    " RETURN NULL; END $$",
+    "DROP TRIGGER IF EXISTS blobs_text_queue ON blobs",
+    "CREATE TRIGGER blobs_text_queue AFTER INSERT ON blobs REFERENCING NEW TABLE AS added"
+    " FOR EACH STATEMENT EXECUTE FUNCTION blobs_text_queue()",
+    "DROP TRIGGER IF EXISTS blobs_text_unindex ON blobs",
+    "CREATE TRIGGER blobs_text_unindex AFTER DELETE ON blobs REFERENCING OLD TABLE AS removed"
+    " FOR EACH STATEMENT EXECUTE FUNCTION blobs_text_unindex()",
+)
+_QUEUE_UNINDEXED = text(
+    "INSERT INTO text_pending (sha256) SELECT sha256 FROM blobs b"
+    " WHERE NOT EXISTS (SELECT 1 FROM blob_words w WHERE w.sha256 = b.sha256)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+# -- migrate -------------------------------------------------------------------
+async def ensure(conn: Any, dialect: str) -> None:
+    """Run by migrate (after create_all made `text_pending`): gives older databases
+    `s_head` (filled from each blob) and the index with its triggers. A database
+    without the index indexes its blobs here (SQLite) or queues them (PostgreSQL)."""
+    columns = await conn.run_sync(
+        lambda sync: {column["name"] for column in inspect(sync).get_columns("blobs")}
+    )
+    # messages_blob_uid, made by create_all, covers what this index did.
+    await conn.execute(text("DROP INDEX IF EXISTS messages_blob"))
+    if "s_head" not in columns:
+        await conn.execute(text("ALTER TABLE blobs ADD COLUMN s_head TEXT NOT NULL DEFAULT ''"))
+        await _backfill_head(conn)
+    if dialect == "sqlite":
+        existed = await _sqlite_has_index(conn)
+        for statement in _SQLITE_DDL:
+            await conn.execute(text(statement))
+        if not existed:
+            # Indexed in the background; SEARCH scans what is pending meanwhile.
+            await conn.execute(_QUEUE_UNINDEXED)
+    else:
+        await _pg_index(conn)
+
+
+async def _backfill_head(conn: Any) -> None:
+    """`s_head` for blobs stored before it existed, from their kept parse."""
+    last = ""
+    while True:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT sha256, parsed, data, s_from, s_to, s_cc, s_bcc FROM blobs"
+                    " WHERE sha256 > :last"
+                    " ORDER BY sha256 LIMIT :n"
+                ),
+                {"last": last, "n": _BACKFILL_BATCH},
+            )
+        ).all()
+        if not rows:
+            return
+        updates = []
+        for sha, parsed_json, data, *addresses in rows:
+            raw = bytes(data)
+            try:
+                parsed = ParsedMessage.from_json(parsed_json)
+            except ValueError:
+                parsed = parse_message(raw)
+            head = head_search_text(raw, parsed.header_end, parsed.body, addresses)
+            folded = head[:HEAD_CAP].casefold().replace("\x00", "")
+            updates.append({"sha": sha, "head": folded})
+        await conn.execute(text("UPDATE blobs SET s_head = :head WHERE sha256 = :sha"), updates)
+        last = rows[-1][0]
+
+
+async def _sqlite_has_index(conn: Any) -> bool:
+    found = await conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'words_fts'")
+    )
+    return found.first() is not None
+
+
+async def _pg_index(conn: Any) -> None:
+    """pg_trgm needs CREATE on the database (a trusted extension since PostgreSQL
+    13); without it the server scans, as before the index."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except Exception as exc:  # permission denied, or contrib not installed
+        log.warning("no pg_trgm (%s): SEARCH scans without a text index", exc)
+        return
+    existed = await _pg_has_index(conn)
+    for statement in _PG_DDL:
+        await conn.execute(text(statement))
+    if not existed:
+        await conn.execute(_QUEUE_UNINDEXED)
+
+
+async def _pg_has_index(conn: Any) -> bool:
+    found = await conn.execute(text("SELECT to_regclass('blob_words_s_body_trgm') IS NOT NULL"))
+    return bool(found.scalar())
+
+
+async def is_indexed(conn: Any, dialect: str) -> bool:
+    if dialect == "sqlite":
+        return await _sqlite_has_index(conn)
+    return await _pg_has_index(conn)
+
+
+# -- deferred indexing ---------------------------------------------------------
+def distinct_words(text: str) -> str:
+    """The words (runs without white space) of `text`, each once, in order."""
+    return " ".join(dict.fromkeys(text.split()))
+
+
+_SQLITE_TAKE = text("SELECT sha256 FROM text_pending LIMIT :n")
+_SQLITE_DONE = text("DELETE FROM text_pending WHERE sha256 IN :shas").bindparams(
+    bindparam("shas", expanding=True)
+)
+_PG_TAKE = text(
+    "DELETE FROM text_pending WHERE sha256 IN"
+    " (SELECT sha256 FROM text_pending LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING sha256"
+)
+_TEXTS = text("SELECT sha256, s_head, s_body FROM blobs WHERE sha256 IN :shas").bindparams(
+    bindparam("shas", expanding=True)
+)
+_ADD_WORDS = {
+    "sqlite": text(
+        "INSERT OR IGNORE INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
+    ),
+    "postgresql": text(
+        "INSERT INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
+        " ON CONFLICT (sha256) DO NOTHING"
+    ),
+}
+
+
+async def drain(conn: Any, dialect: str, limit: int) -> int:
+    """Indexes up to `limit` pending blobs in the caller's write transaction;
+    how many it took from the queue (fewer than `limit`: the queue is empty,
+    or other drains hold the rest)."""
+    take = _SQLITE_TAKE if dialect == "sqlite" else _PG_TAKE
+    shas = [row[0] for row in await conn.execute(take, {"n": limit})]
+    if not shas:
+        return 0
+    rows = (await conn.execute(_TEXTS, {"shas": shas})).all()
+    words = [
+        {"sha": sha, "head": distinct_words(head), "body": distinct_words(body)}
+        for sha, head, body in rows
+    ]
+    if words:
+        await conn.execute(_ADD_WORDS[dialect], words)
+    if dialect == "sqlite":
+        await conn.execute(_SQLITE_DONE, {"shas": shas})
+    return len(shas)
+
+
+async def pending_count(conn: Any) -> int:
+    return int((await conn.execute(text("SELECT count(*) FROM text_pending"))).scalar())
