@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from postfach.app import App, WorkerRole
 from postfach.auth.passwords import generate_app_password, hash_password_async
 from postfach.clientsetup.own import settings_table
 from postfach.config import Config, ListenerSpec, dev_config, load_config
@@ -121,6 +120,8 @@ async def run_serve(args: argparse.Namespace) -> int:
     raise_descriptor_limit()
     if workers > 1:
         return await _run_supervisor(args, config, workers, password, account, stop)
+    from postfach.app import App  # here: a supervisor and every other command do without
+
     app = App(config)
     await app.start()
     gc.freeze()  # what start-up built lives for good: full collections need not walk it
@@ -163,6 +164,8 @@ async def _run_worker(args: argparse.Namespace, spec: WorkerSpec, stop: asyncio.
         return 1  # orphaned before it began: nobody would hand it a connection
     config = _config(args)
     configure_logging(config.log.format, worker=spec.index)
+    from postfach.app import App, WorkerRole  # here: see run_serve
+
     role = WorkerRole(
         index=spec.index,
         relay=socket.socket(fileno=spec.relay_fd),
