@@ -29,8 +29,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# In parallel (pytest-xdist): the tests mostly wait on sockets and processes, so
+# four workers pay on two cores. Each has its own PostgreSQL database
+# (<POSTFACH_TEST_PG's>_gw0, ...; tests/harness.py); tests/support/xdist_groups.py
+# keeps the tests together that must share a worker.
+PYTEST_WORKERS ?= 4
+
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-deps:
 	@missing=""; for bin in $(TEST_BINS); do command -v $$bin >/dev/null 2>&1 || missing=yes; done; \

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from harness import BACKENDS, TestServer, make_server, storage_url
+from harness import BACKENDS, TestServer, create_worker_database, make_server, storage_url
 from postfach.store import Store
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With pytest-xdist, the tests that must share a worker (tests/support/xdist_groups.py)."""
+    if config.pluginmanager.hasplugin("xdist"):
+        from support.xdist_groups import XdistGroups
+
+        config.pluginmanager.register(XdistGroups(config.rootpath), "postfach-xdist-groups")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, this worker's own PostgreSQL database (harness.PG_URL)."""
+    asyncio.run(create_worker_database())
 
 
 @pytest.fixture(params=BACKENDS)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -22,7 +23,23 @@ from postfach.config import config_from_dict
 from postfach.context import ServerContext
 from postfach.store.records import Account
 
-PG_URL = os.environ.get("POSTFACH_TEST_PG", "")
+
+def worker_database(url: str, worker: str) -> str:
+    """`url` with the database name `<name>_<worker>`: each pytest-xdist worker
+    empties and fills its own database, never another's."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    return urlunsplit(parts._replace(path=f"/{name}_{worker}"))
+
+
+# POSTFACH_TEST_PG as given; PG_URL is the database this process's tests use: the
+# same when run serially, a database of its own in each xdist worker (gw0, gw1, ...),
+# made by tests/conftest.py at the start of the worker's session.
+PG_BASE_URL = os.environ.get("POSTFACH_TEST_PG", "")
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = PG_BASE_URL
+if PG_BASE_URL and XDIST_WORKER:
+    PG_URL = worker_database(PG_BASE_URL, XDIST_WORKER)
 DOMAIN = "example.org"
 
 BACKENDS = [
@@ -41,6 +58,23 @@ async def reset_postgres(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+async def create_worker_database() -> None:
+    """(Re)creates this xdist worker's database through a connection to POSTFACH_TEST_PG's:
+    a run left over from before (or killed) leaves nothing behind for this one."""
+    import asyncpg
+
+    if PG_URL == PG_BASE_URL:
+        return
+    name = urlsplit(PG_URL).path.lstrip("/")
+    quoted = '"' + name.replace('"', '""') + '"'
+    conn = await asyncpg.connect(PG_BASE_URL)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {quoted}")
     finally:
         await conn.close()
 

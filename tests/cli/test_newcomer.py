@@ -115,10 +115,13 @@ def start_dev(cwd: Path, config: Path) -> tuple[subprocess.Popen[str], str, int]
 
 def test_serve_dev_keeps_its_password(tmp_path: Path) -> None:
     config = tmp_path / "dev.toml"
+    # Every listener on a free port or off: the defaults of https and managesieve
+    # (0.0.0.0:443, :4190) would clash with any other server on the machine.
     listeners = "\n".join(
         f'{name} = "127.0.0.1:0"'
         for name in ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http")
     )
+    listeners += '\nhttps = ""\nmanagesieve = ""'
     config.write_text(
         f'[server]\ndata_dir = "{tmp_path / "dev-data"}"\nworkers = 1\n'
         f'[storage]\nurl = "sqlite:///{tmp_path / "dev.db"}"\n'

@@ -36,13 +36,18 @@ SINK_DELAY = 0.03  # seconds per message: the drain takes several seconds
 
 
 class SlowSink:
-    """aiosmtpd handler: takes its time over each message and notes its subject."""
+    """aiosmtpd handler: takes its time over each message and notes its subject.
+    While `held`, a message waits before it is noted: the drain cannot end while
+    the test looks at the queue and kills the node, however slow the machine."""
 
     def __init__(self) -> None:
         self.subjects: list[str] = []
+        self.held = False
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
         await asyncio.sleep(SINK_DELAY)
+        while self.held:
+            await asyncio.sleep(0.01)
         content = envelope.original_content or b""
         subject = content.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0]
         self.subjects.append(subject.decode())
@@ -119,6 +124,7 @@ def test_a_node_killed_mid_drain(tmp_path: Path, url: str, sink: tuple[SlowSink,
     first = Node.start(config, log, workers=1)
     try:
         assert wait_for(lambda: len(received.subjects) >= 40, 30), log.read_text()[-2000:]
+        received.held = True
         # Only what is on its way is leased, and `queue list` says by whom.
         listing = _queue_list(config)
         in_flight = [line for line in listing.splitlines() if "in flight" in line]
@@ -128,7 +134,8 @@ def test_a_node_killed_mid_drain(tmp_path: Path, url: str, sink: tuple[SlowSink,
         assert "queued, next try in 0s" in listing  # the rest waits, leased by nobody
     finally:
         first.kill_group()
-    at_kill = len(received.subjects)
+        at_kill = len(received.subjects)
+        received.held = False
     assert at_kill < MESSAGES, "the drain ended before the kill: make the sink slower"
     killed = time.monotonic()
     second = Node.start(config, log, workers=1)

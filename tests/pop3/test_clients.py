@@ -164,8 +164,11 @@ async def fetchmail(server, home: Path, keep: bool) -> tuple[int, str, Counter[b
     )
     rc.chmod(0o600)
     env = {**os.environ, "HOME": str(home), "FETCHMAILHOME": str(home)}
+    # Its own lock file: as root fetchmail locks /var/run/fetchmail.pid whatever
+    # FETCHMAILHOME says, and a second fetchmail at once (another test) exits with 8.
     code, log = await run(
         "fetchmail", "-f", str(rc), "--idfile", str(home / "ids"), "-N", "--nosoftbounce",
+        "--pidfile", str(home / "fetchmail.pid"),
         env=env,
     )
     return code, log, Counter(p.read_bytes() for p in out.iterdir())
