@@ -24,11 +24,13 @@ async def test_greylist_triplets(store: Store) -> None:
 
 
 async def test_expired_triplets_start_over_and_are_forgotten(store: Store) -> None:
+    # The retry must come after `delay` and before `expire`: a whole second of room,
+    # as a busy machine can take longer than the sleep over one store call.
     greylist = store.greylist
-    assert not await greylist.passes(*TRIPLET, delay=0.1, expire=0.3)
+    assert not await greylist.passes(*TRIPLET, delay=0.1, expire=1.0)
     await asyncio.sleep(0.15)
-    assert await greylist.passes(*TRIPLET, delay=0.1, expire=0.3)
-    await asyncio.sleep(0.35)
-    assert not await greylist.passes(*TRIPLET, delay=0.1, expire=0.3)  # unseen too long
+    assert await greylist.passes(*TRIPLET, delay=0.1, expire=1.0)
+    await asyncio.sleep(1.05)
+    assert not await greylist.passes(*TRIPLET, delay=0.1, expire=1.0)  # unseen too long
     assert await greylist.forget_greylist(time.time() + 1) == 1
     assert await greylist.forget_greylist(time.time() + 1) == 0
