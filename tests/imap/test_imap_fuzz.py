@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.imap.fuzzlines import answer_each, draw_lines
 from tests.imap.messages import SIMPLE, literal
 
 WORDS = st.sampled_from(
@@ -87,30 +85,8 @@ async def test_live_session_survives_arbitrary_lines(wire, state):
     if state == "selected":
         await c.ok(b"APPEND INBOX " + literal(SIMPLE))
         await c.ok("SELECT INBOX")
-    sent = []
-
-    @settings(
-        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-    )
-    @given(LINES)
-    def collect(line: str) -> None:
-        if "\r" not in line and "\n" not in line and not re.search(r"\{\d+\+?\}$", line):
-            sent.append(line)
-
-    collect()
-    for n, line in enumerate(sent):
-        if n % 10 == 9:
-            await c.cmd("NOOP")  # the 20th BAD in a row would end the session
-        tag = c.next_tag()
-        await c.send(f"{tag} {line}\r\n".encode())
-        try:
-            _, status = await c.until_tagged(tag)
-        except (TimeoutError, ConnectionError, EOFError) as exc:
-            raise AssertionError(f"no answer to {line!r}") from exc
-        assert status.split(" ", 1)[0] in ("OK", "NO", "BAD"), (line, status)
-        if status.startswith("OK") and line.upper().startswith(("LOGOUT",)):
-            return
-    await c.ok("NOOP")
+    if await answer_each(c, draw_lines(LINES)):
+        await c.ok("NOOP")
 
 
 async def test_overlong_line_gets_bad(wire):

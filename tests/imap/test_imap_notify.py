@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tests.imap.conftest import PASSWORD, USER
+from tests.imap.fuzzlines import answer_each, draw_lines
 from tests.imap.messages import SIMPLE, literal
 
 from postfach.imap import notifying
@@ -365,24 +366,7 @@ def test_parser_never_fails_otherwise(data):
 
 async def test_live_session_survives_arbitrary_notify(wire):
     c = await wire(select="INBOX")
-    sent: list[str] = []
-
-    @settings(
-        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-    )
-    @given(ARGS)
-    def collect(args: str) -> None:
-        if "\r" not in args and "\n" not in args and not re.search(r"\{\d+\+?\}$", args):
-            sent.append(args)
-
-    collect()
-    for n, args in enumerate(sent):
-        if n % 10 == 9:
-            await c.cmd("NOOP")  # the 20th BAD in a row would end the session
-        tag = c.next_tag()
-        await c.send(f"{tag} NOTIFY {args}\r\n".encode())
-        _, status = await c.until_tagged(tag)
-        assert status.split(" ", 1)[0] in ("OK", "NO", "BAD"), (args, status)
+    await answer_each(c, draw_lines(ARGS), prefix="NOTIFY ")
     await c.ok("NOTIFY NONE")
     await c.ok("NOOP")
 
