@@ -79,12 +79,16 @@ def _smtp_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], Non
     return loop
 
 
-def _imap_loop(port: int, outcomes: Outcomes) -> Callable[[threading.Event], None]:
-    """One long session (logged in before the outage) and, beside it, fresh logins."""
+def _imap_loop(
+    port: int, outcomes: Outcomes, logged_in: threading.Semaphore
+) -> Callable[[threading.Event], None]:
+    """One long session (logged in before the outage: `logged_in` is released
+    then) and, beside it, fresh logins."""
 
     def loop(stop: threading.Event) -> None:
         steady = RawImap(port)
         outcomes.add_imap("LOGIN", *steady.command(f'LOGIN {USER} "{PASSWORD}"'))
+        logged_in.release()
         for _ in range(MAX_ROUNDS):
             if stop.is_set() or not steady.alive:
                 break
@@ -199,10 +203,14 @@ async def test_every_client_is_answered_while_postgres_is_away(
     stop = threading.Event()
     smtp, imap = server.port("smtp"), server.port("imap")
     loops = [_smtp_loop(smtp, outcomes) for _ in range(3)]
-    loops += [_imap_loop(imap, outcomes) for _ in range(2)]
+    logged_in = threading.Semaphore(0)
+    loops += [_imap_loop(imap, outcomes, logged_in) for _ in range(2)]
     loops += [_pop3_loop(server.port("pop3"), outcomes)]
     threads = run_loops(loops, stop)
     try:
+        # The long sessions log in before the outage, however busy the machine.
+        for _ in range(2):
+            assert await asyncio.to_thread(logged_in.acquire, timeout=30)
         await asyncio.sleep(1.0)
         await asyncio.to_thread(pg.stop, "fast")
         await asyncio.sleep(OUTAGE / 2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import pytest
 
 from postfach.message import ParsedMessage, parse_message, section_bytes
 from postfach.message.parse import MAX_PARTS, _parse
@@ -27,23 +27,23 @@ def test_blank_line_first_means_empty_header() -> None:
     assert p.body.size == 20
 
 
+@pytest.mark.timeout(60)  # linear: well under a second; quadratic: hours
 def test_huge_header_field() -> None:
     raw = b"Subject: " + b"x" * 1_000_000 + b"\r\nFrom: a@b\r\n\r\nbody\r\n"
-    start = time.perf_counter()
     p = _parse(raw)
-    assert time.perf_counter() - start < 2
     assert p.envelope.subject == b"x" * 1_000_000
     assert p.envelope.from_ is not None
     assert p.header_end == len(raw) - 6
 
 
+# Linear parsing takes about a second; a quadratic one would take many minutes
+# and meet this bound (no timed assertion: a busy machine must not fail it).
+@pytest.mark.timeout(60)
 def test_huge_folded_header_and_many_fields() -> None:
     folded = b"X-Long: start" + b"\r\n continued line" * 60_000 + b"\r\n"
     many = b"".join(b"X-F%d: v\r\n" % i for i in range(20_000))
     raw = folded + many + b"Subject: last\r\n\r\nbody"
-    start = time.perf_counter()
     p = _parse(raw)
-    assert time.perf_counter() - start < 3
     assert p.envelope.subject == b"last"
     assert p.header_end == len(raw) - 4
 
@@ -158,24 +158,7 @@ def test_fallback_is_used_only_on_internal_errors() -> None:
     assert parse_message(b"Subject: x\r\n\r\ny").envelope.subject == b"x"
 
 
-def test_ten_kilobyte_message_parses_fast() -> None:
-    body = b"".join(b"line %d of some ordinary text in the body\r\n" % i for i in range(150))
-    raw = (
-        b"From: A <a@example.org>\r\nTo: b@example.com, c@example.com\r\nSubject: speed\r\n"
-        b"Date: Mon, 01 Jan 2024 10:00:00 +0100\r\nMessage-ID: <s@x>\r\n"
-        b'Content-Type: multipart/alternative; boundary="s"\r\n\r\n'
-        b"--s\r\nContent-Type: text/plain\r\n\r\n" + body + b"\r\n--s\r\n"
-        b"Content-Type: text/html\r\n\r\n<p>" + body + b"</p>\r\n--s--\r\n"
-    )
-    assert 10_000 < len(raw) < 16_000
-    runs = []
-    for _ in range(30):
-        start = time.perf_counter()
-        _parse(raw)
-        runs.append(time.perf_counter() - start)
-    assert sorted(runs)[len(runs) // 2] < 0.002
-
-
+@pytest.mark.timeout(60)  # linear: a fraction of a second (bench/parse.py measures speed)
 def test_ten_megabyte_attachment() -> None:
     blob = (b"QUJD" * 19 + b"\r\n") * 130_000
     raw = (
@@ -185,9 +168,7 @@ def test_ten_megabyte_attachment() -> None:
         + blob
         + b"\r\n--big--\r\n"
     )
-    start = time.perf_counter()
     p = _parse(raw)
-    assert time.perf_counter() - start < 0.5
     attachment = p.body.parts[1]
     assert attachment.size == len(blob)
     assert p.search.body == "see attachment"
