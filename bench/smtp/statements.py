@@ -38,7 +38,7 @@ def _traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
 
 
 def _count(sql: str) -> None:
-    key = re.sub(r"\s+", " ", sql.strip())[:90]
+    key = re.sub(r"'[^']*'|\b\d+\b", "?", re.sub(r"\s+", " ", sql.strip()))[:90]
     if key.startswith("--"):  # trigger bodies are reported as comments: not a statement sent
         return
     with _LOCK:

@@ -68,7 +68,11 @@ async def until(check: Callable[[int], Awaitable[bool]]) -> float:
 
 
 async def test_admin_api_changes_apply_to_the_next_message(server: TestServer) -> None:
-    assert await sent_to(server, "warm") == "INBOX"  # the settings are cached now
+    assert await sent_to(server, "warm") == "INBOX"
+    account = await server.ctx.store.accounts.get_account(ALICE)
+    assert account is not None
+    cache = server.ctx.store.settings_cache  # the delivery filled it: the changes must pass it
+    assert cache.spam(account.id) is not None and cache.sieve(account.id) == (True, None)
     async with api(server) as client:
         assert (await client.put("/spam/senders/sender.test", json={"kind": "block"})).is_success
         assert await sent_to(server, "blocked") == "Spam"

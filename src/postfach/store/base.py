@@ -41,6 +41,7 @@ from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
 from postfach.store.schema import accounts, meta, metadata
 from postfach.store.settings_cache import (
+    GENERATION_KEY,
     READ_GENERATION,
     SettingsCache,
     ensure_generation,
@@ -217,7 +218,7 @@ class StoreBase:
             )
 
     async def _settings_generation(self) -> int | None:
-        rows = await self.fetch(READ_GENERATION)
+        rows = await self.fetch(READ_GENERATION, key=GENERATION_KEY)
         return int(rows[0].value) if rows else None
 
     async def _credentials(self) -> dict[AccountId, tuple[int, str]]:

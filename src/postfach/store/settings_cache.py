@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, insert, select, update
+from sqlalchemy import BigInteger, Text, bindparam, cast, insert, select, update
 
 from postfach.store.records import AccountId
 from postfach.store.schema import meta
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 CAPACITY = 10_000  # accounts per kind of entry; a few hundred bytes each, a script more
 POLL_INTERVAL = 0.5
 GENERATION_KEY = "settings_gen"
-READ_GENERATION = select(meta.c.value).where(meta.c.key == GENERATION_KEY)
+# With a named parameter: StoreBase.fetch takes them by name (key=GENERATION_KEY).
+READ_GENERATION = select(meta.c.value).where(meta.c.key == bindparam("key"))
 
 SieveEntry = tuple[str, str] | None  # the active script's (name, text), or none active
 
@@ -158,7 +159,7 @@ async def bump_generation(tx: Any) -> int:
 
 async def ensure_generation(tx: Any) -> None:
     """The counter's row, made by `migrate` (store/base.py)."""
-    if await tx.scalar(READ_GENERATION) is None:
+    if await tx.scalar(READ_GENERATION, {"key": GENERATION_KEY}) is None:
         await tx.execute(insert(meta).values(key=GENERATION_KEY, value="0"))
 
 
@@ -170,11 +171,14 @@ async def poll_generation(
     """Empties the cache when another process changed settings (see the module's
     docstring); runs for as long as the server does. A failed read turns caching
     off until a read succeeds: changes could be missed meanwhile."""
+    failing = False
     while True:
         try:
             cache.seen(await read())
+            failing = False
         except Exception as exc:
-            if cache.enabled:
+            if not failing:
                 log.warning("settings generation unreadable, caching off: %s", exc)
+            failing = True
             cache.seen(None)
         await asyncio.sleep(interval)
