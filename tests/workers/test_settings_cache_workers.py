@@ -102,4 +102,3 @@ def test_a_change_in_one_worker_or_the_cli_reaches_both(cluster: Cluster, tmp_pa
     finally:
         for client in clients:
             client.quit()
-

@@ -126,6 +126,14 @@ class SpamStore(Role):
         self.settings_written(account_id, generation)
 
     # -- the classifier --------------------------------------------------------
+    async def learnt_totals(self, account_ids: Sequence[AccountId]) -> tuple[int, int]:
+        spam = ham = 0
+        for account_id in dict.fromkeys(account_ids):
+            entry = await self._entry(account_id)
+            spam += entry.learnt_spam
+            ham += entry.learnt_ham
+        return spam, ham
+
     async def token_counts(
         self, account_ids: Sequence[AccountId], tokens: Sequence[str]
     ) -> TokenCounts:
@@ -135,11 +143,7 @@ class SpamStore(Role):
             return TokenCounts({}, 0, 0)
         ids = list(dict.fromkeys(account_ids))
         found: dict[str, tuple[int, int]] = {}
-        totals = [0, 0]
-        for account_id in ids:  # the totals from the cache: no query when nothing is learnt
-            entry = await self._entry(account_id)
-            totals[0] += entry.learnt_spam
-            totals[1] += entry.learnt_ham
+        totals = await self.learnt_totals(ids)  # no query when nothing is learnt
         if totals[0] + totals[1] == 0:
             return TokenCounts({}, 0, 0)
         async with self.read() as conn:
