@@ -10,6 +10,7 @@ import pytest
 from harness import PG_URL, reset_postgres
 from postfach.store import Store
 from postfach.store.events import (
+    ChangeAccountSettings,
     ChangeAddUid,
     ChangeCredentials,
     ChangeExpunge,
@@ -27,6 +28,7 @@ def test_encode_round_trip_and_split() -> None:
         ChangeExpunge(MailboxId(1), (Uid(2), Uid(5)), ModSeq(6)),
         ChangeMailboxes(),
         ChangeCredentials(7, True),
+        ChangeAccountSettings(),
     ]
     [payload] = encode_changes("node", AccountId(9), changes)
     assert decode_changes(payload) == ("node", 9, changes)
@@ -89,3 +91,48 @@ async def test_sqlite_server_hears_cli_logout(tmp_path: Path) -> None:
     finally:
         await server.close()
         await cli.close()
+
+
+@pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
+async def test_a_cut_listener_empties_the_settings_cache() -> None:
+    """Notifications sent while the listener was away are lost: what the settings
+    cache holds may be stale, so it is emptied, and the listener comes back."""
+    import asyncpg
+
+    await reset_postgres(PG_URL)
+    store = await Store.connect(PG_URL)
+    try:
+        await store.accounts.add_domain("example.org")
+        account = await store.accounts.add_account("bob@example.org", "h")
+        await store.start_change_feed()
+        for _ in range(100):  # the poll's first read turns caching on
+            if store.settings_cache.enabled:
+                break
+            await asyncio.sleep(0.05)
+        await store.spam.settings(account.id)
+        assert store.settings_cache.spam(account.id) is not None
+        admin = await asyncpg.connect(PG_URL)
+        try:
+            cut = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+            )
+            assert cut == 1
+            for _ in range(100):
+                if store.settings_cache.spam(account.id) is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert store.settings_cache.spam(account.id) is None
+            for _ in range(200):  # listening again, within its back-off
+                listening = await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+                )
+                if listening:
+                    break
+                await asyncio.sleep(0.05)
+            assert listening == 1
+        finally:
+            await admin.close()
+    finally:
+        await store.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from postfach.spam import bayes
-from postfach.spam.content import parse_content
+from postfach.spam.content import Content, parse_content
 from postfach.spam.rules import RULES, Hit, auth_hits, bayes_hit, early_talker_hits
 from postfach.spam.verdict import ScanFacts, SpamVerdict
 from postfach.store.api import SpamApi
@@ -30,7 +30,7 @@ class BuiltinScorer:
         hits += auth_hits(facts.auth_results)
         hits += early_talker_hits(facts.early_talker)
         if facts.account_ids:
-            hits += bayes_hit(await self._probability(facts.account_ids, bayes.tokens(content)))
+            hits += bayes_hit(await self._probability(facts.account_ids, content))
         score = round(sum(hit.points for hit in hits), 1)
         return SpamVerdict(score, tuple(hit.symbol() for hit in hits))
 
@@ -42,8 +42,12 @@ class BuiltinScorer:
     async def aclose(self) -> None:
         """Nothing held open: the counts live in the store."""
 
-    async def _probability(self, account_ids: tuple[int, ...], tokens: list[str]) -> float | None:
-        known = await self._spam.token_counts([AccountId(a) for a in account_ids], tokens)
+    async def _probability(self, account_ids: tuple[int, ...], content: Content) -> float | None:
+        ids = [AccountId(a) for a in account_ids]
+        if min(await self._spam.learnt_totals(ids)) < self._min_learnt:
+            return None  # the common case: no need to cut the message into tokens
+        tokens = bayes.tokens(content)
+        known = await self._spam.token_counts(ids, tokens)
         if min(known.learnt_spam, known.learnt_ham) < self._min_learnt:
             return None
         counts = {t: bayes.Counts(spam, ham) for t, (spam, ham) in known.tokens.items()}

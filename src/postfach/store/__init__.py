@@ -26,7 +26,8 @@ Every table is declared in store/schema.py and made by `migrate`. Who owns what:
   workers of `serve --workers N` share.
 - `store.hub` (events.py, notify.py): no table; changes travel by NOTIFY or the
   supervisor's relay.
-- The base (base.py): `meta` (schema version, UIDVALIDITY counter).
+- The base (base.py): `meta` (schema version, UIDVALIDITY counter, the settings
+  generation of settings_cache.py).
 
 errors.py, records.py, queue_records.py, mailing_records.py and spam_records.py hold what the
 roles raise and return; they import no role, so the roles and api.py never

@@ -37,6 +37,7 @@ from postfach.store.schema import (
     messages,
     subscriptions,
 )
+from postfach.store.settings_cache import bump_generation
 from postfach.store.web import drop_web_sessions
 
 __all__ = ["AccountsStore", "normalize_address"]
@@ -206,7 +207,11 @@ class AccountsStore(Role):
             await tx.execute(delete(aliases).where(aliases.c.target == address))
             await tx.execute(delete(accounts).where(accounts.c.id == account_id))
             await collect_blobs(tx, shas)
+            # Its spam settings and scripts went with it (ON DELETE CASCADE); the
+            # id may come back with the next account on SQLite.
+            generation = await bump_generation(tx)
         self.hub.publish(AccountId(account_id), [ChangeCredentials(0, logout=True)])
+        self.settings_written(AccountId(account_id), generation)
 
     async def set_password_hash(self, account_id: AccountId, password_hash: str) -> None:
         async with self.write() as tx:

@@ -407,6 +407,10 @@ class SpamApi(Protocol):
     async def remove_sender(self, account_id: AccountId, entry: str) -> None:
         """Raises NotFound when the entry is on neither list."""
 
+    async def learnt_totals(self, account_ids: Sequence[AccountId]) -> tuple[int, int]:
+        """Messages learnt as spam and as ham, summed over the accounts (cached)."""
+        ...
+
     async def token_counts(
         self, account_ids: Sequence[AccountId], tokens: Sequence[str]
     ) -> TokenCounts:

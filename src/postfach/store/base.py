@@ -34,12 +34,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from postfach import metrics
 from postfach.store import migrations, textupkeep
 from postfach.store.errors import StoreUnavailable
-from postfach.store.events import Hub
+from postfach.store.events import ChangeAccountSettings, Hub
 from postfach.store.faults import classify, translated
 from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
 from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
 from postfach.store.schema import accounts, meta, metadata
+from postfach.store.settings_cache import (
+    GENERATION_KEY,
+    READ_GENERATION,
+    SettingsCache,
+    ensure_generation,
+    poll_generation,
+)
 from postfach.store.sqlite_fastpath import SqliteFastPath
 
 __all__ = ["SCHEMA_VERSION", "Role", "StoreBase", "async_url", "inserted_id"]
@@ -134,6 +141,11 @@ class StoreBase:
         self.url = url
         self.dialect = dialect
         self.hub = Hub()
+        # Per-account delivery settings (store/settings_cache.py): filled once
+        # start_change_feed polls their generation, dropped as the hub says.
+        self.settings_cache = SettingsCache()
+        self.hub.on_settings = self.settings_cache.drop
+        self._settings_poll: asyncio.Task[None] | None = None
         self._writer = writer
         self._reader = reader
         self.write_lock: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
@@ -146,7 +158,9 @@ class StoreBase:
         self.runtime: RuntimeState | None = None
         self._feed: asyncio.Task[None] | None = None
         if dialect == "postgresql":
-            self._notifier = PgNotifier(_asyncpg_dsn(url), self.node, self.hub)
+            self._notifier = PgNotifier(
+                _asyncpg_dsn(url), self.node, self.hub, on_resync=self.settings_cache.clear
+            )
             self.hub.forward = self._notifier.send
         if dialect == "sqlite":
             database = make_url(writer.url).database
@@ -197,6 +211,15 @@ class StoreBase:
             self._feed = asyncio.create_task(
                 poll_credentials(self._credentials, self.hub), name="credentials-poll"
             )
+        if self._settings_poll is None:
+            self._settings_poll = asyncio.create_task(
+                poll_generation(self._settings_generation, self.settings_cache),
+                name="settings-poll",
+            )
+
+    async def _settings_generation(self) -> int | None:
+        rows = await self.fetch(READ_GENERATION, key=GENERATION_KEY)
+        return int(rows[0].value) if rows else None
 
     async def _credentials(self) -> dict[AccountId, tuple[int, str]]:
         async with self.read() as conn:
@@ -206,11 +229,13 @@ class StoreBase:
             return {AccountId(i): (g, h) for i, g, h in rows}
 
     async def close(self) -> None:
-        if self._feed is not None:
-            self._feed.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed
-            self._feed = None
+        for task in (self._feed, self._settings_poll):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._feed = self._settings_poll = None
+        self.settings_cache.seen(None)
         if self._notifier is not None:
             await self._notifier.close()
         if self._relay is not None:
@@ -287,6 +312,7 @@ class StoreBase:
             await conn.run_sync(_create_missing)
             await migrations.fill_mailbox_objectids(conn)
             await textupkeep.ensure(conn, self.dialect)
+            await ensure_generation(conn)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -317,3 +343,10 @@ class Role:
         self.write = db.write
         self.read = db.read
         self.fetch = db.fetch
+        self.settings_cache = db.settings_cache
+
+    def settings_written(self, account_id: AccountId, generation: int) -> None:
+        """After the commit of a write that bumped the settings generation
+        (settings_cache.bump_generation): dropped here at once, elsewhere by the hub."""
+        self.settings_cache.wrote(account_id, generation)
+        self.hub.publish(account_id, [ChangeAccountSettings()])

@@ -19,6 +19,7 @@ from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
 
 __all__ = [
     "Change",
+    "ChangeAccountSettings",
     "ChangeAddUid",
     "ChangeCredentials",
     "ChangeExpunge",
@@ -76,8 +77,21 @@ class ChangeCredentials:
     logout: bool  # True for logout-everywhere, False for a password change
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeAccountSettings:
+    """The account's spam settings, learnt totals or Sieve scripts changed: the
+    caches of every process drop its entry (store/settings_cache.py). Goes to
+    `Hub.on_settings`, not to the sessions watching the account."""
+
+
 Change = (
-    ChangeAddUid | ChangeExpunge | ChangeFlags | ChangeMailboxes | ChangeCredentials | ChangeQueued
+    ChangeAddUid
+    | ChangeExpunge
+    | ChangeFlags
+    | ChangeMailboxes
+    | ChangeCredentials
+    | ChangeQueued
+    | ChangeAccountSettings
 )
 
 
@@ -88,6 +102,8 @@ class Hub:
         self._watchers: dict[AccountId, set[asyncio.Queue[Change]]] = defaultdict(set)
         # Set by the store on PostgreSQL: carries changes to the other nodes.
         self.forward: Callable[[AccountId, list[Change]], None] | None = None
+        # Set by the store: hears ChangeAccountSettings, from here and elsewhere.
+        self.on_settings: Callable[[AccountId], None] | None = None
 
     @contextmanager
     def watch(self, account_id: AccountId) -> Iterator[asyncio.Queue[Change]]:
@@ -109,8 +125,13 @@ class Hub:
             self.forward(account_id, changes)
 
     def deliver_local(self, account_id: AccountId, changes: list[Change]) -> None:
-        for queue in self._watchers.get(account_id, ()):
-            for change in changes:
+        watchers = self._watchers.get(account_id, ())
+        for change in changes:
+            if isinstance(change, ChangeAccountSettings):
+                if self.on_settings is not None:
+                    self.on_settings(account_id)
+                continue
+            for queue in watchers:
                 queue.put_nowait(change)
 
     def watching(self, account_id: AccountId) -> int:

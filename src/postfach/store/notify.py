@@ -7,7 +7,9 @@ sessions on every node. SQLite: the worker processes of one server send the
 same payloads over a socket pair to their supervisor, which passes them to
 the other workers (RelayNotifier). The CLI is yet another process: the server
 polls the accounts' credentials so that a password change or logout-everywhere
-made there ends sessions here too.
+made there ends sessions here too. ChangeAccountSettings travels the same ways
+and drops an account from each process's settings cache (settings_cache.py,
+which also polls a generation counter: what is lost here costs at most 0.5 s).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import (
     Change,
+    ChangeAccountSettings,
     ChangeAddUid,
     ChangeCredentials,
     ChangeExpunge,
@@ -68,6 +71,8 @@ def _encode(change: Change) -> list[Any]:
             return ["c", generation, logout]
         case ChangeQueued():
             return ["q"]
+        case ChangeAccountSettings():
+            return ["s"]
     raise TypeError(f"unknown change {change!r}")
 
 
@@ -85,6 +90,8 @@ def _decode(item: list[Any]) -> Change:
         return ChangeCredentials(int(item[1]), bool(item[2]))
     if kind == "q":
         return ChangeQueued()
+    if kind == "s":
+        return ChangeAccountSettings()
     raise ValueError(f"unknown change kind {kind!r}")
 
 
@@ -121,10 +128,15 @@ def decode_changes(payload: str) -> tuple[str, AccountId, list[Change]]:
 class PgNotifier:
     """Sends this node's changes with NOTIFY and publishes the other nodes' locally."""
 
-    def __init__(self, dsn: str, node: str, hub: Hub) -> None:
+    def __init__(
+        self, dsn: str, node: str, hub: Hub, on_resync: Callable[[], None] | None = None
+    ) -> None:
         self._dsn = dsn
         self._node = node
         self._hub = hub
+        # Called when notifications may have been missed (the listener was cut):
+        # what was cached from them is no longer known to be current.
+        self._on_resync = on_resync
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._listener: Any = None
@@ -170,6 +182,8 @@ class PgNotifier:
 
     def _on_lost(self, _conn: Any) -> None:
         """The database went away (a restart): listen again once it is back."""
+        if self._on_resync is not None:
+            self._on_resync()
         if self._listener is not None and self._relisten is None:
             self._relisten = asyncio.get_running_loop().create_task(
                 self._listen_again(), name="pg-listen"
@@ -181,6 +195,8 @@ class PgNotifier:
             while self._listener is not None:
                 try:
                     await self.listen()
+                    if self._on_resync is not None:
+                        self._on_resync()  # what came while nobody listened is lost
                     log.warning("change notifications: listening again")
                     return
                 except Exception as exc:

@@ -4,6 +4,9 @@ active, whom vacation answered, and how many redirects its scripts made.
 Owns the `sieve_scripts`, `sieve_replies` and `sieve_redirects` tables
 (store/schema_sieve.py). Scripts are stored as text, checked before they get
 here (postfach/sieve/ compiles them); at most one per account is active.
+The active script, which every delivery asks for, comes from the process's
+settings cache (settings_cache.py): every write to the scripts bumps the
+settings generation in its transaction and publishes ChangeAccountSettings.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from postfach.store.base import Role
 from postfach.store.errors import AlreadyExists
 from postfach.store.records import AccountId
 from postfach.store.schema_sieve import sieve_redirects, sieve_replies, sieve_scripts
+from postfach.store.settings_cache import bump_generation
 from postfach.store.sieve_records import SieveScriptInfo
 
 __all__ = ["SieveStore"]
@@ -71,6 +75,8 @@ class SieveStore(Role):
                         account_id=account_id, name=name, content=text, active=False, updated=now
                     )
                 )
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
 
     async def delete_script(self, account_id: AccountId, name: str) -> bool:
         c = sieve_scripts.c
@@ -78,7 +84,9 @@ class SieveStore(Role):
             result = await tx.execute(
                 delete(sieve_scripts).where(c.account_id == account_id, c.name == name)
             )
-            return bool(result.rowcount)
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
+        return bool(result.rowcount)
 
     async def rename_script(self, account_id: AccountId, old: str, new: str) -> bool:
         c = sieve_scripts.c
@@ -93,9 +101,11 @@ class SieveStore(Role):
                     .where(c.account_id == account_id, c.name == old)
                     .values(name=new, updated=time.time())
                 )
-                return bool(result.rowcount)
+                generation = await bump_generation(tx)
         except IntegrityError as exc:  # made by another session meanwhile
             raise AlreadyExists(f"a script named {new!r} exists") from exc
+        self.settings_written(account_id, generation)
+        return bool(result.rowcount)
 
     async def set_active(self, account_id: AccountId, name: str | None) -> bool:
         c = sieve_scripts.c
@@ -113,12 +123,21 @@ class SieveStore(Role):
                     .where(c.account_id == account_id, c.name == name)
                     .values(active=True)
                 )
-            return True
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
+        return True
 
     async def active_script(self, account_id: AccountId) -> tuple[str, str] | None:
-        # Every delivery asks: the driver's fast path (StoreBase.fetch).
+        # Every delivery asks: the cache, else the driver's fast path (StoreBase.fetch).
+        cache = self.settings_cache
+        cached, entry = cache.sieve(account_id)
+        if cached:
+            return entry
+        epoch = cache.epoch
         rows = await self.fetch(_ACTIVE_SCRIPT, account_id=account_id)
-        return None if not rows else (str(rows[0].name), str(rows[0].content))
+        entry = None if not rows else (str(rows[0].name), str(rows[0].content))
+        cache.keep_sieve(account_id, entry, epoch)
+        return entry
 
     # -- vacation ----------------------------------------------------------------
     async def vacation_seen(

@@ -6,6 +6,11 @@ tables. Counts are added with one upsert per learnt message (INSERT ... ON
 CONFLICT DO UPDATE on both dialects), so concurrent learning from two sessions
 adds up. A message learnt before (by its key) is not counted twice; learnt
 before as the other kind, its old counts are taken back first.
+
+An account's settings and learnt totals, which every message to it asks for,
+come from the process's settings cache (settings_cache.py); every write to them
+bumps the settings generation in its transaction and publishes
+ChangeAccountSettings after it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from postfach.store.schema import (
     spam_senders,
     spam_tokens,
 )
+from postfach.store.settings_cache import SpamEntry, bump_generation
 from postfach.store.spam_records import SpamSettings, TokenCounts
 
 __all__ = ["SENDER_KINDS", "SpamStore"]
@@ -43,11 +49,20 @@ class SpamStore(Role):
 
     # -- settings ------------------------------------------------------------
     async def settings(self, account_id: AccountId) -> SpamSettings:
+        return (await self._entry(account_id)).settings
+
+    async def _entry(self, account_id: AccountId) -> SpamEntry:
+        cache = self.settings_cache
+        entry = cache.spam(account_id)
+        if entry is not None:
+            return entry
+        epoch = cache.epoch
+        c = spam_accounts.c
         async with self.read() as conn:
             row = (
                 await conn.execute(
-                    select(spam_accounts.c.file_threshold, spam_accounts.c.reject_threshold).where(
-                        spam_accounts.c.account_id == account_id
+                    select(c.file_threshold, c.reject_threshold, c.learnt_spam, c.learnt_ham).where(
+                        c.account_id == account_id
                     )
                 )
             ).first()
@@ -61,8 +76,12 @@ class SpamStore(Role):
         allow = frozenset(e for e, kind in senders if kind == "allow")
         block = frozenset(e for e, kind in senders if kind == "block")
         if row is None:
-            return SpamSettings(allow=allow, block=block)
-        return SpamSettings(row.file_threshold, row.reject_threshold, allow, block)
+            entry = SpamEntry(SpamSettings(allow=allow, block=block), 0, 0)
+        else:
+            settings = SpamSettings(row.file_threshold, row.reject_threshold, allow, block)
+            entry = SpamEntry(settings, int(row.learnt_spam), int(row.learnt_ham))
+        cache.keep_spam(account_id, entry, epoch)
+        return entry
 
     async def set_thresholds(
         self, account_id: AccountId, file_threshold: float | None, reject_threshold: float | None
@@ -74,6 +93,8 @@ class SpamStore(Role):
             await tx.execute(
                 update(spam_accounts).where(spam_accounts.c.account_id == account_id).values(values)
             )
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
 
     async def set_sender(self, account_id: AccountId, entry: str, kind: str) -> None:
         """Puts an address or domain on the allow or the block list (off the other)."""
@@ -88,6 +109,8 @@ class SpamStore(Role):
                     index_elements=["account_id", "entry"], set_={"kind": kind}
                 )
             )
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
 
     async def remove_sender(self, account_id: AccountId, entry: str) -> None:
         async with self.write() as tx:
@@ -99,8 +122,18 @@ class SpamStore(Role):
             )
             if not result.rowcount:
                 raise NotFound(f"{entry!r} is on neither list")
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
 
     # -- the classifier --------------------------------------------------------
+    async def learnt_totals(self, account_ids: Sequence[AccountId]) -> tuple[int, int]:
+        spam = ham = 0
+        for account_id in dict.fromkeys(account_ids):
+            entry = await self._entry(account_id)
+            spam += entry.learnt_spam
+            ham += entry.learnt_ham
+        return spam, ham
+
     async def token_counts(
         self, account_ids: Sequence[AccountId], tokens: Sequence[str]
     ) -> TokenCounts:
@@ -110,17 +143,10 @@ class SpamStore(Role):
             return TokenCounts({}, 0, 0)
         ids = list(dict.fromkeys(account_ids))
         found: dict[str, tuple[int, int]] = {}
+        totals = await self.learnt_totals(ids)  # no query when nothing is learnt
+        if totals[0] + totals[1] == 0:
+            return TokenCounts({}, 0, 0)
         async with self.read() as conn:
-            totals = (
-                await conn.execute(
-                    select(
-                        func.coalesce(func.sum(spam_accounts.c.learnt_spam), 0),
-                        func.coalesce(func.sum(spam_accounts.c.learnt_ham), 0),
-                    ).where(spam_accounts.c.account_id.in_(ids))
-                )
-            ).one()
-            if totals[0] + totals[1] == 0:
-                return TokenCounts({}, 0, 0)
             wanted = list(dict.fromkeys(tokens))
             for start in range(0, len(wanted), _LOOKUP_CHUNK):
                 chunk = wanted[start : start + _LOOKUP_CHUNK]
@@ -167,7 +193,8 @@ class SpamStore(Role):
                     ),
                     rows,
                 )
-
+            generation = await bump_generation(tx)
+        self.settings_written(account_id, generation)
         return True
 
     async def _note_learnt(
