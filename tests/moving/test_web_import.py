@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from tests.web.webhelpers import PASSWORD, client_for, page_csrf, sign_in
 from harness import BACKENDS, make_server
 from postfach.moving.service import queue_import
 from postfach.store import Store
+from support.net import free_port
 
 FOLDERS = {"INBOX": 150, "Sent": 30, "Projects": 20}
 
@@ -64,12 +64,6 @@ async def test_import_started_on_the_settings_page_runs_in_the_background(
         assert await contents(server.ctx.store, "alice@example.org") == await contents(
             server.ctx.store, "old@example.org"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_a_job_left_running_by_a_stopped_server_resumes_at_start(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from support.net import free_port
+
 CONFIG = Path("/etc/rspamd/rspamd.conf")
 STARTUP = 120.0  # seconds; rspamd compiles its rules at start
 
@@ -35,12 +37,6 @@ class Rspamd:
     controller: str
     password: str
     redis: bool  # learning can work
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def redis_running(port: int = 6379) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):

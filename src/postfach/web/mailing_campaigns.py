@@ -232,8 +232,11 @@ async def show_campaign(request: Request) -> Any:
     mailing = await mailing_of(request)
     offset, limit = page_of(request)
     campaign = await _campaign(mailing, request.path_params["name"])
-    view = await mailing.show_campaign(campaign.name, offset + limit)
+    # The run before the state: a run shown as ended ended before the state was
+    # read, so "done" and "running: false" never disagree.
     run = runs_of(request.app).get(campaign.id)
+    run_json = run.json() if run is not None else None
+    view = await mailing.show_campaign(campaign.name, offset + limit)
     attachments = await mailing.store.attachments(campaign.id)
     return {
         **campaign_json(view.campaign, view.list_name, view.counts),
@@ -242,7 +245,7 @@ async def show_campaign(request: Request) -> Any:
         "attachments": [
             {"filename": f, "content_type": t, "size": len(d)} for f, t, d in attachments
         ],
-        "run": run.json() if run is not None else None,
+        "run": run_json,
         "recipients": {
             "total": sum(view.counts.values()),
             "offset": offset,
