@@ -46,6 +46,9 @@ STORE_COLUMNS = frozenset({"from", "to", "cc", "bcc", "subject"})
 # The fields delivery writes in a message's own trace prefix (delivery.py
 # trace_headers): the shared blob's header text does not hold them.
 TRACE_FIELDS = frozenset({"return-path", "delivered-to", "received"})
+# Below this many messages a scan of the short address and subject columns is
+# cheaper than the index, whose candidates come from every mailbox of the server.
+SCAN_SHORT_FIELDS_BELOW = 5000
 
 
 class Searcher:
@@ -184,7 +187,10 @@ class Searcher:
         any message of the view."""
         if not value:
             return set(self.everything if pool is None else pool)
-        uids = await self.s.ctx.store.mail.search_text(self.view.mailbox_id, value, where)
+        scan = where in STORE_COLUMNS and len(self.view) < SCAN_SHORT_FIELDS_BELOW
+        uids = await self.s.ctx.store.mail.search_text(
+            self.view.mailbox_id, value, where, indexed=not scan
+        )
         view = self.view
         known, pending = view.uids, view.pending_expunge
         found: set[int] = set()
