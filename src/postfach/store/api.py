@@ -18,8 +18,10 @@ Protocol below and its tables (store/schema.py, created and migrated by
 - `store.tls_files` (`TlsFilesApi`): certificates and ACME answers all nodes need.
 - `store.imports` (`ImportsApi`): which source messages an import copied already.
 - `store.locks` (`LocksApi`): named leases across processes and nodes.
-- `store.spam` (`SpamApi`): per-account spam thresholds, sender lists, classifier counts.
-- `store.sieve` (`SieveApi`): Sieve scripts, vacation replies sent, redirect counts.
+- `store.spam` (`SpamApi`, in spam_api.py): per-account spam thresholds, sender
+  lists, classifier counts.
+- `store.sieve` (`SieveApi`, in sieve_api.py): Sieve scripts, vacation replies
+  sent, redirect counts.
 - `store.runtime` (`RuntimeApi`): the state the workers of `serve --workers N` share.
 - `store.hub` (`HubApi`): the change hub sessions watch.
 
@@ -75,7 +77,7 @@ from postfach.store.records import (
     Uid,
 )
 from postfach.store.sieve_api import SieveApi
-from postfach.store.spam_records import SpamSettings, TokenCounts
+from postfach.store.spam_api import SpamApi
 
 if TYPE_CHECKING:  # only its type: the runtime file is opened by the store
     from postfach.store.runtime import RuntimeState
@@ -390,38 +392,6 @@ class GreylistApi(Protocol):
 
     async def forget_greylist(self, before: float) -> int:
         """Drops triplets last seen before `before`; returns how many."""
-
-
-class SpamApi(Protocol):
-    """Per account: spam thresholds, allow and block lists, the classifier's counts."""
-
-    async def settings(self, account_id: AccountId) -> SpamSettings: ...
-    async def set_thresholds(
-        self, account_id: AccountId, file_threshold: float | None, reject_threshold: float | None
-    ) -> None:
-        """None: the server's threshold applies. Raises NotFound."""
-
-    async def set_sender(self, account_id: AccountId, entry: str, kind: str) -> None:
-        """An address or domain onto the "allow" or "block" list. Raises NotFound."""
-
-    async def remove_sender(self, account_id: AccountId, entry: str) -> None:
-        """Raises NotFound when the entry is on neither list."""
-
-    async def learnt_totals(self, account_ids: Sequence[AccountId]) -> tuple[int, int]:
-        """Messages learnt as spam and as ham, summed over the accounts (cached)."""
-        ...
-
-    async def token_counts(
-        self, account_ids: Sequence[AccountId], tokens: Sequence[str]
-    ) -> TokenCounts:
-        """Counts of the tokens summed over the accounts; empty when nothing was learnt."""
-
-    async def learn(
-        self, account_id: AccountId, tokens: Sequence[str], *, spam: bool, key: str = ""
-    ) -> bool:
-        """One more message learnt as spam or as ham, with these tokens. With a `key`
-        (a digest of the message), learning it as the same again does nothing
-        (False), and as the other kind takes back what it taught first."""
 
 
 class ImportsApi(Protocol):
