@@ -420,3 +420,39 @@ async def test_no_messagenew_fetch_for_own_append_or_copy(wire, imap):
     await other(imap, append("INBOX"))
     assert await lines(c, 2) == ["* 3 EXISTS", "* 3 FETCH (UID 3 FLAGS ())"]
     assert await silent(c) == []
+
+
+async def test_search_and_sort_contexts_update_without_a_command(wire, imap):
+    """RFC 5465 §7 with RFC 5267: an updating SEARCH or SORT context hears of new and
+    expunged messages with the NOTIFY events, no command needed: EXISTS, then the
+    context's ADDTO, then the MessageNew FETCH (§5.2); REMOVEFROM before EXPUNGE."""
+    c = await wire()
+    await c.ok("ENABLE IMAP4rev2")
+    await c.ok(b"APPEND INBOX " + literal(SIMPLE))
+    await c.ok("SELECT INBOX")
+    await c.ok("NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")
+    untagged, status = await c.cmd("UID SEARCH RETURN (UPDATE) ALL", tag="S1")
+    assert (untagged, status[:2]) == (['* ESEARCH (TAG "S1") UID ALL 1'], "OK")
+    untagged, status = await c.cmd("SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL", tag="S2")
+    assert (untagged, status[:2]) == (['* ESEARCH (TAG "S2") ALL 1'], "OK")
+    await other(imap, append("INBOX"))
+    got = await lines(c, 4)
+    assert got[0] == "* 2 EXISTS"
+    assert sorted(got[1:3]) == [
+        '* ESEARCH (TAG "S1") UID ADDTO (0 2)',
+        '* ESEARCH (TAG "S2") ADDTO (2 2)',
+    ]
+    assert got[3] == "* 2 FETCH (UID 2)"
+    await other(
+        imap,
+        cmd("select", "INBOX"),
+        cmd("uid", "STORE", "1", "+FLAGS.SILENT", "(\\Deleted)"),
+        cmd("expunge"),
+    )
+    got = await lines(c, 3)
+    assert sorted(got[:2]) == [
+        '* ESEARCH (TAG "S1") UID REMOVEFROM (0 1)',
+        '* ESEARCH (TAG "S2") REMOVEFROM (1 1)',
+    ]
+    assert got[2] == "* 1 EXPUNGE"
+    assert await silent(c) == []
