@@ -36,6 +36,7 @@ from postfach.store import migrations, textupkeep
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import ChangeAccountSettings, Hub
 from postfach.store.faults import classify, translated
+from postfach.store.inline_sqlite import connect_inline, offloaded
 from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
 from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
@@ -177,7 +178,13 @@ class StoreBase:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             writer = create_async_engine(target)
-            reader = create_async_engine(target, pool_reset_on_return=None)
+            if database and database != ":memory:":
+                # Reads run on the loop, not aiosqlite's thread (store/inline_sqlite.py).
+                reader = create_async_engine(
+                    target, pool_reset_on_return=None, async_creator=connect_inline(database)
+                )
+            else:
+                reader = create_async_engine(target, pool_reset_on_return=None)
             _sqlite_pragmas(writer, writer=True)
             _sqlite_pragmas(reader, writer=False)
             dialect = "sqlite"
@@ -271,8 +278,11 @@ class StoreBase:
                         gate.release()
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        with translated(), metrics.StoreTimer(write=False):
+    async def read(self, *, offload: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading. SQLite runs its statements on the loop
+        (store/inline_sqlite.py); `offload` sends them to a thread, for reads
+        that may take long (scans, whole mailboxes)."""
+        with translated(), metrics.StoreTimer(write=False), offloaded(offload):
             async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 

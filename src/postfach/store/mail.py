@@ -55,6 +55,10 @@ from postfach.store.sqlite_fastpath import SqliteFastPath
 
 __all__ = ["MailStore", "NewMessage", "format_flags", "parse_flags"]
 
+# More blobs than this in one read go to a thread (store/inline_sqlite.py): POP3
+# reads ahead in small batches, which are cheaper at once on the loop.
+BLOBS_AT_ONCE = 32
+
 
 class MailStore(Role):
     """Messages in mailboxes; see `MailApi` (store/api.py) for the contract."""
@@ -110,7 +114,7 @@ class MailStore(Role):
         return results
 
     async def message_index(self, mailbox_id: MailboxId) -> list[MessageMeta]:
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             rows = await conn.execute(
                 select(messages.c.uid, messages.c.modseq, messages.c.flags)
                 .where(messages.c.mailbox_id == mailbox_id)
@@ -122,7 +126,7 @@ class MailStore(Role):
         """`message_index` as columns, straight from the driver: a 100,000-message
         SELECT must not build 100,000 objects."""
         sql = "SELECT uid, modseq, flags FROM messages WHERE mailbox_id = {} ORDER BY uid"
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             if self.dialect == "sqlite":
@@ -177,7 +181,7 @@ class MailStore(Role):
             found = await self.fetch(messages_by_uids(len(uids)), mailbox_id=mailbox_id, **values)
             return [to_stored(r) for r in found]
         condition, wanted = mail_sql.uid_filter(uids)
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             rows = await conn.execute(
                 STORED_SELECT
                 .where(messages.c.mailbox_id == mailbox_id, condition)
@@ -188,7 +192,7 @@ class MailStore(Role):
     async def message_listing(self, mailbox_id: MailboxId) -> list[StoredMessage]:
         """Every message in UID order, without the parsed structure (POP3 needs none)."""
         columns = [c for c in STORED_COLUMNS if c is not blobs.c.parsed]
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             rows = await conn.execute(
                 select(*columns, literal("").label("parsed"))
                 .where(messages.c.mailbox_id == mailbox_id)
@@ -205,7 +209,7 @@ class MailStore(Role):
         """{sha256: blob} in one query per 500 blobs; gone blobs are left out."""
         wanted = sorted(set(shas))
         data: dict[str, bytes] = {}
-        async with self.read() as conn:
+        async with self.read(offload=len(wanted) > BLOBS_AT_ONCE) as conn:
             for start in range(0, len(wanted), MAX_IN):
                 rows = await conn.execute(
                     select(blobs.c.sha256, blobs.c.data).where(
@@ -357,7 +361,7 @@ class MailStore(Role):
             return set()  # the stored text has none
         use_index = indexed and await self.text_indexed()
         sql, args = textindex.mailbox_search(self.dialect, mailbox_id, folded, where, use_index)
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             if self.dialect == "sqlite":
@@ -396,7 +400,7 @@ class MailStore(Role):
         conditions = textindex.account_filters(
             self.dialect, needles, ("s_from", "s_subject", "s_body"), use_index
         )
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             rows = (
                 await conn.execute(
                     STORED_SELECT
