@@ -28,9 +28,9 @@ async def test_on_the_loop_thread_unless_offloaded(tmp_path):
             (row,) = await conn.execute_fetchall("SELECT thread()")
         assert row[0] != threading.get_ident()
         with pytest.raises(sqlite3.OperationalError, match="no such column"):
-            await conn.execute_fetchall("SELECT nothing FROM sqlite_master")
+            await conn.execute_fetchall("SELECT missing FROM sqlite_master")
         with offloaded(), pytest.raises(sqlite3.OperationalError, match="no such column"):
-            await conn.execute_fetchall("SELECT nothing FROM sqlite_master")
+            await conn.execute_fetchall("SELECT missing FROM sqlite_master")
     finally:
         await conn.close()
 
