@@ -170,7 +170,7 @@ class MailingStore(Role):
             .group_by(lists.c.id, lists.c.name)
             .order_by(lists.c.name)
         )
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             return [(r[0], int(r[1])) for r in await conn.execute(query)]
 
     async def import_contacts(
@@ -185,7 +185,7 @@ class MailingStore(Role):
         return added, merged
 
     async def list_contacts(self, list_id: int) -> list[Contact]:
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             rows = await conn.execute(
                 select(contacts).where(contacts.c.list_id == list_id).order_by(contacts.c.id)
             )
@@ -364,7 +364,7 @@ class MailingStore(Role):
         )
 
     async def counts(self, campaign_id: int) -> dict[str, int]:
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             rows = await conn.execute(
                 select(recipients.c.state, func.count())
                 .where(recipients.c.campaign_id == campaign_id)
@@ -380,7 +380,7 @@ class MailingStore(Role):
         )
         if limit is not None:
             query = query.limit(limit)
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             return [to_recipient_row(r) for r in await conn.execute(query)]
 
     # -- tokens: unsubscribe and bounces -------------------------------------

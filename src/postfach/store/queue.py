@@ -228,7 +228,7 @@ class QueueStore(Role):
         return True
 
     async def entries(self) -> list[QueueEntry]:
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             messages = (
                 await conn.execute(
                     select(
