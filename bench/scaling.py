@@ -19,9 +19,11 @@ process of their own (uvloop when installed):
 
 Each rate is the median of --rounds rounds after a warm-up; with it the
 server's CPU seconds per operation (the whole process tree) and how many cores
-it kept busy. Then the ratios --workers 2 / --workers 1 (goal >= 1.6 on two
-cores). The client shares the machine: on two cores, the load generator's own
-CPU is what the second worker competes with.
+it kept busy, and how many cores the whole machine kept busy (server, PostgreSQL
+and load generator, from /proc/stat). Then the ratios --workers 2 / --workers 1
+(goal >= 1.6 on two cores). The client shares the machine: on two cores, the load
+generator's own CPU is what the second worker competes with, and a second worker
+can add at most what the first run left idle.
 """
 
 from __future__ import annotations
@@ -158,6 +160,16 @@ def start(
     return proc, ports
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat:
+    the server, PostgreSQL and the load generator together."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def measure(
     name: str,
     unit: str,
@@ -166,20 +178,24 @@ def measure(
     one_round: callable,  # type: ignore[valid-type]
 ) -> float:
     one_round()  # warm-up: caches, the auth cache, prepared statements
-    rates, cpu = [], 0.0
+    rates, cpu, machine = [], 0.0, 0.0
     for _ in range(rounds):
         before = cpu_seconds(pid)
+        machine_before, _ = machine_busy()
         started = time.perf_counter()
         rate = one_round()
         elapsed = time.perf_counter() - started
         cpu += cpu_seconds(pid) - before
+        machine += machine_busy()[0] - machine_before
         rates.append((rate, elapsed))
     work = sum(r * e for r, e in rates)
     busy = cpu / sum(e for _, e in rates)
+    machine_cores = machine / sum(e for _, e in rates)
     median = statistics.median(r for r, _ in rates)
     print(
         f"  {name:<5} {median:8.0f} {unit}  (rounds: {', '.join(f'{r:.0f}' for r, _ in rates)};"
-        f" server CPU {cpu / work * 1e3:.2f} ms per op, {busy:.2f} cores busy)",
+        f" server CPU {cpu / work * 1e3:.2f} ms per op, {busy:.2f} cores busy;"
+        f" the machine: {machine_cores:.2f} of {os.cpu_count()} cores busy)",
         flush=True,
     )
     return median
