@@ -2,6 +2,8 @@
 
 Wall and CPU time per call, averaged over N calls, for the hot look-ups and a
 flag change; the figures the IMAP and POP3 per-command costs are built from.
+Reads run on the event loop (store/inline_sqlite.py); each statement that went
+through aiosqlite's thread instead cost a hand-over and a wake-up each way.
 
     .venv/bin/python bench/store.py [--calls 500]
 """
@@ -37,6 +39,9 @@ async def main(calls: int) -> None:
                 lambda n: store.mail.get_messages(inbox.id, [Uid(1), Uid(2), Uid(3)]),
             ),
             ("read_blob", lambda n: store.mail.read_blob(first.blob_sha256)),
+            ("list_mailboxes", lambda n: store.mailboxes.list_mailboxes(account.id)),
+            ("subscriptions", lambda n: store.mailboxes.subscriptions(account.id)),
+            ("mailbox_status", lambda n: store.mailboxes.mailbox_status(inbox.id)),
             (
                 "store_flags",
                 lambda n: store.mail.store_flags(inbox.id, [Uid(1)], "replace", flip[n % 2]),

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     bindparam,
+    func,
     literal_column,
     select,
     union_all,
@@ -29,16 +30,19 @@ from postfach.store.records import (
     Uid,
 )
 from postfach.store.rules import parse_flags
-from postfach.store.schema import blobs, expunged, mailboxes, messages
+from postfach.store.schema import blobs, expunged, mailboxes, messages, subscriptions
 
 __all__ = [
     "BLOB_DATA",
     "CHANGES_SINCE",
     "MAILBOX_BY_ID",
     "MAILBOX_BY_NAME",
+    "MAILBOXES_OF",
     "PREPARED_UIDS",
+    "STATUS_COUNTS",
     "STORED_COLUMNS",
     "STORED_SELECT",
+    "SUBSCRIPTIONS_OF",
     "messages_by_uids",
     "to_mailbox",
     "to_stored",
@@ -98,6 +102,24 @@ MAILBOX_BY_NAME = select(mailboxes).where(
     mailboxes.c.account_id == bindparam("account_id"), mailboxes.c.name == bindparam("name")
 )
 MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == bindparam("id"))
+# LIST, LSUB and STATUS: every command of a mail program's folder view.
+MAILBOXES_OF = (
+    select(mailboxes)
+    .where(mailboxes.c.account_id == bindparam("account_id"))
+    .order_by(mailboxes.c.name)
+)
+SUBSCRIPTIONS_OF = select(subscriptions.c.name).where(
+    subscriptions.c.account_id == bindparam("account_id")
+)
+STATUS_COUNTS = (
+    select(
+        messages.c.flags,
+        func.count().label("count"),
+        func.coalesce(func.sum(messages.c.size), literal_column("0")).label("octets"),
+    )
+    .where(messages.c.mailbox_id == bindparam("mailbox_id"))
+    .group_by(messages.c.flags)
+)
 BLOB_DATA = select(blobs.c.data).where(blobs.c.sha256 == bindparam("sha256"))
 PREPARED_UIDS = 32
 

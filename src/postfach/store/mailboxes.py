@@ -11,14 +11,21 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from postfach.store import mail_sql
 from postfach.store.base import Role, StoreBase, inserted_id
 from postfach.store.errors import AlreadyExists, NotFound, StoreError
 from postfach.store.events import ChangeMailboxes
-from postfach.store.mail_rows import MAILBOX_BY_ID, MAILBOX_BY_NAME, to_mailbox
+from postfach.store.mail_rows import (
+    MAILBOX_BY_ID,
+    MAILBOX_BY_NAME,
+    MAILBOXES_OF,
+    STATUS_COUNTS,
+    SUBSCRIPTIONS_OF,
+    to_mailbox,
+)
 from postfach.store.migrations import new_objectid
 from postfach.store.records import AccountId, Mailbox, MailboxId, MailboxStatus
 from postfach.store.rules import parse_flags
@@ -62,15 +69,7 @@ class MailboxStore(Role):
         self._mail = mail
 
     async def list_mailboxes(self, account_id: AccountId) -> list[Mailbox]:
-        async with self.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(mailboxes)
-                    .where(mailboxes.c.account_id == account_id)
-                    .order_by(mailboxes.c.name)
-                )
-            ).all()
-        return [to_mailbox(r) for r in rows]
+        return [to_mailbox(r) for r in await self.fetch(MAILBOXES_OF, account_id=account_id)]
 
     async def get_mailbox(self, account_id: AccountId, name: str) -> Mailbox | None:
         if name.upper() == "INBOX":
@@ -169,11 +168,7 @@ class MailboxStore(Role):
             await self._mail.move_messages(inbox.id, uids, target.id)
 
     async def subscriptions(self, account_id: AccountId) -> set[str]:
-        async with self.read() as conn:
-            rows = await conn.execute(
-                select(subscriptions.c.name).where(subscriptions.c.account_id == account_id)
-            )
-            return set(rows.scalars())
+        return {r.name for r in await self.fetch(SUBSCRIPTIONS_OF, account_id=account_id)}
 
     async def set_subscribed(self, account_id: AccountId, name: str, subscribed: bool) -> None:
         if name.upper() == "INBOX":
@@ -192,16 +187,7 @@ class MailboxStore(Role):
         mailbox = await self.get_mailbox_by_id(mailbox_id)
         if mailbox is None:
             raise NotFound(f"no mailbox #{mailbox_id}")
-        async with self.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        messages.c.flags, func.count(), func.coalesce(func.sum(messages.c.size), 0)
-                    )
-                    .where(messages.c.mailbox_id == mailbox_id)
-                    .group_by(messages.c.flags)
-                )
-            ).all()
+        rows = await self.fetch(STATUS_COUNTS, mailbox_id=mailbox_id)
         total = unseen = deleted = size = 0
         for flags_text, count, octets in rows:
             flags = parse_flags(flags_text)
