@@ -31,6 +31,7 @@ async def main(calls: int) -> None:
             await store.mail.append(inbox.id, b"Subject: %d\r\n\r\n" % i + b"x" * 10_000 + b"\r\n")
         flip = [frozenset({"\\Seen"}), frozenset({"$Work"})]
         [first] = await store.mail.get_messages(inbox.id, [Uid(1)])
+        shas = [m.blob_sha256 for m in await store.mail.get_messages(inbox.id, [1, 2, 3])]
         cases: list[tuple[str, Callable[[int], Awaitable[object]]]] = [
             ("get_account", lambda n: store.accounts.get_account("bob@example.org")),
             ("get_mailbox", lambda n: store.mailboxes.get_mailbox(account.id, "INBOX")),
@@ -39,6 +40,7 @@ async def main(calls: int) -> None:
                 lambda n: store.mail.get_messages(inbox.id, [Uid(1), Uid(2), Uid(3)]),
             ),
             ("read_blob", lambda n: store.mail.read_blob(first.blob_sha256)),
+            ("read_blobs(3)", lambda n: store.mail.read_blobs(shas)),
             ("list_mailboxes", lambda n: store.mailboxes.list_mailboxes(account.id)),
             ("subscriptions", lambda n: store.mailboxes.subscriptions(account.id)),
             ("mailbox_status", lambda n: store.mailboxes.mailbox_status(inbox.id)),

@@ -43,6 +43,7 @@ __all__ = [
     "STORED_COLUMNS",
     "STORED_SELECT",
     "SUBSCRIPTIONS_OF",
+    "blobs_by_sha",
     "messages_by_uids",
     "to_mailbox",
     "to_stored",
@@ -139,6 +140,14 @@ CHANGES_SINCE: CompoundSelect[Any] = union_all(
         expunged.c.mailbox_id == bindparam("mailbox_id"), expunged.c.modseq > _SINCE
     ),
 ).order_by("kind", "uid")
+
+
+@functools.cache
+def blobs_by_sha(count: int) -> Select[Any]:
+    """read_blobs for `count` blobs (bound as s0, s1, ...), built once per count."""
+    return select(blobs.c.sha256, blobs.c.data).where(
+        blobs.c.sha256.in_([bindparam(f"s{i}") for i in range(count)])
+    )
 
 
 @functools.cache
