@@ -30,6 +30,7 @@ import postfach
 from postfach.auth.passwords import hash_password_async
 from postfach.store import Store
 from smtp.smtpmailbox import messages_in
+from support.net import free_port
 
 SRC = str(Path(postfach.__file__).resolve().parents[1])
 SEED = 20240611
@@ -38,22 +39,6 @@ CLIENTS = 6
 MESSAGES_PER_CONNECTION = 3
 RCPT = "crash@crash.test"
 _MARKER = re.compile(rb"X-Crash-Marker: (\S+)")
-
-
-def stable_port() -> int:
-    """A free port below the ephemeral range: the server must get it back at every
-    restart, and a client socket could be given an ephemeral one in between."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    rng = random.Random()
-    for _ in range(100):
-        port = rng.randrange(max(1024, low - 12000), low)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port below the ephemeral range")
 
 
 def write_config(tmp_path: Path, port: int) -> tuple[Path, str]:
@@ -184,7 +169,8 @@ def load_and_kill(
 
 
 def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path) -> None:
-    port = stable_port()
+    # Below the ephemeral range: the server must get it back at every restart.
+    port = free_port()
     config, url = write_config(tmp_path, port)
     asyncio.run(prepare(url))
     rng = random.Random(SEED)
