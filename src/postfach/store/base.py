@@ -175,10 +175,9 @@ class StoreBase:
         parsed = make_url(target)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
             writer = create_async_engine(target)
             if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
                 # Reads run on the loop, not aiosqlite's thread (store/inline_sqlite.py).
                 reader = create_async_engine(
                     target, pool_reset_on_return=None, async_creator=connect_inline(database)

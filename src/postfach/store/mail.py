@@ -56,10 +56,6 @@ from postfach.store.sqlite_fastpath import SqliteFastPath
 
 __all__ = ["MailStore", "NewMessage", "format_flags", "parse_flags"]
 
-# More blobs than this in one read go to a thread (store/inline_sqlite.py): POP3
-# reads ahead in small batches, which are cheaper at once on the loop.
-BLOBS_AT_ONCE = 32
-
 
 class MailStore(Role):
     """Messages in mailboxes; see `MailApi` (store/api.py) for the contract."""
@@ -214,8 +210,9 @@ class MailStore(Role):
             values = {f"s{i}": sha for i, sha in enumerate(wanted)}
             found = await self.fetch(blobs_by_sha(len(wanted)), **values)
             return {row.sha256: bytes(row.data) for row in found}
+        # More (POP3 reads ahead up to 256): megabytes, read on a thread.
         data: dict[str, bytes] = {}
-        async with self.read(offload=len(wanted) > BLOBS_AT_ONCE) as conn:
+        async with self.read(offload=True) as conn:
             for start in range(0, len(wanted), MAX_IN):
                 rows = await conn.execute(
                     select(blobs.c.sha256, blobs.c.data).where(
