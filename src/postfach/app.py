@@ -41,7 +41,7 @@ from postfach.spam.scorers import make_scorer
 from postfach.store import Store
 from postfach.store.notify import RelayNotifier
 from postfach.store.runtime import RuntimeState
-from postfach.textindexer import run_indexer
+from postfach.textindexer import IndexerProcess
 from postfach.workers import INHERITED
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ class App:
         self.role = role
         self.listeners: dict[str, RunningListener] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.indexer: IndexerProcess | None = None  # the primary's (textindexer.py)
         self._services: list[_Service] = []
         self._ctx: ServerContext | None = None
         self.relay: RelayNotifier | None = None  # a worker's line to its supervisor
@@ -181,9 +182,10 @@ class App:
             raise
         if primary:
             self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
-            self._tasks.append(
-                asyncio.create_task(run_indexer(self.ctx.store.mail), name="text indexer")
+            self.indexer = IndexerProcess(
+                self.ctx.store.mail, config.storage.url, log_format=config.log.format
             )
+            self._tasks.append(asyncio.create_task(self.indexer.run(), name="text indexer"))
         if relay is not None and handed is not None:
             handed.start()
             relay.ready()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import imaplib
+import os
 import quopri
 import random
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest_asyncio
 
 from harness import TestServer
 from postfach.store.records import MailboxId
+from postfach.textindexer import BATCH
 
 USER = "deferred@example.org"
 PASSWORD = "deferred-secret"
@@ -134,3 +136,29 @@ async def test_random_corpus_answers_equal_the_unindexed_scan(deferred: TestServ
     assert len(everything) == 60
     hits = [await store.mail.search_text(box, n, "body", indexed=False) for n in probes]
     assert any(0 < len(h) < 60 for h in hits)
+
+
+async def test_the_servers_indexer_process_takes_the_queue_in(deferred: TestServer) -> None:
+    """As the server runs it: a process of its own, started by the server once a
+    batch waits; SEARCH answers the same before and after it took them in."""
+    store = deferred.ctx.store
+    indexer = deferred.app.indexer
+    assert indexer is not None
+    box = await inbox(deferred)
+    for n in range(BATCH + 20):
+        await store.mail.append(box, b"Subject: n%d\r\n\r\nSchiffshebewerk %03d\r\n" % (n, n))
+    before = await asyncio.to_thread(search, deferred, "INBOX", "BODY", "hebewerk 117")
+    pids = set()
+    for _ in range(600):
+        if indexer.process is not None:
+            pids.add(indexer.process.pid)
+        if not await store.mail.pending_index():
+            break
+        await asyncio.sleep(0.1)
+    assert await store.mail.pending_index() == 0
+    assert pids and os.getpid() not in pids
+    after = await asyncio.to_thread(search, deferred, "INBOX", "BODY", "hebewerk 117")
+    assert before == after == {118}
+    assert await asyncio.to_thread(search, deferred, "INBOX", "TEXT", "schiffshebewerk") == set(
+        range(1, BATCH + 21)
+    )

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import os
 import quopri
 import sqlite3
 from pathlib import Path
@@ -19,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import BACKENDS, storage_url
-from postfach.store import Store
+from postfach.store import Store, textfile
+from postfach.store.backup import backup_sqlite, restore_sqlite
 from postfach.store.records import MailboxId, Uid
 from postfach.textindexer import BATCH, run_indexer
 
@@ -113,9 +115,26 @@ NEW_SCHEMA = (
     "DROP TRIGGER blobs_text_queue",
     "DROP TRIGGER blobs_text_unindex",
     "DROP TRIGGER blobs_text_requeue",
-    "DROP TABLE words_fts",
-    "DROP TABLE blob_words",
     "DROP TABLE text_pending",
+    "DROP TABLE text_gone",
+    "DELETE FROM meta WHERE key = 'text_index'",
+)
+# The index of words as the database itself held it, before its own file.
+IN_THE_DATABASE = (
+    "CREATE TABLE text_pending (sha256 VARCHAR(64) NOT NULL PRIMARY KEY"
+    " REFERENCES blobs (sha256) ON DELETE CASCADE)",
+    "CREATE TABLE blob_words (id INTEGER PRIMARY KEY, sha256 VARCHAR(64) NOT NULL UNIQUE,"
+    " s_head TEXT NOT NULL, s_body TEXT NOT NULL)",
+    "INSERT INTO blob_words (sha256, s_head, s_body) SELECT sha256, s_head, s_body FROM blobs",
+    "CREATE VIRTUAL TABLE words_fts USING fts5(s_head, s_body, content='blob_words',"
+    " content_rowid='id', tokenize='trigram case_sensitive 1', detail='column')",
+    "INSERT INTO words_fts (words_fts) VALUES ('rebuild')",
+    "CREATE TRIGGER blob_words_insert AFTER INSERT ON blob_words BEGIN"
+    " INSERT INTO words_fts (rowid, s_head, s_body) VALUES (new.id, new.s_head, new.s_body);"
+    " END",
+    "CREATE TRIGGER blobs_text_unindex AFTER DELETE ON blobs BEGIN"
+    " DELETE FROM text_pending WHERE sha256 = old.sha256;"
+    " DELETE FROM blob_words WHERE sha256 = old.sha256; END",
 )
 # The index as delivery kept it, before indexing was deferred.
 AT_DELIVERY = (
@@ -145,6 +164,7 @@ async def old_database(path: Path, statements: tuple[str, ...]) -> MailboxId:
         db.execute(statement)
     db.commit()
     db.close()
+    textfile.remove(str(path))
     return MailboxId(inbox.id)
 
 
@@ -183,14 +203,69 @@ async def test_migrate_moves_an_index_kept_at_delivery_to_the_queue(tmp_path: Pa
         await store.mail.delete_messages(box, [Uid(1), Uid(2), Uid(3)])
         assert await store.mail.pending_index() == 0
         assert await store.mail.search_text(box, "schaufelrad", "body") == set()
+        # Their words leave the index's file at the indexer's next round.
+        assert await store.mail.index_pending() == 3
+        assert await store.mail.index_pending() == 0
     finally:
         await store.close()
     check = sqlite3.connect(path)
-    assert check.execute("SELECT count(*) FROM blob_words").fetchone() == (0,)
-    check.execute("INSERT INTO words_fts (words_fts) VALUES ('integrity-check')")
     tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
     assert "blobs_fts" not in tables and "blobs_fts_insert" not in tables
+    assert "words_fts" not in tables and "blob_words" not in tables
+    assert check.execute("SELECT count(*) FROM text_gone").fetchone() == (0,)
     check.close()
+    index = sqlite3.connect(textfile.path_for(str(path)))
+    assert index.execute("SELECT count(*) FROM blob_words").fetchone() == (0,)
+    index.execute("INSERT INTO words_fts (words_fts) VALUES ('integrity-check')")
+    index.close()
+
+
+async def test_migrate_moves_the_words_out_of_the_database(tmp_path: Path) -> None:
+    """A database that kept the index of words itself: it goes, and the index's
+    own file is made and filled."""
+    path = tmp_path / "words-inside.db"
+    box = await old_database(path, IN_THE_DATABASE)
+    store = await Store.connect(f"sqlite:///{path}")
+    try:
+        assert await store.mail.pending_index() == 1
+        assert await store.mail.search_text(box, "altbau", "body") == {1}
+        assert await store.mail.index_pending() == 1
+        assert await store.mail.search_text(box, "altbau", "body") == {1}
+        assert await store.mail.search_text(box, "vorgestern", "text") == {1}
+    finally:
+        await store.close()
+    check = sqlite3.connect(path)
+    tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master")}
+    assert not {"words_fts", "blob_words", "blob_words_insert"} & tables
+    check.close()
+
+
+async def test_an_index_file_of_another_database_is_made_anew(tmp_path: Path) -> None:
+    """The index's file is derived: one left from another database (or from this
+    one before a restore) must not stand for this one's blobs."""
+    stores = []
+    for name in ("a", "b"):
+        store = await Store.connect(f"sqlite:///{tmp_path / name}.db")
+        await store.accounts.add_domain("example.org")
+        account = await store.accounts.add_account(f"{name}@example.org", "x")
+        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+        assert inbox is not None
+        await store.mail.append(inbox.id, b"Subject: %s\r\n\r\nLeuchtturm\r\n" % name.encode())
+        while await store.mail.index_pending():
+            pass
+        await store.close()
+        stores.append(inbox.id)
+    os.replace(textfile.path_for(f"{tmp_path}/a.db"), textfile.path_for(f"{tmp_path}/b.db"))
+    textfile.remove(f"{tmp_path}/a.db")
+    for name, box in zip(("a", "b"), stores, strict=True):
+        store = await Store.connect(f"sqlite:///{tmp_path / name}.db")
+        try:
+            assert await store.mail.pending_index() == 1, name
+            assert await store.mail.search_text(MailboxId(box), "leuchtturm", "body") == {1}
+            assert await store.mail.index_pending() == 1
+            assert await store.mail.search_text(MailboxId(box), "leuchtturm", "body") == {1}
+        finally:
+            await store.close()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -245,5 +320,34 @@ async def test_the_servers_indexer_empties_the_queue(backend: str, tmp_path: Pat
                 await indexer
         assert await store.mail.pending_index() == 0
         assert await store.mail.search_text(inbox.id, "binnenhafen 017", "body") == {18}
+    finally:
+        await store.close()
+
+
+async def test_a_restore_makes_the_index_anew(tmp_path: Path) -> None:
+    """A backup holds no index. Restored over a database whose index has since
+    lost the words of mail deleted after the backup, that mail must be found."""
+    path, copy = tmp_path / "live.db", tmp_path / "backup.db"
+    store = await Store.connect(f"sqlite:///{path}")
+    await store.accounts.add_domain("example.org")
+    account = await store.accounts.add_account("restore@example.org", "x")
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    await store.mail.append(inbox.id, b"Subject: s\r\n\r\nFlaschenpost\r\n")
+    while await store.mail.index_pending():
+        pass
+    await store.close()
+    await asyncio.to_thread(backup_sqlite, path, copy)
+    store = await Store.connect(f"sqlite:///{path}")
+    await store.mail.delete_messages(inbox.id, [Uid(1)])
+    while await store.mail.index_pending():  # the words go
+        pass
+    await store.close()
+    await asyncio.to_thread(restore_sqlite, copy, path)
+    store = await Store.connect(f"sqlite:///{path}")
+    try:
+        assert await store.mail.search_text(inbox.id, "flaschenpost", "body") == {1}
+        assert await store.mail.index_pending() == 1
+        assert await store.mail.search_text(inbox.id, "flaschenpost", "body") == {1}
     finally:
         await store.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from postfach.store import textfile
 from postfach.store.errors import StoreError
 
 __all__ = [
@@ -65,7 +66,9 @@ def backup_sqlite(source: Path, destination: Path) -> None:
 
 
 def restore_sqlite(backup: Path, destination: Path) -> None:
-    """Writes a backup over the database at `destination` (the server stopped)."""
+    """Writes a backup over the database at `destination` (the server stopped).
+    The text index's file goes: it is of the database before, and the next
+    start makes it anew for the one restored (store/textfile.py)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
     try:
@@ -78,6 +81,7 @@ def restore_sqlite(backup: Path, destination: Path) -> None:
             dst.close()
     finally:
         src.close()
+    textfile.remove(str(destination))
 
 
 def integrity_check(path: Path) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from postfach import metrics
-from postfach.store import migrations, textupkeep
+from postfach.store import migrations, textfile, textupkeep
 from postfach.store.errors import StoreUnavailable
 from postfach.store.events import ChangeAccountSettings, Hub
 from postfach.store.faults import classify, translated
@@ -49,6 +49,7 @@ from postfach.store.settings_cache import (
     poll_generation,
 )
 from postfach.store.sqlite_fastpath import SqliteFastPath
+from postfach.store.textfile import WordsFile
 
 __all__ = ["SCHEMA_VERSION", "Role", "StoreBase", "async_url", "inserted_id"]
 
@@ -82,7 +83,15 @@ def inserted_id(result: Any) -> int:
 READER_MMAP = 1 << 30
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
+def _index_file(database: str) -> str | None:
+    return textfile.path_for(database) if database and database != ":memory:" else None
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, attach: str | None = None) -> None:
+    """`attach`: the text index's file, which readers see as schema `text_index`
+    (store/textfile.py). Never the writer: its BEGIN IMMEDIATE would lock that
+    file too, and the indexer writes it."""
+
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide where transactions begin.
@@ -96,6 +105,8 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
             # Reads map the file instead of copying page by page: SEARCH visits
             # a blob row per candidate, and a copy per page was half its time.
             cursor.execute(f"PRAGMA mmap_size={READER_MMAP}")
+        if attach is not None:
+            cursor.execute(f"ATTACH DATABASE ? AS {textfile.SCHEMA}", (attach,))
         cursor.close()
 
     if not writer:
@@ -134,7 +145,6 @@ def _create_missing(conn: Any) -> None:
             index.create(conn, checkfirst=True)
 
 
-
 class StoreBase:
     """Holds the engines, the hub and the runtime file; the roles stand on it."""
 
@@ -158,6 +168,9 @@ class StoreBase:
         # Set by a worker of `serve --workers N` (store/runtime.py).
         self.runtime: RuntimeState | None = None
         self._feed: asyncio.Task[None] | None = None
+        # SQLite on a file: the text index's file and the indexer's connection to it.
+        self.text_index_file: str | None = None
+        self.words_file: WordsFile | None = None
         if dialect == "postgresql":
             self._notifier = PgNotifier(
                 _asyncpg_dsn(url), self.node, self.hub, on_resync=self.settings_cache.clear
@@ -167,6 +180,8 @@ class StoreBase:
             database = make_url(writer.url).database
             if database and database != ":memory:":
                 self.fastpath = SqliteFastPath(database)
+                self.text_index_file = textfile.path_for(database)
+                self.words_file = WordsFile(self.text_index_file)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Any:
@@ -185,7 +200,7 @@ class StoreBase:
             else:
                 reader = create_async_engine(target, pool_reset_on_return=None)
             _sqlite_pragmas(writer, writer=True)
-            _sqlite_pragmas(reader, writer=False)
+            _sqlite_pragmas(reader, writer=False, attach=_index_file(database))
             dialect = "sqlite"
         elif parsed.get_backend_name() == "postgresql":
             writer = create_async_engine(target, pool_size=10, max_overflow=20)
@@ -252,6 +267,8 @@ class StoreBase:
         if self.fastpath is not None:
             await asyncio.to_thread(self.fastpath.close)
             self.fastpath = None
+        if self.words_file is not None:
+            self.words_file.close()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -320,7 +337,7 @@ class StoreBase:
                 await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7268510)")
             await conn.run_sync(_create_missing)
             await migrations.fill_mailbox_objectids(conn)
-            await textupkeep.ensure(conn, self.dialect)
+            await textupkeep.ensure(conn, self.dialect, self.text_index_file)
             await ensure_generation(conn)
             row = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema"))).first()
             version = int(row[0]) if row else 0

@@ -375,6 +375,8 @@ class MailStore(Role):
 
     async def text_indexed(self) -> bool:
         """Whether migrate made the text index (PostgreSQL may lack pg_trgm)."""
+        if self.dialect == "sqlite" and self.db.text_index_file is None:
+            return False  # a database in memory has none
         if self._has_text_index is None:
             async with self.read() as conn:
                 self._has_text_index = await textupkeep.is_indexed(conn, self.dialect)
@@ -385,8 +387,21 @@ class MailStore(Role):
         text index, in one write transaction; how many it took."""
         if not await self.text_indexed():
             return 0
+        if self.dialect == "postgresql":
+            async with self.write() as tx:
+                return await textupkeep.drain(tx, limit)
+        # SQLite: the words go to the index's own file, outside the database's
+        # write lock, before the batch leaves the queue (store/textfile.py).
+        words_file = self.db.words_file
+        assert words_file is not None  # text_indexed: a database on a file
+        async with self.read(offload=True) as conn:
+            batch = await textupkeep.take(conn, limit)
+        if not batch:
+            return 0
+        await words_file.apply(batch.words, batch.dropped)
         async with self.write() as tx:
-            return await textupkeep.drain(tx, self.dialect, limit)
+            await textupkeep.taken(tx, batch)
+        return len(batch)
 
     async def pending_index(self) -> int:
         """Blobs stored and not yet in the text index."""

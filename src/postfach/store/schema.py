@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "IdType", "accounts", "aliases", "app_passwords", "blob_words", "blobs", "domains", "expunged",
+    "IdType", "accounts", "aliases", "app_passwords", "blobs", "domains", "expunged",
     "greylist", "import_jobs", "import_seen", "locks", "mailboxes", "mailing_attachments",
     "mailing_bounce_boxes", "mailing_campaigns", "mailing_contacts", "mailing_lists",
     "mailing_recipients", "mailing_relays", "mailing_sends", "messages", "meta", "metadata",
@@ -176,18 +176,6 @@ text_pending = Table(
     "text_pending",
     metadata,
     Column("sha256", String(64), ForeignKey("blobs.sha256", ondelete="CASCADE"), primary_key=True),
-)
-
-# What the full-text index indexes of each blob: the distinct words of `s_head`
-# and `s_body` (store/textindex.py). Rows go with their blob by trigger. SQLite's
-# index refers to `id`, an INTEGER PRIMARY KEY, which VACUUM never renumbers.
-blob_words = Table(
-    "blob_words",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("sha256", String(64), nullable=False, unique=True),
-    Column("s_head", Text, nullable=False),
-    Column("s_body", Text, nullable=False),
 )
 
 # Expunged UIDs with the modseq of their removal, for QRESYNC's VANISHED.

@@ -14,7 +14,8 @@ exactly when it is in the words, so its candidates are confirmed against the
 words; one with white space against the blob's text.
 
 - SQLite: an FTS5 table `words_fts` with the trigram tokenizer over the words
-  of `s_head` and `s_body` (external content: `blob_words`).
+  of `s_head` and `s_body` (external content: `blob_words`), in a file of its
+  own that readers attach (store/textfile.py).
 - PostgreSQL: `pg_trgm` GIN indexes on `blob_words`, which answer
   ``LIKE '%needle%'`` exactly (trigram candidates, rechecked by the server).
   Not a tsvector: words and stems lose substrings within words. Without the
@@ -40,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
+from postfach.store import textfile
 from postfach.store.schema import blobs, text_pending
 
 __all__ = [
@@ -49,6 +51,9 @@ __all__ = [
     "mailbox_search",
 ]
 
+# SQLite's index, in its own file (store/textfile.py).
+WORDS_FTS = f"{textfile.SCHEMA}.words_fts"
+BLOB_WORDS = f"{textfile.SCHEMA}.blob_words"
 MIN_INDEXED = 3
 # A long needle's trigrams beyond these narrow little more and cost a doclist each.
 MOST_TRIGRAMS = 6
@@ -124,7 +129,7 @@ def mailbox_search(
         # From the index's candidates to their messages, never the other way
         # (SQLite would pick the mailbox's index and rescan it per row).
         sql = (
-            "SELECT m.uid FROM words_fts CROSS JOIN blob_words w ON w.id = words_fts.rowid"
+            f"SELECT m.uid FROM {WORDS_FTS} CROSS JOIN {BLOB_WORDS} w ON w.id = words_fts.rowid"
             + ("" if on_words else " CROSS JOIN blobs b ON b.sha256 = w.sha256")
             + " CROSS JOIN messages m INDEXED BY messages_blob_uid ON m.blob_sha256 = w.sha256"
             f" WHERE words_fts MATCH ? AND m.mailbox_id = ? AND {confirm}"
@@ -184,8 +189,8 @@ def account_filters(
     if dialect == "sqlite":
         query = " AND ".join(fts_query(INDEXED_COLUMNS, n) for n in long)
         in_index = text(
-            "blobs.sha256 IN (SELECT w.sha256 FROM words_fts"
-            " CROSS JOIN blob_words w ON w.id = words_fts.rowid"
+            f"blobs.sha256 IN (SELECT w.sha256 FROM {WORDS_FTS}"
+            f" CROSS JOIN {BLOB_WORDS} w ON w.id = words_fts.rowid"
             " WHERE words_fts MATCH :fts_query)"
         ).bindparams(fts_query=query)
         return [or_(in_index, pending), *conditions]

@@ -3,8 +3,8 @@ made by migrate, and the deferred indexing that fills it.
 
 Delivery does not index. A trigger on `blobs` puts each new blob's sha256 into
 `text_pending` in the transaction that stores the blob (so a crash loses
-nothing), and `drain` moves pending blobs into the index in batches, off the
-delivery path (the server's indexer task, textindexer.py). SEARCH scans the
+nothing), and the indexer (textindexer.py, a process of its own) moves pending
+blobs into the index in batches, off the delivery path. SEARCH scans the
 blobs still pending, so its answers are exact and include a message the moment
 it is stored.
 
@@ -14,9 +14,10 @@ space lies within one word, so it is in the words too: the index finds every
 blob holding such a trigram, at a fraction of the cost of the whole text (a
 message repeats its words).
 
-- SQLite: `words_fts` (FTS5 trigram, external content on `blob_words`), kept by
-  triggers on `blob_words`; a blob's words go with it (trigger on `blobs`).
-  Writers are serialized, so two drains never index one blob.
+- SQLite: `words_fts` (FTS5 trigram, external content on `blob_words`) in the
+  index's own file (store/textfile.py). A round reads a batch (`take`), writes
+  its words there, and then takes it out of the queue (`taken`); a deleted
+  blob's words go by the `text_gone` queue its trigger fills.
 - PostgreSQL: `pg_trgm` GIN indexes on `blob_words`. Drains take their rows
   with FOR UPDATE SKIP LOCKED, so nodes draining at once take disjoint batches
   and never wait on each other; a blob deleted meanwhile waits for the drain
@@ -25,15 +26,28 @@ message repeats its words).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, inspect, text
 
 from postfach.message import ParsedMessage, parse_message
 from postfach.message.searchhead import HEAD_CAP, head_search_text
+from postfach.store import textfile
 
-__all__ = ["distinct_words", "drain", "ensure", "is_indexed", "pending_count"]
+__all__ = [
+    "Batch",
+    "distinct_words",
+    "drain",
+    "ensure",
+    "is_indexed",
+    "pending_count",
+    "take",
+    "taken",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +61,29 @@ _SQLITE_DDL = (
     "DROP TRIGGER IF EXISTS blobs_fts_unindex",
     "DROP TRIGGER IF EXISTS blobs_fts_reindex",
     "DROP TABLE IF EXISTS blobs_fts",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(s_head, s_body,"
-    " content='blob_words', content_rowid='id', tokenize='trigram case_sensitive 1',"
-    " detail='column')",
-    "CREATE TRIGGER IF NOT EXISTS blob_words_insert AFTER INSERT ON blob_words BEGIN"
-    " INSERT INTO words_fts (rowid, s_head, s_body) VALUES (new.id, new.s_head, new.s_body);"
-    " END",
-    "CREATE TRIGGER IF NOT EXISTS blob_words_delete AFTER DELETE ON blob_words BEGIN"
-    " INSERT INTO words_fts (words_fts, rowid, s_head, s_body)"
-    " VALUES ('delete', old.id, old.s_head, old.s_body); END",
+    # The index of words in the database itself, before it had a file of its own.
+    "DROP TRIGGER IF EXISTS blob_words_insert",
+    "DROP TRIGGER IF EXISTS blob_words_delete",
+    "DROP TABLE IF EXISTS words_fts",
+    "DROP TABLE IF EXISTS blob_words",
+    "DROP TRIGGER IF EXISTS blobs_text_unindex",
+    "DROP TRIGGER IF EXISTS blobs_text_requeue",
+    # Blobs deleted, whose words the indexer is to take out of the index file.
+    # AUTOINCREMENT: a sequence number is never given twice, so the indexer
+    # deletes exactly the rows it took, never a later deletion of the same blob.
+    "CREATE TABLE IF NOT EXISTS text_gone (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sha256 TEXT NOT NULL)",
     "CREATE TRIGGER IF NOT EXISTS blobs_text_queue AFTER INSERT ON blobs BEGIN"
     " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
-    "CREATE TRIGGER IF NOT EXISTS blobs_text_unindex AFTER DELETE ON blobs BEGIN"
+    "CREATE TRIGGER blobs_text_unindex AFTER DELETE ON blobs BEGIN"
     " DELETE FROM text_pending WHERE sha256 = old.sha256;"
-    " DELETE FROM blob_words WHERE sha256 = old.sha256; END",
-    "CREATE TRIGGER IF NOT EXISTS blobs_text_requeue AFTER UPDATE OF s_head, s_body ON blobs"
-    " BEGIN DELETE FROM blob_words WHERE sha256 = new.sha256;"
-    " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
+    " INSERT INTO text_gone (sha256) VALUES (old.sha256); END",
+    "CREATE TRIGGER blobs_text_requeue AFTER UPDATE OF s_head, s_body ON blobs"
+    " BEGIN INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
 )
 _PG_DDL = (
+    "CREATE TABLE IF NOT EXISTS blob_words (id BIGSERIAL PRIMARY KEY,"
+    " sha256 VARCHAR(64) NOT NULL UNIQUE, s_head TEXT NOT NULL, s_body TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS blob_words_s_head_trgm ON blob_words"
     " USING gin (s_head gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS blob_words_s_body_trgm ON blob_words"
@@ -95,10 +113,11 @@ _QUEUE_UNINDEXED = text(
 
 
 # -- migrate -------------------------------------------------------------------
-async def ensure(conn: Any, dialect: str) -> None:
+async def ensure(conn: Any, dialect: str, index_file: str | None = None) -> None:
     """Run by migrate (after create_all made `text_pending`): gives older databases
-    `s_head` (filled from each blob) and the index with its triggers. A database
-    without the index indexes its blobs here (SQLite) or queues them (PostgreSQL)."""
+    `s_head` (filled from each blob) and the index with its triggers, on SQLite
+    in `index_file` (store/textfile.py; None: no index). A database whose index
+    is new queues all its blobs for the indexer."""
     columns = await conn.run_sync(
         lambda sync: {column["name"] for column in inspect(sync).get_columns("blobs")}
     )
@@ -108,12 +127,7 @@ async def ensure(conn: Any, dialect: str) -> None:
         await conn.execute(text("ALTER TABLE blobs ADD COLUMN s_head TEXT NOT NULL DEFAULT ''"))
         await _backfill_head(conn)
     if dialect == "sqlite":
-        existed = await _sqlite_has_index(conn)
-        for statement in _SQLITE_DDL:
-            await conn.execute(text(statement))
-        if not existed:
-            # Indexed in the background; SEARCH scans what is pending meanwhile.
-            await conn.execute(_QUEUE_UNINDEXED)
+        await _sqlite_index(conn, index_file)
     else:
         await _pg_index(conn)
 
@@ -148,11 +162,27 @@ async def _backfill_head(conn: Any) -> None:
         last = rows[-1][0]
 
 
-async def _sqlite_has_index(conn: Any) -> bool:
-    found = await conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'words_fts'")
-    )
-    return found.first() is not None
+async def _sqlite_index(conn: Any, index_file: str | None) -> None:
+    for statement in _SQLITE_DDL:
+        await conn.execute(text(statement))
+    if index_file is None:  # a database in memory: SEARCH scans
+        await conn.execute(text("DROP TRIGGER blobs_text_queue"))
+        await conn.execute(text("DELETE FROM text_pending"))
+        return
+    ident = (await conn.execute(_INDEX_ID)).scalar()
+    if ident is None:
+        ident = uuid.uuid4().hex
+        await conn.execute(_NEW_INDEX_ID, {"ident": ident})
+    if await asyncio.to_thread(textfile.prepare, index_file, ident):
+        # Indexed in the background; SEARCH scans what is pending meanwhile.
+        await conn.execute(text("DELETE FROM text_gone"))
+        await conn.execute(
+            text("INSERT OR IGNORE INTO text_pending (sha256) SELECT sha256 FROM blobs")
+        )
+
+
+_INDEX_ID = text("SELECT value FROM meta WHERE key = 'text_index'")
+_NEW_INDEX_ID = text("INSERT INTO meta (key, value) VALUES ('text_index', :ident)")
 
 
 async def _pg_index(conn: Any) -> None:
@@ -177,8 +207,15 @@ async def _pg_has_index(conn: Any) -> bool:
 
 
 async def is_indexed(conn: Any, dialect: str) -> bool:
+    """On a reader's connection, which has SQLite's index file attached."""
     if dialect == "sqlite":
-        return await _sqlite_has_index(conn)
+        found = await conn.execute(
+            text(
+                f"SELECT 1 FROM {textfile.SCHEMA}.sqlite_master"
+                " WHERE type = 'table' AND name = 'words_fts'"
+            )
+        )
+        return found.first() is not None
     return await _pg_has_index(conn)
 
 
@@ -190,10 +227,6 @@ def distinct_words(text: str) -> str:
     return " ".join(set(text.split()))
 
 
-_SQLITE_TAKE = text("SELECT sha256 FROM text_pending LIMIT :n")
-_SQLITE_DONE = text("DELETE FROM text_pending WHERE sha256 IN :shas").bindparams(
-    bindparam("shas", expanding=True)
-)
 _PG_TAKE = text(
     "DELETE FROM text_pending WHERE sha256 IN"
     " (SELECT sha256 FROM text_pending LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING sha256"
@@ -201,23 +234,17 @@ _PG_TAKE = text(
 _TEXTS = text("SELECT sha256, s_head, s_body FROM blobs WHERE sha256 IN :shas").bindparams(
     bindparam("shas", expanding=True)
 )
-_ADD_WORDS = {
-    "sqlite": text(
-        "INSERT OR IGNORE INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
-    ),
-    "postgresql": text(
-        "INSERT INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
-        " ON CONFLICT (sha256) DO NOTHING"
-    ),
-}
+_PG_ADD_WORDS = text(
+    "INSERT INTO blob_words (sha256, s_head, s_body) VALUES (:sha, :head, :body)"
+    " ON CONFLICT (sha256) DO NOTHING"
+)
 
 
-async def drain(conn: Any, dialect: str, limit: int) -> int:
-    """Indexes up to `limit` pending blobs in the caller's write transaction;
-    how many it took from the queue (fewer than `limit`: the queue is empty,
-    or other drains hold the rest)."""
-    take = _SQLITE_TAKE if dialect == "sqlite" else _PG_TAKE
-    shas = [row[0] for row in await conn.execute(take, {"n": limit})]
+async def drain(conn: Any, limit: int) -> int:
+    """PostgreSQL: indexes up to `limit` pending blobs in the caller's write
+    transaction; how many it took from the queue (fewer than `limit`: the queue
+    is empty, or other drains hold the rest)."""
+    shas = [row[0] for row in await conn.execute(_PG_TAKE, {"n": limit})]
     if not shas:
         return 0
     rows = (await conn.execute(_TEXTS, {"shas": shas})).all()
@@ -226,10 +253,57 @@ async def drain(conn: Any, dialect: str, limit: int) -> int:
         for sha, head, body in rows
     ]
     if words:
-        await conn.execute(_ADD_WORDS[dialect], words)
-    if dialect == "sqlite":
-        await conn.execute(_SQLITE_DONE, {"shas": shas})
+        await conn.execute(_PG_ADD_WORDS, words)
     return len(shas)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """SQLite: what one round of the indexer takes from the database's queues
+    (`take`), puts into the index file, and then deletes from the queues (`taken`)."""
+
+    pending: list[str]  # blobs queued for the index, as read
+    words: list[tuple[str, str, str]]  # (sha256, head words, body words) of those still stored
+    gone_upto: int  # text_gone rows up to this seq were read
+    dropped: list[str]  # blobs deleted and not stored again: out of the index
+
+    def __len__(self) -> int:
+        return len(self.pending) + len(self.dropped)
+
+
+_SQLITE_TAKE = text("SELECT sha256 FROM text_pending LIMIT :n")
+_SQLITE_GONE = text(
+    "SELECT g.seq, g.sha256, EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = g.sha256)"
+    " FROM text_gone g ORDER BY g.seq LIMIT :n"
+)
+_SQLITE_DONE = text("DELETE FROM text_pending WHERE sha256 IN :shas").bindparams(
+    bindparam("shas", expanding=True)
+)
+_SQLITE_GONE_DONE = text("DELETE FROM text_gone WHERE seq <= :seq")
+
+
+async def take(conn: Any, limit: int) -> Batch:
+    """SQLite, on a reader: up to `limit` queued blobs with their words, and up to
+    `limit` deleted ones. No lock is held meanwhile: what changes after this read
+    stays queued for the next round (a blob stored again is queued again)."""
+    pending = [row[0] for row in await conn.execute(_SQLITE_TAKE, {"n": limit})]
+    rows = (await conn.execute(_TEXTS, {"shas": pending})).all() if pending else []
+    words = [(sha, distinct_words(head), distinct_words(body)) for sha, head, body in rows]
+    # Read after the texts: a blob deleted in between is dropped, not indexed.
+    gone = (await conn.execute(_SQLITE_GONE, {"n": limit})).all()
+    dropped = list(dict.fromkeys(sha for _, sha, stored in gone if not stored))
+    if dropped:
+        out = set(dropped)
+        words = [entry for entry in words if entry[0] not in out]
+    return Batch(pending, words, gone[-1][0] if gone else 0, dropped)
+
+
+async def taken(conn: Any, batch: Batch) -> None:
+    """SQLite, in a write transaction, after the index file committed `batch`."""
+    if batch.pending:
+        await conn.execute(_SQLITE_DONE, {"shas": batch.pending})
+    if batch.gone_upto:
+        await conn.execute(_SQLITE_GONE_DONE, {"seq": batch.gone_upto})
 
 
 async def pending_count(conn: Any) -> int:
