@@ -166,11 +166,17 @@ class RuntimeState:
 
     def connection_closed(self, listener: str, ip: str) -> None:
         with self._transaction() as cur:
+            key = (listener, ip, self.worker)
             cur.execute(
                 "UPDATE connections SET n = n - 1 WHERE listener = ? AND ip = ? AND worker = ?",
-                (listener, ip, self.worker),
+                key,
             )
-            cur.execute("DELETE FROM connections WHERE n <= 0")
+            # This row only, by its key: a scan of the table per close grew with
+            # the number of addresses connected.
+            cur.execute(
+                "DELETE FROM connections WHERE listener = ? AND ip = ? AND worker = ? AND n <= 0",
+                key,
+            )
 
     # -- leases ----------------------------------------------------------------------
     def try_lock(self, name: str, owner: str, ttl: float) -> bool:
