@@ -115,7 +115,11 @@ class IndexerProcess:
                 now = time.monotonic()
                 waiting_since = now if waiting_since is None else waiting_since
                 if pending >= BATCH or now - waiting_since >= self._start_after:
-                    await self._start()
+                    try:
+                        await self._start()
+                    except OSError:  # no process to be had now (EAGAIN, ENOMEM)
+                        log.exception("the text indexer's process could not be started")
+                        await asyncio.sleep(RESTART_PAUSE)
                     waiting_since = None
         finally:
             await self.stop()
@@ -172,7 +176,7 @@ def main() -> None:
     log_format = sys.stdin.readline().strip() or "text"
     logging.basicConfig(level=logging.INFO)
     configure_logging(log_format)
-    if not die_with_supervisor(parent):
+    if not url or not die_with_supervisor(parent):
         return  # the worker that started it is gone already
     asyncio.run(_index_until_idle(url))
 
