@@ -83,10 +83,6 @@ def inserted_id(result: Any) -> int:
 READER_MMAP = 1 << 30
 
 
-def _index_file(database: str) -> str | None:
-    return textfile.path_for(database) if database and database != ":memory:" else None
-
-
 def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, attach: str | None = None) -> None:
     """`attach`: the text index's file, which readers see as schema `text_index`
     (store/textfile.py). Never the writer: its BEGIN IMMEDIATE would lock that
@@ -191,16 +187,18 @@ class StoreBase:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             writer = create_async_engine(target)
+            index_file = None
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
                 # Reads run on the loop, not aiosqlite's thread (store/inline_sqlite.py).
                 reader = create_async_engine(
                     target, pool_reset_on_return=None, async_creator=connect_inline(database)
                 )
+                index_file = textfile.path_for(database)
             else:
                 reader = create_async_engine(target, pool_reset_on_return=None)
             _sqlite_pragmas(writer, writer=True)
-            _sqlite_pragmas(reader, writer=False, attach=_index_file(database))
+            _sqlite_pragmas(reader, writer=False, attach=index_file)
             dialect = "sqlite"
         elif parsed.get_backend_name() == "postgresql":
             writer = create_async_engine(target, pool_size=10, max_overflow=20)
