@@ -21,7 +21,8 @@ from postfach.app import App
 from postfach.auth.passwords import hash_password_async
 from postfach.config import config_from_dict
 from postfach.context import ServerContext
-from postfach.store.records import Account
+from postfach.store import Store
+from postfach.store.records import Account, Mailbox
 
 
 def worker_database(url: str, worker: str) -> str:
@@ -170,3 +171,14 @@ async def run_node(
         yield TestServer(app)
     finally:
         await app.stop()
+
+
+async def new_inbox(store: Store, address: str) -> Mailbox:
+    """A new account at `address` (its domain made if missing) and its INBOX."""
+    domain = address.rpartition("@")[2]
+    if await store.accounts.get_domain(domain) is None:
+        await store.accounts.add_domain(domain)
+    account = await store.accounts.add_account(address, "x")
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+    assert inbox is not None
+    return inbox

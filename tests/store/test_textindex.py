@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import BACKENDS, storage_url
+from harness import BACKENDS, new_inbox, storage_url
 from postfach.store import Store, textfile
 from postfach.store.backup import backup_sqlite, restore_sqlite
 from postfach.store.records import MailboxId, Uid
@@ -153,10 +153,7 @@ AT_DELIVERY = (
 async def old_database(path: Path, statements: tuple[str, ...]) -> MailboxId:
     """A store with one message, then changed by `statements` into an older shape."""
     store = await Store.connect(f"sqlite:///{path}")
-    await store.accounts.add_domain("example.org")
-    account = await store.accounts.add_account("old@example.org", "x")
-    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-    assert inbox is not None
+    inbox = await new_inbox(store, "old@example.org")
     await store.mail.append(inbox.id, b"From: a@example.net\r\nX-Old: Vorgestern\r\n\r\nAltbau\r\n")
     await store.close()
     db = sqlite3.connect(path)
@@ -246,10 +243,7 @@ async def test_an_index_file_of_another_database_is_made_anew(tmp_path: Path) ->
     stores = []
     for name in ("a", "b"):
         store = await Store.connect(f"sqlite:///{tmp_path / name}.db")
-        await store.accounts.add_domain("example.org")
-        account = await store.accounts.add_account(f"{name}@example.org", "x")
-        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
+        inbox = await new_inbox(store, f"{name}@example.org")
         await store.mail.append(inbox.id, b"Subject: %s\r\n\r\nLeuchtturm\r\n" % name.encode())
         while await store.mail.index_pending():
             pass
@@ -274,10 +268,7 @@ async def test_queued_blobs_survive_a_reopen_and_are_indexed(backend: str, tmp_p
     part of each delivery's transaction, so the next start finds and indexes it."""
     url = await storage_url(backend, tmp_path)
     store = await Store.connect(url)
-    await store.accounts.add_domain("example.org")
-    account = await store.accounts.add_account("crash@example.org", "x")
-    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-    assert inbox is not None
+    inbox = await new_inbox(store, "crash@example.org")
     box = MailboxId(inbox.id)
     for n in range(5):
         await store.mail.append(box, b"Subject: n%d\r\n\r\nKreuzfahrtschiff %d\r\n" % (n, n))
@@ -291,7 +282,7 @@ async def test_queued_blobs_survive_a_reopen_and_are_indexed(backend: str, tmp_p
         assert await store.mail.pending_index() == 0
         assert await store.mail.search_text(box, "fahrtschiff 3", "body") == {4}
         assert await store.mail.search_text(box, "kreuzfahrt", "text") == {1, 2, 3, 4, 5}
-        found = await store.mail.search_account(account.id, "fahrtschiff")
+        found = await store.mail.search_account(inbox.account_id, "fahrtschiff")
         assert len(found) == 5
     finally:
         await store.close()
@@ -302,10 +293,7 @@ async def test_the_servers_indexer_empties_the_queue(backend: str, tmp_path: Pat
     url = await storage_url(backend, tmp_path)
     store = await Store.connect(url)
     try:
-        await store.accounts.add_domain("example.org")
-        account = await store.accounts.add_account("indexer@example.org", "x")
-        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
+        inbox = await new_inbox(store, "indexer@example.org")
         for n in range(BATCH + 30):  # more than one batch
             await store.mail.append(inbox.id, b"Subject: %d\r\n\r\nBinnenhafen %03d\r\n" % (n, n))
         indexer = asyncio.create_task(run_indexer(store.mail, idle=0.02))
@@ -329,10 +317,7 @@ async def test_a_restore_makes_the_index_anew(tmp_path: Path) -> None:
     lost the words of mail deleted after the backup, that mail must be found."""
     path, copy = tmp_path / "live.db", tmp_path / "backup.db"
     store = await Store.connect(f"sqlite:///{path}")
-    await store.accounts.add_domain("example.org")
-    account = await store.accounts.add_account("restore@example.org", "x")
-    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-    assert inbox is not None
+    inbox = await new_inbox(store, "restore@example.org")
     await store.mail.append(inbox.id, b"Subject: s\r\n\r\nFlaschenpost\r\n")
     while await store.mail.index_pending():
         pass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import BACKENDS, storage_url
+from harness import BACKENDS, new_inbox, storage_url
 from postfach.store import Store
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -51,10 +51,7 @@ async def test_the_indexer_works_and_dies_with_its_worker(backend: str, tmp_path
     url = await storage_url(backend, tmp_path)
     store = await Store.connect(url)
     try:
-        await store.accounts.add_domain("example.org")
-        account = await store.accounts.add_account("pdeath@example.org", "x")
-        inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
+        inbox = await new_inbox(store, "pdeath@example.org")
         for n in range(3):
             await store.mail.append(inbox.id, b"Subject: %d\r\n\r\nSchleusenwaerter\r\n" % n)
         parent = await asyncio.create_subprocess_exec(
