@@ -66,8 +66,6 @@ _SQLITE_DDL = (
     "DROP TRIGGER IF EXISTS blob_words_delete",
     "DROP TABLE IF EXISTS words_fts",
     "DROP TABLE IF EXISTS blob_words",
-    "DROP TRIGGER IF EXISTS blobs_text_unindex",
-    "DROP TRIGGER IF EXISTS blobs_text_requeue",
     # Blobs deleted, whose words the indexer is to take out of the index file.
     # AUTOINCREMENT: a sequence number is never given twice, so the indexer
     # deletes exactly the rows it took, never a later deletion of the same blob.
@@ -75,10 +73,10 @@ _SQLITE_DDL = (
     " sha256 TEXT NOT NULL)",
     "CREATE TRIGGER IF NOT EXISTS blobs_text_queue AFTER INSERT ON blobs BEGIN"
     " INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
-    "CREATE TRIGGER blobs_text_unindex AFTER DELETE ON blobs BEGIN"
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_unindex AFTER DELETE ON blobs BEGIN"
     " DELETE FROM text_pending WHERE sha256 = old.sha256;"
     " INSERT INTO text_gone (sha256) VALUES (old.sha256); END",
-    "CREATE TRIGGER blobs_text_requeue AFTER UPDATE OF s_head, s_body ON blobs"
+    "CREATE TRIGGER IF NOT EXISTS blobs_text_requeue AFTER UPDATE OF s_head, s_body ON blobs"
     " BEGIN INSERT OR IGNORE INTO text_pending (sha256) VALUES (new.sha256); END",
 )
 _PG_DDL = (
@@ -163,6 +161,11 @@ async def _backfill_head(conn: Any) -> None:
 
 
 async def _sqlite_index(conn: Any, index_file: str | None) -> None:
+    # The triggers that kept the words in the database itself: made anew once.
+    # Not at every start: a change of the schema makes every other connection
+    # read it again.
+    for (name,) in (await conn.execute(_OLD_TRIGGERS)).all():
+        await conn.execute(text(f"DROP TRIGGER {name}"))
     for statement in _SQLITE_DDL:
         await conn.execute(text(statement))
     if index_file is None:  # a database in memory: SEARCH scans
@@ -181,6 +184,10 @@ async def _sqlite_index(conn: Any, index_file: str | None) -> None:
         )
 
 
+_OLD_TRIGGERS = text(
+    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    " AND name IN ('blobs_text_unindex', 'blobs_text_requeue') AND sql LIKE '%blob_words%'"
+)
 _INDEX_ID = text("SELECT value FROM meta WHERE key = 'text_index'")
 _NEW_INDEX_ID = text("INSERT INTO meta (key, value) VALUES ('text_index', :ident)")
 
