@@ -90,6 +90,7 @@ class WorkerRole:
     handoff: socket.socket  # from the supervisor: the connections it accepted
     sockets: dict[str, socket.socket]  # listener name -> bound, listening socket (HTTP)
     runtime_path: str  # store/runtime.py
+    secret: bytes  # the run's key for what the workers share there (never in the file)
 
     @property
     def primary(self) -> bool:
@@ -155,7 +156,7 @@ class App:
         store = await Store.connect(config.storage.url)
         relay = handed = None
         if role is not None:
-            store.runtime = RuntimeState(role.runtime_path, role.index)
+            store.runtime = RuntimeState(role.runtime_path, role.index, role.secret)
             relay = self.relay = store.attach_relay(role.relay)
             handed = HandedConnections(role.handoff, relay.connection_closed)
         await store.start_change_feed()

@@ -38,6 +38,7 @@ __all__ = [
     "delivered",
     "exposition",
     "login_failed",
+    "password_checked",
     "prepare_multiprocess",
     "StoreTimer",
 ]
@@ -48,6 +49,9 @@ CONNECTIONS = Counter("postfach_connections", "Connections let in, per listener"
 COMMANDS = Counter("postfach_commands", "Protocol commands received, per protocol", ["protocol"])
 LOGIN_FAILURES = Counter(
     "postfach_login_failures", "Failed logins (wrong password or throttled)", ["protocol"]
+)
+PASSWORD_CHECKS = Counter(
+    "postfach_password_checks", "Passwords checked by argon2 (logins the cache did not answer)"
 )
 DELIVERIES = Counter(
     "postfach_deliveries",
@@ -74,6 +78,10 @@ def command(protocol: str) -> None:
 
 def login_failed(protocol: str) -> None:
     LOGIN_FAILURES.labels(protocol).inc()
+
+
+def password_checked() -> None:
+    PASSWORD_CHECKS.inc()
 
 
 def delivered(kind: str, count: int = 1) -> None:

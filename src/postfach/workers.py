@@ -47,6 +47,7 @@ import errno
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -78,6 +79,7 @@ STOP_TIMEOUT = 15.0
 RESTART_PAUSE = 1.0
 # Served by worker 0 on the socket itself, not handed over.
 INHERITED = frozenset({"http", "https", "metrics"})
+SECRET_BYTES = 32
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -87,6 +89,17 @@ class StartError(Exception):
 
 def runtime_path(config: Config) -> Path:
     return Path(config.server.data_dir) / "runtime.db"
+
+
+def read_secret(fd: int) -> bytes:
+    """The run's key from the pipe the supervisor passed (and closed its end of)."""
+    try:
+        chunks = []
+        while chunk := os.read(fd, SECRET_BYTES):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def die_with_supervisor(supervisor: int) -> bool:
@@ -157,6 +170,7 @@ class WorkerSpec:
     index: int
     relay_fd: int
     handoff_fd: int
+    secret_fd: int  # a pipe holding the run's key for what workers share (store/runtime.py)
     socket_fds: dict[str, int]
     runtime: str
     supervisor: int  # its pid: the worker checks that it has not died already
@@ -167,6 +181,7 @@ class WorkerSpec:
                 "index": self.index,
                 "relay": self.relay_fd,
                 "handoff": self.handoff_fd,
+                "secret": self.secret_fd,
                 "sockets": self.socket_fds,
                 "runtime": self.runtime,
                 "supervisor": self.supervisor,
@@ -180,6 +195,7 @@ class WorkerSpec:
             index=int(data["index"]),
             relay_fd=int(data["relay"]),
             handoff_fd=int(data["handoff"]),
+            secret_fd=int(data["secret"]),
             socket_fds={str(k): int(v) for k, v in data["sockets"].items()},
             runtime=str(data["runtime"]),
             supervisor=int(data["supervisor"]),
@@ -211,6 +227,7 @@ class Supervisor:
         self._workers: dict[int, _Worker] = {}
         self._monitors: list[asyncio.Task[None]] = []
         self._runtime: RuntimeState | None = None
+        self._secret = secrets.token_bytes(SECRET_BYTES)  # the workers' shared key, this run only
         self._stopping = False
         self.failed = asyncio.Event()  # a worker could not start: serve gives up
 
@@ -301,6 +318,10 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         handoff, their_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         handoff.setblocking(False)
+        # The key goes through a pipe, not the command line: ps shows that to anyone.
+        secret_read, secret_write = os.pipe()
+        os.write(secret_write, self._secret)  # 32 bytes: the pipe's buffer holds them
+        os.close(secret_write)
         inherited = (
             {n: s for n, s in self.sockets.items() if n in INHERITED} if index == 0 else {}
         )
@@ -308,6 +329,7 @@ class Supervisor:
             index=index,
             relay_fd=theirs.fileno(),
             handoff_fd=their_handoff.fileno(),
+            secret_fd=secret_read,
             socket_fds={name: sock.fileno() for name, sock in inherited.items()},
             runtime=str(runtime_path(self.config)),
             supervisor=os.getpid(),
@@ -321,7 +343,10 @@ class Supervisor:
                 *self._serve_args,
                 "--worker",
                 spec.encode(),
-                pass_fds=[theirs.fileno(), their_handoff.fileno(), *spec.socket_fds.values()],
+                pass_fds=[
+                    theirs.fileno(), their_handoff.fileno(), secret_read,
+                    *spec.socket_fds.values(),
+                ],  # fmt: skip
             )
         except BaseException:
             handoff.close()
@@ -329,6 +354,7 @@ class Supervisor:
         finally:
             theirs.close()
             their_handoff.close()
+            os.close(secret_read)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 20)
         worker = _Worker(index, process, writer, handoff)
         worker.reader_task = asyncio.create_task(self._relay(worker, reader))

@@ -222,9 +222,10 @@ async def test_login_cache_is_bounded(
     """However many accounts log in, a process remembers at most LOGIN_CACHE_ENTRIES
     logins: past it, the oldest are checked by their password again."""
     import postfach.auth
+    import postfach.auth.logincache
 
     authenticator, store, _clock = auth
-    monkeypatch.setattr(postfach.auth, "LOGIN_CACHE_ENTRIES", 4)
+    monkeypatch.setattr(postfach.auth.logincache, "LOGIN_CACHE_ENTRIES", 4)
     checked: list[str] = []
     original = postfach.auth.verify_password
 

@@ -14,16 +14,14 @@ password or "log out everywhere" takes effect at once, on every node.
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from postfach import metrics
 from postfach.auth.authlog import AuthEvent, log_auth
+from postfach.auth.logincache import CacheEntry, LoginCache, hash_digest
 from postfach.auth.passwords import normalize_app_password, verify_password
 from postfach.auth.throttle import MemoryBook, RuntimeBook, Throttle
 from postfach.config import AuthConfig
@@ -57,23 +55,6 @@ class AuthResult:
         return self.failure is None and self.account is not None
 
 
-@dataclass(frozen=True, slots=True)
-class _CacheEntry:
-    account_id: AccountId
-    password_hash: str  # the hash that verified: the account's or the app password's
-    app_password: str | None
-    generation: int
-    expires: float
-    # Verified by the account's password while two-factor sign-in was on: not
-    # enough outside the web pages. Turning 2FA on or off bumps the credentials
-    # generation, so a cached entry never outlives the setting it was made under.
-    second_factor: bool = False
-
-
-# Logins remembered by one process at most (about 350 bytes each, 35 MB in all),
-# however many accounts it serves; each for auth.cache_ttl seconds.
-LOGIN_CACHE_ENTRIES = 100_000
-
 # Mail programs seen lately (the sessions page): a sign-in already noted this
 # recently by this process is not written again.
 SEEN_NOTE_INTERVAL = 300.0
@@ -92,8 +73,7 @@ class Authenticator:
         runtime = store.runtime
         book = MemoryBook() if runtime is None else RuntimeBook(runtime)
         self._throttle = Throttle(config, clock, book)
-        self._cache: dict[bytes, _CacheEntry] = {}
-        self._cache_key = secrets.token_bytes(32)
+        self._cache = LoginCache(runtime, clock)
         self._noted: dict[tuple[AccountId, str, str, str], float] = {}
 
     async def resolve_user(self, user: str) -> str | None:
@@ -158,71 +138,64 @@ class Authenticator:
             self._noted.clear()
         self._noted[key] = now
         try:
+            # Another worker may have noted it: one write to the mail database
+            # (with its fsync) per sign-in and interval, not one per worker.
+            runtime = self._store.runtime
+            if runtime is not None and not runtime.note_due(
+                "\x00".join(map(str, key)), now, SEEN_NOTE_INTERVAL
+            ):
+                return
             await self._store.signin.note_login(account_id, protocol, ip, app_password)
         except StoreError:  # a list for the Sessions page: never a reason to refuse a login
             log.warning("could not note a %s sign-in of account %s", protocol, account_id)
 
-    def _key(self, address: str, secret: str, protocol: str) -> bytes:
-        message = f"{protocol}\x00{address}\x00{secret}".encode("utf-8", "surrogatepass")
-        return hmac.new(self._cache_key, message, hashlib.sha256).digest()
-
     async def _verify(
         self, account: Account | None, address: str, secret: str, protocol: str
-    ) -> _CacheEntry | None:
+    ) -> CacheEntry | None:
         if account is None:
             await verify_password(None, secret)
             return None
-        key = self._key(address, secret, protocol)
+        key = self._cache.key(address, secret, protocol)
         entry = self._cache.get(key)
         if entry is not None and await self._still_valid(entry, account):
             return entry
-        self._cache.pop(key, None)
+        if entry is not None:
+            self._cache.drop(key)
         entry = await self._verify_slow(account, secret, protocol)
         if entry is not None:
-            if len(self._cache) >= LOGIN_CACHE_ENTRIES:
-                self._prune()
-            self._cache[key] = entry
+            self._cache.put(key, entry)
         return entry
 
-    async def _still_valid(self, entry: _CacheEntry, account: Account) -> bool:
+    async def _still_valid(self, entry: CacheEntry, account: Account) -> bool:
         if entry.expires < self._clock() or entry.generation != account.credentials_gen:
             return False
         if entry.app_password is None:
-            return entry.password_hash == account.password_hash
+            return entry.hash_digest == hash_digest(account.password_hash)
         return any(
-            p.name == entry.app_password and p.password_hash == entry.password_hash
+            p.name == entry.app_password and hash_digest(p.password_hash) == entry.hash_digest
             for p in await self._store.accounts.list_app_passwords(account.id)
         )
 
     async def _verify_slow(
         self, account: Account, secret: str, protocol: str
-    ) -> _CacheEntry | None:
+    ) -> CacheEntry | None:
         expires = self._clock() + self._config.cache_ttl
+        generation = account.credentials_gen
         if await verify_password(account.password_hash, secret):
             second_factor = protocol != "web" and await self._store.signin.second_factor_enabled(
                 account.id
             )
-            return _CacheEntry(
-                account.id, account.password_hash, None, account.credentials_gen, expires,
-                second_factor,
-            )  # fmt: skip
+            digest = hash_digest(account.password_hash)
+            return CacheEntry(account.id, digest, None, generation, expires, second_factor)
         if protocol == "web":  # the web page wants the real password, not an app password
             return None
         candidate = normalize_app_password(secret)
         for app in await self._store.accounts.list_app_passwords(account.id):
             if await verify_password(app.password_hash, candidate):
-                return _CacheEntry(
-                    account.id, app.password_hash, app.name, account.credentials_gen, expires
-                )
+                digest = hash_digest(app.password_hash)
+                return CacheEntry(account.id, digest, app.name, generation, expires)
         return None
-
-    def _prune(self) -> None:
-        now = self._clock()
-        kept = {k: e for k, e in self._cache.items() if e.expires >= now}
-        if len(kept) > LOGIN_CACHE_ENTRIES // 2:  # that many within cache_ttl: the oldest go
-            kept = dict(list(kept.items())[len(kept) - LOGIN_CACHE_ENTRIES // 2 :])
-        self._cache = kept
 
     def forget(self, account_id: AccountId) -> None:
         """Drops cached logins of an account (password change, revocation, logout)."""
-        self._cache = {k: e for k, e in self._cache.items() if e.account_id != account_id}
+        self._cache.forget(account_id)

@@ -9,6 +9,8 @@ import string
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from postfach import metrics
+
 __all__ = [
     "MAX_PASSWORD",
     "MIN_PASSWORD",
@@ -57,6 +59,7 @@ def _verify(password_hash: str, secret: str) -> bool:
 
 async def verify_password(password_hash: str | None, secret: str) -> bool:
     """Verifies in a worker thread; with no hash, burns the same time and says no."""
+    metrics.password_checked()
     if password_hash is None:
         await asyncio.to_thread(_verify, _DUMMY_HASH, secret + "\x00")
         return False

@@ -21,7 +21,7 @@ from postfach.config import Config
 from postfach.net.tls import server_ssl_context
 from postfach.store import Store
 from postfach.store.records import Account
-from postfach.workers import WorkerSpec
+from postfach.workers import WorkerSpec, read_secret
 
 __all__ = ["DEV_USER", "dev_password", "prepare", "start_single", "start_worker"]
 
@@ -110,6 +110,7 @@ async def start_worker(config: Config, spec: WorkerSpec) -> App:
         handoff=socket.socket(fileno=spec.handoff_fd),
         sockets={name: socket.socket(fileno=fd) for name, fd in spec.socket_fds.items()},
         runtime_path=spec.runtime,
+        secret=read_secret(spec.secret_fd),
     )
     app = App(config, role)
     await app.start()

@@ -12,7 +12,14 @@ agree between processes on one machine:
 - open connections per listener and client address, for `max_connections_per_ip`;
 - POP3 maildrop leases on SQLite (PostgreSQL keeps them in its own table);
 - failed logins per user, address and both, and the addresses each user
-  logged in from, for the login throttle (auth/throttle.py).
+  logged in from, for the login throttle (auth/throttle.py);
+- recent successful logins (auth/logincache.py), so a mail program whose next
+  connection lands on another worker is not checked by argon2 again. Their
+  keys are HMACs under `secret`, a key the supervisor made for this run and
+  passed to each worker in memory: it is never written to the file, so the
+  file alone tells nothing of a password; and which sign-ins one of the
+  workers noted for the sessions page lately (one write to the mail database
+  per sign-in, not one per worker).
 
 Every call is one or two statements on a local file without fsync
 (`synchronous=OFF`: a crash loses this state, and the next start begins a
@@ -50,6 +57,13 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS auth_failures_at ON auth_failures (at)",
     "CREATE TABLE IF NOT EXISTS auth_known ("
     " user TEXT NOT NULL, ip TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (user, ip))",
+    "CREATE TABLE IF NOT EXISTS logins ("
+    " key BLOB PRIMARY KEY, account_id INTEGER NOT NULL, hash_digest BLOB NOT NULL,"
+    " app_password TEXT, generation INTEGER NOT NULL, expires REAL NOT NULL,"
+    " second_factor INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS logins_expires ON logins (expires)",
+    "CREATE INDEX IF NOT EXISTS logins_account ON logins (account_id)",
+    "CREATE TABLE IF NOT EXISTS seen_noted (key TEXT PRIMARY KEY, at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS leases ("
     " name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL,"
     " worker INTEGER NOT NULL)",
@@ -77,9 +91,10 @@ class _Connection(sqlite3.Connection):
 class RuntimeState:
     """One worker's handle on the shared runtime file."""
 
-    def __init__(self, path: str | Path, worker: int) -> None:
+    def __init__(self, path: str | Path, worker: int, secret: bytes | None = None) -> None:
         self.path = str(path)
         self.worker = worker
+        self.secret = secret  # the run's key for the login cache; None: no shared cache
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, factory=_Connection
         )
@@ -240,6 +255,47 @@ class RuntimeState:
             "SELECT 1 FROM auth_known WHERE user = ? AND ip = ? AND at >= ?", (user, ip, since)
         ).fetchone()
         return row is not None
+
+    # -- recent successful logins ----------------------------------------------------
+    def login_get(self, key: bytes) -> tuple[int, bytes, str | None, int, float, bool] | None:
+        """(account id, hash digest, app password, generation, expires, second factor)."""
+        row = self._conn.execute(
+            "SELECT account_id, hash_digest, app_password, generation, expires, second_factor"
+            " FROM logins WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        account_id, digest, app_password, generation, expires, second_factor = row
+        return int(account_id), bytes(digest), app_password, int(generation), float(expires), (
+            bool(second_factor)
+        )
+
+    def login_put(
+        self,
+        key: bytes,
+        entry: tuple[int, bytes, str | None, int, float, bool],
+        now: float,
+    ) -> None:
+        """Remembers a login; drops the expired ones (a put follows an argon2
+        check, which costs far more than this)."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM logins WHERE expires < ?", (now,))
+            cur.execute("INSERT OR REPLACE INTO logins VALUES (?, ?, ?, ?, ?, ?, ?)", (key, *entry))
+
+    def login_drop(self, key: bytes) -> None:
+        self._conn.execute("DELETE FROM logins WHERE key = ?", (key,))
+
+    def login_forget(self, account_id: int) -> None:
+        self._conn.execute("DELETE FROM logins WHERE account_id = ?", (account_id,))
+
+    def note_due(self, key: str, now: float, interval: float) -> bool:
+        """True for the one caller that should note sign-in `key` now: none of
+        the workers noted it within `interval`."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM seen_noted WHERE at < ?", (now - interval,))
+            cur.execute("INSERT OR IGNORE INTO seen_noted (key, at) VALUES (?, ?)", (key, now))
+            return bool(cur.rowcount)
 
     # -- the supervisor ------------------------------------------------------------
     def forget_worker(self, worker: int) -> None:
