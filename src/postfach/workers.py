@@ -52,13 +52,15 @@ import signal
 import socket
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from postfach.config import Config, ListenerSpec
 from postfach.metricsdir import prepare_multiprocess
-from postfach.store.relaylines import CLOSED, HEARTBEAT, READY
+from postfach.net import handover
+from postfach.store.relaylines import HEARTBEAT, READY, closed_number
 from postfach.store.runtime import RuntimeState
 
 __all__ = [
@@ -228,6 +230,12 @@ class Supervisor:
         self._monitors: list[asyncio.Task[None]] = []
         self._runtime: RuntimeState | None = None
         self._secret = secrets.token_bytes(SECRET_BYTES)  # the workers' shared key, this run only
+        # limits.max_connections_per_ip, kept here (net/handover.py): the open
+        # connections per (listener, address), and which worker holds each one.
+        self._per_ip: Counter[tuple[str, str]] = Counter()
+        self._counted: dict[int, tuple[int, tuple[str, str]]] = {}  # number -> worker, key
+        self._handed = 0  # numbers the connections handed over
+        self._proxied = frozenset(config.proxy.protocol_listeners)
         self._stopping = False
         self.failed = asyncio.Event()  # a worker could not start: serve gives up
 
@@ -288,31 +296,55 @@ class Supervisor:
     def _accept(self, name: str, sock: socket.socket) -> None:
         for _ in range(64):
             try:
-                conn, _address = sock.accept()
+                conn, address = sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # out of file descriptors, say: try again next turn
                 log.warning("%s: accept failed: %s", name, exc)
                 return
             try:
-                self._hand_over(name, conn)
+                self._hand_over(name, conn, str(address[0]))
             finally:
                 conn.close()  # the worker has its own descriptor now
 
-    def _hand_over(self, name: str, conn: socket.socket) -> None:
+    def _hand_over(self, name: str, conn: socket.socket, ip: str) -> None:
         """To the least busy worker that is running; if none can take it, the
         connection is closed (its client sees a reset and tries again)."""
         workers = [
             w for w in self._workers.values() if w.ready.is_set() and w.process.returncode is None
         ]
+        key = (name, ip)
+        if name in self._proxied:  # the client is behind the PROXY header: the worker counts
+            count = handover.Count.WORKER
+        elif self._per_ip[key] >= self.config.limits.max_connections_per_ip:
+            count = handover.Count.OVER  # the worker answers with the protocol's refusal
+        else:
+            count = handover.Count.IN
+        self._handed += 1
+        message = handover.encode(name, self._handed, count)
         for worker in sorted(workers, key=lambda w: w.open):
             try:
-                socket.send_fds(worker.handoff, [name.encode()], [conn.fileno()])
+                socket.send_fds(worker.handoff, [message], [conn.fileno()])
             except OSError:  # its queue is full, or it just died
                 continue
             worker.open += 1
+            if count is handover.Count.IN:
+                self._per_ip[key] += 1
+                self._counted[self._handed] = (worker.index, key)
             return
         log.warning("%s: no worker could take a connection", name)
+
+    def _ended(self, worker: _Worker, number: int) -> None:
+        """A connection handed to `worker` ended."""
+        worker.open = max(0, worker.open - 1)
+        counted = self._counted.pop(number, None)
+        if counted is not None:
+            self._uncount(counted[1])
+
+    def _uncount(self, key: tuple[str, str]) -> None:
+        self._per_ip[key] -= 1
+        if self._per_ip[key] <= 0:
+            del self._per_ip[key]
 
     async def _spawn(self, index: int) -> None:
         ours, theirs = socket.socketpair()
@@ -363,8 +395,9 @@ class Supervisor:
     async def _relay(self, worker: _Worker, reader: asyncio.StreamReader) -> None:
         """Passes each change line of one worker to all the others."""
         while line := await reader.readline():
-            if line == CLOSED:
-                worker.open = max(0, worker.open - 1)
+            number = closed_number(line)
+            if number is not None:
+                self._ended(worker, number)
                 continue
             if line == HEARTBEAT:
                 worker.beat = time.monotonic()
@@ -428,6 +461,10 @@ class Supervisor:
             worker.reader_task.cancel()
         worker.writer.close()
         worker.handoff.close()
+        for number, (index, key) in list(self._counted.items()):
+            if index == worker.index:  # its connections died with it
+                del self._counted[number]
+                self._uncount(key)
         if self._runtime is not None:
             self._runtime.forget_worker(worker.index)
 

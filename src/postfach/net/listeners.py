@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 import resource
 import socket
@@ -31,6 +32,7 @@ from ssl import SSLContext
 from typing import Protocol
 
 from postfach.config import ListenerSpec
+from postfach.net import handover
 from postfach.net.lines import LoginDeadline, peer_ip
 from postfach.net.logcontext import SESSION_ID, new_session_id
 from postfach.net.proxied import ProxyAcceptor, read_client
@@ -177,13 +179,16 @@ async def serve_streams(
     listener: Listener
 
     async def on_connect(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: str | None = None
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        client: str | None = None,
+        admitted: bool | None = None,
     ) -> None:
         if not SESSION_ID.get():
             SESSION_ID.set(new_session_id())
         ip = client or peer_ip(writer)
         task = asyncio.current_task()
-        refusal = admission.admit(ip)
+        refusal = admission.admit(ip, admitted)
         if refusal is not None:
             with contextlib.suppress(Exception):
                 busy = refusal is Refusal.BUSY
@@ -208,7 +213,7 @@ async def serve_streams(
             log.exception("%s: session from %s failed", spec.name, ip)
         finally:
             deadline.passed()
-            admission.release(ip)
+            admission.release(ip, admitted)
             listener.writers.discard(writer)
             if task is not None:
                 listener.tasks.discard(task)
@@ -219,12 +224,11 @@ async def serve_streams(
     handed = env.handed
     if handed is not None:
         listener = Listener(spec, None, handed=handed)
-        take = _take_sockets(env, on_connect, ssl, limit, listener, handed.closed)
-        handed.register(spec.name, take)
+        handed.register(spec.name, _take_sockets(env, on_connect, ssl, limit, listener))
         return listener
     if env.proxy_protocol:
         listener = Listener(spec, None)
-        take = _take_sockets(env, on_connect, ssl, limit, listener, lambda: None)
+        take = _take_sockets(env, on_connect, ssl, limit, listener)
         listener.acceptor = ProxyAcceptor(spec, take)
         return listener
     server = await asyncio.start_server(
@@ -234,19 +238,36 @@ async def serve_streams(
     return listener
 
 
+def _nothing() -> None:
+    pass
+
+
+class TakeSocket(Protocol):
+    """Serves a socket accepted elsewhere; `closed()` once it ends. `admitted` is
+    the supervisor's verdict on its address (net/handover.py); None: count it here."""
+
+    def __call__(
+        self, sock: socket.socket, closed: Callable[[], None] = ..., admitted: bool | None = None
+    ) -> None: ...
+
+
+OnConnect = Callable[
+    [asyncio.StreamReader, asyncio.StreamWriter, str | None, bool | None], Awaitable[None]
+]
+
+
 def _take_sockets(
     env: ListenerEnv,
-    on_connect: Callable[[asyncio.StreamReader, asyncio.StreamWriter, str | None], Awaitable[None]],
+    on_connect: OnConnect,
     ssl: SSLContext | None,
     limit: int,
     listener: Listener,
-    closed: Callable[[], None],
-) -> Callable[[socket.socket], None]:
+) -> TakeSocket:
     """What a listener does with a socket accepted elsewhere (by the supervisor, or
     a ProxyAcceptor): read the PROXY header if the listener takes one, then what
     asyncio.start_server would have done; `closed` when the connection ends."""
 
-    async def serve(sock: socket.socket) -> None:
+    async def serve(sock: socket.socket, closed: Callable[[], None], admitted: bool | None) -> None:
         loop = asyncio.get_running_loop()
         SESSION_ID.set(new_session_id())
         client: str | None = None
@@ -261,7 +282,7 @@ def _take_sockets(
 
         async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                await on_connect(reader, writer, client)
+                await on_connect(reader, writer, client, admitted)
             finally:
                 closed()
 
@@ -274,8 +295,10 @@ def _take_sockets(
             sock.close()
             closed()
 
-    def take(sock: socket.socket) -> None:
-        task = asyncio.get_running_loop().create_task(serve(sock))
+    def take(
+        sock: socket.socket, closed: Callable[[], None] = _nothing, admitted: bool | None = None
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(serve(sock, closed, admitted))
         listener.tasks.add(task)
         task.add_done_callback(listener.tasks.discard)
 
@@ -284,28 +307,26 @@ def _take_sockets(
 
 class HandedConnections:
     """A worker's end of the supervisor's hand-over (postfach/workers.py): each
-    message names a listener and carries one accepted socket. The worker reports
-    every ended connection with `closed()`, so the supervisor knows who is least busy."""
+    message (net/handover.py) names a listener and carries one accepted socket.
+    The worker reports every ended connection by its number, so the supervisor
+    knows who is least busy and how many each address has open."""
 
-    def __init__(self, sock: socket.socket, report_closed: Callable[[], None]) -> None:
+    def __init__(self, sock: socket.socket, report_closed: Callable[[int], None]) -> None:
         self._sock = sock
         self._sock.setblocking(False)
         self._report_closed = report_closed
-        self._handlers: dict[str, Callable[[socket.socket], None]] = {}
+        self._handlers: dict[str, TakeSocket] = {}
         self._reading = False
 
     def start(self) -> None:
         asyncio.get_running_loop().add_reader(self._sock.fileno(), self._receive)
         self._reading = True
 
-    def register(self, name: str, handler: Callable[[socket.socket], None]) -> None:
+    def register(self, name: str, handler: TakeSocket) -> None:
         self._handlers[name] = handler
 
     def unregister(self, name: str) -> None:
         self._handlers.pop(name, None)
-
-    def closed(self) -> None:
-        self._report_closed()
 
     def _receive(self) -> None:
         while True:
@@ -319,14 +340,20 @@ class HandedConnections:
             if not message and not fds:  # the supervisor is gone
                 self.close()
                 return
-            handler = self._handlers.get(message.decode("ascii", "replace"))
+            decoded = handover.decode(message)
             for fd in fds:
                 conn = socket.socket(fileno=fd)
+                if decoded is None:  # not the supervisor's: nothing to report
+                    conn.close()
+                    continue
+                name, number, count = decoded
+                handler = self._handlers.get(name)
+                closed = functools.partial(self._report_closed, number)
                 if handler is None:  # a listener this worker has stopped
                     conn.close()
-                    self.closed()
+                    closed()
                 else:
-                    handler(conn)
+                    handler(conn, closed, count.admitted)
 
     def close(self) -> None:
         if self._reading:
@@ -451,13 +478,18 @@ class Admission:
         self._open = 0
         self._warned_at = -_CAP_WARNING_INTERVAL
 
-    def admit(self, ip: str) -> Refusal | None:
-        """None: counted in; call `release(ip)` when it closes."""
+    def admit(self, ip: str, admitted: bool | None = None) -> Refusal | None:
+        """None: counted in; call `release(ip, admitted)` when it closes.
+        `admitted` is the supervisor's verdict on the address, when it counted it
+        (net/handover.py); None: counted here."""
         if self._open >= self._cap or not _PROCESS_SLOTS.take():
             self._warn_full()
             return Refusal.BUSY
         try:
-            allowed = ip in self._exempt or self._per_ip.opened(ip)
+            if admitted is not None:
+                allowed = admitted or ip in self._exempt
+            else:
+                allowed = ip in self._exempt or self._per_ip.opened(ip)
         except BaseException:
             _PROCESS_SLOTS.give()  # the runtime file failed: the slot is not held
             raise
@@ -467,10 +499,10 @@ class Admission:
         self._open += 1
         return None
 
-    def release(self, ip: str) -> None:
+    def release(self, ip: str, admitted: bool | None = None) -> None:
         self._open -= 1
         _PROCESS_SLOTS.give()
-        if ip not in self._exempt:
+        if admitted is None and ip not in self._exempt:
             self._per_ip.closed(ip)
 
     def _warn_full(self) -> None:

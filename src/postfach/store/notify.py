@@ -36,11 +36,10 @@ from postfach.store.events import (
 )
 from postfach.store.faults import report
 from postfach.store.records import AccountId, MailboxId, ModSeq, Uid
-from postfach.store.relaylines import CLOSED, HEARTBEAT, HEARTBEAT_INTERVAL, READY
+from postfach.store.relaylines import HEARTBEAT, HEARTBEAT_INTERVAL, READY, closed_line
 
 __all__ = [
     "CHANNEL",
-    "CLOSED",
     "HEARTBEAT",
     "HEARTBEAT_INTERVAL",
     "READY",
@@ -245,8 +244,8 @@ class RelayNotifier:
     def ready(self) -> None:
         self._write(READY)
 
-    def connection_closed(self) -> None:
-        self._write(CLOSED)
+    def connection_closed(self, number: int) -> None:
+        self._write(closed_line(number))
 
     def _write(self, line: bytes) -> None:
         if self._writer is None:

@@ -6,11 +6,27 @@ reads them without importing the store: it only accepts and hands over.
 
 from __future__ import annotations
 
-__all__ = ["CLOSED", "HEARTBEAT", "HEARTBEAT_INTERVAL", "READY"]
+__all__ = ["HEARTBEAT", "HEARTBEAT_INTERVAL", "READY", "closed_line", "closed_number"]
 
-# A worker has started; a connection it was handed ended; its event loop still
-# turns (every HEARTBEAT_INTERVAL s, for the supervisor's watchdog).
+# A worker has started; its event loop still turns (every HEARTBEAT_INTERVAL s,
+# for the supervisor's watchdog).
 READY = b"ready\n"
-CLOSED = b"closed\n"
 HEARTBEAT = b"beat\n"
 HEARTBEAT_INTERVAL = 1.0
+_CLOSED = b"closed "
+
+
+def closed_line(number: int) -> bytes:
+    """A connection the worker was handed (net/handover.py) ended."""
+    return b"%s%d\n" % (_CLOSED, number)
+
+
+def closed_number(line: bytes) -> int | None:
+    """The number of the handed connection `line` reports ended, or None for
+    another line."""
+    if not line.startswith(_CLOSED):
+        return None
+    try:
+        return int(line[len(_CLOSED) :])
+    except ValueError:
+        return None

@@ -9,7 +9,9 @@ agree between processes on one machine:
 
 - \\Recent marks: per mailbox the highest UID a session has been told about
   (imap/recent.py);
-- open connections per listener and client address, for `max_connections_per_ip`;
+- open connections per listener and client address, for `max_connections_per_ip`
+  on listeners behind a PROXY header (elsewhere the supervisor counts them as it
+  hands them over: net/handover.py);
 - POP3 maildrop leases on SQLite (PostgreSQL keeps them in its own table);
 - failed logins per user, address and both, and the addresses each user
   logged in from, for the login throttle (auth/throttle.py);
