@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from postfach.spam.verdict import Scorer
     from postfach.store.api import StoreApi
     from postfach.store.mailing import MailingStore
-    from postfach.store.records import Mailbox, MailboxIndex
+    from postfach.store.records import Mailbox, MailboxIndex, ModSeq
 
 __all__ = ["MailboxIndexCache", "RecentKey", "RecentMarks", "ServerContext"]
 
@@ -43,11 +43,12 @@ class RecentMarks(Protocol):
 
 
 class MailboxIndexCache(Protocol):
-    """Indexes of big mailboxes kept between SELECTs while still exact."""
+    """Indexes of mailboxes kept between SELECTs, each with the MODSEQ up to which
+    it holds every change (imap/indexcache.py)."""
 
-    def get(self, mailbox: Mailbox) -> MailboxIndex | None: ...
+    def get(self, mailbox: Mailbox) -> tuple[ModSeq, MailboxIndex] | None: ...
     def has(self, mailbox_id: MailboxId) -> bool: ...
-    def put(self, mailbox: Mailbox, index: MailboxIndex) -> None: ...
+    def put(self, mailbox: Mailbox, modseq: ModSeq, index: MailboxIndex) -> None: ...
 
 
 @dataclass(slots=True)

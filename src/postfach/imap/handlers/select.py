@@ -12,6 +12,7 @@ from postfach.imap import responses as r
 from postfach.imap.errors import Bad, Bye
 from postfach.imap.grammar import compact_uids
 from postfach.imap.handlers.mailboxes import mailbox_or_fail, wire_name
+from postfach.imap.indexcache import apply_changes
 from postfach.imap.selected import SelectedView, select_flag_lines
 from postfach.store.records import Mailbox, MailboxIndex, ModSeq
 
@@ -49,19 +50,26 @@ async def select(s: Session, cmd: c.Select) -> str:
 
 
 async def _index(s: Session, mailbox: Mailbox) -> tuple[Mailbox, MailboxIndex]:
-    """The mailbox's index: kept from an earlier SELECT when the mailbox row shows
-    no change since (imap/indexcache.py), else read from the store."""
+    """The mailbox's index: kept from an earlier SELECT in this process and
+    brought up to date with the changes since (imap/indexcache.py), else read
+    from the store."""
     store = s.ctx.store
     cache = s.ctx.index_cache
     if cache.has(mailbox.id):
         fresh = await store.mailboxes.get_mailbox_by_id(mailbox.id)  # read after take_changes
-        if fresh is not None:
+        kept = cache.get(fresh) if fresh is not None else None
+        if fresh is not None and kept is not None:
             mailbox = fresh
-            kept = cache.get(mailbox)
-            if kept is not None:
-                return mailbox, kept
+            since, index = kept
+            if since >= mailbox.highestmodseq:
+                return mailbox, index
+            changes = await store.mail.changes_since(mailbox.id, since)
+            if changes is not None:
+                index = apply_changes(index, changes)
+                cache.put(mailbox, changes.highestmodseq, index)
+                return mailbox, index
     index = await store.mail.mailbox_index(mailbox.id)
-    cache.put(mailbox, index)
+    cache.put(mailbox, mailbox.highestmodseq, index)  # the row read before the index
     return mailbox, index
 
 
