@@ -359,6 +359,8 @@ def _expunge(
         condition, values, wanted = _uid_condition(uids)
         sql += condition
         params += values
+    if only_deleted:  # as mail_sql's: SQLite skips the rest, `expunges` is exact
+        sql += " AND flags LIKE '%\\Deleted%'"
     rows = [
         r
         for r in conn.execute(sql + " ORDER BY uid", params)
