@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -98,6 +99,7 @@ class Delivery:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._inboxes: dict[AccountId, MailboxId] = {}
+        self._date: tuple[int, str] = (0, "")  # the Received line's date, and its second
         # Only addresses that exist are kept: a new account receives mail at once.
         self._recipients = RecipientCache(store, keep=bool, postmaster=postmaster)
         self.filter: MailFilter | None = None  # set by the app: Sieve (sieve_delivery.py)
@@ -249,8 +251,10 @@ class Delivery:
         return result
 
     def _received_line(self) -> str:
-        date = email.utils.formatdate(localtime=True)
-        return f"by {self._hostname} (postfach) with local; {date}"
+        now = int(time.time())
+        if now != self._date[0]:  # formatted once a second, not once a message
+            self._date = (now, email.utils.formatdate(now, localtime=True))
+        return f"by {self._hostname} (postfach) with local; {self._date[1]}"
 
     async def _folder(self, account_id: AccountId, junk: bool) -> MailboxId:
         """The INBOX, or the Spam folder (special-use \\Junk) when it exists."""

@@ -28,6 +28,7 @@ __all__ = [
     "MISSING_DOMAIN",
     "MISSING_MAILBOX",
     "address_search_text",
+    "search_text_of",
     "header_from_addresses",
     "parse_address_list",
 ]
@@ -194,7 +195,11 @@ def address_search_text(value: bytes | None) -> str:
     (``"A Name" <@route:user@domain>``, groups as ``name: <a@b>, <c@d>;``), encoded words
     decoded, as Dovecot matches against. Comments and obsolete spacing are gone, so
     ``<user (comment)@ domain>`` is found as ``user@domain``, not as ``comment``."""
-    addresses = parse_address_list(value)
+    return search_text_of(parse_address_list(value))
+
+
+def search_text_of(addresses: tuple[Address, ...] | None) -> str:
+    """`address_search_text` of a list parse_address_list has parsed already."""
     if not addresses:
         return ""
     out: list[bytes] = []

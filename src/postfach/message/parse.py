@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
 
-from postfach.message.address import address_search_text, parse_address_list
+from postfach.message.address import parse_address_list, search_text_of
 from postfach.message.decode import IDENTITY_ENCODINGS, body_search_text
 from postfach.message.headers import decode_words, first_values, scan_header, unfold
 from postfach.message.model import Address, BodyPart, Envelope, ParsedMessage, SearchText
@@ -76,7 +76,7 @@ def _parse(raw: bytes) -> ParsedMessage:
     fields, body_start = scan_header(raw, 0, len(raw))
     first = first_values(fields)
     envelope, body = _message(walk, first, 0, body_start, len(raw), 0)
-    search = _search_text(raw, first, body)
+    search = _search_text(raw, first, envelope, body)
     return ParsedMessage(envelope, body, body_start, _unix_date(first.get(b"date")), search)
 
 
@@ -125,16 +125,19 @@ def _unix_date(value: bytes | None) -> float | None:
         return None
 
 
-def _search_text(raw: bytes, first: dict[bytes, bytes], body: BodyPart) -> SearchText:
+def _search_text(
+    raw: bytes, first: dict[bytes, bytes], envelope: Envelope, body: BodyPart
+) -> SearchText:
     def words(name: bytes) -> str:
         value = first.get(name)
         return "" if value is None else decode_words(value)
 
+    # The envelope's lists: each header's addresses are parsed once.
     return SearchText(
-        address_search_text(first.get(b"from")),
-        address_search_text(first.get(b"to")),
-        address_search_text(first.get(b"cc")),
-        address_search_text(first.get(b"bcc")),
+        search_text_of(envelope.from_),
+        search_text_of(envelope.to),
+        search_text_of(envelope.cc),
+        search_text_of(envelope.bcc),
         words(b"subject"),
         body_search_text(raw, body),
     )
