@@ -1,7 +1,8 @@
 """The wire layer: what every protocol stands on, and nothing of what they mean.
 
 It owns the listeners (`listeners`: accepting, implicit TLS, admission by
-address, listener and descriptors, the hand-over from the supervisor, shutdown),
+address, listener and descriptors, shutdown; `handover`: the supervisor's
+hand-over of accepted sockets, with its count per client address),
 TLS (`tls`: the certificate and the server context) and one connection's bytes
 (`lines`: the bounded line reader, the batched writer, STARTTLS, the idle timer
 and the login deadline), the PROXY protocol of a load balancer in front

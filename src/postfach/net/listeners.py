@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import functools
 import logging
 import resource
 import socket
@@ -32,7 +31,7 @@ from ssl import SSLContext
 from typing import Protocol
 
 from postfach.config import ListenerSpec
-from postfach.net import handover
+from postfach.net.handover import HandedConnections, TakeSocket
 from postfach.net.lines import LoginDeadline, peer_ip
 from postfach.net.logcontext import SESSION_ID, new_session_id
 from postfach.net.proxied import ProxyAcceptor, read_client
@@ -242,15 +241,6 @@ def _nothing() -> None:
     pass
 
 
-class TakeSocket(Protocol):
-    """Serves a socket accepted elsewhere; `closed()` once it ends. `admitted` is
-    the supervisor's verdict on its address (net/handover.py); None: count it here."""
-
-    def __call__(
-        self, sock: socket.socket, closed: Callable[[], None] = ..., admitted: bool | None = None
-    ) -> None: ...
-
-
 OnConnect = Callable[
     [asyncio.StreamReader, asyncio.StreamWriter, str | None, bool | None], Awaitable[None]
 ]
@@ -303,64 +293,6 @@ def _take_sockets(
         task.add_done_callback(listener.tasks.discard)
 
     return take
-
-
-class HandedConnections:
-    """A worker's end of the supervisor's hand-over (postfach/workers.py): each
-    message (net/handover.py) names a listener and carries one accepted socket.
-    The worker reports every ended connection by its number, so the supervisor
-    knows who is least busy and how many each address has open."""
-
-    def __init__(self, sock: socket.socket, report_closed: Callable[[int], None]) -> None:
-        self._sock = sock
-        self._sock.setblocking(False)
-        self._report_closed = report_closed
-        self._handlers: dict[str, TakeSocket] = {}
-        self._reading = False
-
-    def start(self) -> None:
-        asyncio.get_running_loop().add_reader(self._sock.fileno(), self._receive)
-        self._reading = True
-
-    def register(self, name: str, handler: TakeSocket) -> None:
-        self._handlers[name] = handler
-
-    def unregister(self, name: str) -> None:
-        self._handlers.pop(name, None)
-
-    def _receive(self) -> None:
-        while True:
-            try:
-                message, fds, _flags, _address = socket.recv_fds(self._sock, 64, 4)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                self.close()
-                return
-            if not message and not fds:  # the supervisor is gone
-                self.close()
-                return
-            decoded = handover.decode(message)
-            for fd in fds:
-                conn = socket.socket(fileno=fd)
-                if decoded is None:  # not the supervisor's: nothing to report
-                    conn.close()
-                    continue
-                name, number, count = decoded
-                handler = self._handlers.get(name)
-                closed = functools.partial(self._report_closed, number)
-                if handler is None:  # a listener this worker has stopped
-                    conn.close()
-                    closed()
-                else:
-                    handler(conn, closed, count.admitted)
-
-    def close(self) -> None:
-        if self._reading:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(self._sock.fileno())
-            self._reading = False
-        self._sock.close()
 
 
 class _ConnectionCounter:
