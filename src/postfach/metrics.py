@@ -14,6 +14,7 @@ the scrape asks the store, so every worker would give the same answer.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -68,12 +69,24 @@ _STORE_READ = STORE_SECONDS.labels("read")
 _STORE_WRITE = STORE_SECONDS.labels("write")
 
 
+# The labelled children, looked up once: `labels()` takes a lock and builds a
+# key, at every command otherwise. Listeners and protocols are a handful.
+@functools.cache
+def _connections(listener: str) -> Counter:
+    return CONNECTIONS.labels(listener)
+
+
+@functools.cache
+def _commands(protocol: str) -> Counter:
+    return COMMANDS.labels(protocol)
+
+
 def connection_opened(listener: str) -> None:
-    CONNECTIONS.labels(listener).inc()
+    _connections(listener).inc()
 
 
 def command(protocol: str) -> None:
-    COMMANDS.labels(protocol).inc()
+    _commands(protocol).inc()
 
 
 def login_failed(protocol: str) -> None:
