@@ -48,7 +48,7 @@ from postfach.store.settings_cache import (
     ensure_generation,
     poll_generation,
 )
-from postfach.store.sqlite_fastpath import SqliteFastPath
+from postfach.store.sqlite_fastpath import READER_MMAP, SqliteFastPath
 from postfach.store.textfile import WordsFile
 
 __all__ = ["SCHEMA_VERSION", "Role", "StoreBase", "async_url", "inserted_id"]
@@ -78,9 +78,6 @@ def inserted_id(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
-
-
-READER_MMAP = 1 << 30
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool, attach: str | None = None) -> None:
@@ -307,6 +304,11 @@ class StoreBase:
         For the hot single-row look-ups every protocol command makes."""
         sql, names, row_type = self._compiled(stmt)
         args = [params[name] for name in names]
+        fast = self.fastpath
+        if fast is not None:  # SQLite: its own reader, on the loop (sqlite_fastpath.py)
+            with metrics.StoreTimer(write=False):
+                rows = fast.read(sql, args)
+            return [row_type(*row) for row in rows]
         async with self.read() as conn:
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
