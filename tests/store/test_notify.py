@@ -72,6 +72,30 @@ async def test_postgres_nodes_hear_each_other() -> None:
         await node_b.close()
 
 
+@pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
+async def test_a_change_sent_while_the_sender_closes_is_not_held_back() -> None:
+    """A node's changes go out over a connection opened for each burst. A change
+    published while the sender was closing that connection found it still running
+    and waited for the next change: the other node heard of it late, or never.
+    Each change here is published as soon as the one before arrived, which is
+    when the sender closes."""
+    await reset_postgres(PG_URL)
+    node_a = await Store.connect(PG_URL)
+    node_b = await Store.connect(PG_URL)
+    try:
+        await node_b.start_change_feed()
+        await node_a.accounts.add_domain("example.org")
+        account = await node_a.accounts.add_account("bob@example.org", "h")
+        with node_b.hub.watch(account.id) as queue:
+            for generation in range(1, 31):
+                node_a.hub.publish(account.id, [ChangeCredentials(generation, logout=False)])
+                heard = await _next(queue, ChangeCredentials, timeout=2.0)
+                assert heard.generation == generation
+    finally:
+        await node_a.close()
+        await node_b.close()
+
+
 async def test_sqlite_server_hears_cli_logout(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     server = await Store.connect(url)

@@ -154,14 +154,17 @@ class PgNotifier:
         import asyncpg
 
         try:
-            conn = await asyncpg.connect(self._dsn)
-            try:
-                while not self._outbox.empty():
-                    payload = self._outbox.get_nowait()
-                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close()
+            # Again after the close: a change sent while it was closing found this
+            # task still running and started none, so it would wait for the next.
+            while not self._outbox.empty():
+                conn = await asyncpg.connect(self._dsn)
+                try:
+                    while not self._outbox.empty():
+                        payload = self._outbox.get_nowait()
+                        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
         except Exception as exc:  # refused, or cut mid-send (asyncpg's state errors too)
             report(StoreUnavailable(f"{type(exc).__name__}: {exc}"), "change notifications")
             while not self._outbox.empty():
