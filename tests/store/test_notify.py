@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -49,8 +51,9 @@ async def _next(queue: asyncio.Queue, kind: type, timeout: float = 5.0):  # type
     return await asyncio.wait_for(wait(), timeout)
 
 
-@pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
-async def test_postgres_nodes_hear_each_other() -> None:
+@contextlib.asynccontextmanager
+async def two_postgres_nodes() -> AsyncIterator[tuple[Store, Store, AccountId]]:
+    """Node A and node B on one emptied database, B listening, and an account."""
     await reset_postgres(PG_URL)
     node_a = await Store.connect(PG_URL)
     node_b = await Store.connect(PG_URL)
@@ -58,18 +61,24 @@ async def test_postgres_nodes_hear_each_other() -> None:
         await node_b.start_change_feed()
         await node_a.accounts.add_domain("example.org")
         account = await node_a.accounts.add_account("bob@example.org", "h")
-        inbox = await node_a.mailboxes.get_mailbox(account.id, "INBOX")
-        assert inbox is not None
-        with node_b.hub.watch(account.id) as queue:
-            await node_a.mail.append(inbox.id, b"Subject: x\r\n\r\nx\r\n")
-            added = await _next(queue, ChangeAddUid)
-            assert added.mailbox_id == inbox.id and added.uid == 1
-            await node_a.accounts.bump_credentials(account.id)
-            credentials = await _next(queue, ChangeCredentials)
-            assert credentials.logout
+        yield node_a, node_b, account.id
     finally:
         await node_a.close()
         await node_b.close()
+
+
+@pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
+async def test_postgres_nodes_hear_each_other() -> None:
+    async with two_postgres_nodes() as (node_a, node_b, account_id):
+        inbox = await node_a.mailboxes.get_mailbox(account_id, "INBOX")
+        assert inbox is not None
+        with node_b.hub.watch(account_id) as queue:
+            await node_a.mail.append(inbox.id, b"Subject: x\r\n\r\nx\r\n")
+            added = await _next(queue, ChangeAddUid)
+            assert added.mailbox_id == inbox.id and added.uid == 1
+            await node_a.accounts.bump_credentials(account_id)
+            credentials = await _next(queue, ChangeCredentials)
+            assert credentials.logout
 
 
 @pytest.mark.skipif(not PG_URL, reason="POSTFACH_TEST_PG is not set")
@@ -79,21 +88,12 @@ async def test_a_change_sent_while_the_sender_closes_is_not_held_back() -> None:
     and waited for the next change: the other node heard of it late, or never.
     Each change here is published as soon as the one before arrived, which is
     when the sender closes."""
-    await reset_postgres(PG_URL)
-    node_a = await Store.connect(PG_URL)
-    node_b = await Store.connect(PG_URL)
-    try:
-        await node_b.start_change_feed()
-        await node_a.accounts.add_domain("example.org")
-        account = await node_a.accounts.add_account("bob@example.org", "h")
-        with node_b.hub.watch(account.id) as queue:
+    async with two_postgres_nodes() as (node_a, node_b, account_id):
+        with node_b.hub.watch(account_id) as queue:
             for generation in range(1, 31):
-                node_a.hub.publish(account.id, [ChangeCredentials(generation, logout=False)])
+                node_a.hub.publish(account_id, [ChangeCredentials(generation, logout=False)])
                 heard = await _next(queue, ChangeCredentials, timeout=2.0)
                 assert heard.generation == generation
-    finally:
-        await node_a.close()
-        await node_b.close()
 
 
 async def test_sqlite_server_hears_cli_logout(tmp_path: Path) -> None:
