@@ -197,7 +197,7 @@ async def store_flags(
         .where(messages.c.mailbox_id == mailbox_id, condition)
         .order_by(messages.c.uid)
     )
-    updates, failed = plan_flags(rows.tuples(), mode, flags, unchanged_since, wanted)
+    updates, failed = plan_flags(rows, mode, flags, unchanged_since, wanted)
     planned: list[tuple[int, int, frozenset[str]]] = []
     if updates:
         _, modseq = await allocate(tx, mailbox_id, 0)
