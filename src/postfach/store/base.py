@@ -38,6 +38,7 @@ from postfach.store.events import ChangeAccountSettings, Hub
 from postfach.store.faults import classify, translated
 from postfach.store.inline_sqlite import connect_inline, offloaded
 from postfach.store.notify import PgNotifier, RelayNotifier, poll_credentials
+from postfach.store.pg_lookups import PgLookups
 from postfach.store.records import AccountId
 from postfach.store.runtime import RuntimeState
 from postfach.store.schema import accounts, meta, metadata
@@ -157,6 +158,7 @@ class StoreBase:
         self.fastpath: SqliteFastPath | None = None
         self.node = uuid.uuid4().hex
         self._notifier: PgNotifier | None = None
+        self._lookups: PgLookups | None = None
         self._relay: RelayNotifier | None = None
         # Set by a worker of `serve --workers N` (store/runtime.py).
         self.runtime: RuntimeState | None = None
@@ -169,6 +171,7 @@ class StoreBase:
                 _asyncpg_dsn(url), self.node, self.hub, on_resync=self.settings_cache.clear
             )
             self.hub.forward = self._notifier.send
+            self._lookups = PgLookups(_asyncpg_dsn(url))
         if dialect == "sqlite":
             database = make_url(writer.url).database
             if database and database != ":memory:":
@@ -254,6 +257,8 @@ class StoreBase:
         self.settings_cache.seen(None)
         if self._notifier is not None:
             await self._notifier.close()
+        if self._lookups is not None:
+            await self._lookups.close()
         if self._relay is not None:
             await self._relay.close()
         if self.runtime is not None:
@@ -308,6 +313,10 @@ class StoreBase:
         if fast is not None:  # SQLite: its own reader, on the loop (sqlite_fastpath.py)
             with metrics.StoreTimer(write=False):
                 rows = fast.read(sql, args)
+            return [row_type(*row) for row in rows]
+        if self._lookups is not None:  # PostgreSQL: asyncpg's own pool (pg_lookups.py)
+            with translated(), metrics.StoreTimer(write=False):
+                rows = await self._lookups.fetch(sql, args)
             return [row_type(*row) for row in rows]
         async with self.read() as conn:
             raw = await conn.get_raw_connection()
