@@ -86,6 +86,26 @@ async def test_a_login_checked_in_one_worker_is_answered_in_the_other(
         workers.close()
 
 
+async def test_an_expired_entry_of_one_worker_does_not_hide_a_newer_shared_one(
+    store: Store, runtime_path: Path
+) -> None:
+    """Worker 0's own entry ran out; worker 1 has checked the password since. Worker
+    0 takes worker 1's entry, and does not drop it for its own old one."""
+    workers = Workers(store, runtime_path, [SECRET, SECRET])
+    try:
+        assert await workers.login(0, "right") is None
+        workers.clock.now += 61
+        before = checks()
+        assert await workers.login(1, "right") is None
+        assert checks() == before + 1  # the shared entry had run out too
+        assert await workers.login(0, "right") is None
+        assert checks() == before + 1
+        assert await workers.login(1, "right") is None
+        assert checks() == before + 1
+    finally:
+        workers.close()
+
+
 async def test_a_password_change_in_one_worker_holds_in_the_other(
     store: Store, runtime_path: Path
 ) -> None:

@@ -57,8 +57,8 @@ class LoginCache:
         self._clock = clock  # monotonic in service: one clock for every process of a machine
         # Shared only when the supervisor gave the run a key: without it the
         # workers' keyed hashes would not match.
-        self._shared = runtime if runtime is not None and runtime.secret else None
-        shared_key = runtime.secret if self._shared is not None and runtime is not None else None
+        shared_key = runtime.secret if runtime is not None else None
+        self._shared = runtime if shared_key else None
         self._key: bytes = shared_key or secrets.token_bytes(32)
         self._entries: dict[bytes, CacheEntry] = {}
         self._warned = False
@@ -69,7 +69,9 @@ class LoginCache:
 
     def get(self, key: bytes) -> CacheEntry | None:
         entry = self._entries.get(key)
-        if entry is not None or self._shared is None:
+        # Past its time here, the shared entry may be newer (another worker
+        # checked the password since): it answers, or the caller drops both.
+        if self._shared is None or (entry is not None and entry.expires >= self._clock()):
             return entry
         try:
             row = self._shared.login_get(key)
