@@ -309,22 +309,18 @@ class StoreBase:
         For the hot single-row look-ups every protocol command makes."""
         sql, names, row_type = self._compiled(stmt)
         args = [params[name] for name in names]
-        fast = self.fastpath
-        if fast is not None:  # SQLite: its own reader, on the loop (sqlite_fastpath.py)
+        rows: list[Any]
+        if self.fastpath is not None:  # SQLite: its own reader, on the loop (sqlite_fastpath.py)
             with metrics.StoreTimer(write=False):
-                rows = fast.read(sql, args)
-            return [row_type(*row) for row in rows]
-        if self._lookups is not None:  # PostgreSQL: asyncpg's own pool (pg_lookups.py)
+                rows = self.fastpath.read(sql, args)
+        elif self._lookups is not None:  # PostgreSQL: asyncpg's own pool (pg_lookups.py)
             with translated(), metrics.StoreTimer(write=False):
                 rows = await self._lookups.fetch(sql, args)
-            return [row_type(*row) for row in rows]
-        async with self.read() as conn:
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            if self.dialect == "sqlite":
+        else:  # SQLite in memory: one connection, the pool's
+            async with self.read() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
                 rows = await driver.execute_fetchall(sql, args)
-            else:
-                rows = await driver.fetch(sql, *args)
         return [row_type(*row) for row in rows]
 
     def _compiled(self, stmt: Select[Any] | CompoundSelect[Any]) -> tuple[str, list[str], Any]:
