@@ -51,7 +51,10 @@ class Workers:
         result = await self.auths[worker].authenticate(USER, secret, protocol, "10.0.0.1")
         return result.failure
 
-    def close(self) -> None:
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
         for state in self.states:
             state.close()
 
@@ -68,8 +71,7 @@ async def runtime_path(store: Store, tmp_path: Path) -> AsyncIterator[Path]:
 async def test_a_login_checked_in_one_worker_is_answered_in_the_other(
     store: Store, runtime_path: Path
 ) -> None:
-    workers = Workers(store, runtime_path, [SECRET, SECRET])
-    try:
+    with Workers(store, runtime_path, [SECRET, SECRET]) as workers:
         before = checks()
         assert await workers.login(0, "right") is None
         assert await workers.login(1, "right") is None
@@ -82,8 +84,6 @@ async def test_a_login_checked_in_one_worker_is_answered_in_the_other(
         workers.clock.now += 61  # past cache_ttl: checked again
         assert await workers.login(1, "right") is None
         assert checks() == before + 4
-    finally:
-        workers.close()
 
 
 async def test_an_expired_entry_of_one_worker_does_not_hide_a_newer_shared_one(
@@ -91,8 +91,7 @@ async def test_an_expired_entry_of_one_worker_does_not_hide_a_newer_shared_one(
 ) -> None:
     """Worker 0's own entry ran out; worker 1 has checked the password since. Worker
     0 takes worker 1's entry, and does not drop it for its own old one."""
-    workers = Workers(store, runtime_path, [SECRET, SECRET])
-    try:
+    with Workers(store, runtime_path, [SECRET, SECRET]) as workers:
         assert await workers.login(0, "right") is None
         workers.clock.now += 61
         before = checks()
@@ -102,15 +101,12 @@ async def test_an_expired_entry_of_one_worker_does_not_hide_a_newer_shared_one(
         assert checks() == before + 1
         assert await workers.login(1, "right") is None
         assert checks() == before + 1
-    finally:
-        workers.close()
 
 
 async def test_a_password_change_in_one_worker_holds_in_the_other(
     store: Store, runtime_path: Path
 ) -> None:
-    workers = Workers(store, runtime_path, [SECRET, SECRET])
-    try:
+    with Workers(store, runtime_path, [SECRET, SECRET]) as workers:
         assert await workers.login(0, "right") is None
         account = await store.accounts.get_account(USER)
         assert account is not None
@@ -120,20 +116,15 @@ async def test_a_password_change_in_one_worker_holds_in_the_other(
         before = checks()
         assert await workers.login(0, "new one") is None
         assert checks() == before  # the entry worker 1 made
-    finally:
-        workers.close()
 
 
 async def test_without_the_runs_key_nothing_is_shared(store: Store, runtime_path: Path) -> None:
     """A worker of another run (another key), or one given no key, has its own cache."""
-    workers = Workers(store, runtime_path, [SECRET, b"o" * 32, None])
-    try:
+    with Workers(store, runtime_path, [SECRET, b"o" * 32, None]) as workers:
         before = checks()
         for worker in range(3):
             assert await workers.login(worker, "right") is None
         assert checks() == before + 3
-    finally:
-        workers.close()
 
 
 def test_a_sign_in_is_noted_once_per_interval_by_all_workers(tmp_path: Path) -> None:
