@@ -2,13 +2,21 @@
 SORT, THREAD or SEARCH run over a mailbox of thousands of messages, another
 client's NOOPs keep being answered. Measured as the longest wait between two
 NOOP replies against the heavy command's own duration, so the bound holds on a
-slow machine as on a fast one; the old code held the loop for most of it."""
+slow machine as on a fast one; the old code held the loop for most of it. Time in
+the garbage collector is left out of the waits: a full collection of this test
+process's heap (~0.1-0.15 s) stops every thread whatever the command does, and
+under CI's load it alone came to 0.44 of a command (the workers freeze their
+start-up heap so their collections are shorter: cli/serve_app.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from tests.imap.conftest import USER
@@ -42,16 +50,40 @@ async def fill(imap, count: int) -> None:
         await store.mail.add_messages([NewMessage(inbox.id, blob) for blob in batch])
 
 
-async def noop_gaps(client, stop: asyncio.Event) -> list[float]:
-    """NOOP after NOOP until `stop`; the time between consecutive replies."""
-    loop = asyncio.get_running_loop()
-    gaps: list[float] = []
-    last = loop.time()
+@contextmanager
+def collections_timed() -> Iterator[list[tuple[float, float]]]:
+    """The (start, end) of every garbage collection meanwhile, on `time.monotonic`."""
+    spans: list[tuple[float, float]] = []
+    began = [0.0]
+
+    def note(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.monotonic()
+        else:
+            spans.append((began[0], time.monotonic()))
+
+    gc.callbacks.append(note)
+    try:
+        yield spans
+    finally:
+        gc.callbacks.remove(note)
+
+
+def outside(start: float, end: float, spans: list[tuple[float, float]]) -> float:
+    """The part of [start, end] not spent in any of `spans`."""
+    inside = sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+    return end - start - inside
+
+
+async def noop_gaps(client, stop: asyncio.Event) -> list[tuple[float, float]]:
+    """NOOP after NOOP until `stop`; each span between consecutive replies."""
+    gaps: list[tuple[float, float]] = []
+    last = time.monotonic()
     while not stop.is_set():
         _, status = await client.cmd("NOOP")
         assert status.startswith("OK")
-        now = loop.time()
-        gaps.append(now - last)
+        now = time.monotonic()
+        gaps.append((last, now))
         last = now
     return gaps
 
@@ -64,24 +96,25 @@ async def test_heavy_commands_leave_the_worker_to_other_sessions(imap, wire):
     await fill(imap, MESSAGES)
     heavy = await wire(select="INBOX")
     other = await wire()
-    loop = asyncio.get_running_loop()
     waits: dict[str, float] = {}
     for command in HEAVY:
         stop = asyncio.Event()
-        pinger = asyncio.create_task(noop_gaps(other, stop))
-        await asyncio.sleep(0.01)
-        started = loop.time()
-        untagged, status = await heavy.cmd(command)
-        took = loop.time() - started
-        stop.set()
-        gaps = await pinger
+        with collections_timed() as collecting:
+            pinger = asyncio.create_task(noop_gaps(other, stop))
+            await asyncio.sleep(0.01)
+            started = time.monotonic()
+            untagged, status = await heavy.cmd(command)
+            took = time.monotonic() - started
+            stop.set()
+            gaps = await pinger
         assert status.startswith("OK"), status
         assert len(re.findall(r"\d+", untagged[0])) == MESSAGES  # every message, once
-        waits[command] = max(gaps) / took
+        assert len(gaps) > 10, gaps  # the other session was answered all along
+        waits[command] = max(outside(a, b, collecting) for a, b in gaps) / took
     # The longest wait of the other session, as a share of the heavy command's time:
-    # the old code held the loop for ~2/3 of each of them, now ~0.05-0.25 (a full
-    # garbage collection or a busy machine). The median lets one stray pause pass.
-    assert statistics.median(waits.values()) < 0.4, waits
+    # ~0.01-0.05 with the budgets, 0.03-0.06 with four such tests on two cores; 0.20-0.36
+    # with the budgets' yields taken out. The median lets one stray pause pass.
+    assert statistics.median(waits.values()) < 0.15, waits
 
 
 async def test_thread_as_deep_as_references_go(imap, wire):
