@@ -258,3 +258,18 @@ def test_corpus_json_round_trip(name: str) -> None:
 def test_json_rejects_other_version() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         ParsedMessage.from_json("[2]")
+
+
+def test_json_leaves_the_search_text_to_the_blob_row() -> None:
+    """The stored form has no search text (the blob row keeps it folded); a document
+    written with it, as before December 2026, still reads to the same message."""
+    raw = b"From: a@example.org\r\nSubject: Hello\r\n\r\nA body worth searching.\r\n"
+    parsed = parse_message(raw)
+    assert parsed.search is not None and "worth searching" in parsed.search.body
+    text = parsed.to_json()
+    assert "worth" not in text
+    assert ParsedMessage.from_json(text).search is None
+    old = text[:-1] + ',["a@example.org","","","","Hello","A body worth searching."]]'
+    assert ParsedMessage.from_json(old) == parsed
+    with pytest.raises(ValueError, match="unsupported"):
+        ParsedMessage.from_json(text[:-1] + ",[],[]]")

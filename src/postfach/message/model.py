@@ -5,7 +5,8 @@ compact, exact text form the store saves (column ``parsed``).
 
 JSON format (version 1) — positional lists, trailing nulls left out:
 
-- message: ``[1, header_end, date, envelope, body, search]``
+- message: ``[1, header_end, date, envelope, body]``; documents written before
+  December 2026 carry a sixth element, the search text, which is read past
 - envelope: ``[date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to,
   message_id]``; an address list is null or a list of ``[name, mailbox, host]``
 - body part: ``[header_start, header_end, body_end, type, subtype, params,
@@ -13,7 +14,10 @@ JSON format (version 1) — positional lists, trailing nulls left out:
   location]``; params flattened ``[k1, v1, k2, v2…]``; disposition
   ``[type, params]``; message ``[envelope, body]``; ``size`` is not stored, it is
   ``body_end - header_end``
-- search: ``[from, to, cc, bcc, subject, body]``
+
+The search text is not in it: the blob row keeps it case-folded (``s_from`` …
+``s_body``) for SEARCH, and a second copy doubled the bytes each delivery wrote
+and each FETCH read.
 
 Bytes are stored as latin-1 text (one char per byte, exact); JSON escapes every
 non-ASCII char, so the text is plain ASCII (store it as TEXT, not PostgreSQL
@@ -23,7 +27,7 @@ JSONB, which rejects NUL escapes).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Address", "BodyPart", "Envelope", "ParsedMessage", "SearchText"]
@@ -121,25 +125,23 @@ class ParsedMessage:
     body: BodyPart
     header_end: int
     date: float | None
-    search: SearchText
+    # Set by the parser, None once read back: the stored form leaves it out.
+    search: SearchText | None = field(default=None, compare=False)
 
     def to_json(self) -> str:
         doc = [JSON_VERSION, self.header_end, self.date, _env_out(self.envelope)]
-        doc += [_part_out(self.body), list(_search_fields(self.search))]
+        doc.append(_part_out(self.body))
         return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> ParsedMessage:
-        """Inverse of `to_json`; raises ValueError on another format version."""
+        """Inverse of `to_json` (the search text aside); raises ValueError on
+        another format version."""
         doc = json.loads(text)
-        if not isinstance(doc, list) or not doc or doc[0] != JSON_VERSION:
+        if not isinstance(doc, list) or len(doc) not in (5, 6) or doc[0] != JSON_VERSION:
             raise ValueError("unsupported parsed-message format")
-        _, header_end, date, env, body, search = doc
-        return cls(_env_in(env), _part_in(body), header_end, date, SearchText(*search))
-
-
-def _search_fields(s: SearchText) -> tuple[str, ...]:
-    return (s.from_, s.to, s.cc, s.bcc, s.subject, s.body)
+        header_end, date, env, body = doc[1:5]
+        return cls(_env_in(env), _part_in(body), header_end, date)
 
 
 # -- encoding -------------------------------------------------------------------

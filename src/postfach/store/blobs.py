@@ -63,6 +63,7 @@ def _fold(text: str, cap: int = _SEARCH_CAP) -> str:
 def prepare_blob(raw: bytes) -> PreparedBlob:
     parsed = parse_message(raw)
     search = parsed.search
+    assert search is not None  # the parser always sets it
     return PreparedBlob(
         sha256=hashlib.sha256(raw).hexdigest(),
         data=raw,
