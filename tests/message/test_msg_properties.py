@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from postfach.message import BodyPart, ParsedMessage, find_part, parse_message, section_bytes
 from postfach.message.parse import _parse
+from postfach.message.searchhead import head_search_text
 
 FRAGMENTS = [
     b"--b\r\n",
@@ -91,6 +92,10 @@ def test_any_bytes_parse_to_a_sound_tree(raw: bytes) -> None:
     check_tree(parsed.body, 0, len(raw))
     assert ParsedMessage.from_json(parsed.to_json()) == parsed
     assert len(parsed.search.body) <= 256 * 1024
+    search = parsed.search
+    addresses = (search.from_, search.to, search.cc, search.bcc)
+    # the head text the parser makes from its own scan equals one scanned anew
+    assert search.head == head_search_text(raw, parsed.header_end, parsed.body, addresses)
     for path in paths(parsed.body)[:40]:
         for spec in (None, "HEADER", "TEXT", "MIME", "HEADER.FIELDS"):
             section_bytes(raw, parsed, path, spec, ("subject",), prefix=b"X-P: 1\r\n")

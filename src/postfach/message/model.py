@@ -107,7 +107,8 @@ class BodyPart:
 
 @dataclass(frozen=True, slots=True)
 class SearchText:
-    """Decoded human text for SEARCH; not case-folded."""
+    """Decoded human text for SEARCH; not case-folded. `head` is every header field
+    and the attachment names (message/searchhead.py)."""
 
     from_: str
     to: str
@@ -115,6 +116,7 @@ class SearchText:
     bcc: str
     subject: str
     body: str
+    head: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from email.utils import mktime_tz, parsedate_tz
 
 from postfach.message.address import parse_address_list, search_text_of
 from postfach.message.decode import IDENTITY_ENCODINGS, body_search_text
-from postfach.message.headers import decode_words, first_values, scan_header, unfold
+from postfach.message.headers import Field, decode_words, first_values, scan_header, unfold
 from postfach.message.model import Address, BodyPart, Envelope, ParsedMessage, SearchText
 from postfach.message.params import (
     Params,
@@ -37,6 +37,7 @@ from postfach.message.params import (
     strip_comments,
     to_str,
 )
+from postfach.message.searchhead import head_search_text
 
 __all__ = [
     "Address",
@@ -76,7 +77,7 @@ def _parse(raw: bytes) -> ParsedMessage:
     fields, body_start = scan_header(raw, 0, len(raw))
     first = first_values(fields)
     envelope, body = _message(walk, first, 0, body_start, len(raw), 0)
-    search = _search_text(raw, first, envelope, body)
+    search = _search_text(raw, fields, first, envelope, body)
     return ParsedMessage(envelope, body, body_start, _unix_date(first.get(b"date")), search)
 
 
@@ -126,21 +127,17 @@ def _unix_date(value: bytes | None) -> float | None:
 
 
 def _search_text(
-    raw: bytes, first: dict[bytes, bytes], envelope: Envelope, body: BodyPart
+    raw: bytes, fields: list[Field], first: dict[bytes, bytes], envelope: Envelope, body: BodyPart
 ) -> SearchText:
     def words(name: bytes) -> str:
         value = first.get(name)
         return "" if value is None else decode_words(value)
 
-    # The envelope's lists: each header's addresses are parsed once.
-    return SearchText(
-        search_text_of(envelope.from_),
-        search_text_of(envelope.to),
-        search_text_of(envelope.cc),
-        search_text_of(envelope.bcc),
-        words(b"subject"),
-        body_search_text(raw, body),
-    )
+    # The envelope's lists and the scanned header: each parsed once.
+    from_, to = search_text_of(envelope.from_), search_text_of(envelope.to)
+    cc, bcc = search_text_of(envelope.cc), search_text_of(envelope.bcc)
+    head = head_search_text(raw, body.header_end, body, (from_, to, cc, bcc), fields)
+    return SearchText(from_, to, cc, bcc, words(b"subject"), body_search_text(raw, body), head)
 
 
 # -- MIME tree ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from postfach.message.headers import decode_words, scan_header
+from postfach.message.headers import Field, decode_words, scan_header
 from postfach.message.model import BodyPart
 from postfach.message.params import param_value
 
@@ -46,14 +46,20 @@ def attachment_names(body: BodyPart) -> list[str]:
 
 
 def head_search_text(
-    raw: bytes, header_end: int, body: BodyPart, addresses: Sequence[str] = ()
+    raw: bytes,
+    header_end: int,
+    body: BodyPart,
+    addresses: Sequence[str] = (),
+    fields: Sequence[Field] | None = None,
 ) -> str:
     """``name: value`` per header field (From, To, Cc, Bcc and Subject first), then
     the attachment names, one per line; not case-folded. `addresses` go first: the
     address fields as SEARCH FROM/TO/CC/BCC match them (written out as Dovecot
     writes them, RFC 5322 comments and routes resolved), which the raw fields do
-    not always hold as one substring."""
-    fields, _ = scan_header(raw, 0, header_end)
+    not always hold as one substring. `fields`: the header's, when the caller
+    has scanned it already."""
+    if fields is None:
+        fields, _ = scan_header(raw, 0, header_end)
     lines: list[str] = [text for text in addresses if text]
     firsts = [next((f for f in fields if f.name == name), None) for name in _FIRST]
     for field in firsts:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from postfach.cooperative import run_off_loop
 from postfach.message import parse_message
-from postfach.message.searchhead import HEAD_CAP, head_search_text
+from postfach.message.searchhead import HEAD_CAP
 
 __all__ = ["PreparedBlob", "prepare_blob", "prepare_blob_off_loop"]
 
@@ -74,13 +74,7 @@ def prepare_blob(raw: bytes) -> PreparedBlob:
         s_bcc=_fold(search.bcc),
         s_subject=_fold(search.subject),
         s_body=_fold(search.body),
-        s_head=_fold(
-            head_search_text(
-                raw, parsed.header_end, parsed.body,
-                (search.from_, search.to, search.cc, search.bcc),
-            ),
-            HEAD_CAP,
-        ),  # fmt: skip
+        s_head=_fold(search.head, HEAD_CAP),
     )
 
 
