@@ -14,7 +14,11 @@ from postfach.message import (
     parse_message,
     trace_prefix,
 )
-from postfach.message.address import address_search_text, parse_address_list
+from postfach.message.address import (
+    address_search_text,
+    parse_address_list,
+    read_address_list,
+)
 from postfach.message.headers import fold_field
 from postfach.message.params import content_type, disposition
 
@@ -200,6 +204,27 @@ def test_address_search_text_of_anything(bits: list[bytes]) -> None:
     value = b"".join(bits)
     assert isinstance(address_search_text(value), str)
     parse_address_list(value)
+
+
+_SIMPLE_BITS = [b"a", b"b.c", b"x]", b"\xc3\xa9", b"=?utf-8?q?x?=", b" ", b"\t", b"\r\n "]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SIMPLE_BITS), max_size=6),
+    st.sampled_from(_SIMPLE_BITS[:5]),
+    st.sampled_from(_SIMPLE_BITS[:5]),
+    st.booleans(),
+    st.lists(st.sampled_from(ADDRESS_BITS) | st.binary(max_size=3), max_size=8),
+)
+def test_the_short_way_reads_addresses_as_the_tokenizer_does(
+    name: list[bytes], local: bytes, host: bytes, angle: bool, noise: list[bytes]
+) -> None:
+    """``Name <a@b>`` and ``a@b`` skip the tokenizer; the result is the tokenizer's,
+    for those forms and for anything else."""
+    simple = b"".join(name) + (b"<%s@%s>" % (local, host) if angle else b" %s@%s " % (local, host))
+    for value in (simple, b"".join(noise), simple + b"".join(noise)):
+        assert parse_address_list(value) == read_address_list(value), value
 
 
 def test_address_search_text_is_what_dovecot_matches() -> None:

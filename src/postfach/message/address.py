@@ -183,10 +183,31 @@ class _Reader:
         return self.out
 
 
+# One address of the two commonest forms, ``Some Name <a@b>`` and ``a@b``: no
+# comment, quoted string, literal, group or route. Read without the tokenizer
+# (delivery parses From and To of every message); the result is the same.
+_WORD = rb'[^ \t\r\n\x0b\x0c()<>@,;:"\[\\]+'
+_SIMPLE = re.compile(
+    rb"(" + _WORD + rb"(?:[ \t\r\n]++" + _WORD + rb")*+)?[ \t\r\n]*+"
+    rb"<(" + _WORD + rb")@(" + _WORD + rb")>|(" + _WORD + rb")@(" + _WORD + rb")"
+)
+
+
 def parse_address_list(value: bytes | None) -> tuple[Address, ...] | None:
     """ENVELOPE addresses of a raw header value; None (NIL) when there are none."""
     if value is None:
         return None
+    simple = _SIMPLE.fullmatch(value.strip(b" \t\r\n"))
+    if simple is not None:
+        name, mailbox, host, bare_mailbox, bare_host = simple.groups()
+        if mailbox is None:
+            return (Address(None, None, bare_mailbox, bare_host),)
+        return (Address(name and b" ".join(name.split()), None, mailbox, host),)
+    return read_address_list(value)
+
+
+def read_address_list(value: bytes) -> tuple[Address, ...] | None:
+    """`parse_address_list` by the tokenizer, whatever the form."""
     return tuple(_Reader(tokenize(value)).run()) or None
 
 
