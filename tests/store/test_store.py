@@ -426,3 +426,53 @@ async def test_changes_since_in_one_snapshot(store: Store) -> None:
     ]
     assert news.expunged == [1]
     assert await store.mail.changes_since(MailboxId(999_999), start) is None
+
+
+async def test_a_delivery_batch_is_judged_item_by_item(store: Store) -> None:
+    """One batch (SQLite's fast path, PostgreSQL's asyncpg path): a message that
+    fits, one past the quota, one for a mailbox that is gone, the same content
+    twice; each answered alone, UIDs in order, the quota charged for what was
+    stored, every stored message announced."""
+    from postfach.store import NewMessage
+    from postfach.store.blobs import prepare_blob
+
+    account = await _account(store, quota=3 * len(MSG) + 20)
+    inbox = await store.mailboxes.get_mailbox(account.id, "INBOX")
+    trash = await store.mailboxes.special_mailbox(account.id, "\\Trash")
+    assert inbox is not None and trash is not None
+    blob = prepare_blob(MSG)
+    batch = [
+        NewMessage(inbox.id, blob),
+        NewMessage(MailboxId(999_999), blob),
+        NewMessage(trash.id, blob, b"X-Copy: 1\r\n", frozenset({"\\Seen"})),
+        NewMessage(inbox.id, prepare_blob(MSG + b"more")),
+        NewMessage(inbox.id, prepare_blob(MSG + b"too much")),
+    ]
+    with store.hub.watch(account.id) as queue:
+        results = await store.mail.add_messages(batch)
+        changes = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert results[0] == Uid(1) and results[2] == Uid(1) and results[3] == Uid(2)
+    assert isinstance(results[1], NotFound) and isinstance(results[4], OverQuota)
+    added = [c for c in changes if isinstance(c, ChangeAddUid)]
+    assert sorted((c.mailbox_id, c.uid) for c in added) == sorted(
+        [(inbox.id, 1), (inbox.id, 2), (trash.id, 1)]
+    )
+    assert [c.flags for c in added if c.mailbox_id == trash.id] == [frozenset({"\\Seen"})]
+    charged = (await store.accounts.get_account_by_id(account.id)).used_bytes
+    assert charged == 3 * len(MSG) + len(b"X-Copy: 1\r\n") + len(b"more")
+    stored = await store.mail.get_messages(trash.id, [Uid(1)])
+    assert stored[0].prefix == b"X-Copy: 1\r\n" and stored[0].flags == frozenset({"\\Seen"})
+
+
+async def test_postgres_direct_pool_rolls_back_a_cut_transaction(store: Store) -> None:
+    """A batch cancelled inside its transaction returns its connection to the
+    pool; the next user of that connection must not find the transaction open
+    (asyncpg's pool rolls it back, though the pool's reset query is left out)."""
+    if store.pg_direct is None:
+        pytest.skip("PostgreSQL's asyncpg pool")
+    pool = await store.pg_direct._open()
+    async with pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        assert conn.is_in_transaction()
+    async with pool.acquire() as conn:
+        assert not conn.is_in_transaction()

@@ -302,6 +302,11 @@ class StoreBase:
             async with self._reader.connect() as conn, _drop_if_cut(conn):
                 yield conn
 
+    @property
+    def pg_direct(self) -> PgLookups | None:
+        """PostgreSQL: asyncpg's own pool, for the look-ups and delivery's batches."""
+        return self._lookups
+
     async def fetch(self, stmt: Select[Any] | CompoundSelect[Any], **params: Any) -> list[Any]:
         """Runs a prepared SELECT straight on the driver: one trip for the whole
         result, no per-row SQLAlchemy processing. `stmt` is built once (module

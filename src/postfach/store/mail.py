@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import insert, literal, select
 
+from postfach import metrics
 from postfach.store import mail_sql, textindex, textupkeep
 from postfach.store.base import Role
 from postfach.store.blobs import prepare_blob_off_loop
 from postfach.store.errors import FlagMode, NotFound, StoreError
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
+from postfach.store.faults import translated
 from postfach.store.mail_rows import (
     BLOB_DATA,
     CHANGES_SINCE,
@@ -38,6 +40,7 @@ from postfach.store.mail_rows import (
     to_stored,
 )
 from postfach.store.mail_sql import NewMessage
+from postfach.store.pg_lookups import PgLookups
 from postfach.store.records import (
     AccountId,
     Mailbox,
@@ -52,7 +55,7 @@ from postfach.store.records import (
 )
 from postfach.store.rules import MAX_IN, format_flags, parse_flags, refusal
 from postfach.store.schema import blobs, expunged, mailboxes, messages
-from postfach.store.sqlite_fastpath import SqliteFastPath
+from postfach.store.sqlite_fastpath import BatchResult, BatchRow, SqliteFastPath
 
 __all__ = ["MailStore", "NewMessage", "format_flags", "parse_flags"]
 
@@ -85,6 +88,8 @@ class MailStore(Role):
         fast = self.db.fastpath
         if fast is not None and self.db.write_lock is not None:
             return await self._add_fast(batch, fast, self.db.write_lock)
+        if self.db.pg_direct is not None:
+            return await self._add_direct(batch, self.db.pg_direct)
         async with self.write() as tx:
             results, changes = await mail_sql.add(tx, self.dialect, batch)
         for account_id, change in changes:
@@ -94,11 +99,21 @@ class MailStore(Role):
     async def _add_fast(
         self, batch: Sequence[NewMessage], fast: SqliteFastPath, lock: asyncio.Lock
     ) -> list[Uid | StoreError]:
-        rows = [
-            (m.mailbox_id, m.blob, m.prefix, format_flags(m.flags), m.internaldate) for m in batch
-        ]
         async with lock:
-            outcome = await fast.add(rows)
+            outcome = await fast.add(_batch_rows(batch))
+        return self._placed(batch, outcome)
+
+    async def _add_direct(
+        self, batch: Sequence[NewMessage], direct: PgLookups
+    ) -> list[Uid | StoreError]:
+        with translated(), metrics.StoreTimer(write=True):
+            outcome = await direct.add_batch(_batch_rows(batch))
+        return self._placed(batch, outcome)
+
+    def _placed(
+        self, batch: Sequence[NewMessage], outcome: list[BatchResult]
+    ) -> list[Uid | StoreError]:
+        """Each item's UID or refusal; the changes published to the hub."""
         results: list[Uid | StoreError] = []
         for item, placed in zip(batch, outcome, strict=True):
             if isinstance(placed, str):
@@ -483,3 +498,7 @@ class MailStore(Role):
                 )
             ).all()
         return [to_stored(r) for r in rows]
+
+
+def _batch_rows(batch: Sequence[NewMessage]) -> list[BatchRow]:
+    return [(m.mailbox_id, m.blob, m.prefix, format_flags(m.flags), m.internaldate) for m in batch]

@@ -52,6 +52,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHANNEL = "postfach_changes"
+# What is queued goes out in one statement (one round trip, not one a change),
+# in order: PostgreSQL delivers a transaction's notifications as they were sent.
+_NOTIFY_ALL = (
+    "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS t(payload, n)"
+    " ORDER BY n"
+)
+_NOTIFY_BURST = 500
 # NOTIFY payloads must stay under 8000 bytes.
 _MAX_PAYLOAD = 7000
 
@@ -160,8 +167,10 @@ class PgNotifier:
                 conn = await asyncpg.connect(self._dsn)
                 try:
                     while not self._outbox.empty():
-                        payload = self._outbox.get_nowait()
-                        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+                        burst = [self._outbox.get_nowait()]
+                        while not self._outbox.empty() and len(burst) < _NOTIFY_BURST:
+                            burst.append(self._outbox.get_nowait())
+                        await conn.execute(_NOTIFY_ALL, CHANNEL, burst)
                 finally:
                     with contextlib.suppress(Exception):
                         await conn.close()

@@ -1,17 +1,22 @@
-"""PostgreSQL's prepared look-ups (`StoreBase.fetch`) on a small pool of asyncpg's own.
+"""PostgreSQL's prepared look-ups (`StoreBase.fetch`) and delivery's batch insert
+(pg_batch.py) on a small pool of asyncpg's own.
 
 The look-ups every protocol command makes (the account, the mailbox, STATUS
 counts, a few messages) are one statement each. Through SQLAlchemy's pool each
 paid a checkout, its greenlet and the layers around the driver, which cost more
 than the statement itself (on SQLite the same look-ups moved to the fast path's
 reader for that reason). asyncpg's pool hands out its connections directly; its
-reset query at every release is left out, as a look-up changes no session state.
+reset query at every release is left out, as neither changes session state.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
+
+from postfach.store.pg_batch import add_batch
+from postfach.store.sqlite_fastpath import BatchResult, BatchRow
 
 __all__ = ["PgLookups"]
 
@@ -19,7 +24,8 @@ POOL_SIZE = 5  # connections per process, besides SQLAlchemy's pool
 
 
 async def _keep_session(_conn: Any) -> None:
-    """A look-up leaves nothing to reset: no transaction, no setting, no LISTEN."""
+    """Nothing to reset: no setting, no LISTEN. (A transaction a cancelled batch
+    left open, asyncpg's pool rolls back before it calls this.)"""
 
 
 class PgLookups:
@@ -32,6 +38,11 @@ class PgLookups:
         pool = self._pool or await self._open()
         async with pool.acquire() as conn:
             return list(await conn.fetch(sql, *args))
+
+    async def add_batch(self, rows: Sequence[BatchRow]) -> list[BatchResult]:
+        pool = self._pool or await self._open()
+        async with pool.acquire() as conn:
+            return await add_batch(conn, rows)
 
     async def _open(self) -> Any:
         import asyncpg

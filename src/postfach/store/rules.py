@@ -1,10 +1,11 @@
 """The rules of adding, flagging and expunging mail, pure: no SQL, no I/O.
 
-Both write paths call these, so they cannot drift apart: the generic
-SQLAlchemy path (store/mail_sql.py, SQLite and PostgreSQL) and SQLite's fast
-path (store/sqlite_fastpath.py). The paths differ only in how they talk to
-the database; what is accepted, which UIDs are given, which flags change and
-which messages an EXPUNGE removes is decided here. Flags are kept as one
+Every write path calls these, so they cannot drift apart: the generic
+SQLAlchemy path (store/mail_sql.py), SQLite's fast path
+(store/sqlite_fastpath.py) and PostgreSQL's batch insert on asyncpg
+(store/pg_batch.py). The paths differ only in how they talk to the
+database; what is accepted, which UIDs are given, which flags change and which
+messages an EXPUNGE removes is decided here. Flags are kept as one
 space-separated text column.
 """
 

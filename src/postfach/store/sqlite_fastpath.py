@@ -41,7 +41,7 @@ from postfach.store.rules import (
     uid_lookup,
 )
 
-__all__ = ["READER_MMAP", "BatchRow", "SqliteFastPath", "WriteGate"]
+__all__ = ["BLOB_COLUMNS", "READER_MMAP", "BatchResult", "BatchRow", "SqliteFastPath", "WriteGate"]
 
 _T = TypeVar("_T")
 
@@ -50,7 +50,7 @@ BatchRow = tuple[MailboxId, PreparedBlob, bytes, str, float | None]
 # Per row: (account_id, uid, modseq) or an error word: "nomailbox", "quota".
 BatchResult = tuple[AccountId, int, int] | str
 
-_BLOB_COLUMNS = (
+BLOB_COLUMNS = (
     "sha256",
     "size",
     "data",
@@ -64,8 +64,8 @@ _BLOB_COLUMNS = (
     "s_head",
 )
 _INSERT_BLOB = (
-    f"INSERT OR IGNORE INTO blobs ({', '.join(_BLOB_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _BLOB_COLUMNS)})"
+    f"INSERT OR IGNORE INTO blobs ({', '.join(BLOB_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in BLOB_COLUMNS)})"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (mailbox_id, uid, modseq, flags, internaldate, size, blob_sha256,"
@@ -297,7 +297,7 @@ class SqliteFastPath:
             first_uid[mailbox_id], modseqs[mailbox_id] = uidnext - count, modseq
         blobs = {row[1].sha256: row[1] for row in accepted}
         conn.executemany(
-            _INSERT_BLOB, [tuple(b.row()[c] for c in _BLOB_COLUMNS) for b in blobs.values()]
+            _INSERT_BLOB, [tuple(b.row()[c] for c in BLOB_COLUMNS) for b in blobs.values()]
         )
         now = time.time()
         message_rows = []
