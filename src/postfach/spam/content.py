@@ -12,6 +12,7 @@ import contextlib
 import email
 import email.header
 import email.policy
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 from html.parser import HTMLParser
@@ -53,8 +54,8 @@ class Content:
 
 
 def parse_content(raw: bytes) -> Content:
-    message = email.message_from_bytes(raw[:SCAN_LIMIT], policy=email.policy.compat32)
     content = Content()
+    message = _message(raw[:SCAN_LIMIT])
     for name, value in message.items():
         content.headers.setdefault(name.lower(), []).append(str(value))
     for part in message.walk():
@@ -64,6 +65,45 @@ def parse_content(raw: bytes) -> Content:
         content.html_text.append(text)
         content.links.extend(links)
     return content
+
+
+# The email package's own reading of where a header ends (email/feedparser.py):
+# lines end at CR LF, CR or LF; a header line is an mbox "From ", a field name
+# and a colon, or a continuation; the first other line ends the header, an empty
+# one taken with it. A "From " line last of several opens the body instead.
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[\t ]")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    """The header lines and the body text, as the email package divides them."""
+    pos = last = 0
+    body = -1
+    while pos < len(raw):
+        line_end = _LINE_END.search(raw, pos)
+        end = len(raw) if line_end is None else line_end.end()
+        if not _HEADER_LINE.match(raw, pos):
+            body = end if _LINE_END.match(raw, pos) else pos
+            break
+        last, pos = pos, end
+    if body < 0:
+        body = pos
+    if last > 0 and raw.startswith(b"From ", last):
+        return raw[:last], raw[last:pos] + raw[body:]
+    return raw[:pos], raw[body:]
+
+
+def _message(raw: bytes) -> Message:
+    """What `email.message_from_bytes` makes of `raw`. A message that is no multipart
+    and holds no message is its header and its body as one text: the header goes
+    through the email package, the body is set as it would have set it, without
+    its line-by-line reading of a body that has no parts to find (most mail)."""
+    header, body = _split(raw)
+    message = email.message_from_bytes(header, policy=email.policy.compat32)
+    if message.get_content_maintype() in ("multipart", "message"):
+        return email.message_from_bytes(raw, policy=email.policy.compat32)
+    message.set_payload(body.decode("ascii", "surrogateescape"))
+    return message
 
 
 def _add_part(content: Content, part: Message) -> None:
