@@ -16,6 +16,8 @@ from postfach.message import (
 )
 from postfach.message.address import (
     address_search_text,
+    email_package_addresses,
+    header_from_addresses,
     parse_address_list,
     read_address_list,
 )
@@ -225,6 +227,21 @@ def test_the_short_way_reads_addresses_as_the_tokenizer_does(
     simple = b"".join(name) + (b"<%s@%s>" % (local, host) if angle else b" %s@%s " % (local, host))
     for value in (simple, b"".join(noise), simple + b"".join(noise)):
         assert parse_address_list(value) == read_address_list(value), value
+
+
+_FROM_BITS = ["a", "b.c", "O'N", "x-y", "_", ".", " ", "\t", "@", "<", ">", '"', ",", "(", ")", "+"]
+_FROM_BITS += ["é", "=?utf-8?q?x?="]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_FROM_BITS), max_size=12), st.booleans())
+def test_from_addresses_are_the_email_packages(bits: list[str], angle: bool) -> None:
+    """A plain From is read at once; the result is the email package's, for plain
+    values and for anything else."""
+    name, local, host = "".join(bits[:4]), "".join(bits[4:8]) or "a", "".join(bits[8:]) or "b"
+    for value in (f"{name} <{local}@{host}>" if angle else f"{local}@{host}", "".join(bits)):
+        raw = b"From: " + value.encode() + b"\r\nTo: x@y\r\n\r\nbody"
+        assert header_from_addresses(raw) == email_package_addresses(value), value
 
 
 def test_address_search_text_is_what_dovecot_matches() -> None:

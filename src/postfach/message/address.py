@@ -276,9 +276,29 @@ def header_from_addresses(raw: bytes) -> list[str]:
     addresses: list[str] = []
     for match in _FROM_FIELD.finditer(header):
         value = match.group(1).decode("utf-8", "replace").replace("\r\n", "").replace("\n", "")
-        try:
-            value = str(make_header(decode_header(value)))
-        except Exception:  # noqa: S110 - undecodable words are kept as they are
-            pass
-        addresses.extend(addr for _, addr in getaddresses([value]) if addr)
+        plain = _PLAIN_FROM.fullmatch(value)
+        if plain is not None:  # what the email package would find, found at once
+            addresses.append(plain.group(1) or plain.group(2))
+            continue
+        addresses.extend(email_package_addresses(value))
     return addresses
+
+
+def email_package_addresses(value: str) -> list[str]:
+    """The addresses Python's email package reads in one From value."""
+    try:
+        value = str(make_header(decode_header(value)))
+    except Exception:  # noqa: S110 - undecodable words are kept as they are
+        pass
+    return [addr for _, addr in getaddresses([value]) if addr]
+
+
+# ``Name <a@b.c>`` or ``a@b.c`` with a plain name, dot-atom local part and host
+# name: no encoded word, quote, comment or second address for the package to read.
+# (The field's value keeps the CR of its line end.)
+_PLAIN_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_PLAIN_HOST = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_FROM = re.compile(
+    rf"[ \t]*+(?:[A-Za-z0-9_.'-]++(?:[ \t]++[A-Za-z0-9_.'-]++)*+[ \t]*+)?"
+    rf"(?:<({_PLAIN_LOCAL}@{_PLAIN_HOST})>|({_PLAIN_LOCAL}@{_PLAIN_HOST}))[ \t\r]*+"
+)
