@@ -233,7 +233,7 @@ _FROM_BITS = ["a", "b.c", "O'N", "x-y", "_", ".", " ", "\t", "@", "<", ">", '"',
 _FROM_BITS += ["é", "=?utf-8?q?x?="]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(st.sampled_from(_FROM_BITS), max_size=12), st.booleans())
 def test_from_addresses_are_the_email_packages(bits: list[str], angle: bool) -> None:
     """A plain From is read at once; the result is the email package's, for plain

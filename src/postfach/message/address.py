@@ -296,9 +296,9 @@ def email_package_addresses(value: str) -> list[str]:
 # ``Name <a@b.c>`` or ``a@b.c`` with a plain name, dot-atom local part and host
 # name: no encoded word, quote, comment or second address for the package to read.
 # (The field's value keeps the CR of its line end.)
-_PLAIN_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_PLAIN_LOCAL = r"[A-Za-z0-9!#$%&'*+/?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/?^_`{|}~-]+)*"  # no "=?"
 _PLAIN_HOST = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 _PLAIN_FROM = re.compile(
-    rf"[ \t]*+(?:[A-Za-z0-9_.'-]++(?:[ \t]++[A-Za-z0-9_.'-]++)*+[ \t]*+)?"
-    rf"(?:<({_PLAIN_LOCAL}@{_PLAIN_HOST})>|({_PLAIN_LOCAL}@{_PLAIN_HOST}))[ \t\r]*+"
+    rf"[ \t]*+(?:(?:[A-Za-z0-9_.'-]++(?:[ \t]++[A-Za-z0-9_.'-]++)*+[ \t]*+)?"
+    rf"<({_PLAIN_LOCAL}@{_PLAIN_HOST})>|({_PLAIN_LOCAL}@{_PLAIN_HOST}))[ \t\r]*+"
 )
