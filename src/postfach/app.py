@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from postfach import metrics
 from postfach.auth import Authenticator
 from postfach.config import Config, ListenerSpec
 from postfach.context import ServerContext
@@ -261,3 +262,4 @@ class App:
                 await self._ctx.spam.aclose()
             await self._ctx.store.close()
             self._ctx = None
+        metrics.flush_tally()  # a worker's last second of counts, kept for the scrape

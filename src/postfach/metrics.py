@@ -14,6 +14,7 @@ the scrape asks the store, so every worker would give the same answer.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import time
@@ -38,6 +39,7 @@ __all__ = [
     "connection_opened",
     "delivered",
     "exposition",
+    "flush_tally",
     "login_failed",
     "password_checked",
     "prepare_multiprocess",
@@ -81,12 +83,45 @@ def _commands(protocol: str) -> Counter:
     return COMMANDS.labels(protocol)
 
 
+# The counts of every command, connection and delivery are tallied in a dict
+# and added to their counters at most once a second (and before an exposition):
+# an increment of a counter in multiprocess mode takes a lock, checks the pid and
+# writes its memory-mapped file, a few percent of a worker's time under load.
+_tally: dict[Counter, int] = {}
+_tally_flush: asyncio.TimerHandle | None = None
+TALLY_SECONDS = 1.0
+
+
+def _count(child: Counter, amount: int = 1) -> None:
+    global _tally_flush
+    _tally[child] = _tally.get(child, 0) + amount
+    if _tally_flush is None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a command-line tool): counted at once
+            flush_tally()
+            return
+        _tally_flush = loop.call_later(TALLY_SECONDS, flush_tally)
+
+
+def flush_tally() -> None:
+    """Adds what was tallied to the counters."""
+    global _tally_flush
+    if _tally_flush is not None:
+        _tally_flush.cancel()
+        _tally_flush = None
+    counted = list(_tally.items())
+    _tally.clear()
+    for child, amount in counted:
+        child.inc(amount)
+
+
 def connection_opened(listener: str) -> None:
-    _connections(listener).inc()
+    _count(_connections(listener))
 
 
 def command(protocol: str) -> None:
-    _commands(protocol).inc()
+    _count(_commands(protocol))
 
 
 def login_failed(protocol: str) -> None:
@@ -97,8 +132,13 @@ def password_checked() -> None:
     PASSWORD_CHECKS.inc()
 
 
+@functools.cache
+def _deliveries(kind: str) -> Counter:
+    return DELIVERIES.labels(kind)
+
+
 def delivered(kind: str, count: int = 1) -> None:
-    DELIVERIES.labels(kind).inc(count)
+    _count(_deliveries(kind), count)
 
 
 class StoreTimer:
@@ -154,6 +194,7 @@ class StoreGauges(Collector):
 
 def exposition(gauges: StoreGauges) -> bytes:
     """The text a scrape gets: this process's (or every worker's) counters, and `gauges`."""
+    flush_tally()
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
 
