@@ -13,7 +13,6 @@ so that a session never hears of a change that could still roll back.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -40,7 +39,6 @@ from postfach.store.mail_rows import (
     to_stored,
 )
 from postfach.store.mail_sql import NewMessage
-from postfach.store.pg_lookups import PgLookups
 from postfach.store.records import (
     AccountId,
     Mailbox,
@@ -55,7 +53,7 @@ from postfach.store.records import (
 )
 from postfach.store.rules import MAX_IN, format_flags, parse_flags, refusal
 from postfach.store.schema import blobs, expunged, mailboxes, messages
-from postfach.store.sqlite_fastpath import BatchResult, BatchRow, SqliteFastPath
+from postfach.store.sqlite_fastpath import BatchResult, BatchRow
 
 __all__ = ["MailStore", "NewMessage", "format_flags", "parse_flags"]
 
@@ -85,30 +83,21 @@ class MailStore(Role):
         The hot path of delivery: a handful of statements per batch, not per
         message (quota rows, one UID range per mailbox, executemany inserts).
         """
-        fast = self.db.fastpath
-        if fast is not None and self.db.write_lock is not None:
-            return await self._add_fast(batch, fast, self.db.write_lock)
-        if self.db.pg_direct is not None:
-            return await self._add_direct(batch, self.db.pg_direct)
-        async with self.write() as tx:
+        fast, lock, direct = self.db.fastpath, self.db.write_lock, self.db.pg_direct
+        rows: list[BatchRow] = [
+            (m.mailbox_id, m.blob, m.prefix, format_flags(m.flags), m.internaldate) for m in batch
+        ]
+        if fast is not None and lock is not None:  # SQLite on a file
+            async with lock:
+                return self._placed(batch, await fast.add(rows))
+        if direct is not None:  # PostgreSQL
+            with translated(), metrics.StoreTimer(write=True):
+                return self._placed(batch, await direct.add_batch(rows))
+        async with self.write() as tx:  # SQLite in memory
             results, changes = await mail_sql.add(tx, self.dialect, batch)
         for account_id, change in changes:
             self.hub.publish(account_id, [change])
         return results
-
-    async def _add_fast(
-        self, batch: Sequence[NewMessage], fast: SqliteFastPath, lock: asyncio.Lock
-    ) -> list[Uid | StoreError]:
-        async with lock:
-            outcome = await fast.add(_batch_rows(batch))
-        return self._placed(batch, outcome)
-
-    async def _add_direct(
-        self, batch: Sequence[NewMessage], direct: PgLookups
-    ) -> list[Uid | StoreError]:
-        with translated(), metrics.StoreTimer(write=True):
-            outcome = await direct.add_batch(_batch_rows(batch))
-        return self._placed(batch, outcome)
 
     def _placed(
         self, batch: Sequence[NewMessage], outcome: list[BatchResult]
@@ -407,15 +396,15 @@ class MailStore(Role):
                 return await textupkeep.drain(tx, limit)
         # SQLite: the words go to the index's own file, outside the database's
         # write lock, before the batch leaves the queue (store/textfile.py).
-        words_file = self.db.words_file
-        assert words_file is not None  # text_indexed: a database on a file
+        words_file, fast, lock = self.db.words_file, self.db.fastpath, self.db.write_lock
+        assert words_file and fast and lock  # text_indexed: a database on a file
         async with self.read(offload=True) as conn:
             batch = await textupkeep.take(conn, limit)
         if not batch:
             return 0
         await words_file.apply(batch.words, batch.dropped)
-        async with self.write() as tx:
-            await textupkeep.taken(tx, batch)
+        async with lock:
+            await fast.forget_indexed(batch.pending, batch.gone_upto)
         return len(batch)
 
     async def pending_index(self) -> int:
@@ -498,7 +487,3 @@ class MailStore(Role):
                 )
             ).all()
         return [to_stored(r) for r in rows]
-
-
-def _batch_rows(batch: Sequence[NewMessage]) -> list[BatchRow]:
-    return [(m.mailbox_id, m.blob, m.prefix, format_flags(m.flags), m.internaldate) for m in batch]

@@ -31,6 +31,7 @@ from postfach.store.blobs import PreparedBlob
 from postfach.store.faults import rollback, translated
 from postfach.store.records import AccountId, MailboxId
 from postfach.store.rules import (
+    MAX_IN,
     Owner,
     admit,
     assign_uids,
@@ -218,6 +219,19 @@ class SqliteFastPath:
             False,
         )
 
+    async def forget_indexed(self, pending: list[str], gone_upto: int) -> None:
+        """The text indexer's bookkeeping, after the index file committed a batch:
+        its blobs leave the queues. Without an fsync of its own (the next delivery's
+        makes it durable): lost in a power cut, the blobs are indexed once more,
+        which changes nothing, and the delivery writer is not held up meanwhile."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._executor,
+            self._in_transaction,
+            lambda conn: _forget_indexed(conn, pending, gone_upto),
+            False,
+        )
+
     def _in_transaction(self, work: Callable[[sqlite3.Connection], _T], fsync: bool = True) -> _T:
         """`work` in one write transaction. fsync=False for what is not mail (flags,
         expunges): the commit then goes to the WAL without an fsync of its own, in
@@ -318,6 +332,15 @@ class SqliteFastPath:
             [(size, account) for account, size in charged.items()],
         )
         return results
+
+
+def _forget_indexed(conn: sqlite3.Connection, pending: list[str], gone_upto: int) -> None:
+    for start in range(0, len(pending), MAX_IN):
+        chunk = pending[start : start + MAX_IN]
+        marks = ", ".join("?" for _ in chunk)
+        conn.execute(f"DELETE FROM text_pending WHERE sha256 IN ({marks})", chunk)
+    if gone_upto:
+        conn.execute("DELETE FROM text_gone WHERE seq <= ?", (gone_upto,))
 
 
 def _store_flags(

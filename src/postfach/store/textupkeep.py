@@ -16,7 +16,8 @@ message repeats its words).
 
 - SQLite: `words_fts` (FTS5 trigram, external content on `blob_words`) in the
   index's own file (store/textfile.py). A round reads a batch (`take`), writes
-  its words there, and then takes it out of the queue (`taken`); a deleted
+  its words there, and then takes it out of the queue (the fast path's
+  `forget_indexed`, without an fsync: lost, it is only indexed again); a deleted
   blob's words go by the `text_gone` queue its trigger fills.
 - PostgreSQL: `pg_trgm` GIN indexes on `blob_words`. Drains take their rows
   with FOR UPDATE SKIP LOCKED, so nodes draining at once take disjoint batches
@@ -46,7 +47,6 @@ __all__ = [
     "is_indexed",
     "pending_count",
     "take",
-    "taken",
 ]
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,8 @@ async def drain(conn: Any, limit: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Batch:
     """SQLite: what one round of the indexer takes from the database's queues
-    (`take`), puts into the index file, and then deletes from the queues (`taken`)."""
+    (`take`), puts into the index file, and then deletes from the queues
+    (`SqliteFastPath.forget_indexed`)."""
 
     pending: list[str]  # blobs queued for the index, as read
     words: list[tuple[str, str, str]]  # (sha256, head words, body words) of those still stored
@@ -283,12 +284,6 @@ _SQLITE_GONE = text(
     "SELECT g.seq, g.sha256, EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = g.sha256)"
     " FROM text_gone g ORDER BY g.seq LIMIT :n"
 )
-_SQLITE_DONE = text("DELETE FROM text_pending WHERE sha256 IN :shas").bindparams(
-    bindparam("shas", expanding=True)
-)
-_SQLITE_GONE_DONE = text("DELETE FROM text_gone WHERE seq <= :seq")
-
-
 async def take(conn: Any, limit: int) -> Batch:
     """SQLite, on a reader: up to `limit` queued blobs with their words, and up to
     `limit` deleted ones. No lock is held meanwhile: what changes after this read
@@ -303,14 +298,6 @@ async def take(conn: Any, limit: int) -> Batch:
         out = set(dropped)
         words = [entry for entry in words if entry[0] not in out]
     return Batch(pending, words, gone[-1][0] if gone else 0, dropped)
-
-
-async def taken(conn: Any, batch: Batch) -> None:
-    """SQLite, in a write transaction, after the index file committed `batch`."""
-    if batch.pending:
-        await conn.execute(_SQLITE_DONE, {"shas": batch.pending})
-    if batch.gone_upto:
-        await conn.execute(_SQLITE_GONE_DONE, {"seq": batch.gone_upto})
 
 
 async def pending_count(conn: Any) -> int:
