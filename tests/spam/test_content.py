@@ -12,22 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.message.corpus import load, names
 
-from postfach.spam.content import SCAN_LIMIT, Content, _add_part, html_reading, parse_content
+from postfach.spam.content import SCAN_LIMIT, Content, content_of, parse_content
 
 
 def full_parse(raw: bytes) -> Content:
     """parse_content as it was: the email package over the whole message."""
-    message = email.message_from_bytes(raw[:SCAN_LIMIT], policy=email.policy.compat32)
-    content = Content()
-    for name, value in message.items():
-        content.headers.setdefault(name.lower(), []).append(str(value))
-    for part in message.walk():
-        _add_part(content, part)
-    for source in content.html:
-        text, links = html_reading(source)
-        content.html_text.append(text)
-        content.links.extend(links)
-    return content
+    return content_of(email.message_from_bytes(raw[:SCAN_LIMIT], policy=email.policy.compat32))
 
 
 LINE_ENDS = [b"\r\n", b"\n", b"\r", b""]

@@ -21,6 +21,7 @@ __all__ = [
     "SCAN_LIMIT",
     "Content",
     "Link",
+    "content_of",
     "decode_words",
     "html_links",
     "html_reading",
@@ -54,8 +55,12 @@ class Content:
 
 
 def parse_content(raw: bytes) -> Content:
+    return content_of(_message(raw[:SCAN_LIMIT]))
+
+
+def content_of(message: Message) -> Content:
+    """What the rules read of a message the email package has parsed."""
     content = Content()
-    message = _message(raw[:SCAN_LIMIT])
     for name, value in message.items():
         content.headers.setdefault(name.lower(), []).append(str(value))
     for part in message.walk():
