@@ -17,7 +17,6 @@ import secrets
 import time
 
 import pyotp
-import segno
 
 __all__ = [
     "RECOVERY_CODES",
@@ -44,6 +43,8 @@ def provisioning_uri(secret: str, address: str, issuer: str) -> str:
 
 
 def qr_data_url(uri: str) -> str:
+    import segno  # only when a user sets up two-factor: a worker need not hold it
+
     return str(segno.make(uri, error="m").svg_data_uri(scale=4, border=2))
 
 

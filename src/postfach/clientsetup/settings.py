@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from postfach.clientsetup.discover import Discovery
 from postfach.clientsetup.own import ServerSetting, own_notes, own_settings
 from postfach.clientsetup.presets import find_preset, rows_for
 from postfach.config import Config
 from postfach.store.api import StoreApi
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["MailSettings", "lookup_settings", "print_settings", "split_address"]
 
@@ -138,6 +139,8 @@ def settings_json(settings: MailSettings) -> str:
 
 def print_settings(settings: MailSettings, console: Console) -> None:
     """A table for people: one row per server, then the notes."""
+    from rich.table import Table  # the command line's; the web server never loads rich
+
     title = _TITLES[settings.source].format(provider=settings.provider or "")
     console.print(f"Mail program settings for {settings.address}: {title}", soft_wrap=True)
     if settings.rows:

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 __all__ = ["Bar", "Quiet", "Reporter"]
 
@@ -47,6 +39,18 @@ class Bar:
     """Messages, bytes, rate and ETA on stderr, when stderr is a terminal."""
 
     def __init__(self) -> None:
+        # rich only here, for the command line: a worker that imports mail for the
+        # web (Quiet) does not hold its ~3 MB of modules.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         console = Console(stderr=True)
         self._progress = Progress(
             TextColumn("{task.description}"),
