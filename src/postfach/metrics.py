@@ -88,27 +88,28 @@ def _commands(protocol: str) -> Counter:
 # an increment of a counter in multiprocess mode takes a lock, checks the pid and
 # writes its memory-mapped file, a few percent of a worker's time under load.
 _tally: dict[Counter, int] = {}
-_tally_flush: asyncio.TimerHandle | None = None
+_tally_flush: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
 TALLY_SECONDS = 1.0
 
 
 def _count(child: Counter, amount: int = 1) -> None:
     global _tally_flush
     _tally[child] = _tally.get(child, 0) + amount
-    if _tally_flush is None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (a command-line tool): counted at once
-            flush_tally()
-            return
-        _tally_flush = loop.call_later(TALLY_SECONDS, flush_tally)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop (a command-line tool): counted at once
+        flush_tally()
+        return
+    if _tally_flush is None or _tally_flush[0] is not loop:  # none, or a loop gone
+        flush_tally()
+        _tally_flush = (loop, loop.call_later(TALLY_SECONDS, flush_tally))
 
 
 def flush_tally() -> None:
     """Adds what was tallied to the counters."""
     global _tally_flush
     if _tally_flush is not None:
-        _tally_flush.cancel()
+        _tally_flush[1].cancel()
         _tally_flush = None
     counted = list(_tally.items())
     _tally.clear()

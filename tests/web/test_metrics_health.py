@@ -150,3 +150,25 @@ async def test_relay_quota_left(server: TestServer) -> None:
     got = samples((await scrape(server, authorization=f"Bearer {TOKEN}")).text)
     assert value(got, "postfach_relay_quota_remaining", relay="news", window="hour") == 40
     assert value(got, "postfach_relay_quota_remaining", relay="news", window="day") == 500
+
+
+async def test_counts_reach_their_counters_within_a_second() -> None:
+    """Commands are tallied and added once a second (an increment of a shared
+    counter costs a lock and a file write): none is lost, none waits longer."""
+    from prometheus_client import REGISTRY
+
+    from postfach import metrics
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value("postfach_commands_total", {"protocol": "pop3"}) or 0.0
+
+    metrics.flush_tally()
+    before = counted()
+    for _ in range(5):
+        metrics.command("pop3")
+    await asyncio.sleep(metrics.TALLY_SECONDS + 0.3)
+    assert counted() == before + 5
+    for _ in range(3):
+        metrics.command("pop3")
+    metrics.flush_tally()  # as an exposition does
+    assert counted() == before + 8
