@@ -59,6 +59,8 @@ _NOTIFY_ALL = (
     " ORDER BY n"
 )
 _NOTIFY_BURST = 500
+# The sender's connection is kept this long after the last change.
+SENDER_IDLE = 5.0
 # NOTIFY payloads must stay under 8000 bytes.
 _MAX_PAYLOAD = 7000
 
@@ -145,17 +147,22 @@ class PgNotifier:
         self._on_resync = on_resync
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
+        self._sent = asyncio.Event()  # the outbox has gone out
         self._listener: Any = None
         self._relisten: asyncio.Task[None] | None = None
 
     def send(self, account_id: AccountId, changes: list[Change]) -> None:
         for payload in encode_changes(self._node, account_id, changes):
             self._outbox.put_nowait(payload)
+        self._sent.clear()
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_loop(), name="pg-notify")
 
     async def _send_loop(self) -> None:
-        """Sends what is queued. With the database away the changes are dropped:
+        """Sends what is queued, on a connection kept while changes keep coming
+        (`SENDER_IDLE`): one made per burst cost more than the notifications
+        (asyncpg's connect, its TLS attempt, the close), a sixth of a worker
+        delivering on PostgreSQL. With the database away the changes are dropped:
         this node's own sessions have them already, and the other nodes lose
         their connection too (their sessions re-read on the next command)."""
         import asyncpg
@@ -166,11 +173,7 @@ class PgNotifier:
             while not self._outbox.empty():
                 conn = await asyncpg.connect(self._dsn)
                 try:
-                    while not self._outbox.empty():
-                        burst = [self._outbox.get_nowait()]
-                        while not self._outbox.empty() and len(burst) < _NOTIFY_BURST:
-                            burst.append(self._outbox.get_nowait())
-                        await conn.execute(_NOTIFY_ALL, CHANNEL, burst)
+                    await self._send_while_busy(conn)
                 finally:
                     with contextlib.suppress(Exception):
                         await conn.close()
@@ -178,11 +181,28 @@ class PgNotifier:
             report(StoreUnavailable(f"{type(exc).__name__}: {exc}"), "change notifications")
             while not self._outbox.empty():
                 self._outbox.get_nowait()
+        finally:
+            self._sent.set()
+
+    async def _send_while_busy(self, conn: Any) -> None:
+        """Sends burst after burst until nothing came for `SENDER_IDLE` seconds."""
+        while True:
+            while not self._outbox.empty():
+                burst = [self._outbox.get_nowait()]
+                while not self._outbox.empty() and len(burst) < _NOTIFY_BURST:
+                    burst.append(self._outbox.get_nowait())
+                await conn.execute(_NOTIFY_ALL, CHANNEL, burst)
+            self._sent.set()
+            try:
+                first = await asyncio.wait_for(self._outbox.get(), SENDER_IDLE)
+            except TimeoutError:
+                return
+            await conn.execute(_NOTIFY_ALL, CHANNEL, [first])
 
     async def flush(self) -> None:
-        if self._sender is not None:
-            with contextlib.suppress(Exception):
-                await self._sender
+        """Waits until every change sent so far has gone out (or was dropped)."""
+        if self._sender is not None and not self._sender.done():
+            await self._sent.wait()
 
     async def listen(self) -> None:
         import asyncpg
@@ -228,6 +248,11 @@ class PgNotifier:
 
     async def close(self) -> None:
         await self.flush()
+        sender, self._sender = self._sender, None
+        if sender is not None:  # idle on its kept connection: closed now
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
         listener, self._listener = self._listener, None
         if self._relisten is not None:
             self._relisten.cancel()
