@@ -22,6 +22,7 @@ from sqlalchemy import insert, literal, select
 from postfach import metrics
 from postfach.store import mail_sql, textindex, textupkeep
 from postfach.store.base import Role
+from postfach.store.batch import BatchResult, BatchRow
 from postfach.store.blobs import prepare_blob_off_loop
 from postfach.store.errors import FlagMode, NotFound, StoreError
 from postfach.store.events import Change, ChangeAddUid, ChangeExpunge, ChangeFlags
@@ -53,7 +54,6 @@ from postfach.store.records import (
 )
 from postfach.store.rules import MAX_IN, format_flags, parse_flags, refusal
 from postfach.store.schema import blobs, expunged, mailboxes, messages
-from postfach.store.sqlite_fastpath import BatchResult, BatchRow
 
 __all__ = ["MailStore", "NewMessage", "format_flags", "parse_flags"]
 

@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from postfach.store.batch import BatchResult, BatchRow
 from postfach.store.pg_batch import add_batch
-from postfach.store.sqlite_fastpath import BatchResult, BatchRow
 
 __all__ = ["PgLookups"]
 

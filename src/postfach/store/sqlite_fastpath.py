@@ -22,19 +22,24 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from postfach.store.blobs import PreparedBlob
+from postfach.store.batch import (
+    BLOB_COLUMNS,
+    MESSAGE_COLUMNS,
+    BatchResult,
+    BatchRow,
+    admitted,
+    blob_rows,
+    in_order,
+    message_rows,
+)
 from postfach.store.faults import rollback, translated
-from postfach.store.records import AccountId, MailboxId
 from postfach.store.rules import (
     MAX_IN,
     Owner,
-    admit,
-    assign_uids,
     expunges,
     format_flags,
     plan_flags,
@@ -42,35 +47,17 @@ from postfach.store.rules import (
     uid_lookup,
 )
 
-__all__ = ["BLOB_COLUMNS", "READER_MMAP", "BatchResult", "BatchRow", "SqliteFastPath", "WriteGate"]
+__all__ = ["READER_MMAP", "SqliteFastPath", "WriteGate"]
 
 _T = TypeVar("_T")
 
-# (mailbox_id, blob, prefix, flags text, internaldate or None)
-BatchRow = tuple[MailboxId, PreparedBlob, bytes, str, float | None]
-# Per row: (account_id, uid, modseq) or an error word: "nomailbox", "quota".
-BatchResult = tuple[AccountId, int, int] | str
-
-BLOB_COLUMNS = (
-    "sha256",
-    "size",
-    "data",
-    "parsed",
-    "s_from",
-    "s_to",
-    "s_cc",
-    "s_bcc",
-    "s_subject",
-    "s_body",
-    "s_head",
-)
 _INSERT_BLOB = (
     f"INSERT OR IGNORE INTO blobs ({', '.join(BLOB_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in BLOB_COLUMNS)})"
 )
 _INSERT_MESSAGE = (
-    "INSERT INTO messages (mailbox_id, uid, modseq, flags, internaldate, size, blob_sha256,"
-    " prefix, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in MESSAGE_COLUMNS)})"
 )
 
 # Readers map the file instead of copying page by page: SEARCH visits a blob
@@ -286,10 +273,8 @@ class SqliteFastPath:
                 mailbox_ids,
             )
         }
-        verdicts, charged = admit(((r[0], len(r[2]) + r[1].size) for r in rows), owners)
-        accepted = [row for row, verdict in zip(rows, verdicts, strict=True) if verdict is None]
-        placed = iter(self._insert(conn, accepted, owners, charged))
-        return [next(placed) if v is None else v for v in verdicts]
+        verdicts, charged, accepted = admitted(rows, owners)
+        return in_order(verdicts, self._insert(conn, accepted, owners, charged))
 
     def _insert(
         self,
@@ -309,24 +294,9 @@ class SqliteFastPath:
                 (count, mailbox_id),
             ).fetchone()
             first_uid[mailbox_id], modseqs[mailbox_id] = uidnext - count, modseq
-        blobs = {row[1].sha256: row[1] for row in accepted}
-        conn.executemany(
-            _INSERT_BLOB, [tuple(b.row()[c] for c in BLOB_COLUMNS) for b in blobs.values()]
-        )
-        now = time.time()
-        message_rows = []
-        results: list[BatchResult] = []
-        uids = assign_uids((row[0] for row in accepted), first_uid)
-        for row, uid in zip(accepted, uids, strict=True):
-            mailbox_id, blob, prefix, flags, internaldate = row
-            modseq = modseqs[mailbox_id]
-            date = now if internaldate is None else internaldate
-            size = len(prefix) + blob.size
-            message_rows.append(
-                (mailbox_id, uid, modseq, flags, date, size, blob.sha256, prefix, now)
-            )
-            results.append((AccountId(owners[mailbox_id][0]), uid, modseq))
-        conn.executemany(_INSERT_MESSAGE, message_rows)
+        conn.executemany(_INSERT_BLOB, blob_rows(accepted))
+        rows, results = message_rows(accepted, first_uid, modseqs, owners)
+        conn.executemany(_INSERT_MESSAGE, rows)
         conn.executemany(
             "UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?",
             [(size, account) for account, size in charged.items()],
