@@ -186,9 +186,11 @@ class PgNotifier:
 
     async def _send_while_busy(self, conn: Any) -> None:
         """Sends burst after burst until nothing came for `SENDER_IDLE` seconds."""
+        first: str | None = None  # the change that ended a wait, ahead of the queue
         while True:
-            while not self._outbox.empty():
-                burst = [self._outbox.get_nowait()]
+            while first is not None or not self._outbox.empty():
+                burst = [first] if first is not None else []
+                first = None
                 while not self._outbox.empty() and len(burst) < _NOTIFY_BURST:
                     burst.append(self._outbox.get_nowait())
                 await conn.execute(_NOTIFY_ALL, CHANNEL, burst)
@@ -197,7 +199,6 @@ class PgNotifier:
                 first = await asyncio.wait_for(self._outbox.get(), SENDER_IDLE)
             except TimeoutError:
                 return
-            await conn.execute(_NOTIFY_ALL, CHANNEL, [first])
 
     async def flush(self) -> None:
         """Waits until every change sent so far has gone out (or was dropped)."""

@@ -284,6 +284,8 @@ _SQLITE_GONE = text(
     "SELECT g.seq, g.sha256, EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = g.sha256)"
     " FROM text_gone g ORDER BY g.seq LIMIT :n"
 )
+
+
 async def take(conn: Any, limit: int) -> Batch:
     """SQLite, on a reader: up to `limit` queued blobs with their words, and up to
     `limit` deleted ones. No lock is held meanwhile: what changes after this read
