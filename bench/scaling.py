@@ -188,11 +188,17 @@ class Measured:
     client: float
     machine: float
 
+    @property
+    def rest(self) -> float:
+        return self.machine - self.server - self.client
+
     def ceiling(self, workers: int, cores: int) -> float:
         """The most this machine can do with `workers` workers at these costs per
         operation: each worker at most one core, the load generator at most one,
-        and all of them, PostgreSQL's backends with them, at most every core."""
-        return min(workers / self.server, 1 / self.client, cores / self.machine)
+        and all of them, PostgreSQL's backends with them, at most every core.
+        (A cost too small for the clock's ticks sets no bound.)"""
+        bounds = ((workers, self.server), (1, self.client), (cores, self.machine))
+        return min(n / cost if cost > 0 else float("inf") for n, cost in bounds)
 
 
 def client_seconds() -> float:
@@ -221,18 +227,18 @@ def measure(
         machine += machine_busy()[0] - machine_before
         rates.append((rate, elapsed))
     work = sum(r * e for r, e in rates)
-    busy = cpu / sum(e for _, e in rates)
-    machine_cores = machine / sum(e for _, e in rates)
-    median = statistics.median(r for r, _ in rates)
+    seconds = sum(e for _, e in rates)
+    got = Measured(statistics.median(r for r, _ in rates), cpu / work, client / work,
+                   machine / work)  # fmt: skip
     print(
-        f"  {name:<5} {median:8.0f} {unit}  (rounds: {', '.join(f'{r:.0f}' for r, _ in rates)};"
-        f" CPU ms per op: server {cpu / work * 1e3:.2f}, load generator"
-        f" {client / work * 1e3:.2f}, PostgreSQL and the rest"
-        f" {(machine - cpu - client) / work * 1e3:.2f}; server {busy:.2f} cores busy,"
-        f" the machine {machine_cores:.2f} of {os.cpu_count()})",
+        f"  {name:<5} {got.rate:8.0f} {unit}  (rounds: {', '.join(f'{r:.0f}' for r, _ in rates)};"
+        f" CPU ms per op: server {got.server * 1e3:.2f}, load generator"
+        f" {got.client * 1e3:.2f}, PostgreSQL and the rest {got.rest * 1e3:.2f};"
+        f" server {cpu / seconds:.2f} cores busy, the machine {machine / seconds:.2f}"
+        f" of {os.cpu_count()})",
         flush=True,
     )
-    return Measured(median, cpu / work, client / work, machine / work)
+    return got
 
 
 def bench(url: str, workers: int, args: argparse.Namespace) -> dict[str, Measured]:
